@@ -1,0 +1,52 @@
+/* polymongo/wrapper.h: the wrapper, which owns the pools and every database routed to them. */
+#ifndef POLYMONGO_WRAPPER_H
+#define POLYMONGO_WRAPPER_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Creates a wrapper from options given as a JSON object, mirroring PolyMongo's createWrapper:
+ *
+ *   mongoURI             string, required: mongodb:// or mongodb+srv:// (multi-host allowed).
+ *                        URI options apply to every pool on it, e.g. serverSelectionTimeoutMS,
+ *                        and waitQueueTimeoutMS, the longest wait for a pooled connection
+ *                        (polymongo's default: 10000).
+ *   defaultDB            string: database used when pm_model_db gets NULL or "". Default: the
+ *                        database in the URI's path, else "default".
+ *   maxPoolSize          integer >= 1: connections of the shared pool (default 10).
+ *   minFreeConnections   integer >= 0, <= maxPoolSize: connections opened and kept warm (0).
+ *   idleTimeoutMS        integer >= 0: idle connections are closed after this long (0: never).
+ *   coldStart            bool: true (default) opens no socket until first use; false connects
+ *                        (and warms minFreeConnections) inside pm_wrapper_new.
+ *   retry                integer >= 0: base delay in ms between reconnection attempts (0: off).
+ *   debug                bool: log to standard error.
+ *   logPath              string: directory for rotating log files (5 MiB x 5, plus errors.log).
+ *   dbSpecific           array of {dbName, mongoURI?, options: {maxConnections, coldStart,
+ *                        autoClose, ttl}}: databases served by a dedicated pool.
+ *   allowSystemDatabases bool: allow admin, config and local (default false).
+ *
+ * Unknown option names, wrong types and out-of-range values fail with PM_EINVAL and a message
+ * that names the option. Credentials never appear in messages or logs.
+ * Thread-safety: the wrapper is fully thread-safe; share one per process. */
+PM_EXTERN int pm_wrapper_new(const char *options_json, pm_wrapper **out, pm_error *err);
+
+/* Releases the caller's reference. Pools close once no model, db, cursor or other child
+ * handle still refers to the wrapper. NULL-safe. */
+PM_EXTERN void pm_wrapper_free(pm_wrapper *wrapper);
+
+/* The default database name. Borrowed: valid while the wrapper lives. */
+PM_EXTERN const char *pm_wrapper_default_db(const pm_wrapper *wrapper);
+
+/* Checks a database name against MongoDB's rules and the wrapper's system-database policy,
+ * without any I/O. PM_OK, or PM_EDBNAME with the reason. */
+PM_EXTERN int pm_wrapper_check_db_name(const pm_wrapper *wrapper, const char *name,
+                                       pm_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POLYMONGO_WRAPPER_H */

@@ -1,0 +1,98 @@
+// pm_version, errors, buffers and JSON conversion.
+#include <bson/bson.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "shim.hpp"
+
+static_assert(sizeof(pm_error) == 512, "pm_error is part of the ABI: keep it 512 bytes");
+static_assert(static_cast<int>(pm::core::Code::write) == PM_EWRITE, "core codes mirror pm_code");
+
+namespace pm::capi {
+
+namespace {
+thread_local pm_error last_error = {PM_OK, 0, {0}};
+
+void fill(pm_error *e, int code, int32_t server_code, const char *message) {
+  e->code = code;
+  e->server_code = server_code;
+  std::strncpy(e->message, message, sizeof e->message - 1);
+  e->message[sizeof e->message - 1] = '\0';
+}
+}  // namespace
+
+int set_error(pm_error *err, int code, int32_t server_code, const char *message) {
+  fill(&last_error, code, server_code, message);
+  if (err != nullptr) *err = last_error;
+  return code;
+}
+
+void clear_error(pm_error *err) {
+  if (err != nullptr) fill(err, PM_OK, 0, "");
+}
+
+}  // namespace pm::capi
+
+using namespace pm;
+
+extern "C" {
+
+const char *pm_version(void) { return PM_VERSION_STRING; }
+int pm_version_num(void) { return PM_VERSION_NUM; }
+
+const char *pm_code_name(int code) {
+  switch (code) {
+    case PM_OK: return "PM_OK";
+    case PM_EINVAL: return "PM_EINVAL";
+    case PM_EDBNAME: return "PM_EDBNAME";
+    case PM_ECONNECT: return "PM_ECONNECT";
+    case PM_ETIMEOUT: return "PM_ETIMEOUT";
+    case PM_EAUTH: return "PM_EAUTH";
+    case PM_EDUPKEY: return "PM_EDUPKEY";
+    case PM_ESERVER: return "PM_ESERVER";
+    case PM_ECLOSED: return "PM_ECLOSED";
+    case PM_ENOTSUP: return "PM_ENOTSUP";
+    case PM_EINTERNAL: return "PM_EINTERNAL";
+    case PM_EWRITE: return "PM_EWRITE";
+    default: return "PM_UNKNOWN";
+  }
+}
+
+const pm_error *pm_last_error(void) { return &capi::last_error; }
+
+void pm_buf_free(pm_buf *buf) {
+  if (buf == nullptr) return;
+  std::free(buf->data);
+  buf->data = nullptr;
+  buf->len = 0;
+}
+
+void pm_free(void *ptr) { std::free(ptr); }
+
+char *pm_bson_to_json(const void *data, size_t len, pm_json_mode mode) {
+  if (data == nullptr || len == core::kJsonLength) return nullptr;
+  bson_t b;
+  if (!bson_init_static(&b, static_cast<const uint8_t *>(data), len)) return nullptr;
+  size_t offset;
+  if (!bson_validate(&b, BSON_VALIDATE_NONE, &offset)) return nullptr;
+  std::string json = core::to_json(&b, mode == PM_JSON_CANONICAL);
+  if (json.empty()) return nullptr;
+  return strdup(json.c_str());
+}
+
+int pm_json_to_bson(const char *json, pm_buf *out, pm_error *err) {
+  return capi::guard(err, [&] {
+    if (json == nullptr) capi::null_argument("json");
+    if (out == nullptr) capi::null_argument("out");
+    core::Doc doc(core::DocView{json, core::kJsonLength}, "json");
+    auto *p = static_cast<uint8_t *>(std::malloc(doc.get()->len));
+    if (p == nullptr) throw std::bad_alloc();
+    std::memcpy(p, bson_get_data(doc.get()), doc.get()->len);
+    out->data = p;
+    out->len = doc.get()->len;
+    return PM_OK;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,38 @@
+// pm_model_*: collection definitions and binding them to databases.
+#include "shim.hpp"
+
+using namespace pm;
+
+extern "C" {
+
+int pm_model_new(pm_wrapper *wrapper, const char *collection, const void *opts, size_t opts_len,
+                 pm_model **out, pm_error *err) {
+  return capi::guard(err, [&] {
+    if (out == nullptr) capi::null_argument("out");
+    *out = nullptr;
+    if (wrapper == nullptr) capi::null_argument("wrapper");
+    if (collection == nullptr) capi::null_argument("collection");
+    auto impl = std::make_shared<core::Model>(wrapper->impl, collection, capi::view(opts, opts_len));
+    *out = new pm_model{std::move(impl)};
+    return PM_OK;
+  });
+}
+
+void pm_model_free(pm_model *model) { delete model; }
+
+const char *pm_model_collection(const pm_model *model) {
+  return model != nullptr ? model->impl->collection().c_str() : nullptr;
+}
+
+int pm_model_db(pm_model *model, const char *db_name, pm_db **out, pm_error *err) {
+  return capi::guard(err, [&] {
+    if (out == nullptr) capi::null_argument("out");
+    *out = nullptr;
+    if (model == nullptr) capi::null_argument("model");
+    std::string name = model->impl->wrapper()->resolve_db_name(db_name);
+    *out = new pm_db{std::make_shared<core::Db>(model->impl, std::move(name))};
+    return PM_OK;
+  });
+}
+
+}  // extern "C"

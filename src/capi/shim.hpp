@@ -1,0 +1,88 @@
+// What every C shim shares: the handle structs (a shared_ptr into the core each) and the
+// guard that turns C++ exceptions into pm_code values and pm_error contents.
+#pragma once
+
+#include <polymongo.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "../core/cursor.hpp"
+#include "../core/db.hpp"
+#include "../core/doc.hpp"
+#include "../core/error.hpp"
+#include "../core/model.hpp"
+#include "../core/wrapper.hpp"
+#include "../core/write_result.hpp"
+
+struct pm_wrapper {
+  std::shared_ptr<pm::core::Wrapper> impl;
+};
+struct pm_model {
+  std::shared_ptr<pm::core::Model> impl;
+};
+struct pm_db {
+  std::shared_ptr<pm::core::Db> impl;
+};
+struct pm_cursor {
+  std::unique_ptr<pm::core::Cursor> impl;
+};
+struct pm_result {
+  std::shared_ptr<pm::core::WriteResult> impl;
+};
+
+namespace pm::capi {
+
+// Records an error in *err (when given) and in the thread's last error; returns the code.
+int set_error(pm_error *err, int code, int32_t server_code, const char *message);
+void clear_error(pm_error *err);
+
+// Runs `body`, mapping every exception to a pm_code. `body` returns PM_OK or a code it
+// already reported (for outcomes that carry a result and an error).
+template <class F>
+int guard(pm_error *err, F &&body) noexcept {
+  try {
+    int rc = body();
+    if (rc >= 0) clear_error(err);
+    return rc;
+  } catch (const core::Error &e) {
+    return set_error(err, static_cast<int>(e.code()), e.server_code(), e.what());
+  } catch (const std::bad_alloc &) {
+    return set_error(err, PM_EINTERNAL, 0, "out of memory");
+  } catch (const std::exception &e) {
+    return set_error(err, PM_EINTERNAL, 0, e.what());
+  } catch (...) {
+    return set_error(err, PM_EINTERNAL, 0, "unknown internal error");
+  }
+}
+
+[[noreturn]] inline void null_argument(const char *name) {
+  throw core::Error(core::Code::invalid_argument, std::string(name) + " is NULL");
+}
+
+inline core::DocView view(const void *data, size_t len) { return core::DocView{data, len}; }
+
+}  // namespace pm::capi
+
+namespace pm::capi {
+
+// Hands owned bytes to the caller as a malloc'd pm_buf (released by pm_buf_free).
+inline void give(const core::Bytes &bytes, pm_buf *out) {
+  auto *p = static_cast<uint8_t *>(std::malloc(bytes.size()));
+  if (p == nullptr) throw std::bad_alloc();
+  std::memcpy(p, bytes.data(), bytes.size());
+  out->data = p;
+  out->len = bytes.size();
+}
+
+inline char *give_string(const std::string &s) {
+  char *p = static_cast<char *>(std::malloc(s.size() + 1));
+  if (p == nullptr) throw std::bad_alloc();
+  std::memcpy(p, s.c_str(), s.size() + 1);
+  return p;
+}
+
+}  // namespace pm::capi

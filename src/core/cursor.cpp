@@ -1,0 +1,55 @@
+#include "cursor.hpp"
+
+#include "error.hpp"
+
+namespace pm::core {
+
+Cursor::Cursor(std::shared_ptr<const void> owner, Lease lease, mongoc_collection_t *collection,
+               mongoc_cursor_t *cursor, const std::string &context)
+    : owner_(std::move(owner)), lease_(std::move(lease)), collection_(collection),
+      cursor_(cursor), context_(context) {
+  try {
+    primed_ = advance();
+    primed_valid_ = true;
+  } catch (...) {
+    close();
+    throw;
+  }
+}
+
+Cursor::~Cursor() { close(); }
+
+void Cursor::close() noexcept {
+  // Destroying a cursor with a live id sends killCursors on its client, so it must happen
+  // before the client goes back to the pool.
+  if (cursor_ != nullptr) mongoc_cursor_destroy(cursor_);
+  if (collection_ != nullptr) mongoc_collection_destroy(collection_);
+  cursor_ = nullptr;
+  collection_ = nullptr;
+  lease_.release();
+}
+
+const bson_t *Cursor::advance() {
+  if (cursor_ == nullptr) return nullptr;
+  const bson_t *doc = nullptr;
+  if (mongoc_cursor_next(cursor_, &doc)) return doc;
+  bson_error_t error;
+  const bson_t *reply = nullptr;
+  if (mongoc_cursor_error_document(cursor_, &error, &reply)) {
+    Error e = Error::from_driver(error, context_);
+    close();
+    throw e;
+  }
+  close();  // exhausted: give the client back now, not when the handle is freed
+  return nullptr;
+}
+
+const bson_t *Cursor::next() {
+  if (primed_valid_) {
+    primed_valid_ = false;
+    return primed_;
+  }
+  return advance();
+}
+
+}  // namespace pm::core

@@ -1,0 +1,563 @@
+#include "db.hpp"
+
+#include <cstring>
+#include <utility>
+
+namespace pm::core {
+
+namespace {
+
+bool first_key_is_operator(const bson_t *doc) {
+  bson_iter_t it;
+  return bson_iter_init(&it, doc) && bson_iter_next(&it) && bson_iter_key(&it)[0] == '$';
+}
+
+// An update pipeline arrives as an array, which in BSON bytes is a document keyed "0", "1"...
+bool looks_like_pipeline(const bson_t *doc) {
+  bson_iter_t it;
+  return bson_iter_init(&it, doc) && bson_iter_next(&it) && std::strcmp(bson_iter_key(&it), "0") == 0;
+}
+
+void check_update(const bson_t *update, const char *what) {
+  if (bson_empty(update) || !(first_key_is_operator(update) || looks_like_pipeline(update)))
+    fail(Code::invalid_argument,
+         std::string(what) + ": an update needs $-operators (e.g. {\"$set\": {...}}) or a pipeline");
+}
+
+void check_replacement(const bson_t *replacement, const char *what) {
+  if (first_key_is_operator(replacement))
+    fail(Code::invalid_argument, std::string(what) + ": a replacement may not contain $-operators");
+}
+
+bool is_one_of(const char *key, std::initializer_list<const char *> keys) {
+  for (const char *k : keys)
+    if (std::strcmp(key, k) == 0) return true;
+  return false;
+}
+
+// Options that belong to one write in a bulk rather than to the whole bulk.
+constexpr std::initializer_list<const char *> kPerWriteOptions = {"upsert", "arrayFilters",
+                                                                  "collation", "hint"};
+
+void split_write_options(const bson_t *opts, bson_t *per_write, bson_t *per_bulk) {
+  bson_iter_t it;
+  bson_iter_init(&it, opts);
+  while (bson_iter_next(&it)) {
+    const char *key = bson_iter_key(&it);
+    bson_append_iter(is_one_of(key, kPerWriteOptions) ? per_write : per_bulk, key, -1, &it);
+  }
+}
+
+bool option_bool(const bson_t *opts, const char *key, bool fallback) {
+  bson_iter_t it;
+  return bson_iter_init_find(&it, opts, key) ? bson_iter_as_bool(&it) : fallback;
+}
+
+DocView sub_document(const bson_iter_t *it) {
+  uint32_t len = 0;
+  const uint8_t *data = nullptr;
+  if (BSON_ITER_HOLDS_DOCUMENT(it)) bson_iter_document(it, &len, &data);
+  else if (BSON_ITER_HOLDS_ARRAY(it)) bson_iter_array(it, &len, &data);
+  return DocView{data, len};
+}
+
+}  // namespace
+
+// ---- the plan of a bulk write, validated before any client is checked out -----------------
+
+struct BulkPlan {
+  enum class Kind { insert, update_one, update_many, replace_one, delete_one, delete_many };
+  struct Write {
+    Kind kind;
+    std::unique_ptr<Doc> first;  // document to insert, or filter
+    BsonPtr with_id;             // an insert given without _id, with a generated one
+    std::unique_ptr<Doc> second;  // update or replacement
+    BsonPtr opts = make_bson();
+    const bson_t *target() const { return with_id ? with_id.get() : first->get(); }
+  };
+  std::vector<Write> writes;
+  BsonPtr opts = make_bson();
+  bool ordered = true;
+  std::vector<std::pair<size_t, BsonPtr>> inserted;  // request index -> {_id}
+
+  void add_insert(DocView doc) {
+    Write w{Kind::insert, std::make_unique<Doc>(doc, "document"), nullptr, nullptr};
+    bson_iter_t it;
+    BsonPtr id = make_bson();
+    if (bson_iter_init_find(&it, w.first->get(), "_id")) {
+      bson_append_value(id.get(), "_id", 3, bson_iter_value(&it));
+    } else {
+      bson_oid_t oid;
+      bson_oid_init(&oid, nullptr);
+      BSON_APPEND_OID(id.get(), "_id", &oid);
+      w.with_id = make_bson();
+      BSON_APPEND_OID(w.with_id.get(), "_id", &oid);
+      bson_concat(w.with_id.get(), w.first->get());
+    }
+    inserted.emplace_back(writes.size(), std::move(id));
+    writes.push_back(std::move(w));
+  }
+
+  void add(Kind kind, DocView filter, DocView change, const bson_t *write_opts) {
+    Write w{kind, std::make_unique<Doc>(filter, "filter"), nullptr, nullptr};
+    if (kind == Kind::update_one || kind == Kind::update_many) {
+      w.second = std::make_unique<Doc>(change, "update");
+      check_update(w.second->get(), "update");
+    } else if (kind == Kind::replace_one) {
+      w.second = std::make_unique<Doc>(change, "replacement");
+      check_replacement(w.second->get(), "replacement");
+    }
+    if (write_opts != nullptr) bson_concat(w.opts.get(), write_opts);
+    writes.push_back(std::move(w));
+  }
+
+  void set_bulk_options(const bson_t *bulk_opts) {
+    bson_concat(opts.get(), bulk_opts);
+    ordered = option_bool(bulk_opts, "ordered", true);
+  }
+
+  // Parses one write model of pm_db_bulk_write: {insertOne: {document}}, {updateOne: {...}}...
+  void add_model(const bson_t *model, size_t index) {
+    std::string where = "bulk write " + std::to_string(index);
+    bson_iter_t it;
+    if (!bson_iter_init(&it, model) || !bson_iter_next(&it) || !BSON_ITER_HOLDS_DOCUMENT(&it))
+      fail(Code::invalid_argument, where + ": expected {insertOne|updateOne|updateMany|"
+                                           "replaceOne|deleteOne|deleteMany: {...}}");
+    std::string name = bson_iter_key(&it);
+    DocView body = sub_document(&it);
+    if (bson_iter_next(&it)) fail(Code::invalid_argument, where + ": one write model per entry");
+    bson_t spec;
+    bson_init_static(&spec, static_cast<const uint8_t *>(body.data), body.len);
+    DocView filter{}, change{}, document{};
+    bool has_filter = false, has_change = false, has_document = false;
+    BsonPtr write_opts = make_bson();
+    bson_iter_t f;
+    bson_iter_init(&f, &spec);
+    while (bson_iter_next(&f)) {
+      const char *key = bson_iter_key(&f);
+      if (std::strcmp(key, "filter") == 0) {
+        filter = sub_document(&f);
+        has_filter = true;
+      } else if (std::strcmp(key, "update") == 0 || std::strcmp(key, "replacement") == 0) {
+        change = sub_document(&f);
+        has_change = change.data != nullptr;
+      } else if (std::strcmp(key, "document") == 0) {
+        document = sub_document(&f);
+        has_document = document.data != nullptr;
+      } else if (is_one_of(key, kPerWriteOptions)) {
+        bson_append_iter(write_opts.get(), key, -1, &f);
+      } else {
+        fail(Code::invalid_argument, where + ": unknown field '" + key + "' in " + name);
+      }
+    }
+    if (name == "insertOne") {
+      if (!has_document) fail(Code::invalid_argument, where + ": insertOne needs a document");
+      add_insert(document);
+      return;
+    }
+    if (!has_filter) fail(Code::invalid_argument, where + ": " + name + " needs a filter");
+    if (name == "updateOne" || name == "updateMany" || name == "replaceOne") {
+      if (!has_change) fail(Code::invalid_argument, where + ": " + name + " needs an update or replacement");
+      add(name == "updateOne" ? Kind::update_one
+                              : name == "updateMany" ? Kind::update_many : Kind::replace_one,
+          filter, change, write_opts.get());
+    } else if (name == "deleteOne" || name == "deleteMany") {
+      add(name == "deleteOne" ? Kind::delete_one : Kind::delete_many, filter, {}, write_opts.get());
+    } else {
+      fail(Code::invalid_argument, where + ": unknown write model '" + name + "'");
+    }
+  }
+};
+
+// ---- the leased client and collection an operation runs on ---------------------------------
+
+struct Db::Target {
+  Lease lease;
+  mongoc_collection_t *coll = nullptr;
+  ~Target() {
+    if (coll != nullptr) mongoc_collection_destroy(coll);
+  }
+};
+
+Db::Target Db::open() const {
+  Lease lease = model_->wrapper()->router().route(name_)->checkout();
+  model_->ensure(lease.client(), name_);
+  mongoc_collection_t *coll =
+      mongoc_client_get_collection(lease.client(), name_.c_str(), model_->collection().c_str());
+  return Target{std::move(lease), coll};
+}
+
+WriteOutcome Db::run_bulk(BulkPlan &plan) const {
+  Target t = open();
+  mongoc_bulk_operation_t *bulk =
+      mongoc_collection_create_bulk_operation_with_opts(t.coll, plan.opts.get());
+  bson_error_t error;
+  for (const BulkPlan::Write &w : plan.writes) {
+    bool ok = false;
+    const bson_t *opts = w.opts.get();
+    switch (w.kind) {
+      case BulkPlan::Kind::insert:
+        ok = mongoc_bulk_operation_insert_with_opts(bulk, w.target(), opts, &error);
+        break;
+      case BulkPlan::Kind::update_one:
+        ok = mongoc_bulk_operation_update_one_with_opts(bulk, w.target(), w.second->get(), opts, &error);
+        break;
+      case BulkPlan::Kind::update_many:
+        ok = mongoc_bulk_operation_update_many_with_opts(bulk, w.target(), w.second->get(), opts, &error);
+        break;
+      case BulkPlan::Kind::replace_one:
+        ok = mongoc_bulk_operation_replace_one_with_opts(bulk, w.target(), w.second->get(), opts, &error);
+        break;
+      case BulkPlan::Kind::delete_one:
+        ok = mongoc_bulk_operation_remove_one_with_opts(bulk, w.target(), opts, &error);
+        break;
+      case BulkPlan::Kind::delete_many:
+        ok = mongoc_bulk_operation_remove_many_with_opts(bulk, w.target(), opts, &error);
+        break;
+    }
+    if (!ok) {
+      mongoc_bulk_operation_destroy(bulk);
+      throw Error::from_driver(error, "write to " + where());
+    }
+  }
+  bson_t reply;
+  bool ok = mongoc_bulk_operation_execute(bulk, &reply, &error) != 0;
+  mongoc_bulk_operation_destroy(bulk);
+  WriteOutcome out;
+  out.result = std::make_shared<WriteResult>(&reply, plan.inserted, plan.ordered, !ok);
+  bson_destroy(&reply);
+  if (ok) return out;
+
+  const auto &errors = out.result->write_errors;
+  if (errors.empty()) {
+    out.error = Error::from_driver(error, "write to " + where());
+    return out;
+  }
+  bool all_duplicates = true;
+  for (const WriteError &e : errors) all_duplicates = all_duplicates && is_duplicate_key_code(e.code);
+  const WriteError &first = errors.front();
+  out.error = Error(all_duplicates ? Code::duplicate_key : Code::write,
+                    "write to " + where() + ": " + std::to_string(errors.size()) +
+                        " write error(s); first at index " + std::to_string(first.index) +
+                        ": " + first.message + " (code " + std::to_string(first.code) + ")",
+                    first.code);
+  return out;
+}
+
+// ---- writes ---------------------------------------------------------------------------------
+
+WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts) const {
+  BulkPlan plan;
+  Doc o(opts, "options");
+  plan.set_bulk_options(o.get());
+  if (docs.empty()) fail(Code::invalid_argument, "insert: no documents given");
+  for (const DocView &d : docs) {
+    if (d.data == nullptr) fail(Code::invalid_argument, "insert: a document is NULL");
+    plan.add_insert(d);
+  }
+  return run_bulk(plan);
+}
+
+WriteOutcome Db::update(DocView filter, DocView change, DocView opts, bool many) const {
+  if (change.data == nullptr) fail(Code::invalid_argument, "update: the update is NULL");
+  BulkPlan plan;
+  Doc o(opts, "options");
+  bson_t per_write = BSON_INITIALIZER, per_bulk = BSON_INITIALIZER;
+  split_write_options(o.get(), &per_write, &per_bulk);
+  plan.set_bulk_options(&per_bulk);
+  bson_destroy(&per_bulk);
+  try {
+    plan.add(many ? BulkPlan::Kind::update_many : BulkPlan::Kind::update_one, filter, change,
+             &per_write);
+  } catch (...) {
+    bson_destroy(&per_write);
+    throw;
+  }
+  bson_destroy(&per_write);
+  return run_bulk(plan);
+}
+
+WriteOutcome Db::replace_one(DocView filter, DocView replacement, DocView opts) const {
+  if (replacement.data == nullptr) fail(Code::invalid_argument, "replace: the replacement is NULL");
+  BulkPlan plan;
+  Doc o(opts, "options");
+  bson_t per_write = BSON_INITIALIZER, per_bulk = BSON_INITIALIZER;
+  split_write_options(o.get(), &per_write, &per_bulk);
+  plan.set_bulk_options(&per_bulk);
+  bson_destroy(&per_bulk);
+  try {
+    plan.add(BulkPlan::Kind::replace_one, filter, replacement, &per_write);
+  } catch (...) {
+    bson_destroy(&per_write);
+    throw;
+  }
+  bson_destroy(&per_write);
+  return run_bulk(plan);
+}
+
+WriteOutcome Db::remove(DocView filter, DocView opts, bool many) const {
+  BulkPlan plan;
+  Doc o(opts, "options");
+  bson_t per_write = BSON_INITIALIZER, per_bulk = BSON_INITIALIZER;
+  split_write_options(o.get(), &per_write, &per_bulk);
+  plan.set_bulk_options(&per_bulk);
+  bson_destroy(&per_bulk);
+  plan.add(many ? BulkPlan::Kind::delete_many : BulkPlan::Kind::delete_one, filter, {}, &per_write);
+  bson_destroy(&per_write);
+  return run_bulk(plan);
+}
+
+WriteOutcome Db::bulk_write(const std::vector<DocView> &ops, DocView opts) const {
+  if (ops.empty()) fail(Code::invalid_argument, "bulk write: no writes given");
+  BulkPlan plan;
+  Doc o(opts, "options");
+  plan.set_bulk_options(o.get());
+  std::vector<std::unique_ptr<Doc>> models;  // the parsed models own what the plan points into
+  for (size_t i = 0; i < ops.size(); ++i) {
+    models.push_back(std::make_unique<Doc>(ops[i], "write model"));
+    plan.add_model(models.back()->get(), i);
+  }
+  return run_bulk(plan);
+}
+
+// ---- reads ----------------------------------------------------------------------------------
+
+std::unique_ptr<Cursor> Db::find(DocView filter, DocView opts) const {
+  Doc f(filter, "filter");
+  Doc o(opts, "options");
+  Target t = open();
+  mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), o.get(), nullptr);
+  return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
+                                  std::exchange(t.coll, nullptr), c, "find in " + where());
+}
+
+std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
+  Doc f(filter, "filter");
+  Doc o(opts, "options");
+  bson_t one = BSON_INITIALIZER;
+  copy_except(o.get(), &one, {"limit", "singleBatch", "batchSize"});
+  BSON_APPEND_INT64(&one, "limit", 1);
+  BSON_APPEND_BOOL(&one, "singleBatch", true);
+  Target t = open();
+  mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), &one, nullptr);
+  bson_destroy(&one);
+  const bson_t *doc = nullptr;
+  std::optional<Bytes> out;
+  if (mongoc_cursor_next(c, &doc)) out = to_bytes(doc);
+  bson_error_t error;
+  bool failed = !out && mongoc_cursor_error(c, &error);
+  mongoc_cursor_destroy(c);
+  if (failed) throw Error::from_driver(error, "find in " + where());
+  return out;
+}
+
+std::optional<Bytes> Db::find_one_and_modify(Modify kind, DocView filter, DocView change,
+                                             DocView opts) const {
+  Doc f(filter, "filter");
+  Doc o(opts, "options");
+  std::unique_ptr<Doc> c;
+  if (kind != Modify::remove) {
+    if (change.data == nullptr) fail(Code::invalid_argument, "find-and-modify: the update is NULL");
+    c = std::make_unique<Doc>(change, kind == Modify::update ? "update" : "replacement");
+    if (kind == Modify::update) check_update(c->get(), "update");
+    else check_replacement(c->get(), "replacement");
+  }
+  mongoc_find_and_modify_opts_t *fam = mongoc_find_and_modify_opts_new();
+  struct Free {
+    mongoc_find_and_modify_opts_t *p;
+    ~Free() { mongoc_find_and_modify_opts_destroy(p); }
+  } free_fam{fam};
+  int flags = kind == Modify::remove ? MONGOC_FIND_AND_MODIFY_REMOVE : MONGOC_FIND_AND_MODIFY_NONE;
+  bson_t extra = BSON_INITIALIZER;
+  bson_iter_t it;
+  bson_iter_init(&it, o.get());
+  std::string bad;
+  while (bson_iter_next(&it)) {
+    const char *key = bson_iter_key(&it);
+    if (std::strcmp(key, "sort") == 0 || std::strcmp(key, "projection") == 0 ||
+        std::strcmp(key, "fields") == 0) {
+      bson_t sub;
+      DocView v = sub_document(&it);
+      if (v.data == nullptr) { bad = std::string(key) + " must be a document"; break; }
+      bson_init_static(&sub, static_cast<const uint8_t *>(v.data), v.len);
+      if (key[0] == 's') mongoc_find_and_modify_opts_set_sort(fam, &sub);
+      else mongoc_find_and_modify_opts_set_fields(fam, &sub);
+    } else if (std::strcmp(key, "upsert") == 0) {
+      if (bson_iter_as_bool(&it)) flags |= MONGOC_FIND_AND_MODIFY_UPSERT;
+    } else if (std::strcmp(key, "returnDocument") == 0) {
+      const char *v = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, nullptr) : "";
+      if (std::strcmp(v, "after") == 0) flags |= MONGOC_FIND_AND_MODIFY_RETURN_NEW;
+      else if (std::strcmp(v, "before") != 0) { bad = "returnDocument must be \"before\" or \"after\""; break; }
+    } else {
+      bson_append_iter(&extra, key, -1, &it);
+    }
+  }
+  if (!bad.empty()) {
+    bson_destroy(&extra);
+    fail(Code::invalid_argument, "find-and-modify: " + bad);
+  }
+  mongoc_find_and_modify_opts_set_flags(fam, static_cast<mongoc_find_and_modify_flags_t>(flags));
+  if (c) mongoc_find_and_modify_opts_set_update(fam, c->get());
+  mongoc_find_and_modify_opts_append(fam, &extra);
+  bson_destroy(&extra);
+
+  Target t = open();
+  bson_t reply;
+  bson_error_t error;
+  bool ok = mongoc_collection_find_and_modify_with_opts(t.coll, f.get(), fam, &reply, &error);
+  std::optional<Bytes> out;
+  if (ok && bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+    DocView v = sub_document(&it);
+    const uint8_t *p = static_cast<const uint8_t *>(v.data);
+    out = Bytes(p, p + v.len);
+  }
+  bson_destroy(&reply);
+  if (!ok) throw Error::from_driver(error, "find-and-modify in " + where());
+  return out;
+}
+
+int64_t Db::count(DocView filter, DocView opts) const {
+  Doc f(filter, "filter");
+  Doc o(opts, "options");
+  Target t = open();
+  bson_error_t error;
+  int64_t n = mongoc_collection_count_documents(t.coll, f.get(), o.get(), nullptr, nullptr, &error);
+  if (n < 0) throw Error::from_driver(error, "count in " + where());
+  return n;
+}
+
+int64_t Db::estimated_count(DocView opts) const {
+  Doc o(opts, "options");
+  Target t = open();
+  bson_error_t error;
+  int64_t n = mongoc_collection_estimated_document_count(t.coll, o.get(), nullptr, nullptr, &error);
+  if (n < 0) throw Error::from_driver(error, "estimated count in " + where());
+  return n;
+}
+
+Bytes Db::distinct(const std::string &field, DocView filter, DocView opts) const {
+  if (field.empty()) fail(Code::invalid_argument, "distinct: the field name is empty");
+  Doc f(filter, "filter");
+  Doc o(opts, "options");
+  bson_t cmd = BSON_INITIALIZER;
+  BSON_APPEND_UTF8(&cmd, "distinct", collection().c_str());
+  BSON_APPEND_UTF8(&cmd, "key", field.c_str());
+  BSON_APPEND_DOCUMENT(&cmd, "query", f.get());
+  Target t = open();
+  bson_t reply;
+  bson_error_t error;
+  bool ok = mongoc_collection_read_command_with_opts(t.coll, &cmd, nullptr, o.get(), &reply, &error);
+  bson_destroy(&cmd);
+  bson_t values = BSON_INITIALIZER;
+  bson_iter_t it;
+  if (ok && bson_iter_init_find(&it, &reply, "values")) bson_append_iter(&values, "values", 6, &it);
+  bson_destroy(&reply);
+  if (!ok) {
+    bson_destroy(&values);
+    throw Error::from_driver(error, "distinct in " + where());
+  }
+  Bytes out = to_bytes(&values);
+  bson_destroy(&values);
+  return out;
+}
+
+std::unique_ptr<Cursor> Db::aggregate(DocView pipeline, DocView opts) const {
+  if (pipeline.data == nullptr) fail(Code::invalid_argument, "aggregate: the pipeline is NULL");
+  // Extended JSON parsers take a document; a bare JSON array is wrapped as {"pipeline": [...]}.
+  std::string wrapped;
+  if (pipeline.len == kJsonLength) {
+    const char *s = static_cast<const char *>(pipeline.data);
+    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r') ++s;
+    if (*s == '[') {
+      wrapped = std::string("{\"pipeline\": ") + s + "}";
+      pipeline.data = wrapped.c_str();
+    }
+  }
+  Doc p(pipeline, "pipeline");
+  Doc o(opts, "options");
+  Target t = open();
+  mongoc_cursor_t *c = mongoc_collection_aggregate(t.coll, MONGOC_QUERY_NONE, p.get(), o.get(), nullptr);
+  return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
+                                  std::exchange(t.coll, nullptr), c, "aggregate in " + where());
+}
+
+// ---- indexes, the collection, commands -------------------------------------------------------
+
+std::string Db::create_index(DocView keys, DocView opts) const {
+  if (keys.data == nullptr) fail(Code::invalid_argument, "create index: the keys are NULL");
+  Doc k(keys, "keys");
+  Doc o(opts, "options");
+  if (k.empty()) fail(Code::invalid_argument, "create index: the keys are empty");
+  std::string name;
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, o.get(), "name")) {
+    if (!BSON_ITER_HOLDS_UTF8(&it)) fail(Code::invalid_argument, "create index: name must be a string");
+    name = bson_iter_utf8(&it, nullptr);
+  } else {
+    char *generated = mongoc_collection_keys_to_index_string(k.get());
+    name = generated;
+    bson_free(generated);
+  }
+  bson_t cmd = BSON_INITIALIZER, indexes, spec, command_opts = BSON_INITIALIZER;
+  BSON_APPEND_UTF8(&cmd, "createIndexes", collection().c_str());
+  BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
+  BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &spec);
+  BSON_APPEND_DOCUMENT(&spec, "key", k.get());
+  BSON_APPEND_UTF8(&spec, "name", name.c_str());
+  bson_iter_init(&it, o.get());
+  while (bson_iter_next(&it)) {
+    const char *key = bson_iter_key(&it);
+    if (std::strcmp(key, "name") == 0) continue;
+    bool command_level = is_one_of(key, {"writeConcern", "commitQuorum", "maxTimeMS", "comment"});
+    bson_append_iter(command_level ? &command_opts : &spec, key, -1, &it);
+  }
+  bson_append_document_end(&indexes, &spec);
+  bson_append_array_end(&cmd, &indexes);
+  Target t = open();
+  bson_error_t error;
+  bool ok = mongoc_collection_write_command_with_opts(t.coll, &cmd, &command_opts, nullptr, &error);
+  bson_destroy(&cmd);
+  bson_destroy(&command_opts);
+  if (!ok) throw Error::from_driver(error, "create index on " + where());
+  return name;
+}
+
+std::unique_ptr<Cursor> Db::list_indexes() const {
+  Target t = open();
+  mongoc_cursor_t *c = mongoc_collection_find_indexes_with_opts(t.coll, nullptr);
+  return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
+                                  std::exchange(t.coll, nullptr), c, "list indexes of " + where());
+}
+
+void Db::drop_index(const std::string &name) const {
+  if (name.empty()) fail(Code::invalid_argument, "drop index: the name is empty");
+  Target t = open();
+  bson_error_t error;
+  if (!mongoc_collection_drop_index_with_opts(t.coll, name.c_str(), nullptr, &error))
+    throw Error::from_driver(error, "drop index " + name + " of " + where());
+}
+
+void Db::drop_collection() const {
+  Target t = open();
+  bson_error_t error;
+  if (!mongoc_collection_drop_with_opts(t.coll, nullptr, &error) && error.code != 26 &&
+      std::strstr(error.message, "ns not found") == nullptr)
+    throw Error::from_driver(error, "drop " + where());
+}
+
+Bytes Db::command(DocView command) const {
+  if (command.data == nullptr) fail(Code::invalid_argument, "command: the command is NULL");
+  Doc c(command, "command");
+  if (c.empty()) fail(Code::invalid_argument, "command: the command is empty");
+  Lease lease = model_->wrapper()->router().route(name_)->checkout();
+  bson_t reply;
+  bson_error_t error;
+  bool ok = mongoc_client_command_with_opts(lease.client(), name_.c_str(), c.get(), nullptr,
+                                            nullptr, &reply, &error);
+  Bytes out = to_bytes(&reply);
+  bson_destroy(&reply);
+  if (!ok) throw Error::from_driver(error, "command on " + name_);
+  return out;
+}
+
+}  // namespace pm::core

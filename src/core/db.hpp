@@ -1,0 +1,66 @@
+// A model bound to one database, and every collection operation on it. Each operation routes
+// the database to its pool, checks out a client for the duration of the call (or, for
+// cursors, until the cursor ends), and applies the model's setup on first use.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cursor.hpp"
+#include "doc.hpp"
+#include "error.hpp"
+#include "model.hpp"
+#include "write_result.hpp"
+
+namespace pm::core {
+
+// A write's result (when the server reported one) and its error (when it failed).
+struct WriteOutcome {
+  std::shared_ptr<WriteResult> result;
+  std::optional<Error> error;
+};
+
+class Db : public std::enable_shared_from_this<Db> {
+ public:
+  Db(std::shared_ptr<const Model> model, std::string name)
+      : model_(std::move(model)), name_(std::move(name)) {}
+
+  const std::string &name() const { return name_; }
+  const std::string &collection() const { return model_->collection(); }
+
+  WriteOutcome insert_many(const std::vector<DocView> &docs, DocView opts) const;
+  WriteOutcome update(DocView filter, DocView update, DocView opts, bool many) const;
+  WriteOutcome replace_one(DocView filter, DocView replacement, DocView opts) const;
+  WriteOutcome remove(DocView filter, DocView opts, bool many) const;
+  WriteOutcome bulk_write(const std::vector<DocView> &ops, DocView opts) const;
+
+  std::unique_ptr<Cursor> find(DocView filter, DocView opts) const;
+  std::optional<Bytes> find_one(DocView filter, DocView opts) const;
+  enum class Modify { update, replace, remove };
+  std::optional<Bytes> find_one_and_modify(Modify kind, DocView filter, DocView change,
+                                           DocView opts) const;
+  int64_t count(DocView filter, DocView opts) const;
+  int64_t estimated_count(DocView opts) const;
+  Bytes distinct(const std::string &field, DocView filter, DocView opts) const;
+  std::unique_ptr<Cursor> aggregate(DocView pipeline, DocView opts) const;
+
+  std::string create_index(DocView keys, DocView opts) const;
+  std::unique_ptr<Cursor> list_indexes() const;
+  void drop_index(const std::string &name) const;
+  void drop_collection() const;
+  Bytes command(DocView command) const;
+
+ private:
+  struct Target;  // a leased client and the collection on it
+  Target open() const;
+  std::string where() const { return name_ + "." + model_->collection(); }
+  WriteOutcome run_bulk(struct BulkPlan &plan) const;
+
+  std::shared_ptr<const Model> model_;
+  std::string name_;
+};
+
+}  // namespace pm::core

@@ -1,0 +1,63 @@
+// Documents crossing the core boundary: a (pointer, length) view that is BSON bytes, or
+// Extended JSON text when the length is kJsonLength, parsed into a bson_t without copying
+// BSON input.
+#pragma once
+
+#include <bson/bson.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pm::core {
+
+constexpr size_t kJsonLength = static_cast<size_t>(-1);
+
+struct DocView {
+  const void *data = nullptr;
+  size_t len = 0;
+};
+
+// A parsed document. Not movable: bson_t may point into itself.
+class Doc {
+ public:
+  Doc();  // the empty document
+  // Parses `view`; `what` names the parameter in error messages ("filter", "update"...).
+  // A NULL view is the empty document. BSON input is borrowed (must outlive the Doc).
+  Doc(DocView view, const char *what);
+  ~Doc();
+  Doc(const Doc &) = delete;
+  Doc &operator=(const Doc &) = delete;
+
+  const bson_t *get() const { return &doc_; }
+  bson_t *mut() { return &doc_; }
+  bool empty() const { return bson_empty(&doc_); }
+
+ private:
+  bson_t doc_;
+};
+
+// An owned, heap-allocated bson_t.
+struct BsonDeleter {
+  void operator()(bson_t *b) const { bson_destroy(b); }
+};
+using BsonPtr = std::unique_ptr<bson_t, BsonDeleter>;
+
+inline BsonPtr make_bson() { return BsonPtr(bson_new()); }
+
+// Owned bytes of a document, as handed out through the C API.
+using Bytes = std::vector<uint8_t>;
+inline Bytes to_bytes(const bson_t *b) {
+  const uint8_t *p = bson_get_data(b);
+  return Bytes(p, p + b->len);
+}
+
+// Extended JSON of a document; relaxed unless canonical. Empty string for invalid input.
+std::string to_json(const bson_t *b, bool canonical);
+
+// Appends every field of `src` to `dst` except the listed keys.
+void copy_except(const bson_t *src, bson_t *dst, std::initializer_list<const char *> skip);
+
+}  // namespace pm::core

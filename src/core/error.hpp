@@ -1,0 +1,52 @@
+// The core's one exception type, and the mapping from driver errors to pm_code values.
+#pragma once
+
+#include <bson/bson.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace pm::core {
+
+// Mirrors pm_code in include/polymongo/common.h; the C shims copy the number across.
+enum class Code : int {
+  ok = 0,
+  invalid_argument = -1,
+  invalid_db_name = -2,
+  connection = -3,
+  timeout = -4,
+  auth = -5,
+  duplicate_key = -6,
+  server = -7,
+  closed = -8,
+  not_supported = -9,
+  internal = -10,
+  write = -11,
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(Code code, const std::string &message, int32_t server_code = 0)
+      : std::runtime_error(message), code_(code), server_code_(server_code) {}
+
+  Code code() const noexcept { return code_; }
+  int32_t server_code() const noexcept { return server_code_; }
+
+  // Classifies an error reported by libmongoc (error API version 2). `context` prefixes the
+  // message, e.g. "insert into tenant_1.users".
+  static Error from_driver(const bson_error_t &error, const std::string &context);
+
+ private:
+  Code code_;
+  int32_t server_code_;
+};
+
+// Server error codes that decide a classification.
+bool is_duplicate_key_code(int32_t code);
+
+[[noreturn]] inline void fail(Code code, const std::string &message) {
+  throw Error(code, message);
+}
+
+}  // namespace pm::core

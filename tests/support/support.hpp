@@ -1,0 +1,80 @@
+// Shared by the C/C++ tests: where the real server is, an independent libmongoc client to check
+// what polymongo wrote, OS socket counts, and small helpers around the C API.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <mongoc/mongoc.h>
+#include <polymongo.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pmtest {
+
+// PM_TEST_URI, or the URI of the FerretDB instance the CTest fixture started.
+std::string server_uri();
+// The server's TCP port (from the URI's first host).
+int server_port();
+// A database name no other test (or earlier run) uses: prefix + run id + counter.
+std::string unique_db(const std::string &prefix);
+// JSON options for pm_wrapper_new with the test server's URI plus `extra` ("a":1,...).
+std::string options(const std::string &extra = "");
+
+// Sockets of this process connected to 127.0.0.1:port / any host on `port`, read from /proc.
+int count_sockets_to_port(int port);
+
+// A client independent of polymongo, to read back what polymongo wrote.
+class Checker {
+ public:
+  Checker();
+  ~Checker();
+  int64_t count(const std::string &db, const std::string &coll, const std::string &filter_json = "{}");
+  std::vector<std::string> find_json(const std::string &db, const std::string &coll,
+                                     const std::string &filter_json = "{}");
+  bool command_ok(const std::string &db, const std::string &cmd_json, std::string *reply = nullptr);
+
+ private:
+  mongoc_client_t *client_;
+};
+
+// RAII owners for the C handles, so that a failed ASSERT does not leak.
+struct Wrapper {
+  pm_wrapper *w = nullptr;
+  ~Wrapper() { pm_wrapper_free(w); }
+};
+struct Model {
+  pm_model *m = nullptr;
+  ~Model() { pm_model_free(m); }
+};
+struct Db {
+  pm_db *d = nullptr;
+  ~Db() { pm_db_free(d); }
+};
+struct Cursor {
+  pm_cursor *c = nullptr;
+  ~Cursor() { pm_cursor_free(c); }
+};
+struct Result {
+  pm_result *r = nullptr;
+  ~Result() { pm_result_free(r); }
+};
+struct Buf {
+  pm_buf b = {nullptr, 0};
+  ~Buf() { pm_buf_free(&b); }
+  std::string json() const;
+};
+
+// Shorthands: a new wrapper (asserting success), a model, a db.
+pm_wrapper *new_wrapper(const std::string &extra_options = "");
+pm_model *new_model(pm_wrapper *w, const char *collection, const char *opts_json = nullptr);
+pm_db *bind_db(pm_model *m, const std::string &db);
+
+// Inserts a JSON document, asserting success.
+void insert_json(pm_db *db, const std::string &json);
+// Reads every document of a cursor as relaxed JSON.
+std::vector<std::string> drain(pm_cursor *c);
+// The value of a top-level field in a JSON-rendered document, e.g. field(doc, "n") -> "3".
+std::string field(const std::string &json_doc, const std::string &name);
+
+}  // namespace pmtest
