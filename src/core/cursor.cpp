@@ -31,6 +31,10 @@ void Cursor::close() noexcept {
 
 const bson_t *Cursor::advance() {
   if (cursor_ == nullptr) return nullptr;
+  if (lease_.revoked()) {
+    close();
+    throw Error(Code::closed, context_ + ": the pool was force-closed");
+  }
   const bson_t *doc = nullptr;
   if (mongoc_cursor_next(cursor_, &doc)) return doc;
   bson_error_t error;

@@ -1,6 +1,10 @@
 #include "db.hpp"
 
+#include <chrono>
 #include <cstring>
+#include <random>
+#include <thread>
+#include <type_traits>
 #include <utility>
 
 namespace pm::core {
@@ -171,6 +175,11 @@ struct BulkPlan {
 
 // ---- the leased client and collection an operation runs on ---------------------------------
 
+struct BsonGuard {
+  bson_t *b;
+  ~BsonGuard() { bson_destroy(b); }
+};
+
 struct Db::Target {
   Lease lease;
   mongoc_collection_t *coll = nullptr;
@@ -179,16 +188,57 @@ struct Db::Target {
   }
 };
 
-Db::Target Db::open() const {
-  Lease lease = model_->wrapper()->router().route(name_)->checkout();
-  model_->ensure(lease.client(), name_);
-  mongoc_collection_t *coll =
-      mongoc_client_get_collection(lease.client(), name_.c_str(), model_->collection().c_str());
-  return Target{std::move(lease), coll};
+namespace {
+
+// Exponential backoff with jitter: half the delay fixed, half random, so that many clients
+// failing together do not retry together.
+std::chrono::milliseconds backoff(const RetryOptions &r, int attempt) {
+  int64_t delay = r.initial_delay_ms;
+  for (int i = 1; i < attempt && delay < r.max_delay_ms; ++i) delay *= 2;
+  delay = std::min(delay, r.max_delay_ms);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  int64_t jitter = delay / 2 > 0 ? std::uniform_int_distribution<int64_t>(0, delay / 2)(rng) : 0;
+  return std::chrono::milliseconds(delay - delay / 2 + jitter);
+}
+
+}  // namespace
+
+// Routes, checks out, applies the model's setup, runs `body`, and records the outcome on the
+// pool. Connection failures are retried by the wrapper's policy when that cannot apply a write
+// twice: failures before anything was sent, and reads. Authentication errors never are.
+template <class F>
+auto Db::run(bool is_write, F &&body) const {
+  Wrapper &w = *model_->wrapper();
+  const RetryOptions &retry = w.options().retry;
+  for (int attempt = 1;; ++attempt) {
+    std::shared_ptr<Pool> pool = w.router().route(name_);
+    try {
+      w.router().make_room_for(pool);
+      Target t{pool->checkout(name_)};
+      model_->ensure(t.lease.client(), name_);
+      t.coll = mongoc_client_get_collection(t.lease.client(), name_.c_str(), collection().c_str());
+      if constexpr (std::is_void_v<decltype(body(t))>) {
+        body(t);
+        pool->record_success(name_);
+        return;
+      } else {
+        auto result = body(t);
+        pool->record_success(name_);
+        return result;
+      }
+    } catch (const Error &e) {
+      pool->record_failure(name_, e);
+      bool retryable = e.code() == Code::connection && (e.before_send() || !is_write);
+      if (!retryable || attempt >= retry.attempts) throw;
+      w.log().warn("retrying on " + name_ + " after: " + e.what() + " (attempt " +
+                   std::to_string(attempt + 1) + " of " + std::to_string(retry.attempts) + ")");
+      std::this_thread::sleep_for(backoff(retry, attempt));
+    }
+  }
 }
 
 WriteOutcome Db::run_bulk(BulkPlan &plan) const {
-  Target t = open();
+  return run(true, [&](Target &t) {
   mongoc_bulk_operation_t *bulk =
       mongoc_collection_create_bulk_operation_with_opts(t.coll, plan.opts.get());
   bson_error_t error;
@@ -230,7 +280,9 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
 
   const auto &errors = out.result->write_errors;
   if (errors.empty()) {
-    out.error = Error::from_driver(error, "write to " + where());
+    Error e = Error::from_driver(error, "write to " + where());
+    if (e.before_send()) throw e;  // nothing was applied: the caller may retry
+    out.error = e;
     return out;
   }
   bool all_duplicates = true;
@@ -242,6 +294,7 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
                         ": " + first.message + " (code " + std::to_string(first.code) + ")",
                     first.code);
   return out;
+  });
 }
 
 // ---- writes ---------------------------------------------------------------------------------
@@ -325,10 +378,11 @@ WriteOutcome Db::bulk_write(const std::vector<DocView> &ops, DocView opts) const
 std::unique_ptr<Cursor> Db::find(DocView filter, DocView opts) const {
   Doc f(filter, "filter");
   Doc o(opts, "options");
-  Target t = open();
+  return run(false, [&](Target &t) {
   mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), o.get(), nullptr);
   return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
                                   std::exchange(t.coll, nullptr), c, "find in " + where());
+  });
 }
 
 std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
@@ -338,9 +392,9 @@ std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
   copy_except(o.get(), &one, {"limit", "singleBatch", "batchSize"});
   BSON_APPEND_INT64(&one, "limit", 1);
   BSON_APPEND_BOOL(&one, "singleBatch", true);
-  Target t = open();
+  BsonGuard one_guard{&one};
+  return run(false, [&](Target &t) {
   mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), &one, nullptr);
-  bson_destroy(&one);
   const bson_t *doc = nullptr;
   std::optional<Bytes> out;
   if (mongoc_cursor_next(c, &doc)) out = to_bytes(doc);
@@ -349,6 +403,7 @@ std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
   mongoc_cursor_destroy(c);
   if (failed) throw Error::from_driver(error, "find in " + where());
   return out;
+  });
 }
 
 std::optional<Bytes> Db::find_one_and_modify(Modify kind, DocView filter, DocView change,
@@ -401,7 +456,7 @@ std::optional<Bytes> Db::find_one_and_modify(Modify kind, DocView filter, DocVie
   mongoc_find_and_modify_opts_append(fam, &extra);
   bson_destroy(&extra);
 
-  Target t = open();
+  return run(true, [&](Target &t) {
   bson_t reply;
   bson_error_t error;
   bool ok = mongoc_collection_find_and_modify_with_opts(t.coll, f.get(), fam, &reply, &error);
@@ -414,25 +469,28 @@ std::optional<Bytes> Db::find_one_and_modify(Modify kind, DocView filter, DocVie
   bson_destroy(&reply);
   if (!ok) throw Error::from_driver(error, "find-and-modify in " + where());
   return out;
+  });
 }
 
 int64_t Db::count(DocView filter, DocView opts) const {
   Doc f(filter, "filter");
   Doc o(opts, "options");
-  Target t = open();
+  return run(false, [&](Target &t) {
   bson_error_t error;
   int64_t n = mongoc_collection_count_documents(t.coll, f.get(), o.get(), nullptr, nullptr, &error);
   if (n < 0) throw Error::from_driver(error, "count in " + where());
   return n;
+  });
 }
 
 int64_t Db::estimated_count(DocView opts) const {
   Doc o(opts, "options");
-  Target t = open();
+  return run(false, [&](Target &t) {
   bson_error_t error;
   int64_t n = mongoc_collection_estimated_document_count(t.coll, o.get(), nullptr, nullptr, &error);
   if (n < 0) throw Error::from_driver(error, "estimated count in " + where());
   return n;
+  });
 }
 
 Bytes Db::distinct(const std::string &field, DocView filter, DocView opts) const {
@@ -443,11 +501,11 @@ Bytes Db::distinct(const std::string &field, DocView filter, DocView opts) const
   BSON_APPEND_UTF8(&cmd, "distinct", collection().c_str());
   BSON_APPEND_UTF8(&cmd, "key", field.c_str());
   BSON_APPEND_DOCUMENT(&cmd, "query", f.get());
-  Target t = open();
+  BsonGuard cmd_guard{&cmd};
+  return run(false, [&](Target &t) {
   bson_t reply;
   bson_error_t error;
   bool ok = mongoc_collection_read_command_with_opts(t.coll, &cmd, nullptr, o.get(), &reply, &error);
-  bson_destroy(&cmd);
   bson_t values = BSON_INITIALIZER;
   bson_iter_t it;
   if (ok && bson_iter_init_find(&it, &reply, "values")) bson_append_iter(&values, "values", 6, &it);
@@ -459,6 +517,7 @@ Bytes Db::distinct(const std::string &field, DocView filter, DocView opts) const
   Bytes out = to_bytes(&values);
   bson_destroy(&values);
   return out;
+  });
 }
 
 std::unique_ptr<Cursor> Db::aggregate(DocView pipeline, DocView opts) const {
@@ -475,10 +534,11 @@ std::unique_ptr<Cursor> Db::aggregate(DocView pipeline, DocView opts) const {
   }
   Doc p(pipeline, "pipeline");
   Doc o(opts, "options");
-  Target t = open();
+  return run(false, [&](Target &t) {
   mongoc_cursor_t *c = mongoc_collection_aggregate(t.coll, MONGOC_QUERY_NONE, p.get(), o.get(), nullptr);
   return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
                                   std::exchange(t.coll, nullptr), c, "aggregate in " + where());
+  });
 }
 
 // ---- indexes, the collection, commands -------------------------------------------------------
@@ -513,51 +573,55 @@ std::string Db::create_index(DocView keys, DocView opts) const {
   }
   bson_append_document_end(&indexes, &spec);
   bson_append_array_end(&cmd, &indexes);
-  Target t = open();
+  BsonGuard cmd_guard{&cmd}, opts_guard{&command_opts};
+  return run(true, [&](Target &t) {
   bson_error_t error;
   bool ok = mongoc_collection_write_command_with_opts(t.coll, &cmd, &command_opts, nullptr, &error);
-  bson_destroy(&cmd);
-  bson_destroy(&command_opts);
   if (!ok) throw Error::from_driver(error, "create index on " + where());
   return name;
+  });
 }
 
 std::unique_ptr<Cursor> Db::list_indexes() const {
-  Target t = open();
+  return run(false, [&](Target &t) {
   mongoc_cursor_t *c = mongoc_collection_find_indexes_with_opts(t.coll, nullptr);
   return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
                                   std::exchange(t.coll, nullptr), c, "list indexes of " + where());
+  });
 }
 
 void Db::drop_index(const std::string &name) const {
   if (name.empty()) fail(Code::invalid_argument, "drop index: the name is empty");
-  Target t = open();
+  return run(true, [&](Target &t) {
   bson_error_t error;
   if (!mongoc_collection_drop_index_with_opts(t.coll, name.c_str(), nullptr, &error))
     throw Error::from_driver(error, "drop index " + name + " of " + where());
+  });
 }
 
 void Db::drop_collection() const {
-  Target t = open();
+  return run(true, [&](Target &t) {
   bson_error_t error;
   if (!mongoc_collection_drop_with_opts(t.coll, nullptr, &error) && error.code != 26 &&
       std::strstr(error.message, "ns not found") == nullptr)
     throw Error::from_driver(error, "drop " + where());
+  });
 }
 
 Bytes Db::command(DocView command) const {
   if (command.data == nullptr) fail(Code::invalid_argument, "command: the command is NULL");
   Doc c(command, "command");
   if (c.empty()) fail(Code::invalid_argument, "command: the command is empty");
-  Lease lease = model_->wrapper()->router().route(name_)->checkout();
-  bson_t reply;
-  bson_error_t error;
-  bool ok = mongoc_client_command_with_opts(lease.client(), name_.c_str(), c.get(), nullptr,
-                                            nullptr, &reply, &error);
-  Bytes out = to_bytes(&reply);
-  bson_destroy(&reply);
-  if (!ok) throw Error::from_driver(error, "command on " + name_);
-  return out;
+  return run(true, [&](Target &t) {
+    bson_t reply;
+    bson_error_t error;
+    bool ok = mongoc_client_command_with_opts(t.lease.client(), name_.c_str(), c.get(), nullptr,
+                                              nullptr, &reply, &error);
+    Bytes out = to_bytes(&reply);
+    bson_destroy(&reply);
+    if (!ok) throw Error::from_driver(error, "command on " + name_);
+    return out;
+  });
 }
 
 }  // namespace pm::core

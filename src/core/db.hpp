@@ -55,7 +55,8 @@ class Db : public std::enable_shared_from_this<Db> {
 
  private:
   struct Target;  // a leased client and the collection on it
-  Target open() const;
+  template <class F>
+  auto run(bool is_write, F &&body) const;
   std::string where() const { return name_ + "." + model_->collection(); }
   WriteOutcome run_bulk(struct BulkPlan &plan) const;
 

@@ -56,6 +56,7 @@ Error Error::from_driver(const bson_error_t &error, const std::string &context) 
     case MONGOC_ERROR_STREAM:
       return Error(mentions_timeout(error.message) ? Code::timeout : Code::connection, message);
     case MONGOC_ERROR_SERVER_SELECTION:
+      return Error(Code::connection, message, 0, true);
     case MONGOC_ERROR_PROTOCOL:
       return Error(Code::connection, message);
     case MONGOC_ERROR_CLIENT:

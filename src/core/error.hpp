@@ -27,11 +27,15 @@ enum class Code : int {
 
 class Error : public std::runtime_error {
  public:
-  Error(Code code, const std::string &message, int32_t server_code = 0)
-      : std::runtime_error(message), code_(code), server_code_(server_code) {}
+  // `before_send`: the failure happened before anything reached a server (no server
+  // selected, no pooled connection), so retrying cannot apply a write twice.
+  Error(Code code, const std::string &message, int32_t server_code = 0, bool before_send = false)
+      : std::runtime_error(message), code_(code), server_code_(server_code),
+        before_send_(before_send) {}
 
   Code code() const noexcept { return code_; }
   int32_t server_code() const noexcept { return server_code_; }
+  bool before_send() const noexcept { return before_send_; }
 
   // Classifies an error reported by libmongoc (error API version 2). `context` prefixes the
   // message, e.g. "insert into tenant_1.users".
@@ -40,6 +44,7 @@ class Error : public std::runtime_error {
  private:
   Code code_;
   int32_t server_code_;
+  bool before_send_;
 };
 
 // Server error codes that decide a classification.

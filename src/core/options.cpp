@@ -11,6 +11,8 @@
 
 #include "db_name.hpp"
 #include "error.hpp"
+#include "log.hpp"
+#include "redact.hpp"
 
 namespace pm::core {
 
@@ -53,6 +55,26 @@ std::string string(const cJSON *item, const std::string &name) {
 constexpr int64_t kMaxPool = 100000;
 constexpr int64_t kMaxMs = std::numeric_limits<int32_t>::max();
 
+void parse_spec_options(const cJSON *o, const std::string &ow, PoolSpec &spec) {
+  if (!cJSON_IsObject(o)) bad(ow + " must be an object");
+  check_keys(o, ow + ": ", {"maxConnections", "coldStart", "autoClose", "ttl"});
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "maxConnections"))
+    spec.max_connections = static_cast<int>(integer(v, ow + ".maxConnections", 1, kMaxPool));
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "coldStart"))
+    spec.cold_start = boolean(v, ow + ".coldStart");
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "autoClose"))
+    spec.auto_close = boolean(v, ow + ".autoClose");
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "ttl")) spec.ttl_ms = integer(v, ow + ".ttl", 0, kMaxMs);
+  if (spec.auto_close && spec.ttl_ms == 0) bad(ow + ".ttl must be > 0 when autoClose is true");
+}
+
+void parse_spec_uri(const cJSON *entry, const std::string &where, PoolSpec &spec) {
+  if (const cJSON *uri = cJSON_GetObjectItemCaseSensitive(entry, "mongoURI")) {
+    spec.mongo_uri = string(uri, where + ".mongoURI");
+    check_mongo_uri(spec.mongo_uri, where + ".mongoURI");
+  }
+}
+
 DedicatedPoolOptions parse_dedicated(const cJSON *entry, size_t index, bool allow_system) {
   std::string where = "dbSpecific[" + std::to_string(index) + "]";
   if (!cJSON_IsObject(entry)) bad(where + " must be an object");
@@ -62,27 +84,54 @@ DedicatedPoolOptions parse_dedicated(const cJSON *entry, size_t index, bool allo
   if (name == nullptr) bad(where + ".dbName is required");
   d.db_name = string(name, where + ".dbName");
   if (auto why = db_name_problem(d.db_name, allow_system)) bad(where + ".dbName: " + *why);
-  if (const cJSON *uri = cJSON_GetObjectItemCaseSensitive(entry, "mongoURI")) {
-    d.mongo_uri = string(uri, where + ".mongoURI");
-    check_mongo_uri(d.mongo_uri, where + ".mongoURI");
-  }
-  if (const cJSON *o = cJSON_GetObjectItemCaseSensitive(entry, "options")) {
-    std::string ow = where + ".options";
-    if (!cJSON_IsObject(o)) bad(ow + " must be an object");
-    check_keys(o, ow + ": ", {"maxConnections", "coldStart", "autoClose", "ttl"});
-    if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "maxConnections"))
-      d.max_connections = static_cast<int>(integer(v, ow + ".maxConnections", 1, kMaxPool));
-    if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "coldStart"))
-      d.cold_start = boolean(v, ow + ".coldStart");
-    if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "autoClose"))
-      d.auto_close = boolean(v, ow + ".autoClose");
-    if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "ttl"))
-      d.ttl_ms = integer(v, ow + ".ttl", 0, kMaxMs);
-  }
+  parse_spec_uri(entry, where, d.spec);
+  if (const cJSON *o = cJSON_GetObjectItemCaseSensitive(entry, "options"))
+    parse_spec_options(o, where + ".options", d.spec);
   return d;
 }
 
+RouteOptions parse_route_item(const cJSON *entry, const std::string &where) {
+  if (!cJSON_IsObject(entry)) bad(where + " must be an object");
+  check_keys(entry, where + ": ", {"match", "mongoURI", "options", "sharedPool"});
+  RouteOptions r;
+  const cJSON *match = cJSON_GetObjectItemCaseSensitive(entry, "match");
+  if (match == nullptr) bad(where + ".match is required");
+  r.pattern = string(match, where + ".match");
+  if (r.pattern.empty()) bad(where + ".match is empty");
+  parse_spec_uri(entry, where, r.spec);
+  if (const cJSON *o = cJSON_GetObjectItemCaseSensitive(entry, "options"))
+    parse_spec_options(o, where + ".options", r.spec);
+  if (const cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, "sharedPool"))
+    r.shared_pool = boolean(v, where + ".sharedPool");
+  return r;
+}
+
+std::unique_ptr<cJSON, JsonDeleter> parse_object(const char *json, const std::string &where) {
+  if (json == nullptr) bad(where + ": NULL (expected a JSON object)");
+  std::unique_ptr<cJSON, JsonDeleter> root(cJSON_Parse(json));
+  if (!root) bad(where + ": malformed JSON");
+  if (!cJSON_IsObject(root.get())) bad(where + ": expected a JSON object");
+  return root;
+}
+
 }  // namespace
+
+PoolSpec parse_pool_spec(const char *json, const std::string &where) {
+  PoolSpec spec;
+  if (json == nullptr) return spec;
+  auto root = parse_object(json, where);
+  check_keys(root.get(), where + ": ", {"mongoURI", "maxConnections", "coldStart", "autoClose", "ttl"});
+  parse_spec_uri(root.get(), where, spec);
+  cJSON *uri = cJSON_DetachItemFromObjectCaseSensitive(root.get(), "mongoURI");
+  cJSON_Delete(uri);
+  parse_spec_options(root.get(), where, spec);
+  return spec;
+}
+
+RouteOptions parse_route(const char *json) {
+  auto root = parse_object(json, "route");
+  return parse_route_item(root.get(), "route");
+}
 
 std::string check_mongo_uri(const std::string &uri, const std::string &option) {
   bson_error_t error;
@@ -97,19 +146,6 @@ std::string check_mongo_uri(const std::string &uri, const std::string &option) {
   return name;
 }
 
-std::string redact_uri(const std::string &uri) {
-  size_t scheme = uri.find("://");
-  if (scheme == std::string::npos) return "<invalid uri>";
-  size_t start = scheme + 3;
-  size_t end = uri.find_first_of("/?", start);
-  size_t at = uri.rfind('@', end == std::string::npos ? uri.size() : end);
-  if (at == std::string::npos || at < start) return uri;
-  std::string userinfo = uri.substr(start, at - start);
-  size_t colon = userinfo.find(':');
-  std::string user = colon == std::string::npos ? userinfo : userinfo.substr(0, colon);
-  return uri.substr(0, start) + user + ":***" + uri.substr(at);
-}
-
 Options Options::parse(const char *json) {
   if (json == nullptr) bad("options: NULL options (expected a JSON object with mongoURI)");
   std::unique_ptr<cJSON, JsonDeleter> root(cJSON_Parse(json));
@@ -121,7 +157,8 @@ Options Options::parse(const char *json) {
   if (!cJSON_IsObject(root.get())) bad("options: expected a JSON object");
   check_keys(root.get(), "options: ",
              {"mongoURI", "defaultDB", "maxPoolSize", "minFreeConnections", "idleTimeoutMS",
-              "coldStart", "retry", "debug", "logPath", "dbSpecific", "allowSystemDatabases"});
+              "coldStart", "retry", "debug", "logPath", "logLevel", "dbSpecific", "routes",
+              "maxOpenPools", "allowSystemDatabases"});
 
   Options o;
   auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(root.get(), key); };
@@ -153,7 +190,34 @@ Options Options::parse(const char *json) {
         ") must be <= maxPoolSize (" + std::to_string(o.max_pool_size) + ")");
   if (auto *v = get("idleTimeoutMS")) o.idle_timeout_ms = integer(v, "idleTimeoutMS", 0, kMaxMs);
   if (auto *v = get("coldStart")) o.cold_start = boolean(v, "coldStart");
-  if (auto *v = get("retry")) o.retry_ms = integer(v, "retry", 0, kMaxMs);
+  if (auto *v = get("retry")) {
+    // PolyMongo's form is a number (the delay); ours also takes the whole policy.
+    if (cJSON_IsObject(v)) {
+      check_keys(v, "retry: ", {"attempts", "initialDelayMS", "maxDelayMS"});
+      if (auto *a = cJSON_GetObjectItemCaseSensitive(v, "attempts"))
+        o.retry.attempts = static_cast<int>(integer(a, "retry.attempts", 1, 100));
+      if (auto *d = cJSON_GetObjectItemCaseSensitive(v, "initialDelayMS"))
+        o.retry.initial_delay_ms = integer(d, "retry.initialDelayMS", 0, kMaxMs);
+      if (auto *m = cJSON_GetObjectItemCaseSensitive(v, "maxDelayMS"))
+        o.retry.max_delay_ms = integer(m, "retry.maxDelayMS", 0, kMaxMs);
+      if (o.retry.max_delay_ms < o.retry.initial_delay_ms)
+        bad("retry.maxDelayMS must be >= retry.initialDelayMS");
+    } else {
+      int64_t delay = integer(v, "retry", 0, kMaxMs);
+      if (delay > 0) o.retry = RetryOptions{3, delay, delay * 8};
+    }
+  }
+  if (auto *v = get("logLevel")) {
+    o.log_level = string(v, "logLevel");
+    parse_log_level(o.log_level);
+  }
+  if (auto *v = get("maxOpenPools")) o.max_open_pools = static_cast<int>(integer(v, "maxOpenPools", 0, kMaxPool));
+  if (auto *v = get("routes")) {
+    if (!cJSON_IsArray(v)) bad("routes must be an array");
+    size_t i = 0;
+    for (const cJSON *entry = v->child; entry != nullptr; entry = entry->next, ++i)
+      o.routes.push_back(parse_route_item(entry, "routes[" + std::to_string(i) + "]"));
+  }
   if (auto *v = get("debug")) o.debug = boolean(v, "debug");
   if (auto *v = get("logPath")) o.log_path = string(v, "logPath");
 

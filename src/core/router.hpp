@@ -1,9 +1,15 @@
-// Database name -> pool: a dedicated pool when the database has one, else the shared pool.
+// Database name -> pool. Precedence: a database's own pool (dbSpecific, set_db/connect_db),
+// then the routing rules in the order they were added (first match wins), then the shared pool.
+// Also enforces the cap on open dedicated pools (least recently used idle pool evicted first)
+// and runs the periodic closing of idle pools.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "options.hpp"
 #include "pool.hpp"
@@ -11,22 +17,53 @@
 namespace pm::core {
 
 class Log;
+class Events;
 
 class Router {
  public:
-  Router(const Options &options, std::shared_ptr<const Log> log);
+  Router(const Options &options, std::shared_ptr<const Log> log, std::shared_ptr<Events> events);
 
   // Connects the pools that are not cold-started. Throws on the first failure.
-  void connect_eager(const Options &options);
+  void connect_eager();
 
-  // Never does I/O: the pool is opened by its first checkout.
-  const std::shared_ptr<Pool> &route(const std::string &db_name) const;
+  // The pool serving `db`. No I/O: a dedicated pool is opened by its first checkout.
+  std::shared_ptr<Pool> route(const std::string &db);
 
+  // Called before a checkout from `pool`: when opening it would pass maxOpenPools, closes the
+  // least recently used idle dedicated pool first. Pools with clients out are never evicted.
+  void make_room_for(const std::shared_ptr<Pool> &pool);
+
+  // PolyMongo's scale.setDB (connect now only when !spec.cold_start) and scale.connectDB.
+  std::vector<std::shared_ptr<Pool>> set_db(const std::vector<std::string> &names, const PoolSpec &spec);
+  void add_route(RouteOptions route);
+
+  // One maintenance pass: TTL and idle closing.
+  void maintain();
+
+  std::vector<std::shared_ptr<Pool>> pools() const;  // shared first, then dedicated, unique
   const std::shared_ptr<Pool> &shared_pool() const { return shared_; }
+  uint64_t evictions() const { return evictions_.load(); }
 
  private:
+  std::shared_ptr<Pool> make_pool(const std::string &label, const PoolSpec &spec) const;
+  std::shared_ptr<Pool> resolve_locked(const std::string &db);
+
+  const Options &options_;
+  std::shared_ptr<const Log> log_;
+  std::shared_ptr<Events> events_;
   std::shared_ptr<Pool> shared_;
-  std::unordered_map<std::string, std::shared_ptr<Pool>> dedicated_;
+
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, PoolSpec> exact_;
+  struct Rule {
+    RouteOptions options;
+    std::shared_ptr<Pool> pool;  // sharedPool rules: the one pool of all their databases
+  };
+  std::vector<Rule> rules_;
+  // Every routed database seen so far, to its pool (the shared one included, so that a name
+  // is matched against the rules once).
+  std::unordered_map<std::string, std::shared_ptr<Pool>> routed_;
+  std::atomic<uint64_t> evictions_{0};
 };
 
 }  // namespace pm::core

@@ -2,14 +2,17 @@
 
 #include <mongoc/mongoc.h>
 
-#include <mutex>
+#include <chrono>
 
 #include "db_name.hpp"
 #include "error.hpp"
+#include "redact.hpp"
 
 namespace pm::core {
 
 namespace {
+constexpr auto kMaintenanceTick = std::chrono::milliseconds(50);
+
 void init_driver_once() {
   // libmongoc must be initialised once per process; it is never cleaned up because other
   // libraries in the process may share it.
@@ -20,8 +23,24 @@ void init_driver_once() {
 
 Wrapper::Wrapper(Options options)
     : options_(std::move(options)),
-      log_(std::make_shared<Log>(options_.debug, options_.log_path)),
-      router_(options_, log_) {}
+      events_(std::make_shared<Events>()),
+      log_(std::make_shared<Log>(options_.debug, options_.log_path, parse_log_level(options_.log_level),
+                                 events_)),
+      router_(options_, log_, events_) {
+  log_->attach_driver_log();
+}
+
+Wrapper::~Wrapper() {
+  {
+    std::lock_guard<std::mutex> lock(maintenance_mu_);
+    stopping_ = true;
+  }
+  maintenance_wake_.notify_all();
+  if (maintenance_.joinable()) {
+    if (maintenance_.get_id() == std::this_thread::get_id()) maintenance_.detach();
+    else maintenance_.join();
+  }
+}
 
 std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
   init_driver_once();
@@ -30,8 +49,26 @@ std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
   w->log().info("wrapper created for " + redact_uri(w->options_.mongo_uri) + " (maxPoolSize " +
                 std::to_string(w->options_.max_pool_size) + ", coldStart " +
                 (w->options_.cold_start ? "true" : "false") + ")");
-  w->router_.connect_eager(w->options_);
+  w->router_.connect_eager();
+  // The thread holds a plain pointer: the destructor stops it before anything it uses goes.
+  Wrapper *raw = w.get();
+  w->maintenance_ = std::thread([raw] { raw->maintenance_loop(); });
   return w;
+}
+
+void Wrapper::maintenance_loop() {
+  std::unique_lock<std::mutex> lock(maintenance_mu_);
+  while (!stopping_) {
+    maintenance_wake_.wait_for(lock, kMaintenanceTick, [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    try {
+      router_.maintain();
+    } catch (const std::exception &e) {
+      log_->error(std::string("maintenance: ") + e.what());
+    }
+    lock.lock();
+  }
 }
 
 void Wrapper::check_db_name(std::string_view name) const {
@@ -48,6 +85,42 @@ std::string Wrapper::resolve_db_name(const char *name) const {
   }
   check_db_name(name);
   return name;
+}
+
+double Wrapper::ping(const std::string &db) {
+  std::shared_ptr<Pool> pool = router_.route(db);
+  router_.make_room_for(pool);
+  Lease lease = pool->checkout(db);
+  bson_t cmd = BSON_INITIALIZER;
+  BSON_APPEND_INT32(&cmd, "ping", 1);
+  bson_error_t error;
+  auto start = std::chrono::steady_clock::now();
+  bool ok = mongoc_client_command_simple(lease.client(), db.c_str(), &cmd, nullptr, nullptr, &error);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  bson_destroy(&cmd);
+  if (!ok) {
+    Error e = Error::from_driver(error, "ping " + db);
+    pool->record_failure(db, e);
+    throw e;
+  }
+  pool->record_success(db);
+  return std::chrono::duration<double, std::milli>(elapsed).count();
+}
+
+bool Wrapper::close_all(int64_t timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  bool all = true;
+  for (auto &pool : router_.pools()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    all = pool->close(std::max<int64_t>(0, left.count())) && all;
+  }
+  log_->info(all ? "all pools closed" : "close_all: some pools still had connections out");
+  return all;
+}
+
+void Wrapper::force_close_all() {
+  for (auto &pool : router_.pools()) pool->force_close();
+  log_->info("all pools force-closed");
 }
 
 }  // namespace pm::core

@@ -1,10 +1,15 @@
-// The wrapper: options, logging and the router that owns every pool.
+// The wrapper: options, logging, events, the router that owns every pool, and the one
+// maintenance thread (TTL and idle closing).
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
+#include "events.hpp"
 #include "log.hpp"
 #include "options.hpp"
 #include "router.hpp"
@@ -15,28 +20,41 @@ class Wrapper {
  public:
   // Parses and validates the options; connects eagerly unless coldStart.
   static std::shared_ptr<Wrapper> create(const char *options_json);
+  ~Wrapper();
 
   const Options &options() const { return options_; }
-  const Router &router() const { return router_; }
+  Router &router() { return router_; }
   const Log &log() const { return *log_; }
+  Events &events() { return *events_; }
 
   // The default database, or nullptr when neither defaultDB nor the URI names one.
   const std::string *default_db() const {
     return options_.default_db ? &*options_.default_db : nullptr;
   }
+  void check_db_name(std::string_view name) const;  // throws Error(invalid_db_name)
+  std::string resolve_db_name(const char *name) const;  // NULL/"" -> the default
 
-  // Throws Error(invalid_db_name) unless `name` may be used.
-  void check_db_name(std::string_view name) const;
+  // Health: the shared pool's state, and a ping through the pool serving `db`.
+  PoolState state() const { return router_.shared_pool()->state(); }
+  double ping(const std::string &db);  // latency in ms
 
-  // Resolves NULL/"" to the default database and validates the name.
-  std::string resolve_db_name(const char *name) const;
+  // Shutdown. Both leave the wrapper usable: the next operation reopens what it needs.
+  bool close_all(int64_t timeout_ms);  // false when some pool did not drain in time
+  void force_close_all();
 
  private:
   explicit Wrapper(Options options);
+  void maintenance_loop();
 
   Options options_;
-  std::shared_ptr<const Log> log_;
+  std::shared_ptr<Events> events_;
+  std::shared_ptr<Log> log_;
   Router router_;
+
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_wake_;
+  bool stopping_ = false;
+  std::thread maintenance_;
 };
 
 }  // namespace pm::core
