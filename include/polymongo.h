@@ -21,5 +21,8 @@
 #include "polymongo/result.h"
 #include "polymongo/cursor.h"
 #include "polymongo/db.h"
+#include "polymongo/lifecycle.h"
+#include "polymongo/health.h"
+#include "polymongo/events.h"
 
 #endif /* POLYMONGO_H */

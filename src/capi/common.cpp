@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../core/redact.hpp"
 #include "shim.hpp"
 
 static_assert(sizeof(pm_error) == 512, "pm_error is part of the ABI: keep it 512 bytes");
@@ -23,7 +24,9 @@ void fill(pm_error *e, int code, int32_t server_code, const char *message) {
 }  // namespace
 
 int set_error(pm_error *err, int code, int32_t server_code, const char *message) {
-  fill(&last_error, code, server_code, message);
+  // Defence in depth: core messages are built without credentials, but a driver message
+  // could quote a URI.
+  fill(&last_error, code, server_code, core::redact_text(message).c_str());
   if (err != nullptr) *err = last_error;
   return code;
 }

@@ -223,6 +223,12 @@ auto Db::run(bool is_write, F &&body) const {
         return;
       } else {
         auto result = body(t);
+        if constexpr (std::is_same_v<decltype(result), WriteOutcome>) {
+          if (result.error) {
+            pool->record_failure(name_, *result.error);
+            return result;
+          }
+        }
         pool->record_success(name_);
         return result;
       }

@@ -183,7 +183,7 @@ void Pool::connect() {
 
 void Pool::record_success(const std::string &db) {
   set_state(PoolState::connected);
-  if (db.empty() || !events_->wants(EventType::connect)) return;
+  if (db.empty()) return;
   bool first;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace pmtest {
 
@@ -30,6 +31,84 @@ int server_port() {
   int port = h ? h->port : 0;
   mongoc_uri_destroy(uri);
   return port;
+}
+
+std::string second_uri() {
+  if (const char *u = std::getenv("PM_TEST_URI2"); u && *u) return u;
+  const char *dir = std::getenv("PM_TEST_SERVER2_DIR");
+  if (!dir) dir = PM_DEFAULT_SERVER2_DIR;
+  std::ifstream f(std::string(dir) + "/uri");
+  std::string uri;
+  std::getline(f, uri);
+  return uri;
+}
+
+int port_of(const std::string &u) {
+  bson_error_t error;
+  mongoc_uri_t *uri = mongoc_uri_new_with_error(u.c_str(), &error);
+  if (!uri) return 0;
+  const mongoc_host_list_t *h = mongoc_uri_get_hosts(uri);
+  int port = h ? h->port : 0;
+  mongoc_uri_destroy(uri);
+  return port;
+}
+
+const char *const kSecret = "Pa55w0rdXYZ";
+
+std::string add_query(const std::string &uri, const std::string &options) {
+  return uri + (uri.find('?') == std::string::npos ? (uri.back() == '/' ? "?" : "/?") : "&") + options;
+}
+
+std::string with_secret(const std::string &uri) {
+  if (const char *u = std::getenv("PM_TEST_URI"); u && *u) return uri;
+  if (uri.find('@') != std::string::npos) return uri;
+  std::string out = uri;
+  out.insert(out.find("://") + 3, std::string("pmuser:") + kSecret + "@");
+  return add_query(out, "authMechanism=PLAIN");
+}
+
+bool wait_until(const std::function<bool()> &pred, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return pred();
+}
+
+void Recorder::callback(const pm_event *e, void *self) {
+  auto *r = static_cast<Recorder *>(self);
+  std::lock_guard<std::mutex> lock(r->mu_);
+  r->events_.push_back(EventRecord{e->type, e->db, e->pool, e->reason, e->message, e->code});
+}
+
+std::vector<EventRecord> Recorder::events() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_;
+}
+
+size_t Recorder::count(int type, const std::string &db, const std::string &reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (auto &e : events_)
+    if (e.type == type && (db == "*" || e.db == db) && (reason == "*" || e.reason == reason)) ++n;
+  return n;
+}
+
+uint64_t Recorder::subscribe(pm_wrapper *w, uint32_t mask, const std::vector<std::string> &dbs) {
+  std::vector<const char *> names;
+  for (auto &d : dbs) names.push_back(d.c_str());
+  uint64_t id = 0;
+  pm_error err;
+  EXPECT_EQ(pm_wrapper_subscribe(w, mask, names.data(), names.size(), &Recorder::callback, this, nullptr, &id, &err),
+            PM_OK)
+      << err.message;
+  return id;
+}
+
+const char *ferretdb_script() {
+  const char *s = std::getenv("PM_FERRETDB_SH");
+  return s ? s : PM_DEFAULT_FERRETDB_SH;
 }
 
 std::string unique_db(const std::string &prefix) {
@@ -81,9 +160,11 @@ int count_sockets_to_port(int port) {
   return count;
 }
 
-Checker::Checker() {
+Checker::Checker() : Checker(server_uri()) {}
+
+Checker::Checker(const std::string &uri) {
   mongoc_init();
-  client_ = mongoc_client_new(server_uri().c_str());
+  client_ = mongoc_client_new(uri.c_str());
   mongoc_client_set_error_api(client_, MONGOC_ERROR_API_VERSION_2);
 }
 

@@ -7,6 +7,8 @@
 #include <polymongo.h>
 
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,39 @@ namespace pmtest {
 std::string server_uri();
 // The server's TCP port (from the URI's first host).
 int server_port();
+// A second, independent server ("another cluster"): PM_TEST_URI2 or the second fixture.
+std::string second_uri();
+int port_of(const std::string &uri);
+// The script that builds, starts, stops and kills FerretDB instances (tests/server/ferretdb.sh).
+const char *ferretdb_script();
+// The password the suite puts in every URI it can (FerretDB accepts PLAIN credentials), so
+// that tests can assert it never shows up in logs, events, statistics or errors.
+extern const char *const kSecret;
+// `uri` with credentials added (user pmuser, password kSecret, authMechanism=PLAIN), unless
+// the suite runs against PM_TEST_URI, which is used as given.
+std::string with_secret(const std::string &uri);
+// `uri` plus query options, e.g. add_query(uri, "waitQueueTimeoutMS=200").
+std::string add_query(const std::string &uri, const std::string &options);
+// Polls `pred` until true or `timeout_ms` passes; returns the last value.
+bool wait_until(const std::function<bool()> &pred, int timeout_ms);
+
+// Records events delivered by pm_wrapper_subscribe.
+struct EventRecord {
+  int type;
+  std::string db, pool, reason, message;
+  int32_t code;
+};
+class Recorder {
+ public:
+  static void callback(const pm_event *e, void *self);
+  std::vector<EventRecord> events();
+  size_t count(int type, const std::string &db = "*", const std::string &reason = "*");
+  uint64_t subscribe(pm_wrapper *w, uint32_t mask, const std::vector<std::string> &dbs = {});
+
+ private:
+  std::mutex mu_;
+  std::vector<EventRecord> events_;
+};
 // A database name no other test (or earlier run) uses: prefix + run id + counter.
 std::string unique_db(const std::string &prefix);
 // JSON options for pm_wrapper_new with the test server's URI plus `extra` ("a":1,...).
@@ -28,6 +63,7 @@ int count_sockets_to_port(int port);
 class Checker {
  public:
   Checker();
+  explicit Checker(const std::string &uri);
   ~Checker();
   int64_t count(const std::string &db, const std::string &coll, const std::string &filter_json = "{}");
   std::vector<std::string> find_json(const std::string &db, const std::string &coll,

@@ -1,0 +1,122 @@
+// Shutdown: close_all drains within a bounded wait, force_close_all interrupts with a clear
+// error, both leave the wrapper usable; the signal helper closes and chains.
+#include "support.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+using namespace pmtest;
+
+namespace {
+struct Shutdown : ::testing::Test {
+  Wrapper w;
+  Model m;
+  Db d;
+  void SetUp() override {
+    pm_error err;
+    std::string json = "{\"mongoURI\": \"" + with_secret(server_uri()) + "\", \"defaultDB\": \"pm_default\", \"maxPoolSize\": 3}";
+    ASSERT_EQ(pm_wrapper_new(json.c_str(), &w.w, &err), PM_OK) << err.message;
+    m.m = new_model(w.w, "s");
+    d.d = bind_db(m.m, unique_db("shutdown"));
+    for (int i = 0; i < 5; ++i) insert_json(d.d, "{\"i\": " + std::to_string(i) + "}");
+  }
+};
+}  // namespace
+
+TEST_F(Shutdown, CloseAllLetsInFlightWorkFinishThenReopens) {
+  Cursor c;
+  pm_error err;
+  ASSERT_EQ(pm_db_find(d.d, nullptr, 0, "{\"batchSize\": 1}", PM_JSON, &c.c, &err), PM_OK);
+  std::thread finisher([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(drain(c.c).size(), 5u) << "the in-flight cursor finishes normally";
+  });
+  pm_error close_err;
+  EXPECT_EQ(pm_wrapper_close_all(w.w, 5000, &close_err), PM_OK) << close_err.message;
+  finisher.join();
+  EXPECT_EQ(pm_wrapper_open_pools(w.w), 0u);
+  insert_json(d.d, "{\"after\": true}");  // the next call reconnects
+  int64_t n = 0;
+  ASSERT_EQ(pm_db_count(d.d, nullptr, 0, nullptr, 0, &n, &err), PM_OK);
+  EXPECT_EQ(n, 6);
+}
+
+TEST_F(Shutdown, CloseAllIsBoundedWhenWorkDoesNotFinish) {
+  Cursor c;
+  pm_error err;
+  ASSERT_EQ(pm_db_find(d.d, nullptr, 0, "{\"batchSize\": 1}", PM_JSON, &c.c, &err), PM_OK);
+  EXPECT_EQ(pm_wrapper_close_all(w.w, 200, &err), PM_ETIMEOUT);
+  EXPECT_EQ(drain(c.c).size(), 5u) << "nothing was cut off";
+  insert_json(d.d, "{}");
+}
+
+TEST_F(Shutdown, ForceCloseInterruptsWithClosedErrorAndWrapperStaysUsable) {
+  Cursor c;
+  pm_error err;
+  ASSERT_EQ(pm_db_find(d.d, nullptr, 0, "{\"batchSize\": 1}", PM_JSON, &c.c, &err), PM_OK);
+  const uint8_t *data;
+  size_t len;
+  ASSERT_EQ(pm_cursor_next(c.c, &data, &len, &err), 1);
+  ASSERT_EQ(pm_wrapper_force_close_all(w.w, &err), PM_OK);
+  EXPECT_EQ(pm_cursor_next(c.c, &data, &len, &err), PM_ECLOSED);
+  EXPECT_NE(std::string(err.message).find("force-closed"), std::string::npos) << err.message;
+  insert_json(d.d, "{\"after_force\": true}");
+  int64_t n = 0;
+  ASSERT_EQ(pm_db_count(d.d, nullptr, 0, nullptr, 0, &n, &err), PM_OK);
+  EXPECT_EQ(n, 6);
+}
+
+TEST_F(Shutdown, WaitingCheckoutsFailWithClosedOnForceClose) {
+  // Fill the pool with cursors so a fourth operation waits for a connection.
+  std::vector<Cursor> held(3);
+  pm_error err;
+  for (auto &c : held) ASSERT_EQ(pm_db_find(d.d, nullptr, 0, "{\"batchSize\": 1}", PM_JSON, &c.c, &err), PM_OK);
+  int rc = 0;
+  std::thread waiter([&] {
+    int64_t n;
+    pm_error e;
+    rc = pm_db_count(d.d, nullptr, 0, nullptr, 0, &n, &e);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(pm_wrapper_force_close_all(w.w, &err), PM_OK);
+  waiter.join();
+  EXPECT_EQ(rc, PM_ECLOSED);
+}
+
+namespace {
+volatile sig_atomic_t previous_ran = 0;
+void previous_handler(int) { previous_ran = 1; }
+}  // namespace
+
+TEST_F(Shutdown, SignalHelperClosesGracefullyThenChainsToThePreviousHandler) {
+  std::string uri = with_secret(server_uri());
+  std::string db = unique_db("signal");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // The child: an application with its own SIGTERM handler, then polymongo's helper.
+    signal(SIGTERM, previous_handler);
+    pm_wrapper *cw = nullptr;
+    pm_error e;
+    std::string json = "{\"mongoURI\": \"" + uri + "\", \"defaultDB\": \"" + db + "\"}";
+    if (pm_wrapper_new(json.c_str(), &cw, &e) != PM_OK) _exit(10);
+    Recorder rec;
+    rec.subscribe(cw, PM_EVENT_POOL_CLOSED);
+    double ms;
+    if (pm_wrapper_ping(cw, nullptr, &ms, &e) != PM_OK) _exit(11);
+    if (pm_wrapper_handle_signals(cw, 2000, &e) != PM_OK) _exit(12);
+    kill(getpid(), SIGTERM);
+    for (int i = 0; i < 500 && !previous_ran; ++i) usleep(10000);
+    if (!previous_ran) _exit(13);
+    if (rec.count(PM_EVENT_POOL_CLOSED, "*", "closed") != 1) _exit(14);
+    if (pm_wrapper_state(cw) != PM_STATE_DISCONNECTED) _exit(15);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child died by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10-12 setup, 13 previous handler not run, 14 pools not closed, 15 state";
+}
