@@ -24,5 +24,6 @@
 #include "polymongo/lifecycle.h"
 #include "polymongo/health.h"
 #include "polymongo/events.h"
+#include "polymongo/stats.h"
 
 #endif /* POLYMONGO_H */

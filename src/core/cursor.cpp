@@ -8,6 +8,8 @@ Cursor::Cursor(std::shared_ptr<const void> owner, Lease lease, mongoc_collection
                mongoc_cursor_t *cursor, const std::string &context)
     : owner_(std::move(owner)), lease_(std::move(lease)), collection_(collection),
       cursor_(cursor), context_(context) {
+  lease_.pool()->pin(PinKind::cursor, +1);
+  pinned_ = true;
   try {
     primed_ = advance();
     primed_valid_ = true;
@@ -26,6 +28,8 @@ void Cursor::close() noexcept {
   if (collection_ != nullptr) mongoc_collection_destroy(collection_);
   cursor_ = nullptr;
   collection_ = nullptr;
+  if (pinned_) lease_.pool()->pin(PinKind::cursor, -1);
+  pinned_ = false;
   lease_.release();
 }
 

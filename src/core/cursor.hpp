@@ -39,6 +39,7 @@ class Cursor {
   std::string context_;
   const bson_t *primed_ = nullptr;
   bool primed_valid_ = false;
+  bool pinned_ = false;
 };
 
 }  // namespace pm::core

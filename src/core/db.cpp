@@ -212,6 +212,12 @@ auto Db::run(bool is_write, F &&body) const {
   const RetryOptions &retry = w.options().retry;
   for (int attempt = 1;; ++attempt) {
     std::shared_ptr<Pool> pool = w.router().route(name_);
+    auto started = std::chrono::steady_clock::now();
+    auto elapsed_us = [&] {
+      return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count());
+    };
     try {
       w.router().make_room_for(pool);
       Target t{pool->checkout(name_)};
@@ -219,21 +225,21 @@ auto Db::run(bool is_write, F &&body) const {
       t.coll = mongoc_client_get_collection(t.lease.client(), name_.c_str(), collection().c_str());
       if constexpr (std::is_void_v<decltype(body(t))>) {
         body(t);
-        pool->record_success(name_);
+        pool->record_success(name_, elapsed_us());
         return;
       } else {
         auto result = body(t);
         if constexpr (std::is_same_v<decltype(result), WriteOutcome>) {
           if (result.error) {
-            pool->record_failure(name_, *result.error);
+            pool->record_failure(name_, *result.error, elapsed_us());
             return result;
           }
         }
-        pool->record_success(name_);
+        pool->record_success(name_, elapsed_us());
         return result;
       }
     } catch (const Error &e) {
-      pool->record_failure(name_, e);
+      pool->record_failure(name_, e, elapsed_us());
       bool retryable = e.code() == Code::connection && (e.before_send() || !is_write);
       if (!retryable || attempt >= retry.attempts) throw;
       w.log().warn("retrying on " + name_ + " after: " + e.what() + " (attempt " +

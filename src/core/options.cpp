@@ -158,7 +158,7 @@ Options Options::parse(const char *json) {
   check_keys(root.get(), "options: ",
              {"mongoURI", "defaultDB", "maxPoolSize", "minFreeConnections", "idleTimeoutMS",
               "coldStart", "retry", "debug", "logPath", "logLevel", "dbSpecific", "routes",
-              "maxOpenPools", "allowSystemDatabases"});
+              "maxOpenPools", "poolSizing", "allowSystemDatabases"});
 
   Options o;
   auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(root.get(), key); };
@@ -210,6 +210,27 @@ Options Options::parse(const char *json) {
   if (auto *v = get("logLevel")) {
     o.log_level = string(v, "logLevel");
     parse_log_level(o.log_level);
+  }
+  if (auto *v = get("poolSizing")) {
+    if (!cJSON_IsObject(v)) bad("poolSizing must be an object");
+    check_keys(v, "poolSizing: ", {"min", "max", "scaleUpAt", "scaleDownAt", "intervalMS"});
+    PoolSizing &z = o.pool_sizing;
+    z.enabled = true;
+    auto ratio = [&](const char *key, double fallback) {
+      const cJSON *r = cJSON_GetObjectItemCaseSensitive(v, key);
+      if (!r) return fallback;
+      if (!cJSON_IsNumber(r) || r->valuedouble <= 0 || r->valuedouble > 1)
+        bad(std::string("poolSizing.") + key + " must be a number in (0, 1]");
+      return r->valuedouble;
+    };
+    if (auto *x = cJSON_GetObjectItemCaseSensitive(v, "min")) z.min = static_cast<int>(integer(x, "poolSizing.min", 1, kMaxPool));
+    z.max = o.max_pool_size;
+    if (auto *x = cJSON_GetObjectItemCaseSensitive(v, "max")) z.max = static_cast<int>(integer(x, "poolSizing.max", 1, kMaxPool));
+    if (z.min > z.max) bad("poolSizing.min must be <= poolSizing.max");
+    z.scale_up_at = ratio("scaleUpAt", 0.8);
+    z.scale_down_at = ratio("scaleDownAt", 0.3);
+    if (z.scale_down_at >= z.scale_up_at) bad("poolSizing.scaleDownAt must be < poolSizing.scaleUpAt");
+    if (auto *x = cJSON_GetObjectItemCaseSensitive(v, "intervalMS")) z.interval_ms = integer(x, "poolSizing.intervalMS", 10, kMaxMs);
   }
   if (auto *v = get("maxOpenPools")) o.max_open_pools = static_cast<int>(integer(v, "maxOpenPools", 0, kMaxPool));
   if (auto *v = get("routes")) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "pool.hpp"
+
 namespace pm::core {
 
 // How a dedicated pool is made: PolyMongo's per-database options, plus its own cluster.
@@ -53,6 +55,7 @@ struct Options {
   std::vector<DedicatedPoolOptions> db_specific;
   std::vector<RouteOptions> routes;
   int max_open_pools = 0;  // 0: no cap on open dedicated pools
+  PoolSizing pool_sizing;  // dynamic sizing of the shared pool
   bool allow_system_databases = false;
 
   // Throws Error(invalid_argument) with a message naming the offending option.

@@ -1,5 +1,6 @@
 #include "pool.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "events.hpp"
 #include "log.hpp"
 #include "redact.hpp"
+#include "usage.hpp"
 
 namespace pm::core {
 
@@ -58,13 +60,22 @@ bool Lease::revoked() const { return pool_ && pool_->generation() != generation_
 // ---- Pool --------------------------------------------------------------------------------------
 
 std::shared_ptr<Pool> Pool::create(PoolConfig config, std::shared_ptr<const Log> log,
-                                   std::shared_ptr<Events> events) {
-  return std::shared_ptr<Pool>(new Pool(std::move(config), std::move(log), std::move(events)));
+                                   std::shared_ptr<Events> events, std::shared_ptr<Usage> usage) {
+  return std::shared_ptr<Pool>(
+      new Pool(std::move(config), std::move(log), std::move(events), std::move(usage)));
 }
 
-Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Events> events)
+Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
+           std::shared_ptr<Usage> usage)
     : config_(std::move(config)), log_(std::move(log)), events_(std::move(events)),
-      redacted_uri_(redact_uri(config_.uri)) {
+      usage_(std::move(usage)), redacted_uri_(redact_uri(config_.uri)) {
+  created_ms_ = now_wall_ms();
+  limit_ = config_.max_size;
+  if (config_.sizing.enabled) {
+    limit_ = std::clamp(config_.max_size, config_.sizing.min, config_.sizing.max);
+    config_.max_size = config_.sizing.max;  // libmongoc's bound; the gate enforces limit_
+  }
+  last_sizing_ms_ = steady_ms();
   bson_error_t error;
   uri_ = mongoc_uri_new_with_error(config_.uri.c_str(), &error);
   if (uri_ == nullptr) throw Error(Code::invalid_argument, std::string("mongoURI: ") + error.message);
@@ -86,7 +97,10 @@ Pool::~Pool() {
   mongoc_uri_destroy(uri_);
 }
 
-void Pool::touch() { last_used_ms_ = steady_ms(); }
+void Pool::touch() {
+  last_used_ms_ = steady_ms();
+  last_used_wall_ms_ = now_wall_ms();
+}
 
 bool Pool::is_open() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -111,7 +125,13 @@ mongoc_client_pool_t *Pool::open_locked() {
     throw Error(Code::connection, message, 0, true);
   }
   mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
+  mongoc_apm_callbacks_t *apm = mongoc_apm_callbacks_new();
+  mongoc_apm_set_command_succeeded_cb(apm, &Pool::on_command_succeeded);
+  mongoc_apm_set_command_failed_cb(apm, &Pool::on_command_failed);
+  mongoc_client_pool_set_apm_callbacks(pool, apm, this);  // copied by libmongoc
+  mongoc_apm_callbacks_destroy(apm);
   pool_ = pool;
+  clients_.clear();
   set_state(PoolState::connecting);
   log_->info("pool '" + config_.label + "' opened for " + redacted_uri_ + " (max " +
              std::to_string(config_.max_size) + ")");
@@ -120,30 +140,37 @@ mongoc_client_pool_t *Pool::open_locked() {
 }
 
 Lease Pool::checkout(const std::string &db) {
-  (void)db;
   mongoc_client_pool_t *pool;
   uint64_t generation;
   {
     std::unique_lock<std::mutex> lock(mu_);
     generation = generation_;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms_);
+    ++waiting_;
     bool ready = available_.wait_until(lock, deadline, [&] {
-      return generation_ != generation || (!closing_ && in_use_ < config_.max_size);
+      return generation_ != generation || (!closing_ && in_use_ < limit_);
     });
+    --waiting_;
     if (generation_ != generation)
       throw Error(Code::closed, "pool '" + config_.label + "' was force-closed while waiting", 0, true);
     if (!ready)
       throw Error(Code::timeout, "timed out after " + std::to_string(wait_ms_) +
                                      " ms waiting for a connection from pool '" + config_.label +
-                                     "' (all " + std::to_string(config_.max_size) + " in use)",
+                                     "' (all " + std::to_string(limit_) + " in use)",
                   0, true);
     pool = open_locked();
     ++in_use_;
+    peak_in_use_ = std::max(peak_in_use_, in_use_);
     ++out_[pool];
     touch();
+    if (!db.empty()) used_dbs_.insert(db);
   }
   // Cannot block: fewer than max_size clients are out, and the pool may hold max_size.
   mongoc_client_t *client = mongoc_client_pool_pop(pool);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pool == pool_) clients_.insert(client);
+  }
   return Lease(shared_from_this(), client, pool, generation);
 }
 
@@ -179,11 +206,13 @@ void Pool::connect() {
     }
   }
   record_success("");
+  ready_ = true;  // warm: the minimum connections are open and answered a ping
 }
 
-void Pool::record_success(const std::string &db) {
+void Pool::record_success(const std::string &db, uint64_t latency_us) {
   set_state(PoolState::connected);
   if (db.empty()) return;
+  usage_->record(db, true, latency_us);
   bool first;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -192,7 +221,13 @@ void Pool::record_success(const std::string &db) {
   if (first) events_->emit(Event{EventType::connect, db, config_.label});
 }
 
-void Pool::record_failure(const std::string &db, const Error &error) {
+void Pool::record_failure(const std::string &db, const Error &error, uint64_t latency_us) {
+  usage_->record(db, false, latency_us);
+  ++errors_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_error_ = redact_text(error.what());
+  }
   Code c = error.code();
   bool connection_level = c == Code::connection || c == Code::auth || c == Code::internal ||
                           (c == Code::timeout && error.before_send());
@@ -210,6 +245,8 @@ void Pool::close_locked(CloseReason reason) {
     out_.erase(old);
     mongoc_client_pool_destroy(old);
   }
+  clients_.clear();
+  ready_ = false;
   set_state(PoolState::disconnected);
   for (const std::string &db : connected_dbs_)
     events_->emit(Event{EventType::disconnect, db, config_.label, close_reason_name(reason)});
@@ -245,6 +282,105 @@ void Pool::force_close() {
   ++generation_;  // revokes every lease taken so far and fails every waiting checkout
   close_locked(CloseReason::forced);
   available_.notify_all();
+}
+
+// ---- metrics -----------------------------------------------------------------------------------
+
+void Pool::on_command_succeeded(const mongoc_apm_command_succeeded_t *event) {
+  static_cast<Pool *>(mongoc_apm_command_succeeded_get_context(event))
+      ->record_command(mongoc_apm_command_succeeded_get_duration(event), true);
+}
+
+void Pool::on_command_failed(const mongoc_apm_command_failed_t *event) {
+  static_cast<Pool *>(mongoc_apm_command_failed_get_context(event))
+      ->record_command(mongoc_apm_command_failed_get_duration(event), false);
+}
+
+void Pool::record_command(int64_t duration_us, bool ok) {
+  std::lock_guard<std::mutex> lock(latency_mu_);
+  if (latencies_us_.size() < kLatencySamples) latencies_us_.push_back(duration_us);
+  else latencies_us_[latency_next_] = duration_us;
+  latency_next_ = (latency_next_ + 1) % kLatencySamples;
+  ++commands_;
+  total_command_us_ += static_cast<uint64_t>(std::max<int64_t>(0, duration_us));
+  if (!ok) ++failed_commands_;
+}
+
+void Pool::pin(PinKind kind, int delta) { pinned_[static_cast<int>(kind)] += delta; }
+
+void Pool::evaluate_sizing() {
+  const PoolSizing &z = config_.sizing;
+  if (!z.enabled) return;
+  int64_t now = steady_ms();
+  int old_limit, new_limit;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (now - last_sizing_ms_ < z.interval_ms) return;
+    last_sizing_ms_ = now;
+    // Demand: what was in use at the busiest moment, plus whoever had to wait for it.
+    double utilization = static_cast<double>(peak_in_use_ + waiting_) / static_cast<double>(limit_);
+    peak_in_use_ = in_use_;
+    old_limit = new_limit = limit_;
+    if (utilization >= z.scale_up_at && limit_ < z.max)
+      new_limit = std::min(z.max, limit_ + std::max(1, limit_ / 2));
+    else if (utilization <= z.scale_down_at && limit_ > z.min)
+      new_limit = std::max(z.min, limit_ - std::max(1, limit_ / 4));
+    limit_ = new_limit;
+    if (new_limit > old_limit) available_.notify_all();
+  }
+  if (new_limit == old_limit) return;
+  const char *direction = new_limit > old_limit ? "up" : "down";
+  log_->info("pool '" + config_.label + "' resized " + direction + " from " + std::to_string(old_limit) +
+             " to " + std::to_string(new_limit));
+  events_->emit(Event{EventType::pool_resized, "", config_.label, direction,
+                      "from " + std::to_string(old_limit), new_limit});
+}
+
+PoolSnapshot Pool::snapshot() const {
+  PoolSnapshot s;
+  s.label = config_.label;
+  s.uri = redacted_uri_;
+  s.state = state();
+  s.dedicated = config_.dedicated;
+  s.ready = ready_;
+  s.max_size = config_.max_size;
+  s.min_size = config_.sizing.enabled ? config_.sizing.min : config_.min_free;
+  s.pinned_cursors = pinned_[0];
+  s.pinned_sessions = pinned_[1];
+  s.pinned_streams = pinned_[2];
+  s.errors = errors_;
+  s.created_ms = created_ms_;
+  s.last_used_ms = last_used_wall_ms_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.open = pool_ != nullptr;
+    s.limit = limit_;
+    s.in_use = in_use_;
+    s.waiting = waiting_;
+    s.open_connections = static_cast<int>(clients_.size());
+    s.idle = std::max(0, s.open_connections - in_use_);
+    s.last_error = last_error_;
+    s.databases.assign(used_dbs_.begin(), used_dbs_.end());
+  }
+  std::sort(s.databases.begin(), s.databases.end());
+  std::vector<int64_t> samples;
+  {
+    std::lock_guard<std::mutex> lock(latency_mu_);
+    samples = latencies_us_;
+    s.commands = commands_;
+    s.failed_commands = failed_commands_;
+    s.mean_ms = commands_ ? static_cast<double>(total_command_us_) / 1000.0 / static_cast<double>(commands_) : 0;
+  }
+  if (!samples.empty()) {
+    std::sort(samples.begin(), samples.end());
+    auto at = [&](double q) {
+      size_t i = static_cast<size_t>(q * static_cast<double>(samples.size() - 1) + 0.5);
+      return static_cast<double>(samples[std::min(i, samples.size() - 1)]) / 1000.0;
+    };
+    s.p50_ms = at(0.50);
+    s.p99_ms = at(0.99);
+  }
+  return s;
 }
 
 }  // namespace pm::core

@@ -12,11 +12,13 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace pm::core {
 
 class Log;
 class Events;
+class Usage;
 class Error;
 class Pool;
 
@@ -50,6 +52,34 @@ class Lease {
   uint64_t generation_ = 0;
 };
 
+// Dynamic sizing (the connection-factory note): the pool's size limit moves between min and
+// max by utilisation (peak connections in use / limit) measured over each interval.
+struct PoolSizing {
+  bool enabled = false;
+  int min = 1;
+  int max = 10;
+  double scale_up_at = 0.8;
+  double scale_down_at = 0.3;
+  int64_t interval_ms = 1000;
+};
+
+// A point-in-time view of a pool, for statistics.
+struct PoolSnapshot {
+  std::string label, uri;
+  PoolState state = PoolState::not_initialized;
+  bool dedicated = false, open = false, ready = false;
+  int max_size = 0, min_size = 0, limit = 0;
+  int open_connections = 0, in_use = 0, idle = 0, waiting = 0;
+  int pinned_cursors = 0, pinned_sessions = 0, pinned_streams = 0;
+  uint64_t errors = 0, commands = 0, failed_commands = 0;
+  std::string last_error;
+  double mean_ms = 0, p50_ms = 0, p99_ms = 0;
+  int64_t created_ms = 0, last_used_ms = 0;  // wall clock; last_used 0: never
+  std::vector<std::string> databases;       // every database this pool has served
+};
+
+enum class PinKind { cursor, session, stream };
+
 struct PoolConfig {
   std::string label;  // "shared", or the database (or rule) a dedicated pool serves
   std::string uri;    // with credentials; never logged as is
@@ -59,12 +89,13 @@ struct PoolConfig {
   bool auto_close = false;
   int64_t ttl_ms = 0;           // autoClose: close after this long unused
   int64_t idle_timeout_ms = 0;  // close after this long with no connection checked out
+  PoolSizing sizing;
 };
 
 class Pool : public std::enable_shared_from_this<Pool> {
  public:
   static std::shared_ptr<Pool> create(PoolConfig config, std::shared_ptr<const Log> log,
-                                      std::shared_ptr<Events> events);
+                                      std::shared_ptr<Events> events, std::shared_ptr<Usage> usage);
   ~Pool();
   Pool(const Pool &) = delete;
   Pool &operator=(const Pool &) = delete;
@@ -77,8 +108,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void connect();
 
   // Outcomes of operations: drive the state, connect/error events and usage figures.
-  void record_success(const std::string &db);
-  void record_failure(const std::string &db, const Error &error);
+  void record_success(const std::string &db, uint64_t latency_us = 0);
+  void record_failure(const std::string &db, const Error &error, uint64_t latency_us = 0);
+
+  // Long-lived holders of a connection (cursors, sessions, streams) count themselves here.
+  void pin(PinKind kind, int delta);
+  // One step of dynamic sizing, when it is due.
+  void evaluate_sizing();
+  PoolSnapshot snapshot() const;
 
   // Closes the pool if no client is out and it has been unused for `idle_for_ms`.
   bool close_if_idle(CloseReason reason, int64_t idle_for_ms);
@@ -100,7 +137,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
   uint64_t generation() const { return generation_.load(); }
 
  private:
-  Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Events> events);
+  Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
+       std::shared_ptr<Usage> usage);
+  static void on_command_succeeded(const mongoc_apm_command_succeeded_t *event);
+  static void on_command_failed(const mongoc_apm_command_failed_t *event);
+  void record_command(int64_t duration_us, bool ok);
   friend class Lease;
   void checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept;
   mongoc_client_pool_t *open_locked();
@@ -111,6 +152,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   PoolConfig config_;
   std::shared_ptr<const Log> log_;
   std::shared_ptr<Events> events_;
+  std::shared_ptr<Usage> usage_;
   std::string redacted_uri_;
   mongoc_uri_t *uri_ = nullptr;
   int32_t wait_ms_ = 0;
@@ -120,8 +162,28 @@ class Pool : public std::enable_shared_from_this<Pool> {
   mongoc_client_pool_t *pool_ = nullptr;                 // the current pool, opened lazily
   std::unordered_map<mongoc_client_pool_t *, int> out_;  // clients out, per pool (old ones too)
   int in_use_ = 0;
+  int waiting_ = 0;
+  int limit_ = 0;        // the checkout gate: max_size, or the dynamic size
+  int peak_in_use_ = 0;  // since the last sizing evaluation
+  int64_t last_sizing_ms_ = 0;
   bool closing_ = false;
-  std::unordered_set<std::string> connected_dbs_;
+  std::unordered_set<std::string> connected_dbs_;  // connected since the pool last opened
+  std::unordered_set<std::string> used_dbs_;       // ever served
+  std::unordered_set<mongoc_client_t *> clients_;  // created by the current libmongoc pool
+  std::string last_error_;
+  int64_t created_ms_ = 0;
+
+  // Command monitoring (libmongoc APM): response times of the last kLatencySamples commands.
+  static constexpr size_t kLatencySamples = 1024;
+  mutable std::mutex latency_mu_;
+  std::vector<int64_t> latencies_us_;
+  size_t latency_next_ = 0;
+  uint64_t commands_ = 0, failed_commands_ = 0, total_command_us_ = 0;
+
+  std::atomic<int> pinned_[3] = {{0}, {0}, {0}};
+  std::atomic<uint64_t> errors_{0};
+  std::atomic<int64_t> last_used_wall_ms_{0};
+  std::atomic<bool> ready_{false};
 
   std::atomic<int64_t> last_used_ms_{0};
   std::atomic<uint64_t> generation_{0};

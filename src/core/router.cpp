@@ -12,11 +12,13 @@
 
 namespace pm::core {
 
-Router::Router(const Options &options, std::shared_ptr<const Log> log, std::shared_ptr<Events> events)
-    : options_(options), log_(std::move(log)), events_(std::move(events)) {
+Router::Router(const Options &options, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
+               std::shared_ptr<Usage> usage)
+    : options_(options), log_(std::move(log)), events_(std::move(events)), usage_(std::move(usage)) {
   PoolConfig shared{"shared", options.mongo_uri, options.max_pool_size, options.min_free_connections};
   shared.idle_timeout_ms = options.idle_timeout_ms;
-  shared_ = Pool::create(shared, log_, events_);
+  shared.sizing = options.pool_sizing;
+  shared_ = Pool::create(shared, log_, events_, usage_);
   for (const DedicatedPoolOptions &d : options.db_specific) {
     exact_[d.db_name] = d.spec;
     routed_[d.db_name] = make_pool(d.db_name, d.spec);
@@ -31,7 +33,7 @@ std::shared_ptr<Pool> Router::make_pool(const std::string &label, const PoolSpec
   c.auto_close = spec.auto_close;
   c.ttl_ms = spec.ttl_ms;
   c.idle_timeout_ms = options_.idle_timeout_ms;
-  return Pool::create(c, log_, events_);
+  return Pool::create(c, log_, events_, usage_);
 }
 
 void Router::connect_eager() {
@@ -135,6 +137,7 @@ void Router::maintain() {
     const PoolConfig &c = pool->config();
     if (c.auto_close && c.ttl_ms > 0) pool->close_if_idle(CloseReason::ttl, c.ttl_ms);
     if (c.idle_timeout_ms > 0 && c.min_free == 0) pool->close_if_idle(CloseReason::idle, c.idle_timeout_ms);
+    pool->evaluate_sizing();
   }
 }
 

@@ -18,10 +18,12 @@ namespace pm::core {
 
 class Log;
 class Events;
+class Usage;
 
 class Router {
  public:
-  Router(const Options &options, std::shared_ptr<const Log> log, std::shared_ptr<Events> events);
+  Router(const Options &options, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
+         std::shared_ptr<Usage> usage);
 
   // Connects the pools that are not cold-started. Throws on the first failure.
   void connect_eager();
@@ -51,6 +53,7 @@ class Router {
   const Options &options_;
   std::shared_ptr<const Log> log_;
   std::shared_ptr<Events> events_;
+  std::shared_ptr<Usage> usage_;
   std::shared_ptr<Pool> shared_;
 
   mutable std::shared_mutex mu_;

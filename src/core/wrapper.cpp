@@ -26,7 +26,8 @@ Wrapper::Wrapper(Options options)
       events_(std::make_shared<Events>()),
       log_(std::make_shared<Log>(options_.debug, options_.log_path, parse_log_level(options_.log_level),
                                  events_)),
-      router_(options_, log_, events_) {
+      usage_(std::make_shared<Usage>()),
+      router_(options_, log_, events_, usage_) {
   log_->attach_driver_log();
 }
 
@@ -98,12 +99,13 @@ double Wrapper::ping(const std::string &db) {
   bool ok = mongoc_client_command_simple(lease.client(), db.c_str(), &cmd, nullptr, nullptr, &error);
   auto elapsed = std::chrono::steady_clock::now() - start;
   bson_destroy(&cmd);
+  auto us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
   if (!ok) {
     Error e = Error::from_driver(error, "ping " + db);
-    pool->record_failure(db, e);
+    pool->record_failure(db, e, us);
     throw e;
   }
-  pool->record_success(db);
+  pool->record_success(db, us);
   return std::chrono::duration<double, std::milli>(elapsed).count();
 }
 

@@ -13,6 +13,7 @@
 #include "log.hpp"
 #include "options.hpp"
 #include "router.hpp"
+#include "usage.hpp"
 
 namespace pm::core {
 
@@ -26,6 +27,7 @@ class Wrapper {
   Router &router() { return router_; }
   const Log &log() const { return *log_; }
   Events &events() { return *events_; }
+  const Usage &usage() const { return *usage_; }
 
   // The default database, or nullptr when neither defaultDB nor the URI names one.
   const std::string *default_db() const {
@@ -49,6 +51,7 @@ class Wrapper {
   Options options_;
   std::shared_ptr<Events> events_;
   std::shared_ptr<Log> log_;
+  std::shared_ptr<Usage> usage_;
   Router router_;
 
   std::mutex maintenance_mu_;

@@ -1,0 +1,43 @@
+#include "usage.hpp"
+
+#include <algorithm>
+
+#include "events.hpp"
+
+namespace pm::core {
+
+void Usage::record(const std::string &db, bool ok, uint64_t latency_us) {
+  if (db.empty()) return;
+  int64_t now = now_wall_ms();
+  std::lock_guard<std::mutex> lock(mu_);
+  DbUsage &u = by_db_[db];
+  if (u.db.empty()) u.db = db;
+  ++u.operations;
+  if (!ok) ++u.errors;
+  u.last_used_ms = now;
+  u.total_latency_us += latency_us;
+}
+
+std::vector<DbUsage> Usage::top(size_t n) const {
+  std::vector<DbUsage> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    all.reserve(by_db_.size());
+    for (const auto &[db, u] : by_db_) all.push_back(u);
+  }
+  std::sort(all.begin(), all.end(), [](const DbUsage &a, const DbUsage &b) {
+    return a.operations != b.operations ? a.operations > b.operations : a.db < b.db;
+  });
+  if (n > 0 && all.size() > n) all.resize(n);
+  return all;
+}
+
+bool Usage::find(const std::string &db, DbUsage *out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_db_.find(db);
+  if (it == by_db_.end()) return false;
+  *out = it->second;
+  return true;
+}
+
+}  // namespace pm::core

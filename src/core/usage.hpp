@@ -1,0 +1,35 @@
+// Per-database usage analytics: operations, errors, last use and latency of every database the
+// wrapper served, whichever pool served it.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace pm::core {
+
+struct DbUsage {
+  std::string db;
+  uint64_t operations = 0;
+  uint64_t errors = 0;
+  int64_t last_used_ms = 0;  // wall clock
+  uint64_t total_latency_us = 0;
+  double mean_latency_ms() const {
+    return operations ? static_cast<double>(total_latency_us) / 1000.0 / static_cast<double>(operations) : 0.0;
+  }
+};
+
+class Usage {
+ public:
+  void record(const std::string &db, bool ok, uint64_t latency_us);
+  std::vector<DbUsage> top(size_t n) const;  // most operations first; n == 0: all
+  bool find(const std::string &db, DbUsage *out) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, DbUsage> by_db_;
+};
+
+}  // namespace pm::core
