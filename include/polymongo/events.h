@@ -44,6 +44,8 @@ typedef void (*pm_event_fn)(const pm_event *event, void *user_data);
 PM_EXTERN int pm_wrapper_subscribe(pm_wrapper *wrapper, uint32_t mask, const char *const *dbs,
                                    size_t n_dbs, pm_event_fn fn, void *user_data,
                                    void (*free_user_data)(void *), uint64_t *id, pm_error *err);
+/* Once it returns, the callback is not running and will not be called again (called from the
+ * callback itself, it returns at once and the callback finishes normally). */
 PM_EXTERN int pm_wrapper_unsubscribe(pm_wrapper *wrapper, uint64_t id, pm_error *err);
 
 /* Waits up to timeout_ms until every event raised so far has been delivered (PM_ETIMEOUT

@@ -48,7 +48,7 @@ uint64_t Events::subscribe(uint32_t mask, std::vector<std::string> dbs, Callback
 bool Events::unsubscribe(uint64_t id) {
   std::shared_ptr<const Subscription> removed;  // released outside the lock
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     for (auto it = subs_.begin(); it != subs_.end(); ++it) {
       if ((*it)->id == id) {
         removed = *it;
@@ -57,6 +57,8 @@ bool Events::unsubscribe(uint64_t id) {
         break;
       }
     }
+    if (removed && std::this_thread::get_id() != thread_.get_id())
+      callback_done_.wait(lock, [&] { return running_ != id; });
   }
   return removed != nullptr;
 }
@@ -97,11 +99,23 @@ void Events::run() {
     for (const auto &s : subs) {
       if ((s->mask & static_cast<uint32_t>(event.type)) == 0) continue;
       if (!s->dbs.empty() && s->dbs.count(event.db) == 0) continue;
+      {
+        std::lock_guard<std::mutex> guard(mu_);
+        bool still_subscribed = false;
+        for (const auto &live : subs_) still_subscribed = still_subscribed || live->id == s->id;
+        if (!still_subscribed) continue;
+        running_ = s->id;
+      }
       try {
         s->callback(event);
       } catch (...) {
         ++hook_failures_;  // a failing hook is counted, never propagated into the pools
       }
+      {
+        std::lock_guard<std::mutex> guard(mu_);
+        running_ = 0;
+      }
+      callback_done_.notify_all();
     }
     subs.clear();
     lock.lock();

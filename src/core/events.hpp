@@ -48,6 +48,8 @@ class Events {
 
   // `mask`: EventType bits; `dbs`: only events about these databases (empty: all).
   uint64_t subscribe(uint32_t mask, std::vector<std::string> dbs, Callback callback);
+  // Once this returns, the callback is not running and will not run again (unless called
+  // from that very callback, which then finishes normally).
   bool unsubscribe(uint64_t id);
 
   // Queues an event for delivery; never blocks on subscribers. Cheap when nobody listens.
@@ -70,7 +72,8 @@ class Events {
   void recompute_mask_locked();
 
   mutable std::mutex mu_;
-  std::condition_variable wake_, drained_;
+  std::condition_variable wake_, drained_, callback_done_;
+  uint64_t running_ = 0;  // the subscription whose callback is running, 0: none
   std::deque<Event> queue_;
   std::vector<std::shared_ptr<const Subscription>> subs_;
   std::atomic<uint32_t> mask_{0};

@@ -91,7 +91,8 @@ volatile sig_atomic_t previous_ran = 0;
 void previous_handler(int) { previous_ran = 1; }
 }  // namespace
 
-TEST_F(Shutdown, SignalHelperClosesGracefullyThenChainsToThePreviousHandler) {
+// Not a fixture test: the fork must happen before this process starts any thread.
+TEST(Signals, HelperClosesGracefullyThenChainsToThePreviousHandler) {
   std::string uri = with_secret(server_uri());
   std::string db = unique_db("signal");
   pid_t pid = fork();

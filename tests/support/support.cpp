@@ -95,6 +95,10 @@ size_t Recorder::count(int type, const std::string &db, const std::string &reaso
   return n;
 }
 
+Recorder::~Recorder() {
+  for (auto &[w, id] : subscriptions_) pm_wrapper_unsubscribe(w, id, nullptr);
+}
+
 uint64_t Recorder::subscribe(pm_wrapper *w, uint32_t mask, const std::vector<std::string> &dbs) {
   std::vector<const char *> names;
   for (auto &d : dbs) names.push_back(d.c_str());
@@ -103,6 +107,7 @@ uint64_t Recorder::subscribe(pm_wrapper *w, uint32_t mask, const std::vector<std
   EXPECT_EQ(pm_wrapper_subscribe(w, mask, names.data(), names.size(), &Recorder::callback, this, nullptr, &id, &err),
             PM_OK)
       << err.message;
+  subscriptions_.emplace_back(w, id);
   return id;
 }
 

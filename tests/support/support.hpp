@@ -40,8 +40,10 @@ struct EventRecord {
   std::string db, pool, reason, message;
   int32_t code;
 };
+// Unsubscribes when destroyed: declare it after the wrapper it listens to.
 class Recorder {
  public:
+  ~Recorder();
   static void callback(const pm_event *e, void *self);
   std::vector<EventRecord> events();
   size_t count(int type, const std::string &db = "*", const std::string &reason = "*");
@@ -50,6 +52,7 @@ class Recorder {
  private:
   std::mutex mu_;
   std::vector<EventRecord> events_;
+  std::vector<std::pair<pm_wrapper *, uint64_t>> subscriptions_;
 };
 // A database name no other test (or earlier run) uses: prefix + run id + counter.
 std::string unique_db(const std::string &prefix);
