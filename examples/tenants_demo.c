@@ -114,6 +114,13 @@ int main(int argc, char **argv) {
   printf("tenants written and read back: %d of %d in %.0f ms\n", ok, tenants, elapsed);
   printf("server sockets that served them: %d now, %d at peak (maxPoolSize 5 + monitoring)\n",
          count_sockets(port), peak);
+  char *text = NULL;
+  if (pm_wrapper_usage(w, 3, &text, &err) == PM_OK) printf("top 3 databases: %s\n", text);
+  pm_free(text);
+  if (pm_wrapper_stats(w, &text, &err) == PM_OK) printf("statistics: %.600s...\n", text);
+  pm_free(text);
+  if (pm_wrapper_db_stats(w, "demo_tenant_000", &text, &err) == PM_OK) printf("demo_tenant_000: %.400s...\n", text);
+  pm_free(text);
   pm_model_free(orders);
   pm_wrapper_free(w);
   return ok == tenants ? 0 : 1;
