@@ -19,9 +19,9 @@ extern "C" {
 
 /* ---- version -------------------------------------------------------------------------- */
 #define PM_VERSION_MAJOR 0
-#define PM_VERSION_MINOR 1
+#define PM_VERSION_MINOR 2
 #define PM_VERSION_PATCH 0
-#define PM_VERSION_STRING "0.1.0"
+#define PM_VERSION_STRING "0.2.0"
 /* One comparable number: 0xMMmmpp. Bindings compare it with pm_version_num() at start-up. */
 #define PM_VERSION_NUM ((PM_VERSION_MAJOR << 16) | (PM_VERSION_MINOR << 8) | PM_VERSION_PATCH)
 

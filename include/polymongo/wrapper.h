@@ -15,15 +15,23 @@ extern "C" {
  *                        and waitQueueTimeoutMS, the longest wait for a pooled connection
  *                        (polymongo's default: 10000).
  *   defaultDB            string: database used when pm_model_db gets NULL or "". Default: the
- *                        database in the URI's path, else "default".
+ *                        database in the URI's path; with neither, NULL/"" fail with PM_EDBNAME.
  *   maxPoolSize          integer >= 1: connections of the shared pool (default 10).
  *   minFreeConnections   integer >= 0, <= maxPoolSize: connections opened and kept warm (0).
  *   idleTimeoutMS        integer >= 0: idle connections are closed after this long (0: never).
  *   coldStart            bool: true (default) opens no socket until first use; false connects
  *                        (and warms minFreeConnections) inside pm_wrapper_new.
- *   retry                integer >= 0: base delay in ms between reconnection attempts (0: off).
+ *   retry                integer >= 0: base delay in ms, 3 attempts (0: off); or an object
+ *                        {attempts, initialDelayMS, maxDelayMS} (see lifecycle.h).
  *   debug                bool: log to standard error.
  *   logPath              string: directory for rotating log files (5 MiB x 5, plus errors.log).
+ *   logLevel             "debug" | "info" (default) | "warn" | "error" | "off".
+ *   routes               array of routing rules {match, mongoURI?, options?, sharedPool?}
+ *                        (see pm_wrapper_add_route).
+ *   maxOpenPools         integer >= 0: cap on open dedicated pools (0: none); the least
+ *                        recently used idle one is closed first.
+ *   poolSizing           {min, max, scaleUpAt, scaleDownAt, intervalMS}: dynamic size limit of
+ *                        the shared pool (see stats.h).
  *   dbSpecific           array of {dbName, mongoURI?, options: {maxConnections, coldStart,
  *                        autoClose, ttl}}: databases served by a dedicated pool.
  *   allowSystemDatabases bool: allow admin, config and local (default false).
@@ -34,10 +42,12 @@ extern "C" {
 PM_EXTERN int pm_wrapper_new(const char *options_json, pm_wrapper **out, pm_error *err);
 
 /* Releases the caller's reference. Pools close once no model, db, cursor or other child
- * handle still refers to the wrapper. NULL-safe. */
+ * handle still refers to the wrapper. NULL-safe. May be called from any thread, an event
+ * callback included. */
 PM_EXTERN void pm_wrapper_free(pm_wrapper *wrapper);
 
-/* The default database name. Borrowed: valid while the wrapper lives. */
+/* The default database name, or NULL when there is none. Borrowed: valid while the wrapper
+ * lives. */
 PM_EXTERN const char *pm_wrapper_default_db(const pm_wrapper *wrapper);
 
 /* Checks a database name against MongoDB's rules and the wrapper's system-database policy,

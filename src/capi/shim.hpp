@@ -2,6 +2,7 @@
 // guard that turns C++ exceptions into pm_code values and pm_error contents.
 #pragma once
 
+#include <cxxabi.h>
 #include <polymongo.h>
 
 #include <cstdlib>
@@ -43,11 +44,13 @@ void clear_error(pm_error *err);
 // Runs `body`, mapping every exception to a pm_code. `body` returns PM_OK or a code it
 // already reported (for outcomes that carry a result and an error).
 template <class F>
-int guard(pm_error *err, F &&body) noexcept {
+int guard(pm_error *err, F &&body) {  // not noexcept: thread cancellation passes through
   try {
     int rc = body();
     if (rc >= 0) clear_error(err);
     return rc;
+  } catch (abi::__forced_unwind &) {
+    throw;  // thread cancellation must unwind through us
   } catch (const core::Error &e) {
     return set_error(err, static_cast<int>(e.code()), e.server_code(), e.what());
   } catch (const std::bad_alloc &) {

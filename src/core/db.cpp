@@ -546,6 +546,12 @@ std::unique_ptr<Cursor> Db::aggregate(DocView pipeline, DocView opts) const {
   }
   Doc p(pipeline, "pipeline");
   Doc o(opts, "options");
+  // Either {"pipeline": [...]} or the array itself (keys "0", "1", ...): anything else would
+  // reach libmongoc malformed.
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, p.get(), "pipeline") ? !BSON_ITER_HOLDS_ARRAY(&it)
+                                                    : !(p.empty() || looks_like_pipeline(p.get())))
+    fail(Code::invalid_argument, "aggregate: the pipeline must be an array of stages");
   return run(false, [&](Target &t) {
   mongoc_cursor_t *c = mongoc_collection_aggregate(t.coll, MONGOC_QUERY_NONE, p.get(), o.get(), nullptr);
   return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
@@ -614,8 +620,9 @@ void Db::drop_index(const std::string &name) const {
 void Db::drop_collection() const {
   return run(true, [&](Target &t) {
   bson_error_t error;
-  if (!mongoc_collection_drop_with_opts(t.coll, nullptr, &error) && error.code != 26 &&
-      std::strstr(error.message, "ns not found") == nullptr)
+  bool ok = mongoc_collection_drop_with_opts(t.coll, nullptr, &error);
+  model_->forget(name_);  // its indexes and validator went with it
+  if (!ok && error.code != 26 && std::strstr(error.message, "ns not found") == nullptr)
     throw Error::from_driver(error, "drop " + where());
   });
 }

@@ -1,5 +1,7 @@
 #include "events.hpp"
 
+#include <cxxabi.h>
+
 #include <chrono>
 
 namespace pm::core {
@@ -108,6 +110,8 @@ void Events::run() {
       }
       try {
         s->callback(event);
+      } catch (abi::__forced_unwind &) {
+        throw;  // thread cancellation (e.g. an interpreter shutting down) must unwind
       } catch (...) {
         ++hook_failures_;  // a failing hook is counted, never propagated into the pools
       }

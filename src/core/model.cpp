@@ -97,6 +97,11 @@ void Model::ensure(mongoc_client_t *client, const std::string &db) const {
   ready_.insert(db);
 }
 
+void Model::forget(const std::string &db) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  ready_.erase(db);
+}
+
 void Model::apply(mongoc_client_t *client, const std::string &db) const {
   bson_error_t error;
   if (!bson_empty(create_options_.get())) {

@@ -25,6 +25,8 @@ class Model {
   // Applies the validator and indexes in `db` through `client` the first time it is called
   // for that database. Failures propagate and leave the database to be tried again.
   void ensure(mongoc_client_t *client, const std::string &db) const;
+  // After the collection was dropped in `db`: apply the setup again on next use there.
+  void forget(const std::string &db) const;
 
  private:
   void apply(mongoc_client_t *client, const std::string &db) const;

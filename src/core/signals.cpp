@@ -81,7 +81,9 @@ void handle_signals(const std::shared_ptr<Wrapper> &wrapper, int64_t timeout_ms)
   struct sigaction action = {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
+  // SA_ONSTACK: runtimes such as Go run threads on small stacks and require it of foreign
+  // handlers; it is harmless elsewhere.
+  action.sa_flags = SA_RESTART | SA_ONSTACK;
   for (size_t i = 0; i < 2; ++i) sigaction(kSignals[i], &action, &s.previous[i]);
   std::thread(watch).detach();
   s.installed = true;

@@ -272,6 +272,34 @@ TEST_F(Crud, AggregateGroupsAndSorts) {
   EXPECT_EQ(docs[2], "{ \"_id\" : 2, \"total\" : 15 }");  // 2 + 5 + 8
 }
 
+TEST_F(Crud, AggregateRejectsMalformedPipelinesBeforeSending) {
+  insert_json(db.d, "{\"a\": 1}");
+  Cursor c;
+  pm_error err;
+  for (const char *bad : {"{\"pipeline\": 42}", "{\"$match\": {}}", "{\"pipeline\": {\"$match\": {}}}"}) {
+    EXPECT_EQ(pm_db_aggregate(db.d, bad, PM_JSON, nullptr, 0, &c.c, &err), PM_EINVAL) << bad;
+    EXPECT_EQ(c.c, nullptr);
+  }
+  ASSERT_EQ(pm_db_aggregate(db.d, "{\"pipeline\": [{\"$count\": \"n\"}]}", PM_JSON, nullptr, 0, &c.c, &err), PM_OK)
+      << err.message;
+  auto docs = drain(c.c);
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0], "{ \"n\" : 1 }");
+}
+
+TEST_F(Crud, DroppedCollectionGetsTheModelsIndexesAgain) {
+  Model indexed;
+  indexed.m = new_model(w.w, "uniq", "{\"indexes\": [{\"key\": {\"u\": 1}, \"unique\": true}]}");
+  Db d;
+  d.d = bind_db(indexed.m, name);
+  insert_json(d.d, "{\"u\": 1}");
+  pm_error err;
+  ASSERT_EQ(pm_db_drop_collection(d.d, &err), PM_OK);
+  insert_json(d.d, "{\"u\": 1}");
+  EXPECT_EQ(pm_db_insert_one(d.d, "{\"u\": 1}", PM_JSON, nullptr, 0, nullptr, &err), PM_EDUPKEY)
+      << "the unique index was re-applied after the drop";
+}
+
 TEST_F(Crud, BulkWriteOrderedAndUnordered) {
   const char *ops[] = {
       "{\"insertOne\": {\"document\": {\"_id\": 1, \"v\": 1}}}",

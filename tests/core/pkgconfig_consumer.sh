@@ -16,7 +16,7 @@ mkdir -p "$work/cmake-consumer"
 cat >"$work/cmake-consumer/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.20)
 project(consumer C)
-find_package(polymongo 0.1 REQUIRED)
+find_package(polymongo 0.2 REQUIRED)
 add_executable(consumer $src)
 target_link_libraries(consumer polymongo::polymongo)
 CM
