@@ -1,0 +1,58 @@
+# The Python binding's tests, included from tests/CMakeLists.txt (label "python").
+#
+#   python.build                 builds the binding against this build tree (pkg-config on the
+#                                uninstalled polymongo.pc) into ${CMAKE_BINARY_DIR}/bindings/python
+#   python.<file>.<function>     one test per pytest function in bindings/python/tests/test_*.py,
+#                                run with PYTHONPATH at the build output, on the real server
+#
+# Needs: python3 with the packages of bindings/python/requirements-dev.txt (scripts/bootstrap).
+
+set(PM_PY_SRC ${PROJECT_SOURCE_DIR}/bindings/python)
+set(PM_PY_OUT ${CMAKE_BINARY_DIR}/bindings/python)
+
+# The python3 on PATH first (the one scripts/bootstrap installs packages for).
+set(Python3_FIND_UNVERSIONED_NAMES FIRST)
+find_package(Python3 3.9 COMPONENTS Interpreter)
+if(NOT Python3_Interpreter_FOUND)
+  message(STATUS "polymongo: no python3 >= 3.9; the Python binding's tests are not registered")
+  return()
+endif()
+
+# Files are written by the binding's own build (build dir) and never into the source tree:
+# no bytecode caches, no pytest cache.
+set(PM_PY_ENV
+  ${PM_TEST_ENV}
+  PKG_CONFIG_PATH=${PM_UNINSTALLED_PKGCONFIG}
+  PYTHONPATH=${PM_PY_OUT}
+  PYTHONDONTWRITEBYTECODE=1
+  PM_PY_BUILD_DIR=${PM_PY_OUT})
+
+add_test(NAME python.build
+  COMMAND ${Python3_EXECUTABLE} ${PM_PY_SRC}/build_inplace.py ${PM_PY_OUT})
+set_tests_properties(python.build PROPERTIES
+  LABELS python
+  FIXTURES_SETUP pm_python_build
+  ENVIRONMENT "${PM_PY_ENV}"
+  TIMEOUT 300)
+
+file(GLOB PM_PY_TEST_FILES CONFIGURE_DEPENDS ${PM_PY_SRC}/tests/test_*.py)
+foreach(file ${PM_PY_TEST_FILES})
+  # Re-run the configure step when a test file changes, so that new functions are registered.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${file})
+  get_filename_component(stem ${file} NAME_WE)
+  string(REGEX REPLACE "^test_" "" short ${stem})
+  file(STRINGS ${file} defs REGEX "^def test_[A-Za-z0-9_]+\\(")
+  foreach(def ${defs})
+    string(REGEX REPLACE "^def (test_[A-Za-z0-9_]+)\\(.*" "\\1" fn "${def}")
+    add_test(NAME python.${short}.${fn}
+      COMMAND ${Python3_EXECUTABLE} -m pytest -q -rs -p no:cacheprovider
+              --rootdir ${PM_PY_SRC}/tests ${file}::${fn}
+      WORKING_DIRECTORY ${PM_PY_SRC}/tests)
+    set_tests_properties(python.${short}.${fn} PROPERTIES
+      LABELS python
+      FIXTURES_REQUIRED "ferretdb;pm_python_build"
+      ENVIRONMENT "${PM_PY_ENV}"
+      SKIP_REGULAR_EXPRESSION "SKIPPED \\["
+      TIMEOUT 180)
+  endforeach()
+endforeach()

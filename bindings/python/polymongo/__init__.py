@@ -1,0 +1,67 @@
+"""polymongo: many MongoDB databases over a few pooled connections.
+
+    from polymongo import PolyMongo
+
+    with PolyMongo("mongodb://localhost:27017", max_pool_size=10) as pm:
+        users = pm.model("users", indexes=[{"key": {"email": 1}, "unique": True}])
+        tenant = users.db("tenant_1")            # no I/O; validates the name
+        tenant.insert_one({"email": "a@example.com"})
+        for doc in tenant.find({}, sort=[("email", 1)], limit=10):
+            print(doc)
+
+A Python binding (cffi, API mode) of the polymongo C library. Documents are encoded and decoded
+with pymongo's ``bson`` package and cross the C API as BSON bytes, so every BSON type is kept.
+"""
+
+from __future__ import annotations
+
+from ._convert import DEFAULT_CODEC_OPTIONS
+from ._ffi import HEADER_VERSION_STRING, LIBRARY_VERSION_STRING
+from .client import (
+    ConnectionState,
+    Db,
+    Model,
+    PolyMongo,
+    ReturnDocument,
+    bson_to_json,
+    json_to_bson,
+    version,
+)
+from .cursor import Cursor
+from .errors import (
+    AuthenticationError,
+    Closed,
+    ConnectionFailure,
+    DuplicateKeyError,
+    InternalError,
+    InvalidArgument,
+    InvalidDatabaseName,
+    NotSupported,
+    PolyMongoError,
+    ServerError,
+    Timeout,
+    WriteError,
+)
+from .events import Event, EventType, Subscription
+from .operations import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
+from .results import (
+    BulkWriteResult,
+    DeleteResult,
+    InsertManyResult,
+    InsertOneResult,
+    UpdateResult,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PolyMongo", "Model", "Db", "Cursor", "ReturnDocument", "ConnectionState",
+    "Event", "EventType", "Subscription",
+    "InsertOne", "UpdateOne", "UpdateMany", "ReplaceOne", "DeleteOne", "DeleteMany",
+    "InsertOneResult", "InsertManyResult", "UpdateResult", "DeleteResult", "BulkWriteResult",
+    "PolyMongoError", "InvalidArgument", "InvalidDatabaseName", "ConnectionFailure", "Timeout",
+    "AuthenticationError", "DuplicateKeyError", "ServerError", "Closed", "NotSupported",
+    "InternalError", "WriteError",
+    "DEFAULT_CODEC_OPTIONS", "version", "json_to_bson", "bson_to_json",
+    "HEADER_VERSION_STRING", "LIBRARY_VERSION_STRING", "__version__",
+]

@@ -1,0 +1,176 @@
+"""Builds the ``polymongo._libpolymongo`` extension with cffi in out-of-line API mode.
+
+Nothing here is hand-copied from the C header: the cdef is generated at build time by running
+the C preprocessor over ``polymongo.h`` (found with ``pkg-config polymongo``), with the system
+headers it includes replaced by empty files and the export macro neutralised. Integer macros
+named ``PM_*`` become ``#define PM_X ...`` (their values are taken from the real header by the
+compiler), string macros become ``static const char *const`` constants. Because the module is
+compiled against the real header, cffi checks every declaration, struct layout and constant at
+build time. New functions in the header therefore appear in ``lib`` with no change here.
+
+Used three ways:
+  * by setuptools through ``cffi_modules`` (``pip install bindings/python``);
+  * by ``build_inplace.py`` (CTest), which compiles into a directory of its choice;
+  * ``python -m polymongo._build --print-cdef`` shows the generated declarations.
+
+Environment: ``PKG_CONFIG_PATH`` (e.g. ``<build>/pkgconfig-uninstalled``), ``PKG_CONFIG``,
+``CC`` (the preprocessor to use; default ``cc``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from typing import Dict, List, Tuple
+
+from cffi import FFI
+
+MODULE_NAME = "polymongo._libpolymongo"
+PACKAGE = "polymongo"
+
+# Declarations the binding adds on top of the generated ones: the Python functions that C
+# calls back (cffi `extern "Python"`, see polymongo/events.py). Only things that are not in the
+# header belong here.
+EXTRA_CDEF = """
+extern "Python" void _pm_py_event(const pm_event *event, void *user_data);
+extern "Python" void _pm_py_free_user_data(void *user_data);
+"""
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def _run(cmd: List[str]) -> str:
+    try:
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    except FileNotFoundError as e:
+        raise BuildError(f"cannot run {cmd[0]!r}: {e}") from e
+    if proc.returncode != 0:
+        raise BuildError(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.strip()}")
+    return proc.stdout
+
+
+def pkg_config() -> Dict[str, List[str]]:
+    """The compiler and linker flags of the polymongo package, split by kind."""
+    exe = os.environ.get("PKG_CONFIG", "pkg-config")
+    try:
+        _run([exe, "--exists", "--print-errors", PACKAGE])
+    except BuildError as e:
+        raise BuildError(
+            f"{e}\npkg-config cannot find polymongo. Install the C library, or build it and set "
+            "PKG_CONFIG_PATH=<cmake build dir>/pkgconfig-uninstalled."
+        ) from None
+
+    def flags(*what: str) -> List[str]:
+        return shlex.split(_run([exe, *what, PACKAGE]))
+
+    return {
+        "include_dirs": [f[2:] for f in flags("--cflags-only-I")],
+        "cflags_other": flags("--cflags-only-other"),
+        "library_dirs": [f[2:] for f in flags("--libs-only-L")],
+        "libraries": [f[2:] for f in flags("--libs-only-l")],
+        "ldflags_other": flags("--libs-only-other"),
+        "version": [_run([exe, "--modversion", PACKAGE]).strip()],
+    }
+
+
+def find_header(include_dirs: List[str]) -> str:
+    for d in [*include_dirs, "/usr/local/include", "/usr/include"]:
+        path = os.path.join(d, "polymongo.h")
+        if os.path.isfile(path):
+            return path
+    raise BuildError(f"polymongo.h not found in {include_dirs} (from pkg-config) or /usr/include")
+
+
+def _module_headers(header: str) -> List[str]:
+    """The umbrella header and every header it includes from its own directory tree."""
+    seen: List[str] = []
+    todo = [header]
+    while todo:
+        path = todo.pop()
+        if path in seen or not os.path.isfile(path):
+            continue
+        seen.append(path)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for inc in re.findall(r'^\s*#\s*include\s*"([^"]+)"', text, re.M):
+            todo.append(os.path.normpath(os.path.join(os.path.dirname(path), inc)))
+    return seen
+
+
+def generate_cdef(header: str, include_dirs: List[str]) -> Tuple[str, List[str]]:
+    """Preprocesses the public header into cffi declarations.
+
+    Returns (cdef text, list of the headers read)."""
+    cc = shlex.split(os.environ.get("CC", "cc"))
+    headers = _module_headers(header)
+    system: set = set()
+    for h in headers:
+        with open(h, encoding="utf-8") as f:
+            system.update(re.findall(r"^\s*#\s*include\s*<([^>]+)>", f.read(), re.M))
+    with tempfile.TemporaryDirectory(prefix="pm-cdef-") as fake:
+        # System headers become empty files: cffi knows size_t, int32_t, bool, ... itself, and
+        # glibc's own declarations are not ours to bind.
+        for name in system:
+            path = os.path.join(fake, name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "w").close()
+        base = [*cc, "-E", "-nostdinc", "-I", fake, "-DPM_STATIC", "-D__attribute__(x)=",
+                "-D__declspec(x)="]
+        base += [f"-I{d}" for d in include_dirs] + ["-I", os.path.dirname(header)]
+        decls = _run([*base, "-P", header])
+        macros = _run([*base, "-dM", header])
+
+    # Things cffi's parser does not take, should the header ever grow them.
+    decls = re.sub(r"_Static_assert\s*\([^;]*\)\s*;", "", decls)
+    decls = re.sub(r"\n\s*\n+", "\n", decls).strip()
+
+    consts: List[str] = []
+    for line in sorted(macros.splitlines()):
+        m = re.match(r"#define (PM_[A-Z0-9_]+) (.+)$", line)
+        if not m or m.group(1) in ("PM_EXTERN", "PM_STATIC"):
+            continue  # function-like macros have "(" right after the name and do not match
+        name, value = m.group(1), m.group(2).strip()
+        if value.startswith('"'):
+            consts.append(f"static const char *const {name};")
+        elif re.fullmatch(r"[\w\s()<>|&+\-*~^]+", value) and "." not in value:
+            consts.append(f"#define {name} ...")
+    return decls + "\n" + "\n".join(consts) + "\n" + EXTRA_CDEF, headers
+
+
+def make_ffibuilder() -> FFI:
+    cfg = pkg_config()
+    header = find_header(cfg["include_dirs"])
+    cdef, _ = generate_cdef(header, cfg["include_dirs"])
+    builder = FFI()
+    builder.cdef(cdef)
+    builder.set_source(
+        MODULE_NAME,
+        "#include <polymongo.h>\n",
+        include_dirs=cfg["include_dirs"],
+        library_dirs=cfg["library_dirs"],
+        libraries=cfg["libraries"],
+        # An rpath to each -L directory, so that a build-tree or /opt install is found at run
+        # time without LD_LIBRARY_PATH (the build tree's .pc adds one as well).
+        runtime_library_dirs=cfg["library_dirs"],
+        extra_compile_args=cfg["cflags_other"],
+        extra_link_args=cfg["ldflags_other"],
+    )
+    return builder
+
+
+if __name__ == "__main__" and "--print-cdef" in sys.argv:
+    _cfg = pkg_config()
+    print(generate_cdef(find_header(_cfg["include_dirs"]), _cfg["include_dirs"])[0])
+    raise SystemExit(0)
+
+# setuptools' cffi_modules entry point: "polymongo/_build.py:ffibuilder".
+ffibuilder = make_ffibuilder()
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

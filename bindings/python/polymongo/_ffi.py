@@ -1,0 +1,101 @@
+"""The compiled cffi module, the version guard, and the owner of every C handle.
+
+Every C call is made as ``lib.pm_...(...)``; cffi (API mode) releases the GIL for the duration
+of each call, so a thread blocked in I/O or waiting for a pooled connection never stops the
+others.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Optional
+
+try:
+    from ._libpolymongo import ffi, lib  # type: ignore[import-not-found]
+except ImportError as e:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        "polymongo's compiled module is missing or cannot load libpolymongo: "
+        f"{e}. Build it with `pip install bindings/python` (PKG_CONFIG_PATH pointing at "
+        "polymongo.pc) or bindings/python/build_inplace.py."
+    ) from e
+
+HEADER_VERSION: int = lib.PM_VERSION_NUM
+HEADER_VERSION_STRING: str = ffi.string(lib.PM_VERSION_STRING).decode()
+LIBRARY_VERSION: int = lib.pm_version_num()
+LIBRARY_VERSION_STRING: str = ffi.string(lib.pm_version()).decode()
+
+# The loaded library must be ABI-compatible with the header this module was compiled against:
+# the same major version (minor for 0.x) and at least the header's minor version.
+_hmaj, _hmin = HEADER_VERSION >> 16, (HEADER_VERSION >> 8) & 0xFF
+_lmaj, _lmin = LIBRARY_VERSION >> 16, (LIBRARY_VERSION >> 8) & 0xFF
+if _lmaj != _hmaj or _lmin < _hmin or (_hmaj == 0 and _lmin != _hmin):
+    raise ImportError(
+        f"polymongo: compiled against libpolymongo {HEADER_VERSION_STRING} but loaded "
+        f"{LIBRARY_VERSION_STRING}; rebuild the binding"
+    )
+
+
+def new_error() -> Any:
+    """A zeroed ``pm_error`` to pass as the last argument."""
+    return ffi.new("pm_error *")
+
+
+def cstr(p: Any) -> Optional[str]:
+    """A borrowed ``const char *`` as a str (None for NULL)."""
+    if p == ffi.NULL:
+        return None
+    return ffi.string(p).decode("utf-8", "replace")
+
+
+class Handle:
+    """Owns one C handle; frees it exactly once, never while a call is using it.
+
+    ``with handle as ptr:`` raises :class:`~polymongo.errors.Closed` once the handle is closed;
+    otherwise it yields the pointer and counts the call as in flight. ``close()`` from any thread
+    marks the handle closed and frees it immediately, or when the last in-flight call returns, so
+    closing never frees memory under a running C call. Garbage collection frees it as well
+    (``ffi.gc``); the C handles keep their parents alive, so the order does not matter.
+    """
+
+    __slots__ = ("_ptr", "_lock", "_users", "_closed", "_what", "__weakref__")
+
+    def __init__(self, ptr: Any, free: Callable[[Any], None], what: str) -> None:
+        self._ptr = ffi.gc(ptr, free)
+        self._lock = threading.Lock()
+        self._users = 0
+        self._closed = False
+        self._what = what
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Any:
+        with self._lock:
+            if self._closed:
+                from .errors import Closed
+
+                raise Closed(f"this {self._what} is closed", code=lib.PM_ECLOSED)
+            self._users += 1
+            return self._ptr
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._users -= 1
+            release = self._closed and self._users == 0
+        if release:
+            self._release()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            release = self._users == 0
+        if release:
+            self._release()
+
+    def _release(self) -> None:
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            ffi.release(ptr)  # runs the ffi.gc destructor (pm_*_free) now

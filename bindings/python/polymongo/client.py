@@ -1,0 +1,897 @@
+"""PolyMongo (the wrapper), Model (a collection definition) and Db (a model bound to a database).
+
+Every method is a thin, mechanical layer over one ``pm_*`` call: convert the arguments
+(documents to BSON bytes, options to an options document), make the call holding the handle
+(which releases the GIL), convert the outputs, and map a negative return code to an exception.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+
+from bson.codec_options import CodecOptions
+
+from . import _convert as cv
+from ._ffi import Handle, cstr, ffi, lib, new_error
+from .cursor import Cursor
+from . import events as _events
+from .events import Event, EventType, Subscription
+from .errors import Closed, InvalidArgument, InvalidDatabaseName, error_from
+from .operations import write_model
+from .results import (
+    BulkWriteResult,
+    DeleteResult,
+    InsertManyResult,
+    InsertOneResult,
+    UpdateResult,
+    _WriteResultBase,
+)
+
+__all__ = ["PolyMongo", "Model", "Db", "ReturnDocument", "ConnectionState", "bson_to_json",
+           "json_to_bson", "version"]
+
+Filter = Optional[Mapping]
+
+if TYPE_CHECKING:  # what type checkers see; at run time the members come from the header
+
+    class ConnectionState(enum.IntEnum):
+        NOT_INITIALIZED = 0
+        CONNECTING = 1
+        CONNECTED = 2
+        DISCONNECTING = 3
+        DISCONNECTED = 4
+
+else:
+    # Every PM_STATE_* constant of the compiled header, like EventType.
+    ConnectionState = enum.IntEnum(
+        "ConnectionState",
+        sorted(((n[len("PM_STATE_"):], getattr(lib, n)) for n in dir(lib) if n.startswith("PM_STATE_")),
+               key=lambda kv: kv[1]),
+        module=__name__,
+    )
+    ConnectionState.__doc__ = "The shared pool's state (PolyMongo's getConnectionState)."
+
+
+class ReturnDocument(str, enum.Enum):
+    """Which document the find_one_and_* methods return. pymongo's ``ReturnDocument.AFTER``
+    (True) and ``BEFORE`` (False) and the strings "after"/"before" are accepted too."""
+
+    BEFORE = "before"
+    AFTER = "after"
+
+
+def version() -> str:
+    """The version of the loaded libpolymongo."""
+    return cstr(lib.pm_version()) or ""
+
+
+def json_to_bson(text: str) -> bytes:
+    """Extended JSON (relaxed or canonical) to BSON bytes, with the C library's parser."""
+    src = cv.c_name(text, "json")
+    buf = ffi.new("pm_buf *")
+    err = new_error()
+    rc = lib.pm_json_to_bson(src, buf, err)
+    try:
+        if rc < 0:
+            raise error_from(rc, err)
+        return ffi.buffer(buf.data, buf.len)[:]
+    finally:
+        lib.pm_buf_free(buf)
+
+
+def bson_to_json(data: Union[bytes, bytearray, memoryview, Mapping], canonical: bool = False) -> str:
+    """BSON bytes (or a document) to Extended JSON: relaxed, or canonical (type-exact)."""
+    raw = cv.encode(data, cv.DEFAULT_CODEC_OPTIONS)
+    mode = lib.PM_JSON_CANONICAL if canonical else lib.PM_JSON_RELAXED
+    out = lib.pm_bson_to_json(ffi.from_buffer(raw), len(raw), mode)
+    if out == ffi.NULL:
+        raise InvalidArgument("not a valid BSON document")
+    try:
+        return ffi.string(out).decode("utf-8")
+    finally:
+        lib.pm_free(out)
+
+
+def _camel_tree(value: Any) -> Any:
+    """snake_case keys to camelCase throughout (for option trees such as dbSpecific)."""
+    if isinstance(value, Mapping):
+        return {cv.camel(k) if isinstance(k, str) else k: _camel_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_camel_tree(v) for v in value]
+    return value
+
+
+class PolyMongo:
+    """Many MongoDB databases over a few pooled connections.
+
+    Options are keyword arguments in snake_case, mapped to the C API's JSON option names
+    (``mongo_uri`` -> ``mongoURI``, ``max_pool_size`` -> ``maxPoolSize``, ...); options not
+    listed here may be given the same way (``**extra_options``) and reach the C library, which
+    refuses unknown names with :class:`InvalidArgument`.
+
+    Thread-safety: share one instance per process; every method may be called from any thread.
+    ``close()`` (or leaving a ``with`` block) closes this instance and every model, db and
+    cursor made from it; their later use raises :class:`Closed`. Calls in flight finish first.
+    """
+
+    def __init__(
+        self,
+        mongo_uri: Optional[str] = None,
+        *,
+        default_db: Optional[str] = None,
+        max_pool_size: Optional[int] = None,
+        min_free_connections: Optional[int] = None,
+        idle_timeout_ms: Optional[int] = None,
+        cold_start: Optional[bool] = None,
+        retry: Optional[int] = None,
+        debug: Optional[bool] = None,
+        log_path: Optional[str] = None,
+        db_specific: Optional[Sequence[Mapping]] = None,
+        allow_system_databases: Optional[bool] = None,
+        codec_options: Optional[CodecOptions] = None,
+        **extra_options: Any,
+    ) -> None:
+        self._h: Optional[Handle] = None
+        if mongo_uri is not None and not isinstance(mongo_uri, str):
+            raise TypeError(f"mongo_uri must be a str, not {type(mongo_uri).__name__}")
+        if db_specific is not None and (isinstance(db_specific, (str, Mapping)) or
+                                        not isinstance(db_specific, Iterable)):
+            raise TypeError("db_specific must be a list of {db_name, mongo_uri?, options?} dicts")
+        if codec_options is not None and not isinstance(codec_options, CodecOptions):
+            raise TypeError("codec_options must be a bson.codec_options.CodecOptions")
+        opts = cv.options(
+            {
+                "mongoURI": mongo_uri,
+                "defaultDB": default_db,
+                "maxPoolSize": max_pool_size,
+                "minFreeConnections": min_free_connections,
+                "idleTimeoutMS": idle_timeout_ms,
+                "coldStart": cold_start,
+                "retry": retry,
+                "debug": debug,
+                "logPath": log_path,
+                "dbSpecific": _camel_tree(list(db_specific)) if db_specific is not None else None,
+                "allowSystemDatabases": allow_system_databases,
+            },
+            _camel_tree(extra_options),
+        )
+        try:
+            text = json.dumps(opts)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"PolyMongo options must be JSON values: {e}") from None
+        self.codec_options: CodecOptions = codec_options or cv.DEFAULT_CODEC_OPTIONS
+        # Result and reply documents are always read as dicts, whatever document_class is.
+        self._dict_codec = self.codec_options.with_options(document_class=dict)
+        self._lock = threading.Lock()
+        self._children: "weakref.WeakSet[Handle]" = weakref.WeakSet()
+        self._subs: List[Subscription] = []
+        out = ffi.new("pm_wrapper **")
+        err = new_error()
+        rc = lib.pm_wrapper_new(text.encode("utf-8"), out, err)
+        if rc < 0:
+            raise error_from(rc, err)
+        self._h = Handle(out[0], lib.pm_wrapper_free, "PolyMongo")
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def _track(self, handle: Handle) -> None:
+        """Registers a child handle so that close() closes it too."""
+        with self._lock:
+            if self._h is None or self._h.closed:
+                handle.close()
+                raise Closed("this PolyMongo is closed", code=lib.PM_ECLOSED)
+            self._children.add(handle)
+
+    def close(self) -> None:
+        """Closes this instance and everything made from it; the pools close once the last
+        in-flight call returns. Idempotent."""
+        if self._h is None:
+            return
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:  # no callback runs after close() returns
+            try:
+                self._unsubscribe(sub)
+            except Closed:
+                pass
+        with self._lock:
+            children = list(self._children)
+            self._children.clear()
+            self._h.close()
+        for child in children:
+            child.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._h is None or self._h.closed
+
+    def __enter__(self) -> "PolyMongo":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<polymongo.PolyMongo closed>"
+        return f"<polymongo.PolyMongo default_db={self.default_db!r}>"
+
+    # ---- wrapper-level calls -----------------------------------------------------------------
+    @property
+    def default_db(self) -> str:
+        """The database used by ``model.db()`` with no name."""
+        assert self._h is not None
+        with self._h as ptr:
+            return cstr(lib.pm_wrapper_default_db(ptr)) or ""
+
+    def check_db_name(self, name: str) -> None:
+        """Raises :class:`InvalidDatabaseName` unless ``name`` is acceptable (no I/O)."""
+        raw = _db_name(name)
+        err = new_error()
+        assert self._h is not None
+        with self._h as ptr:
+            rc = lib.pm_wrapper_check_db_name(ptr, raw, err)
+        if rc < 0:
+            raise error_from(rc, err)
+
+    def _status(self, fn: Callable[..., int], *args: Any) -> None:
+        err = new_error()
+        assert self._h is not None
+        with self._h as ptr:
+            rc = fn(ptr, *args, err)
+        if rc < 0:
+            raise error_from(rc, err)
+
+    # ---- scaling, routing, shutdown (lifecycle.h) ------------------------------------------
+    @staticmethod
+    def _pool_spec(mongo_uri: Optional[str], max_connections: Optional[int],
+                   cold_start: Optional[bool], auto_close: Optional[bool], ttl_ms: Optional[int],
+                   extra: Mapping) -> Any:
+        spec = cv.options({"mongoURI": mongo_uri, "maxConnections": max_connections,
+                           "coldStart": cold_start, "autoClose": auto_close, "ttl": ttl_ms},
+                          _camel_tree(extra))
+        return json.dumps(spec).encode("utf-8") if spec else ffi.NULL
+
+    def set_db(self, names: Union[str, Sequence[str]], *, mongo_uri: Optional[str] = None,
+               max_connections: Optional[int] = None, cold_start: Optional[bool] = None,
+               auto_close: Optional[bool] = None, ttl_ms: Optional[int] = None,
+               **extra: Any) -> None:
+        """Gives each named database a dedicated pool (PolyMongo's ``scale.setDB``);
+        ``mongo_uri`` may name another cluster; with ``auto_close`` the pool closes after
+        ``ttl_ms`` unused and reopens on the next use."""
+        arr = _StrArray(names, "names")
+        spec = self._pool_spec(mongo_uri, max_connections, cold_start, auto_close, ttl_ms, extra)
+        self._status(lib.pm_wrapper_set_db, arr.ptrs, arr.n, spec)
+
+    def connect_db(self, names: Union[str, Sequence[str]], *, mongo_uri: Optional[str] = None,
+                   max_connections: Optional[int] = None, auto_close: Optional[bool] = None,
+                   ttl_ms: Optional[int] = None, **extra: Any) -> None:
+        """Like :meth:`set_db`, and connects now (``scale.connectDB``)."""
+        arr = _StrArray(names, "names")
+        spec = self._pool_spec(mongo_uri, max_connections, None, auto_close, ttl_ms, extra)
+        self._status(lib.pm_wrapper_connect_db, arr.ptrs, arr.n, spec)
+
+    def add_route(self, match: str, *, mongo_uri: Optional[str] = None,
+                  options: Optional[Mapping] = None, shared_pool: Optional[bool] = None,
+                  **extra: Any) -> None:
+        """Routes databases whose name matches the glob ``match`` ("tenant_eu_*") to their own
+        pools (or, with ``shared_pool=True``, to one pool for all of them)."""
+        route = cv.options({"match": match, "mongoURI": mongo_uri,
+                            "options": _camel_tree(options) if options is not None else None,
+                            "sharedPool": shared_pool}, _camel_tree(extra))
+        self._status(lib.pm_wrapper_add_route, json.dumps(route).encode("utf-8"))
+
+    def close_all(self, timeout: float = 10.0) -> None:
+        """Closes every pool, letting operations in flight finish (waits up to ``timeout``
+        seconds per pool; :class:`Timeout` if some connections were still out). Reversible: the
+        next operation reopens what it needs. Compare :meth:`close`, which is final."""
+        self._status(lib.pm_wrapper_close_all, int(timeout * 1000))
+
+    def force_close_all(self) -> None:
+        """Closes every pool now; waiting operations and open cursors fail with
+        :class:`Closed`. Reversible, like :meth:`close_all`."""
+        self._status(lib.pm_wrapper_force_close_all)
+
+    @property
+    def open_pools(self) -> int:
+        """Pools (shared and dedicated) currently open."""
+        assert self._h is not None
+        with self._h as ptr:
+            return int(lib.pm_wrapper_open_pools(ptr))
+
+    @property
+    def evictions(self) -> int:
+        """Dedicated pools closed to stay within the max_open_pools option."""
+        assert self._h is not None
+        with self._h as ptr:
+            return int(lib.pm_wrapper_evictions(ptr))
+
+    def handle_signals(self, timeout: float = 10.0) -> None:
+        """Opt-in graceful shutdown: on SIGINT/SIGTERM close the pools (waiting up to
+        ``timeout`` seconds), then hand the signal to the handler installed before (Python's
+        own, e.g. KeyboardInterrupt for SIGINT)."""
+        self._status(lib.pm_wrapper_handle_signals, int(timeout * 1000))
+
+    # ---- health (health.h) -----------------------------------------------------------------
+    @property
+    def state(self) -> "ConnectionState":
+        """The shared pool's :class:`ConnectionState`."""
+        assert self._h is not None
+        with self._h as ptr:
+            return ConnectionState(lib.pm_wrapper_state(ptr))
+
+    @property
+    def is_connected(self) -> bool:
+        assert self._h is not None
+        with self._h as ptr:
+            return bool(lib.pm_wrapper_is_connected(ptr))
+
+    def ping(self, db: Optional[str] = None) -> float:
+        """Pings ``db`` (default: the default database) through the pool that serves it and
+        returns the round-trip time in milliseconds."""
+        raw = ffi.NULL if db is None else _db_name(db)
+        out = ffi.new("double *")
+        self._status(lib.pm_wrapper_ping, raw, out)
+        return float(out[0])
+
+    # ---- statistics (stats.h) --------------------------------------------------------------
+    def _string_call(self, fn: Callable[..., int], *args: Any) -> str:
+        out = ffi.new("char **")
+        self._status(fn, *args, out)
+        try:
+            return cstr(out[0]) or ""
+        finally:
+            lib.pm_free(out[0])
+
+    def stats(self) -> Dict[str, Any]:
+        """Pools, connections (open, in use, idle, waiting), pinned cursors, errors, response
+        times and totals, as a dict (see stats.h for the fields)."""
+        return json.loads(self._string_call(lib.pm_wrapper_stats))
+
+    def db_stats(self, db: Optional[str] = None) -> Dict[str, Any]:
+        """One database's statistics from the server (dbStats/collStats) plus its pool."""
+        raw = ffi.NULL if db is None else _db_name(db)
+        return json.loads(self._string_call(lib.pm_wrapper_db_stats, raw))
+
+    def list_databases(self) -> List[Dict[str, Any]]:
+        """The server's databases: [{"name", "sizeMb", "empty"}]."""
+        return json.loads(self._string_call(lib.pm_wrapper_list_databases))
+
+    def usage(self, top_n: int = 0) -> List[Dict[str, Any]]:
+        """Per-database usage, most used first: [{"db", "operations", "errors", "lastUsedMs",
+        "meanLatencyMs"}]; ``top_n=0`` lists every database."""
+        if not isinstance(top_n, int) or top_n < 0:
+            raise ValueError("top_n must be an int >= 0")
+        return json.loads(self._string_call(lib.pm_wrapper_usage, top_n))
+
+    def prometheus(self) -> str:
+        """The metrics in the Prometheus text exposition format (0.0.4), e.g. to serve from a
+        /metrics endpoint."""
+        return self._string_call(lib.pm_wrapper_prometheus)
+
+    # ---- hooks (events.h) ------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[Event], Any], events: int = EventType.ALL,
+                  dbs: Optional[Sequence[str]] = None) -> Subscription:
+        """Calls ``callback(event)`` for each event of the types in ``events`` (an
+        :class:`EventType` combination) about the databases in ``dbs`` (None: all, and events
+        about no database). Callbacks run on polymongo's event thread, one at a time."""
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        if not isinstance(events, int):
+            raise TypeError("events must be an EventType combination")
+        names = tuple(dbs) if dbs is not None else ()
+        if isinstance(dbs, str):
+            names = (dbs,)
+        arr = _StrArray(names, "dbs", allow_empty=True)
+        sub = Subscription(self, callback, int(events), names)
+        handle = _events.register(sub)
+        out = ffi.new("uint64_t *")
+        err = new_error()
+        assert self._h is not None
+        try:
+            with self._h as ptr:
+                rc = lib.pm_wrapper_subscribe(ptr, int(events), arr.ptrs, arr.n, lib._pm_py_event,
+                                              handle, lib._pm_py_free_user_data, out, err)
+        except BaseException:
+            _events.forget(sub)
+            raise
+        if rc < 0:
+            sub._unsubscribing = True
+            _events.forget(sub)  # C holds no copy of the handle
+            raise error_from(rc, err)
+        sub.id = int(out[0])
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def on_db_connect(self, callback: Callable[[Event], Any],
+                      dbs: Optional[Sequence[str]] = None) -> Subscription:
+        """PolyMongo's onDbConnect / onTheseDBConnect (with ``dbs``)."""
+        return self.subscribe(callback, EventType.CONNECT, dbs)
+
+    def on_db_disconnect(self, callback: Callable[[Event], Any],
+                         dbs: Optional[Sequence[str]] = None) -> Subscription:
+        """PolyMongo's onDbDisconnect."""
+        return self.subscribe(callback, EventType.DISCONNECT, dbs)
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub.id is None:
+                return
+            sub_id, sub.id = sub.id, None
+            sub._unsubscribing = True
+            if sub in self._subs:
+                self._subs.remove(sub)
+        if self._h is None or self._h.closed:
+            return
+        self._status(lib.pm_wrapper_unsubscribe, sub_id)
+
+    def flush_events(self, timeout: float = 5.0) -> None:
+        """Waits until every event raised so far has been delivered (:class:`Timeout` after
+        ``timeout`` seconds), then raises the first exception a callback raised since the last
+        flush, if any."""
+        self._status(lib.pm_wrapper_flush_events, int(timeout * 1000))
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            pending = sub._take_unraised()
+            if pending:
+                raise pending[0]
+
+    @property
+    def dropped_events(self) -> int:
+        """Deliveries lost: callbacks that failed in C++ subscribers, or queue overflow."""
+        assert self._h is not None
+        with self._h as ptr:
+            return int(lib.pm_wrapper_dropped_events(ptr))
+
+    def model(
+        self,
+        collection: str,
+        *,
+        indexes: Optional[Sequence[Any]] = None,
+        validator: Optional[Mapping] = None,
+        validation_level: Optional[str] = None,
+        validation_action: Optional[str] = None,
+        **extra_options: Any,
+    ) -> "Model":
+        """Defines a collection. ``indexes`` is a list of index specifications
+        (``{"key": {"email": 1}, "unique": True}``; a bare key spec such as ``"email"`` or
+        ``[("age", -1)]`` is accepted too); ``validator`` e.g. ``{"$jsonSchema": {...}}``. They are
+        applied once per database, on the first operation there."""
+        name = cv.c_name(collection, "collection")
+        specs = None
+        if indexes is not None:
+            if isinstance(indexes, (str, Mapping)) or not isinstance(indexes, Iterable):
+                raise TypeError("indexes must be a list of index specifications")
+            specs = [_index_spec(s, i) for i, s in enumerate(indexes)]
+        if validator is not None and not isinstance(validator, Mapping):
+            raise TypeError(f"validator must be a mapping, not {type(validator).__name__}")
+        opts = cv.options(
+            {"validator": validator, "validationLevel": validation_level,
+             "validationAction": validation_action, "indexes": specs},
+            extra_options,
+        )
+        arg = cv.opt_arg(opts, self.codec_options, "model options")
+        out = ffi.new("pm_model **")
+        err = new_error()
+        assert self._h is not None
+        with self._h as ptr:
+            rc = lib.pm_model_new(ptr, name, arg.ptr, arg.len, out, err)
+        if rc < 0:
+            raise error_from(rc, err)
+        return Model(self, out[0])
+
+
+def _index_spec(spec: Any, i: int) -> Dict[str, Any]:
+    if isinstance(spec, Mapping) and "key" in spec:
+        return {cv.camel(k) if isinstance(k, str) else k: v for k, v in spec.items()}
+    try:
+        return {"key": cv.key_spec(spec, f"indexes[{i}]")}
+    except TypeError:
+        raise TypeError(f"indexes[{i}] must be {{'key': {{...}}, ...}} or a key spec") from None
+
+
+class _StrArray:
+    """A list of str as a ``const char *const *`` array (kept alive with this object)."""
+
+    __slots__ = ("bufs", "ptrs", "n")
+
+    def __init__(self, names: Any, what: str, allow_empty: bool = False) -> None:
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, Iterable):
+            raise TypeError(f"{what} must be a str or a list of str")
+        self.bufs = [ffi.new("char[]", _db_name(n)) for n in names]
+        self.n = len(self.bufs)
+        if self.n == 0 and not allow_empty:
+            raise InvalidArgument(f"{what} must not be empty")
+        self.ptrs = ffi.new("char *[]", self.bufs) if self.n else ffi.NULL
+
+
+def _db_name(name: Any) -> bytes:
+    if not isinstance(name, str):
+        raise TypeError(f"database name must be a str, not {type(name).__name__}")
+    if "\0" in name:
+        raise InvalidDatabaseName("database name must not contain NUL characters",
+                                  code=lib.PM_EDBNAME)
+    return name.encode("utf-8")
+
+
+class Model:
+    """A collection definition (immutable, thread-safe). ``model.db("tenant_1")`` binds it to a
+    database."""
+
+    __slots__ = ("_h", "client", "__weakref__")
+
+    def __init__(self, client: PolyMongo, ptr: Any) -> None:
+        self._h = Handle(ptr, lib.pm_model_free, "model")
+        self.client = client
+        client._track(self._h)
+
+    @property
+    def collection(self) -> str:
+        with self._h as ptr:
+            return cstr(lib.pm_model_collection(ptr)) or ""
+
+    name = collection
+
+    def db(self, name: Optional[str] = None) -> "Db":
+        """This model in database ``name`` (None or "": the default database). Validates the
+        name (:class:`InvalidDatabaseName`, a ``ValueError``) and does no I/O."""
+        raw = ffi.NULL if name is None else _db_name(name)
+        out = ffi.new("pm_db **")
+        err = new_error()
+        with self._h as ptr:
+            rc = lib.pm_model_db(ptr, raw, out, err)
+        if rc < 0:
+            raise error_from(rc, err)
+        return Db(self, out[0])
+
+    __getitem__ = db
+
+    def __repr__(self) -> str:
+        return f"<polymongo.Model {self.collection!r}>" if not self._h.closed else "<polymongo.Model closed>"
+
+
+def _return_document(value: Any) -> str:
+    if value is True or value is False:
+        return "after" if value else "before"
+    if isinstance(value, ReturnDocument):
+        return value.value
+    if value in ("before", "after"):
+        return str(value)
+    raise ValueError(f"return_document must be ReturnDocument.BEFORE or AFTER, not {value!r}")
+
+
+class Db:
+    """A model bound to one database: the target of CRUD, cursors, bulk writes and indexes.
+    Immutable and thread-safe; cheap to make (no I/O)."""
+
+    __slots__ = ("_h", "model", "_codec", "_dict_codec", "__weakref__")
+
+    def __init__(self, model: Model, ptr: Any) -> None:
+        self._h = Handle(ptr, lib.pm_db_free, "db")
+        self.model = model
+        self._codec = model.client.codec_options
+        self._dict_codec = model.client._dict_codec
+        model.client._track(self._h)
+
+    # ---- identity ------------------------------------------------------------------------------
+    @property
+    def client(self) -> PolyMongo:
+        return self.model.client
+
+    @property
+    def name(self) -> str:
+        """The database name."""
+        with self._h as ptr:
+            return cstr(lib.pm_db_name(ptr)) or ""
+
+    @property
+    def collection_name(self) -> str:
+        with self._h as ptr:
+            return cstr(lib.pm_db_collection(ptr)) or ""
+
+    def __repr__(self) -> str:
+        if self._h.closed:
+            return "<polymongo.Db closed>"
+        return f"<polymongo.Db {self.name}.{self.collection_name}>"
+
+    # ---- the mechanics shared by every call ------------------------------------------------------
+    def _doc(self, doc: Any, what: str) -> cv.Arg:
+        return cv.doc_arg(doc, self._codec, what)
+
+    def _filter(self, flt: Filter, what: str = "filter") -> cv.Arg:
+        if flt is None:
+            return cv.Arg(None)
+        if not isinstance(flt, (Mapping, bytes, bytearray, memoryview)):
+            raise TypeError(f"{what} must be a mapping such as a dict, not {type(flt).__name__}")
+        return self._doc(flt, what)
+
+    def _opts(self, explicit: Optional[Mapping], extra: Mapping) -> cv.Arg:
+        return cv.opt_arg(cv.options(explicit, extra), self._codec)
+
+    def _write(self, fn: Callable[..., int], args: Sequence[Any], kind: type) -> Any:
+        out = ffi.new("pm_result **")
+        err = new_error()
+        with self._h as ptr:
+            rc = fn(ptr, *args, out, err)
+        result = self._take_result(out[0], kind)
+        if rc < 0:
+            raise error_from(rc, err, result)
+        return result
+
+    def _take_result(self, r: Any, kind: type) -> Optional[_WriteResultBase]:
+        if r == ffi.NULL:
+            return None
+        try:
+            data = ffi.new("const uint8_t **")
+            size = ffi.new("size_t *")
+            lib.pm_result_bson(r, data, size)
+            raw = cv.decode(ffi.buffer(data[0], size[0])[:], self._dict_codec)
+        finally:
+            lib.pm_result_free(r)
+        return kind(raw)
+
+    def _buf_call(self, fn: Callable[..., int], args: Sequence[Any], codec: Optional[CodecOptions] = None) -> Any:
+        buf = ffi.new("pm_buf *")
+        err = new_error()
+        try:
+            with self._h as ptr:
+                rc = fn(ptr, *args, buf, err)
+            if rc < 0:
+                raise error_from(rc, err)
+            if buf.data == ffi.NULL:
+                return None
+            return cv.decode(ffi.buffer(buf.data, buf.len)[:], codec or self._codec)
+        finally:
+            lib.pm_buf_free(buf)
+
+    def _cursor_call(self, fn: Callable[..., int], args: Sequence[Any]) -> Cursor:
+        out = ffi.new("pm_cursor **")
+        err = new_error()
+        with self._h as ptr:
+            rc = fn(ptr, *args, out, err)
+        if rc < 0:
+            lib.pm_cursor_free(out[0])  # NULL-safe; a failed call leaves NULL
+            raise error_from(rc, err)
+        return Cursor(out[0], self.model.client, self._codec)
+
+    def _status_call(self, fn: Callable[..., int], args: Sequence[Any]) -> None:
+        err = new_error()
+        with self._h as ptr:
+            rc = fn(ptr, *args, err)
+        if rc < 0:
+            raise error_from(rc, err)
+
+    def _count_call(self, fn: Callable[..., int], args: Sequence[Any]) -> int:
+        out = ffi.new("int64_t *")
+        err = new_error()
+        with self._h as ptr:
+            rc = fn(ptr, *args, out, err)
+        if rc < 0:
+            raise error_from(rc, err)
+        return int(out[0])
+
+    # ---- writes ------------------------------------------------------------------------------
+    def insert_one(self, document: Any, *, bypass_document_validation: Optional[bool] = None,
+                   **options: Any) -> InsertOneResult:
+        """Inserts one document; ``result.inserted_id`` is its _id (generated when absent; the
+        given document is not modified)."""
+        d = self._doc(document, "document")
+        o = self._opts({"bypassDocumentValidation": bypass_document_validation}, options)
+        return self._write(lib.pm_db_insert_one, (d.ptr, d.len, o.ptr, o.len), InsertOneResult)
+
+    def insert_many(self, documents: Iterable[Any], *, ordered: Optional[bool] = None,
+                    bypass_document_validation: Optional[bool] = None,
+                    **options: Any) -> InsertManyResult:
+        """Inserts documents (ordered unless ``ordered=False``). When some fail, raises
+        :class:`WriteError`/:class:`DuplicateKeyError` whose ``result`` has what was inserted and
+        whose ``write_errors`` name the failed indexes."""
+        arr = cv.DocArray(documents, self._codec, "documents")
+        o = self._opts({"ordered": ordered, "bypassDocumentValidation": bypass_document_validation},
+                       options)
+        return self._write(lib.pm_db_insert_many, (arr.ptrs, arr.lens, arr.n, o.ptr, o.len),
+                           InsertManyResult)
+
+    def _update(self, fn: Callable[..., int], flt: Filter, update: Any, explicit: Dict[str, Any],
+                options: Mapping) -> UpdateResult:
+        f = self._filter(flt)
+        if isinstance(update, (list, tuple)):  # an aggregation-pipeline update
+            u = self._doc({str(i): s for i, s in enumerate(update)}, "update")
+        else:
+            u = self._doc(update, "update")
+        o = self._opts(explicit, options)
+        return self._write(fn, (f.ptr, f.len, u.ptr, u.len, o.ptr, o.len), UpdateResult)
+
+    def update_one(self, filter: Filter, update: Any, *, upsert: Optional[bool] = None,
+                   array_filters: Optional[List[Any]] = None, **options: Any) -> UpdateResult:
+        return self._update(lib.pm_db_update_one, filter, update,
+                            {"upsert": upsert, "arrayFilters": array_filters}, options)
+
+    def update_many(self, filter: Filter, update: Any, *, upsert: Optional[bool] = None,
+                    array_filters: Optional[List[Any]] = None, **options: Any) -> UpdateResult:
+        return self._update(lib.pm_db_update_many, filter, update,
+                            {"upsert": upsert, "arrayFilters": array_filters}, options)
+
+    def replace_one(self, filter: Filter, replacement: Any, *, upsert: Optional[bool] = None,
+                    **options: Any) -> UpdateResult:
+        f = self._filter(filter)
+        r = self._doc(replacement, "replacement")
+        o = self._opts({"upsert": upsert}, options)
+        return self._write(lib.pm_db_replace_one, (f.ptr, f.len, r.ptr, r.len, o.ptr, o.len),
+                           UpdateResult)
+
+    def delete_one(self, filter: Filter, **options: Any) -> DeleteResult:
+        f = self._filter(filter)
+        o = self._opts(None, options)
+        return self._write(lib.pm_db_delete_one, (f.ptr, f.len, o.ptr, o.len), DeleteResult)
+
+    def delete_many(self, filter: Filter, **options: Any) -> DeleteResult:
+        f = self._filter(filter)
+        o = self._opts(None, options)
+        return self._write(lib.pm_db_delete_many, (f.ptr, f.len, o.ptr, o.len), DeleteResult)
+
+    def bulk_write(self, requests: Iterable[Any], *, ordered: Optional[bool] = None,
+                   bypass_document_validation: Optional[bool] = None,
+                   **options: Any) -> BulkWriteResult:
+        """Runs write models (see :mod:`polymongo.operations`: classes or plain dicts) in one
+        bulk operation. Partial failure raises :class:`WriteError` (or
+        :class:`DuplicateKeyError`) with ``result`` and per-index ``write_errors``."""
+        if isinstance(requests, (Mapping, str, bytes)):
+            raise TypeError("requests must be a list of write models")
+        models = [write_model(op, i) for i, op in enumerate(requests)]
+        arr = cv.DocArray(models, self._codec, "requests")
+        o = self._opts({"ordered": ordered, "bypassDocumentValidation": bypass_document_validation},
+                       options)
+        return self._write(lib.pm_db_bulk_write, (arr.ptrs, arr.lens, arr.n, o.ptr, o.len),
+                           BulkWriteResult)
+
+    # ---- reads -------------------------------------------------------------------------------
+    def find(self, filter: Filter = None, projection: Optional[Any] = None, *,
+             sort: Optional[cv.KeySpec] = None, skip: Optional[int] = None,
+             limit: Optional[int] = None, batch_size: Optional[int] = None,
+             **options: Any) -> Cursor:
+        """A :class:`Cursor` over matching documents. Other options (hint, collation,
+        max_time_ms, comment, ...) are passed by keyword."""
+        f = self._filter(filter)
+        o = self._opts(
+            {"projection": cv.projection_spec(projection) if projection is not None else None,
+             "sort": cv.key_spec(sort, "sort") if sort is not None else None,
+             "skip": skip, "limit": limit, "batchSize": batch_size},
+            options)
+        return self._cursor_call(lib.pm_db_find, (f.ptr, f.len, o.ptr, o.len))
+
+    def find_one(self, filter: Filter = None, projection: Optional[Any] = None, *,
+                 sort: Optional[cv.KeySpec] = None, skip: Optional[int] = None,
+                 **options: Any) -> Optional[Any]:
+        """The first matching document, or None."""
+        f = self._filter(filter)
+        o = self._opts(
+            {"projection": cv.projection_spec(projection) if projection is not None else None,
+             "sort": cv.key_spec(sort, "sort") if sort is not None else None, "skip": skip},
+            options)
+        return self._buf_call(lib.pm_db_find_one, (f.ptr, f.len, o.ptr, o.len))
+
+    def _fam_opts(self, projection: Any, sort: Any, extra: Dict[str, Any], options: Mapping) -> cv.Arg:
+        return self._opts(
+            {"projection": cv.projection_spec(projection) if projection is not None else None,
+             "sort": cv.key_spec(sort, "sort") if sort is not None else None, **extra},
+            options)
+
+    def find_one_and_update(self, filter: Filter, update: Any, *, projection: Optional[Any] = None,
+                            sort: Optional[cv.KeySpec] = None, upsert: Optional[bool] = None,
+                            return_document: Any = ReturnDocument.BEFORE,
+                            array_filters: Optional[List[Any]] = None,
+                            **options: Any) -> Optional[Any]:
+        """Updates one document and returns it as it was before (default) or after."""
+        f = self._filter(filter)
+        u = self._doc(update, "update")
+        o = self._fam_opts(projection, sort, {"upsert": upsert, "arrayFilters": array_filters,
+                                              "returnDocument": _return_document(return_document)},
+                           options)
+        return self._buf_call(lib.pm_db_find_one_and_update, (f.ptr, f.len, u.ptr, u.len, o.ptr, o.len))
+
+    def find_one_and_replace(self, filter: Filter, replacement: Any, *,
+                             projection: Optional[Any] = None, sort: Optional[cv.KeySpec] = None,
+                             upsert: Optional[bool] = None,
+                             return_document: Any = ReturnDocument.BEFORE,
+                             **options: Any) -> Optional[Any]:
+        f = self._filter(filter)
+        r = self._doc(replacement, "replacement")
+        o = self._fam_opts(projection, sort, {"upsert": upsert,
+                                              "returnDocument": _return_document(return_document)},
+                           options)
+        return self._buf_call(lib.pm_db_find_one_and_replace, (f.ptr, f.len, r.ptr, r.len, o.ptr, o.len))
+
+    def find_one_and_delete(self, filter: Filter, *, projection: Optional[Any] = None,
+                            sort: Optional[cv.KeySpec] = None, **options: Any) -> Optional[Any]:
+        f = self._filter(filter)
+        o = self._fam_opts(projection, sort, {}, options)
+        return self._buf_call(lib.pm_db_find_one_and_delete, (f.ptr, f.len, o.ptr, o.len))
+
+    def count_documents(self, filter: Filter = None, **options: Any) -> int:
+        """Exact count (options: skip, limit, hint, collation, max_time_ms)."""
+        f = self._filter(filter)
+        o = self._opts(None, options)
+        return self._count_call(lib.pm_db_count, (f.ptr, f.len, o.ptr, o.len))
+
+    def estimated_document_count(self, **options: Any) -> int:
+        """Fast count from the collection's metadata."""
+        o = self._opts(None, options)
+        return self._count_call(lib.pm_db_estimated_count, (o.ptr, o.len))
+
+    def distinct(self, key: str, filter: Filter = None, **options: Any) -> List[Any]:
+        """The distinct values of ``key`` among matching documents."""
+        k = cv.c_name(key, "key")
+        f = self._filter(filter)
+        o = self._opts(None, options)
+        reply = self._buf_call(lib.pm_db_distinct, (k, f.ptr, f.len, o.ptr, o.len))
+        return list(reply.get("values", [])) if reply is not None else []
+
+    def aggregate(self, pipeline: Sequence[Mapping], *, batch_size: Optional[int] = None,
+                  allow_disk_use: Optional[bool] = None, **options: Any) -> Cursor:
+        """A :class:`Cursor` over the pipeline's output."""
+        if isinstance(pipeline, (str, bytes)) or not isinstance(pipeline, (list, tuple, Mapping)):
+            raise TypeError(f"pipeline must be a list of stages, not {type(pipeline).__name__}")
+        p = self._doc(pipeline if isinstance(pipeline, Mapping) else {"pipeline": list(pipeline)},
+                      "pipeline")
+        o = self._opts({"batchSize": batch_size, "allowDiskUse": allow_disk_use}, options)
+        return self._cursor_call(lib.pm_db_aggregate, (p.ptr, p.len, o.ptr, o.len))
+
+    # ---- indexes and the collection ------------------------------------------------------------
+    def create_index(self, keys: cv.KeySpec, *, name: Optional[str] = None,
+                     unique: Optional[bool] = None, **options: Any) -> str:
+        """Creates an index and returns its name. Other options (sparse,
+        expire_after_seconds, partial_filter_expression, ...) are passed by keyword."""
+        k = self._doc(cv.key_spec(keys), "keys")
+        o = self._opts({"name": name, "unique": unique}, options)
+        out = ffi.new("char **")
+        err = new_error()
+        with self._h as ptr:
+            rc = lib.pm_db_create_index(ptr, k.ptr, k.len, o.ptr, o.len, out, err)
+        try:
+            if rc < 0:
+                raise error_from(rc, err)
+            return cstr(out[0]) or ""
+        finally:
+            lib.pm_free(out[0])
+
+    def list_indexes(self) -> Cursor:
+        """A :class:`Cursor` over the collection's index descriptions."""
+        return self._cursor_call(lib.pm_db_list_indexes, ())
+
+    def index_information(self) -> Dict[str, Dict[str, Any]]:
+        """{index name: its description} (as in pymongo)."""
+        with self.list_indexes() as c:
+            return {ix["name"]: ix for ix in c}
+
+    def drop_index(self, index: Union[str, cv.KeySpec]) -> None:
+        """Drops an index by name, or by its key spec (``[("a", 1)]`` -> "a_1")."""
+        if not isinstance(index, str) or index == "":
+            keys = cv.key_spec(index, "index")
+            index = "_".join(f"{k}_{v}" for k, v in keys.items())
+        self._status_call(lib.pm_db_drop_index, (cv.c_name(index, "index"),))
+
+    def drop(self) -> None:
+        """Drops the collection in this database (fine when it does not exist)."""
+        self._status_call(lib.pm_db_drop_collection, ())
+
+    def command(self, command: Union[str, Mapping], value: Any = 1, **kwargs: Any) -> Dict[str, Any]:
+        """Runs a database command and returns the reply: ``command("ping")``,
+        ``command({"collStats": "users"})``, ``command("count", "users", query={...})``.
+        Keyword arguments are added to the command as given (server names)."""
+        if isinstance(command, str):
+            cmd: Any = {command: value, **kwargs}
+        elif isinstance(command, Mapping):
+            cmd = {**command, **kwargs} if kwargs else command
+        else:
+            raise TypeError(f"command must be a str or a mapping, not {type(command).__name__}")
+        c = self._doc(cmd, "command")
+        reply = self._buf_call(lib.pm_db_command, (c.ptr, c.len), self._dict_codec)
+        return reply if reply is not None else {}

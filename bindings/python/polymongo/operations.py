@@ -1,0 +1,105 @@
+"""Write models for :meth:`polymongo.Db.bulk_write`.
+
+``bulk_write`` takes these classes or plain dicts in the C API's shape, with camelCase or
+snake_case names::
+
+    {"insertOne": {"document": {...}}}
+    {"update_one": {"filter": {...}, "update": {...}, "upsert": True, "array_filters": [...]}}
+    {"replaceOne": {"filter": {...}, "replacement": {...}}}
+    {"deleteMany": {"filter": {...}}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional
+
+from ._convert import camel
+
+__all__ = ["InsertOne", "UpdateOne", "UpdateMany", "ReplaceOne", "DeleteOne", "DeleteMany",
+           "write_model"]
+
+_KINDS = ("insertOne", "updateOne", "updateMany", "replaceOne", "deleteOne", "deleteMany")
+
+
+class _WriteModel:
+    _kind = ""
+    __slots__ = ("_spec",)
+
+    def __init__(self, **spec: Any) -> None:
+        self._spec = {camel(k): v for k, v in spec.items() if v is not None}
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {self._kind: dict(self._spec)}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._spec!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._spec == self._spec  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class InsertOne(_WriteModel):
+    _kind = "insertOne"
+    __slots__ = ()
+
+    def __init__(self, document: Any) -> None:
+        super().__init__(document=document)
+
+
+class UpdateOne(_WriteModel):
+    _kind = "updateOne"
+    __slots__ = ()
+
+    def __init__(self, filter: Any, update: Any, upsert: Optional[bool] = None,
+                 array_filters: Optional[List[Any]] = None, collation: Optional[Any] = None,
+                 hint: Optional[Any] = None) -> None:
+        super().__init__(filter=filter, update=update, upsert=upsert, array_filters=array_filters,
+                         collation=collation, hint=hint)
+
+
+class UpdateMany(UpdateOne):
+    _kind = "updateMany"
+    __slots__ = ()
+
+
+class ReplaceOne(_WriteModel):
+    _kind = "replaceOne"
+    __slots__ = ()
+
+    def __init__(self, filter: Any, replacement: Any, upsert: Optional[bool] = None,
+                 collation: Optional[Any] = None, hint: Optional[Any] = None) -> None:
+        super().__init__(filter=filter, replacement=replacement, upsert=upsert,
+                         collation=collation, hint=hint)
+
+
+class DeleteOne(_WriteModel):
+    _kind = "deleteOne"
+    __slots__ = ()
+
+    def __init__(self, filter: Any, collation: Optional[Any] = None, hint: Optional[Any] = None) -> None:
+        super().__init__(filter=filter, collation=collation, hint=hint)
+
+
+class DeleteMany(DeleteOne):
+    _kind = "deleteMany"
+    __slots__ = ()
+
+
+def write_model(op: Any, index: int) -> Dict[str, Any]:
+    """One request of a bulk write as the C API's document."""
+    if isinstance(op, _WriteModel):
+        return op.to_dict()
+    if not isinstance(op, Mapping):
+        raise TypeError(f"requests[{index}] must be a write model or a dict, not {type(op).__name__}")
+    if len(op) != 1:
+        raise TypeError(f"requests[{index}] must have exactly one key (one of {', '.join(_KINDS)})")
+    ((kind, spec),) = op.items()
+    kind = camel(kind) if isinstance(kind, str) else kind
+    if isinstance(spec, Mapping):
+        spec = {camel(k) if isinstance(k, str) else k: v for k, v in spec.items()}
+    # Unknown kinds and missing fields are left for the C API to refuse (InvalidArgument,
+    # naming the request's index), so that the rules live in one place.
+    return {kind: spec}

