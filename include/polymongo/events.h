@@ -40,7 +40,9 @@ typedef void (*pm_event_fn)(const pm_event *event, void *user_data);
 
 /* Subscribes `fn` to the event types in `mask`, for the databases listed in `dbs` (n_dbs == 0:
  * all databases, and events about no database). `free_user_data` (may be NULL) is called once
- * the subscription is gone for good. The id for pm_wrapper_unsubscribe goes to *id. */
+ * the subscription is gone for good, also when subscribing fails; it runs on whichever thread
+ * drops the last reference (the unsubscribing thread, the dispatcher, or the thread freeing the
+ * wrapper). The id for pm_wrapper_unsubscribe goes to *id. */
 PM_EXTERN int pm_wrapper_subscribe(pm_wrapper *wrapper, uint32_t mask, const char *const *dbs,
                                    size_t n_dbs, pm_event_fn fn, void *user_data,
                                    void (*free_user_data)(void *), uint64_t *id, pm_error *err);

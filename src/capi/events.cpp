@@ -22,8 +22,13 @@ extern "C" {
 int pm_wrapper_subscribe(pm_wrapper *wrapper, uint32_t mask, const char *const *dbs, size_t n_dbs,
                          pm_event_fn fn, void *user_data, void (*free_user_data)(void *),
                          uint64_t *id, pm_error *err) {
-  std::shared_ptr<UserData> owned(new UserData{user_data, free_user_data});
+  UserData *raw = new (std::nothrow) UserData{user_data, free_user_data};
+  if (raw == nullptr) {
+    if (free_user_data) free_user_data(user_data);
+    return capi::set_error(err, PM_EINTERNAL, 0, "out of memory");
+  }
   return capi::guard(err, [&] {
+    std::shared_ptr<UserData> owned(raw);  // from here on, freed with the last reference
     if (wrapper == nullptr) capi::null_argument("wrapper");
     if (fn == nullptr) capi::null_argument("fn");
     if ((mask & ~static_cast<uint32_t>(PM_EVENT_ALL)) != 0 || mask == 0)

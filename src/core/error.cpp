@@ -80,4 +80,12 @@ Error Error::from_driver(const bson_error_t &error, const std::string &context) 
   }
 }
 
+Error Error::from_driver(const bson_error_t &error, const std::string &context, const bson_t *reply) {
+  Error e = from_driver(error, context);
+  if (reply != nullptr)
+    e.set_labels(mongoc_error_has_label(reply, "TransientTransactionError"),
+                 mongoc_error_has_label(reply, "UnknownTransactionCommitResult"));
+  return e;
+}
+
 }  // namespace pm::core

@@ -40,11 +40,22 @@ class Error : public std::runtime_error {
   // Classifies an error reported by libmongoc (error API version 2). `context` prefixes the
   // message, e.g. "insert into tenant_1.users".
   static Error from_driver(const bson_error_t &error, const std::string &context);
+  // The same, keeping the transaction labels of the server's (or libmongoc's) reply.
+  static Error from_driver(const bson_error_t &error, const std::string &context, const bson_t *reply);
+
+  bool transient_transaction_error() const noexcept { return transient_; }
+  bool unknown_commit_result() const noexcept { return unknown_commit_; }
+  void set_labels(bool transient, bool unknown_commit) {
+    transient_ = transient;
+    unknown_commit_ = unknown_commit;
+  }
 
  private:
   Code code_;
   int32_t server_code_;
   bool before_send_;
+  bool transient_ = false;
+  bool unknown_commit_ = false;
 };
 
 // Server error codes that decide a classification.
