@@ -1,0 +1,106 @@
+//! Shared by the integration tests: the real test server's URI, unique database names, an
+//! independent checker, and visible skips.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use polymongo::{doc, Options, PolyMongo};
+
+/// The server under test: `PM_TEST_URI`, else the URI file the CTest fixture `ferretdb` wrote
+/// into `$PM_TEST_SERVER_DIR/uri`. There is no mock: without a server the tests fail.
+pub fn server_uri() -> String {
+    if let Ok(uri) = std::env::var("PM_TEST_URI") {
+        if !uri.is_empty() {
+            return uri;
+        }
+    }
+    let dir = std::env::var("PM_TEST_SERVER_DIR")
+        .expect("no test server: set PM_TEST_URI, or run through ctest (PM_TEST_SERVER_DIR)");
+    let uri = std::fs::read_to_string(format!("{dir}/uri"))
+        .unwrap_or_else(|e| panic!("cannot read {dir}/uri (is the ferretdb fixture running?): {e}"));
+    uri.trim().to_string()
+}
+
+/// The server URI with extra URI options, e.g. "waitQueueTimeoutMS=250".
+pub fn uri_with(opts: &str) -> String {
+    let uri = server_uri();
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{sep}{opts}")
+}
+
+/// A database name no other test (or earlier run) uses: prefix_<time>_<pid>_<n>.
+pub fn unique_db(prefix: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() % 100_000_000;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("rs_{prefix}_{ms}_{}_{n}", std::process::id() % 100_000)
+}
+
+pub fn options() -> Options {
+    Options::new(server_uri()).default_db("pm_default")
+}
+
+pub fn wrapper() -> PolyMongo {
+    PolyMongo::new(&options()).expect("wrapper")
+}
+
+/// Counts documents through a separate wrapper (its own pool), as an independent view.
+pub fn count(db: &str, collection: &str) -> u64 {
+    let pm = wrapper();
+    let d = pm.model(collection, None).unwrap().db(db).unwrap();
+    d.count_documents(doc! {}, None).unwrap()
+}
+
+/// Names of the collection's indexes, through a separate wrapper.
+pub fn index_names(db: &str, collection: &str) -> Vec<String> {
+    let pm = wrapper();
+    let d = pm.model(collection, None).unwrap().db(db).unwrap();
+    let Ok(reply) = d.run_command(doc! {"listIndexes": collection}) else {
+        return Vec::new(); // no collection yet (NamespaceNotFound)
+    };
+    let batch = reply.get_document("cursor").and_then(|c| c.get_array("firstBatch"));
+    match batch {
+        Ok(batch) => {
+            batch.iter().filter_map(|i| i.as_document()?.get_str("name").ok().map(String::from)).collect()
+        }
+        Err(_) => Vec::new(), // no collection yet
+    }
+}
+
+/// Reports a test as skipped in a way CTest sees (SKIP_REGULAR_EXPRESSION "SKIPPED:"); the
+/// ctest runner passes --nocapture so that the line reaches CTest.
+pub fn skip(reason: impl std::fmt::Display) {
+    println!("SKIPPED: {reason}");
+}
+
+/// The second test server ("another cluster"): `PM_TEST_URI2`, else `$PM_TEST_SERVER2_DIR/uri`;
+/// `None` when the run has no second server.
+pub fn second_uri() -> Option<String> {
+    if let Ok(uri) = std::env::var("PM_TEST_URI2") {
+        if !uri.is_empty() {
+            return Some(uri);
+        }
+    }
+    let dir = std::env::var("PM_TEST_SERVER2_DIR").ok()?;
+    std::fs::read_to_string(format!("{dir}/uri")).ok().map(|u| u.trim().to_string())
+}
+
+/// Counts documents on a given server, through a separate wrapper.
+pub fn count_on(uri: &str, db: &str, collection: &str) -> u64 {
+    let pm = PolyMongo::new(&Options::new(uri).default_db("pm_default")).unwrap();
+    let d = pm.model(collection, None).unwrap().db(db).unwrap();
+    d.count_documents(doc! {}, None).unwrap()
+}
+
+/// Polls `cond` every 10 ms for up to `ms`.
+pub fn wait_until(ms: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    cond()
+}
