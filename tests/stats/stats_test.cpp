@@ -74,7 +74,9 @@ TEST(Stats, GeneralStatisticsMatchOperationsAndSockets) {
   Json s = general(w.w);
   cJSON *shared = pool_named(s.root, "shared");
   ASSERT_NE(shared, nullptr);
-  std::string listed = cJSON_PrintUnformatted(at(s.root, "sharedDatabases"));
+  char *printed = cJSON_PrintUnformatted(at(s.root, "sharedDatabases"));
+  std::string listed = printed;
+  cJSON_free(printed);
   for (auto &d : dbs) EXPECT_NE(listed.find(d), std::string::npos) << "model traffic is listed: " << listed;
   EXPECT_EQ(num(shared, "connections.inUse"), 0);
   EXPECT_GE(num(shared, "responseTimeMs.commands"), 6) << "six inserts, from command monitoring";
