@@ -25,5 +25,6 @@
 #include "polymongo/health.h"
 #include "polymongo/events.h"
 #include "polymongo/stats.h"
+#include "polymongo/session.h"
 
 #endif /* POLYMONGO_H */

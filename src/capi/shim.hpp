@@ -31,6 +31,9 @@ struct pm_db {
 struct pm_cursor {
   std::unique_ptr<pm::core::Cursor> impl;
 };
+struct pm_session {
+  std::shared_ptr<pm::core::Session> impl;
+};
 struct pm_result {
   std::shared_ptr<pm::core::WriteResult> impl;
 };

@@ -8,8 +8,10 @@ Cursor::Cursor(std::shared_ptr<const void> owner, Lease lease, mongoc_collection
                mongoc_cursor_t *cursor, const std::string &context)
     : owner_(std::move(owner)), lease_(std::move(lease)), collection_(collection),
       cursor_(cursor), context_(context) {
-  lease_.pool()->pin(PinKind::cursor, +1);
-  pinned_ = true;
+  if (lease_.pool()) {
+    lease_.pool()->pin(PinKind::cursor, +1);
+    pinned_ = true;
+  }
   try {
     primed_ = advance();
     primed_valid_ = true;
@@ -44,7 +46,7 @@ const bson_t *Cursor::advance() {
   bson_error_t error;
   const bson_t *reply = nullptr;
   if (mongoc_cursor_error_document(cursor_, &error, &reply)) {
-    Error e = Error::from_driver(error, context_);
+    Error e = Error::from_driver(error, context_, reply);
     close();
     throw e;
   }

@@ -175,13 +175,37 @@ struct BulkPlan {
 
 // ---- the leased client and collection an operation runs on ---------------------------------
 
+// Operation options plus the session id when the db is bound to a session. Not movable.
+class OpOpts {
+ public:
+  OpOpts(const bson_t *user, const Session *session) : user_(user) {
+    if (session == nullptr) return;
+    bson_init(&copy_);
+    copied_ = true;
+    if (user != nullptr) bson_concat(&copy_, user);
+    session->append_to(&copy_);
+  }
+  ~OpOpts() {
+    if (copied_) bson_destroy(&copy_);
+  }
+  OpOpts(const OpOpts &) = delete;
+  OpOpts &operator=(const OpOpts &) = delete;
+  const bson_t *get() const { return copied_ ? &copy_ : user_; }
+
+ private:
+  const bson_t *user_;
+  bson_t copy_;
+  bool copied_ = false;
+};
+
 struct BsonGuard {
   bson_t *b;
   ~BsonGuard() { bson_destroy(b); }
 };
 
 struct Db::Target {
-  Lease lease;
+  Lease lease;                      // empty when the db is bound to a session
+  mongoc_client_t *client = nullptr;
   mongoc_collection_t *coll = nullptr;
   ~Target() {
     if (coll != nullptr) mongoc_collection_destroy(coll);
@@ -211,7 +235,10 @@ auto Db::run(bool is_write, F &&body) const {
   Wrapper &w = *model_->wrapper();
   const RetryOptions &retry = w.options().retry;
   for (int attempt = 1;; ++attempt) {
-    std::shared_ptr<Pool> pool = w.router().route(name_);
+    std::shared_ptr<Pool> pool = session_ ? session_->pool() : w.router().route(name_);
+    if (session_ && w.router().route(name_) != pool)
+      fail(Code::invalid_argument, "database " + name_ + " is served by another pool than the session's: " +
+                                       "a native transaction spans one pool; use a compensating transaction");
     auto started = std::chrono::steady_clock::now();
     auto elapsed_us = [&] {
       return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -219,10 +246,16 @@ auto Db::run(bool is_write, F &&body) const {
                                        .count());
     };
     try {
-      w.router().make_room_for(pool);
-      Target t{pool->checkout(name_)};
-      model_->ensure(t.lease.client(), name_);
-      t.coll = mongoc_client_get_collection(t.lease.client(), name_.c_str(), collection().c_str());
+      Target t;
+      if (session_) {
+        t.client = session_->client();
+      } else {
+        w.router().make_room_for(pool);
+        t.lease = pool->checkout(name_);
+        t.client = t.lease.client();
+      }
+      model_->ensure(t.client, name_);
+      t.coll = mongoc_client_get_collection(t.client, name_.c_str(), collection().c_str());
       if constexpr (std::is_void_v<decltype(body(t))>) {
         body(t);
         pool->record_success(name_, elapsed_us());
@@ -232,6 +265,7 @@ auto Db::run(bool is_write, F &&body) const {
         if constexpr (std::is_same_v<decltype(result), WriteOutcome>) {
           if (result.error) {
             pool->record_failure(name_, *result.error, elapsed_us());
+            if (session_) session_->note_error(*result.error);
             return result;
           }
         }
@@ -240,6 +274,10 @@ auto Db::run(bool is_write, F &&body) const {
       }
     } catch (const Error &e) {
       pool->record_failure(name_, e, elapsed_us());
+      if (session_) {
+        session_->note_error(e);
+        throw;  // inside a session the caller decides (with_transaction retries whole transactions)
+      }
       bool retryable = e.code() == Code::connection && (e.before_send() || !is_write);
       if (!retryable || attempt >= retry.attempts) throw;
       w.log().warn("retrying on " + name_ + " after: " + e.what() + " (attempt " +
@@ -252,7 +290,7 @@ auto Db::run(bool is_write, F &&body) const {
 WriteOutcome Db::run_bulk(BulkPlan &plan) const {
   return run(true, [&](Target &t) {
   mongoc_bulk_operation_t *bulk =
-      mongoc_collection_create_bulk_operation_with_opts(t.coll, plan.opts.get());
+      mongoc_collection_create_bulk_operation_with_opts(t.coll, OpOpts(plan.opts.get(), session_.get()).get());
   bson_error_t error;
   for (const BulkPlan::Write &w : plan.writes) {
     bool ok = false;
@@ -287,12 +325,15 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
   mongoc_bulk_operation_destroy(bulk);
   WriteOutcome out;
   out.result = std::make_shared<WriteResult>(&reply, plan.inserted, plan.ordered, !ok);
+  // The reply carries the transaction labels (TransientTransactionError ...).
+  Error driver_error = ok ? Error(Code::ok, "") : Error::from_driver(error, "write to " + where(), &reply);
+  bool transient = mongoc_error_has_label(&reply, "TransientTransactionError");
   bson_destroy(&reply);
   if (ok) return out;
 
   const auto &errors = out.result->write_errors;
   if (errors.empty()) {
-    Error e = Error::from_driver(error, "write to " + where());
+    Error e = driver_error;
     if (e.before_send()) throw e;  // nothing was applied: the caller may retry
     out.error = e;
     return out;
@@ -305,6 +346,7 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
                         " write error(s); first at index " + std::to_string(first.index) +
                         ": " + first.message + " (code " + std::to_string(first.code) + ")",
                     first.code);
+  out.error->set_labels(transient, false);
   return out;
   });
 }
@@ -391,7 +433,7 @@ std::unique_ptr<Cursor> Db::find(DocView filter, DocView opts) const {
   Doc f(filter, "filter");
   Doc o(opts, "options");
   return run(false, [&](Target &t) {
-  mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), o.get(), nullptr);
+  mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), OpOpts(o.get(), session_.get()).get(), nullptr);
   return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
                                   std::exchange(t.coll, nullptr), c, "find in " + where());
   });
@@ -406,7 +448,7 @@ std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
   BSON_APPEND_BOOL(&one, "singleBatch", true);
   BsonGuard one_guard{&one};
   return run(false, [&](Target &t) {
-  mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), &one, nullptr);
+  mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), OpOpts(&one, session_.get()).get(), nullptr);
   const bson_t *doc = nullptr;
   std::optional<Bytes> out;
   if (mongoc_cursor_next(c, &doc)) out = to_bytes(doc);
@@ -465,6 +507,7 @@ std::optional<Bytes> Db::find_one_and_modify(Modify kind, DocView filter, DocVie
   }
   mongoc_find_and_modify_opts_set_flags(fam, static_cast<mongoc_find_and_modify_flags_t>(flags));
   if (c) mongoc_find_and_modify_opts_set_update(fam, c->get());
+  if (session_) session_->append_to(&extra);
   mongoc_find_and_modify_opts_append(fam, &extra);
   bson_destroy(&extra);
 
@@ -478,8 +521,12 @@ std::optional<Bytes> Db::find_one_and_modify(Modify kind, DocView filter, DocVie
     const uint8_t *p = static_cast<const uint8_t *>(v.data);
     out = Bytes(p, p + v.len);
   }
+  if (!ok) {
+    Error e = Error::from_driver(error, "find-and-modify in " + where(), &reply);
+    bson_destroy(&reply);
+    throw e;
+  }
   bson_destroy(&reply);
-  if (!ok) throw Error::from_driver(error, "find-and-modify in " + where());
   return out;
   });
 }
@@ -489,7 +536,7 @@ int64_t Db::count(DocView filter, DocView opts) const {
   Doc o(opts, "options");
   return run(false, [&](Target &t) {
   bson_error_t error;
-  int64_t n = mongoc_collection_count_documents(t.coll, f.get(), o.get(), nullptr, nullptr, &error);
+  int64_t n = mongoc_collection_count_documents(t.coll, f.get(), OpOpts(o.get(), session_.get()).get(), nullptr, nullptr, &error);
   if (n < 0) throw Error::from_driver(error, "count in " + where());
   return n;
   });
@@ -499,7 +546,7 @@ int64_t Db::estimated_count(DocView opts) const {
   Doc o(opts, "options");
   return run(false, [&](Target &t) {
   bson_error_t error;
-  int64_t n = mongoc_collection_estimated_document_count(t.coll, o.get(), nullptr, nullptr, &error);
+  int64_t n = mongoc_collection_estimated_document_count(t.coll, OpOpts(o.get(), session_.get()).get(), nullptr, nullptr, &error);
   if (n < 0) throw Error::from_driver(error, "estimated count in " + where());
   return n;
   });
@@ -517,7 +564,7 @@ Bytes Db::distinct(const std::string &field, DocView filter, DocView opts) const
   return run(false, [&](Target &t) {
   bson_t reply;
   bson_error_t error;
-  bool ok = mongoc_collection_read_command_with_opts(t.coll, &cmd, nullptr, o.get(), &reply, &error);
+  bool ok = mongoc_collection_read_command_with_opts(t.coll, &cmd, nullptr, OpOpts(o.get(), session_.get()).get(), &reply, &error);
   bson_t values = BSON_INITIALIZER;
   bson_iter_t it;
   if (ok && bson_iter_init_find(&it, &reply, "values")) bson_append_iter(&values, "values", 6, &it);
@@ -553,7 +600,7 @@ std::unique_ptr<Cursor> Db::aggregate(DocView pipeline, DocView opts) const {
                                                     : !(p.empty() || looks_like_pipeline(p.get())))
     fail(Code::invalid_argument, "aggregate: the pipeline must be an array of stages");
   return run(false, [&](Target &t) {
-  mongoc_cursor_t *c = mongoc_collection_aggregate(t.coll, MONGOC_QUERY_NONE, p.get(), o.get(), nullptr);
+  mongoc_cursor_t *c = mongoc_collection_aggregate(t.coll, MONGOC_QUERY_NONE, p.get(), OpOpts(o.get(), session_.get()).get(), nullptr);
   return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
                                   std::exchange(t.coll, nullptr), c, "aggregate in " + where());
   });
@@ -594,7 +641,7 @@ std::string Db::create_index(DocView keys, DocView opts) const {
   BsonGuard cmd_guard{&cmd}, opts_guard{&command_opts};
   return run(true, [&](Target &t) {
   bson_error_t error;
-  bool ok = mongoc_collection_write_command_with_opts(t.coll, &cmd, &command_opts, nullptr, &error);
+  bool ok = mongoc_collection_write_command_with_opts(t.coll, &cmd, OpOpts(&command_opts, session_.get()).get(), nullptr, &error);
   if (!ok) throw Error::from_driver(error, "create index on " + where());
   return name;
   });
@@ -602,7 +649,7 @@ std::string Db::create_index(DocView keys, DocView opts) const {
 
 std::unique_ptr<Cursor> Db::list_indexes() const {
   return run(false, [&](Target &t) {
-  mongoc_cursor_t *c = mongoc_collection_find_indexes_with_opts(t.coll, nullptr);
+  mongoc_cursor_t *c = mongoc_collection_find_indexes_with_opts(t.coll, OpOpts(nullptr, session_.get()).get());
   return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
                                   std::exchange(t.coll, nullptr), c, "list indexes of " + where());
   });
@@ -612,7 +659,7 @@ void Db::drop_index(const std::string &name) const {
   if (name.empty()) fail(Code::invalid_argument, "drop index: the name is empty");
   return run(true, [&](Target &t) {
   bson_error_t error;
-  if (!mongoc_collection_drop_index_with_opts(t.coll, name.c_str(), nullptr, &error))
+  if (!mongoc_collection_drop_index_with_opts(t.coll, name.c_str(), OpOpts(nullptr, session_.get()).get(), &error))
     throw Error::from_driver(error, "drop index " + name + " of " + where());
   });
 }
@@ -620,7 +667,7 @@ void Db::drop_index(const std::string &name) const {
 void Db::drop_collection() const {
   return run(true, [&](Target &t) {
   bson_error_t error;
-  bool ok = mongoc_collection_drop_with_opts(t.coll, nullptr, &error);
+  bool ok = mongoc_collection_drop_with_opts(t.coll, OpOpts(nullptr, session_.get()).get(), &error);
   model_->forget(name_);  // its indexes and validator went with it
   if (!ok && error.code != 26 && std::strstr(error.message, "ns not found") == nullptr)
     throw Error::from_driver(error, "drop " + where());
@@ -634,8 +681,8 @@ Bytes Db::command(DocView command) const {
   return run(true, [&](Target &t) {
     bson_t reply;
     bson_error_t error;
-    bool ok = mongoc_client_command_with_opts(t.lease.client(), name_.c_str(), c.get(), nullptr,
-                                              nullptr, &reply, &error);
+    bool ok = mongoc_client_command_with_opts(t.client, name_.c_str(), c.get(), nullptr,
+                                              OpOpts(nullptr, session_.get()).get(), &reply, &error);
     Bytes out = to_bytes(&reply);
     bson_destroy(&reply);
     if (!ok) throw Error::from_driver(error, "command on " + name_);

@@ -13,6 +13,7 @@
 #include "doc.hpp"
 #include "error.hpp"
 #include "model.hpp"
+#include "session.hpp"
 #include "write_result.hpp"
 
 namespace pm::core {
@@ -25,8 +26,14 @@ struct WriteOutcome {
 
 class Db : public std::enable_shared_from_this<Db> {
  public:
-  Db(std::shared_ptr<const Model> model, std::string name)
-      : model_(std::move(model)), name_(std::move(name)) {}
+  Db(std::shared_ptr<const Model> model, std::string name, std::shared_ptr<Session> session = nullptr)
+      : model_(std::move(model)), name_(std::move(name)), session_(std::move(session)) {}
+
+  // The same database and model, with every operation in `session`.
+  std::shared_ptr<Db> with_session(std::shared_ptr<Session> session) const {
+    return std::make_shared<Db>(model_, name_, std::move(session));
+  }
+  const std::shared_ptr<const Model> &model() const { return model_; }
 
   const std::string &name() const { return name_; }
   const std::string &collection() const { return model_->collection(); }
@@ -62,6 +69,7 @@ class Db : public std::enable_shared_from_this<Db> {
 
   std::shared_ptr<const Model> model_;
   std::string name_;
+  std::shared_ptr<Session> session_;
 };
 
 }  // namespace pm::core

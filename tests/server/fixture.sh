@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# CTest fixture steps: two FerretDB instances, the main server and a second "cluster".
-# PM_TEST_URI replaces the main one and PM_TEST_URI2 the second; a replaced one is not started.
-#   fixture.sh start MAIN_DIR SECOND_DIR | stop MAIN_DIR SECOND_DIR
+# CTest fixture steps: two FerretDB instances, the main server and a second "cluster", and a
+# SecantusDB replica set for transactions and change streams. PM_TEST_URI replaces the main one,
+# PM_TEST_URI2 the second and PM_TEST_TXN_URI the third; a replaced one is not started. When
+# SecantusDB cannot be installed or started, the suites that need it report themselves skipped.
+#   fixture.sh start MAIN_DIR SECOND_DIR TXN_DIR | stop MAIN_DIR SECOND_DIR TXN_DIR
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-action=$1 main=$2 second=$3
+action=$1 main=$2 second=$3 txn=${4:-}
 one() {
   local given=$1 dir=$2
   if [ -n "$given" ]; then
@@ -18,3 +20,10 @@ one() {
 }
 one "${PM_TEST_URI:-}" "$main"
 one "${PM_TEST_URI2:-}" "$second"
+if [ -n "$txn" ] && [ -z "${PM_TEST_TXN_URI:-}" ]; then
+  case "$action" in
+    start) rm -rf "$txn"; "$here/secantus.sh" start "$txn" ||
+             echo "polymongo: WARNING: no SecantusDB; transaction and stream tests will be skipped" ;;
+    stop) "$here/secantus.sh" stop "$txn"; rm -rf "$txn/data" ;;
+  esac
+fi

@@ -43,6 +43,16 @@ std::string second_uri() {
   return uri;
 }
 
+std::string txn_uri() {
+  if (const char *u = std::getenv("PM_TEST_TXN_URI"); u && *u) return u;
+  const char *dir = std::getenv("PM_TEST_TXN_DIR");
+  if (!dir) dir = PM_DEFAULT_TXN_DIR;
+  std::ifstream f(std::string(dir) + "/uri");
+  std::string uri;
+  std::getline(f, uri);
+  return uri;
+}
+
 int port_of(const std::string &u) {
   bson_error_t error;
   mongoc_uri_t *uri = mongoc_uri_new_with_error(u.c_str(), &error);

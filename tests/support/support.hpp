@@ -21,6 +21,9 @@ int server_port();
 // A second, independent server ("another cluster"): PM_TEST_URI2 or the second fixture.
 std::string second_uri();
 int port_of(const std::string &uri);
+// A server with transactions and change streams: PM_TEST_TXN_URI, or the fixture's
+// SecantusDB; "" when there is none (tests then skip visibly).
+std::string txn_uri();
 // The script that builds, starts, stops and kills FerretDB instances (tests/server/ferretdb.sh).
 const char *ferretdb_script();
 // The password the suite puts in every URI it can (FerretDB accepts PLAIN credentials), so

@@ -1,0 +1,56 @@
+/* polymongo/session.h: native transactions on one cluster.
+ *
+ * A session checks out one connection from the pool serving its database and keeps it (the
+ * pool is pinned) until pm_session_free. Bind databases to it with pm_db_with_session: every
+ * operation on such a db runs in the session; all of them must be served by the session's pool
+ * (one cluster). Thread-safety: one thread at a time. On a server that cannot run
+ * multi-document transactions (a standalone; FerretDB) starting a transaction fails with
+ * PM_ENOTSUP before anything is written. */
+#ifndef POLYMONGO_SESSION_H
+#define POLYMONGO_SESSION_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pm_session pm_session;
+
+/* Starts a session on the pool serving `db` (NULL or "": the default database). `opts` (a
+ * document, or NULL): {causalConsistency?, readConcern?: {level}, writeConcern?: {w, wtimeout,
+ * j}, readPreference?: "primary"|..., maxCommitTimeMS?}; the last four are the defaults of its
+ * transactions. */
+PM_EXTERN int pm_wrapper_start_session(pm_wrapper *wrapper, const char *db, const void *opts,
+                                       size_t opts_len, pm_session **out, pm_error *err);
+
+/* The explicit form. `opts` as above (overriding the session's defaults), or NULL. */
+PM_EXTERN int pm_session_start_transaction(pm_session *session, const void *opts, size_t opts_len,
+                                           pm_error *err);
+PM_EXTERN int pm_session_commit(pm_session *session, pm_error *err);
+PM_EXTERN int pm_session_abort(pm_session *session, pm_error *err);
+PM_EXTERN int pm_session_in_transaction(const pm_session *session); /* 1 or 0 */
+
+/* The callback form, with the drivers' with-transaction semantics: starts a transaction, runs
+ * `fn`, and commits when it returns PM_OK. An operation that failed with the
+ * TransientTransactionError label makes the whole transaction run again; a commit that failed
+ * with UnknownTransactionCommitResult is retried; both within timeout_ms (<= 0: 120000).
+ * Any other return value from `fn` aborts the transaction and is returned (a negative pm_code
+ * from a failed operation keeps its pm_error; a positive value is the callback's own choice).
+ * `fn` runs on the calling thread. */
+typedef int (*pm_transaction_fn)(pm_session *session, void *user_data);
+PM_EXTERN int pm_session_with_transaction(pm_session *session, pm_transaction_fn fn,
+                                          void *user_data, const void *opts, size_t opts_len,
+                                          int64_t timeout_ms, pm_error *err);
+
+/* The same database and model as `db`, with every operation in `session`. */
+PM_EXTERN int pm_db_with_session(const pm_db *db, pm_session *session, pm_db **out,
+                                 pm_error *err);
+
+PM_EXTERN void pm_session_free(pm_session *session); /* NULL-safe; aborts an open transaction */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* POLYMONGO_SESSION_H */
