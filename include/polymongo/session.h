@@ -43,6 +43,39 @@ PM_EXTERN int pm_session_with_transaction(pm_session *session, pm_transaction_fn
                                           void *user_data, const void *opts, size_t opts_len,
                                           int64_t timeout_ms, pm_error *err);
 
+/* ---- compensating transactions, across any pools and clusters -------------------------------
+ *
+ * A compensating session records the exact undo of every write made through dbs bound to it
+ * (pm_db_with_session): inserted ids; the pre-images of exactly the documents changed (single-
+ * document writes capture them atomically with find-and-modify; multi-document writes read the
+ * matching documents and change exactly those ids); ids of documents created by upserts
+ * (assigned in advance). pm_session_start_transaction begins, pm_session_commit keeps the
+ * writes, pm_session_abort undoes them newest first; pm_session_with_transaction commits when
+ * the callback returns PM_OK and undoes otherwise, returning the callback's value and error
+ * (the original error is never replaced by an undo failure). pm_session_rollback_report tells
+ * what each undo step did. Supported writes: insert one/many, update one/many, replace one,
+ * delete one/many; other writes fail with PM_ENOTSUP inside such a session.
+ * What it does not guarantee: isolation. Other clients see the writes before commit, and an
+ * undo restores pre-images over anything they wrote to those documents in between.
+ *
+ * opts: {journal?: false, journalDb?: "polymongo_journal"}. With the journal, each undo record
+ * is written before its write to <journalDb>.polymongo_journal on the same cluster, updated
+ * with the exact pre-image after it, and removed when the transaction ends; pm_wrapper_recover
+ * (or the wrapper option recoverOnStart) rolls back what a crashed process left open. */
+PM_EXTERN int pm_wrapper_start_compensating(pm_wrapper *wrapper, const void *opts, size_t opts_len,
+                                            pm_session **out, pm_error *err);
+
+/* The report of the last rollback as JSON {txn, steps: [{seq, db, collection, undo, documents,
+ * ok, error?}], failedSteps}, or NULL in *json when there was none; free with pm_free. */
+PM_EXTERN int pm_session_rollback_report(const pm_session *session, char **json);
+
+/* Rolls back the compensating transactions that crashed processes left open in the journals
+ * (journalDb wrapper option, default "polymongo_journal") of every cluster this wrapper knows,
+ * if they are older than older_than_ms. The report goes to *report_json (free with pm_free;
+ * may be NULL): {recovered: [{txn, cluster, undone, failed}]}. */
+PM_EXTERN int pm_wrapper_recover(pm_wrapper *wrapper, int64_t older_than_ms, char **report_json,
+                                 pm_error *err);
+
 /* The same database and model as `db`, with every operation in `session`. */
 PM_EXTERN int pm_db_with_session(const pm_db *db, pm_session *session, pm_db **out,
                                  pm_error *err);

@@ -35,6 +35,9 @@ extern "C" {
  *   dbSpecific           array of {dbName, mongoURI?, options: {maxConnections, coldStart,
  *                        autoClose, ttl}}: databases served by a dedicated pool.
  *   allowSystemDatabases bool: allow admin, config and local (default false).
+ *   recoverOnStart       bool: roll back compensating transactions that crashed processes left
+ *                        open in the journals (see session.h) when the wrapper starts.
+ *   journalDb            string: the journals' database (default "polymongo_journal").
  *
  * Unknown option names, wrong types and out-of-range values fail with PM_EINVAL and a message
  * that names the option. Credentials never appear in messages or logs.

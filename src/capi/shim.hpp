@@ -31,8 +31,10 @@ struct pm_db {
 struct pm_cursor {
   std::unique_ptr<pm::core::Cursor> impl;
 };
+// A native session (impl) or a compensating one (comp): exactly one is set.
 struct pm_session {
   std::shared_ptr<pm::core::Session> impl;
+  std::shared_ptr<pm::core::Compensation> comp;
 };
 struct pm_result {
   std::shared_ptr<pm::core::WriteResult> impl;

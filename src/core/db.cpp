@@ -353,7 +353,15 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
 
 // ---- writes ---------------------------------------------------------------------------------
 
+void Db::refuse_in_compensation(const char *what) const {
+  if (comp_)
+    fail(Code::not_supported, std::string(what) +
+                                  " is not supported in a compensating transaction (its undo could not be "
+                                  "recorded exactly); use insert, update, replace or delete");
+}
+
 WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts) const {
+  if (comp_) return comp_->insert_many(*plain(), docs, opts);
   BulkPlan plan;
   Doc o(opts, "options");
   plan.set_bulk_options(o.get());
@@ -366,6 +374,7 @@ WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts) con
 }
 
 WriteOutcome Db::update(DocView filter, DocView change, DocView opts, bool many) const {
+  if (comp_) return comp_->update(*plain(), filter, change, opts, many, false);
   if (change.data == nullptr) fail(Code::invalid_argument, "update: the update is NULL");
   BulkPlan plan;
   Doc o(opts, "options");
@@ -385,6 +394,7 @@ WriteOutcome Db::update(DocView filter, DocView change, DocView opts, bool many)
 }
 
 WriteOutcome Db::replace_one(DocView filter, DocView replacement, DocView opts) const {
+  if (comp_) return comp_->update(*plain(), filter, replacement, opts, false, true);
   if (replacement.data == nullptr) fail(Code::invalid_argument, "replace: the replacement is NULL");
   BulkPlan plan;
   Doc o(opts, "options");
@@ -403,6 +413,7 @@ WriteOutcome Db::replace_one(DocView filter, DocView replacement, DocView opts) 
 }
 
 WriteOutcome Db::remove(DocView filter, DocView opts, bool many) const {
+  if (comp_) return comp_->remove(*plain(), filter, opts, many);
   BulkPlan plan;
   Doc o(opts, "options");
   bson_t per_write = BSON_INITIALIZER, per_bulk = BSON_INITIALIZER;
@@ -415,6 +426,7 @@ WriteOutcome Db::remove(DocView filter, DocView opts, bool many) const {
 }
 
 WriteOutcome Db::bulk_write(const std::vector<DocView> &ops, DocView opts) const {
+  refuse_in_compensation("bulk write");
   if (ops.empty()) fail(Code::invalid_argument, "bulk write: no writes given");
   BulkPlan plan;
   Doc o(opts, "options");
@@ -462,6 +474,7 @@ std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
 
 std::optional<Bytes> Db::find_one_and_modify(Modify kind, DocView filter, DocView change,
                                              DocView opts) const {
+  refuse_in_compensation("find-and-modify");
   Doc f(filter, "filter");
   Doc o(opts, "options");
   std::unique_ptr<Doc> c;
@@ -609,6 +622,7 @@ std::unique_ptr<Cursor> Db::aggregate(DocView pipeline, DocView opts) const {
 // ---- indexes, the collection, commands -------------------------------------------------------
 
 std::string Db::create_index(DocView keys, DocView opts) const {
+  refuse_in_compensation("create index");
   if (keys.data == nullptr) fail(Code::invalid_argument, "create index: the keys are NULL");
   Doc k(keys, "keys");
   Doc o(opts, "options");
@@ -656,6 +670,7 @@ std::unique_ptr<Cursor> Db::list_indexes() const {
 }
 
 void Db::drop_index(const std::string &name) const {
+  refuse_in_compensation("drop index");
   if (name.empty()) fail(Code::invalid_argument, "drop index: the name is empty");
   return run(true, [&](Target &t) {
   bson_error_t error;
@@ -665,6 +680,7 @@ void Db::drop_index(const std::string &name) const {
 }
 
 void Db::drop_collection() const {
+  refuse_in_compensation("drop collection");
   return run(true, [&](Target &t) {
   bson_error_t error;
   bool ok = mongoc_collection_drop_with_opts(t.coll, OpOpts(nullptr, session_.get()).get(), &error);
@@ -675,6 +691,7 @@ void Db::drop_collection() const {
 }
 
 Bytes Db::command(DocView command) const {
+  refuse_in_compensation("a command");
   if (command.data == nullptr) fail(Code::invalid_argument, "command: the command is NULL");
   Doc c(command, "command");
   if (c.empty()) fail(Code::invalid_argument, "command: the command is empty");

@@ -13,6 +13,7 @@
 #include "doc.hpp"
 #include "error.hpp"
 #include "model.hpp"
+#include "compensation.hpp"
 #include "session.hpp"
 #include "write_result.hpp"
 
@@ -32,6 +33,12 @@ class Db : public std::enable_shared_from_this<Db> {
   // The same database and model, with every operation in `session`.
   std::shared_ptr<Db> with_session(std::shared_ptr<Session> session) const {
     return std::make_shared<Db>(model_, name_, std::move(session));
+  }
+  // The same database and model, with every write recorded by a compensating transaction.
+  std::shared_ptr<Db> with_compensation(std::shared_ptr<Compensation> comp) const {
+    auto d = std::make_shared<Db>(model_, name_);
+    d->comp_ = std::move(comp);
+    return d;
   }
   const std::shared_ptr<const Model> &model() const { return model_; }
 
@@ -70,6 +77,9 @@ class Db : public std::enable_shared_from_this<Db> {
   std::shared_ptr<const Model> model_;
   std::string name_;
   std::shared_ptr<Session> session_;
+  std::shared_ptr<Compensation> comp_;
+  std::shared_ptr<Db> plain() const { return std::make_shared<Db>(model_, name_); }
+  void refuse_in_compensation(const char *what) const;
 };
 
 }  // namespace pm::core

@@ -158,7 +158,7 @@ Options Options::parse(const char *json) {
   check_keys(root.get(), "options: ",
              {"mongoURI", "defaultDB", "maxPoolSize", "minFreeConnections", "idleTimeoutMS",
               "coldStart", "retry", "debug", "logPath", "logLevel", "dbSpecific", "routes",
-              "maxOpenPools", "poolSizing", "allowSystemDatabases"});
+              "maxOpenPools", "poolSizing", "allowSystemDatabases", "recoverOnStart", "journalDb"});
 
   Options o;
   auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(root.get(), key); };
@@ -210,6 +210,11 @@ Options Options::parse(const char *json) {
   if (auto *v = get("logLevel")) {
     o.log_level = string(v, "logLevel");
     parse_log_level(o.log_level);
+  }
+  if (auto *v = get("recoverOnStart")) o.recover_on_start = boolean(v, "recoverOnStart");
+  if (auto *v = get("journalDb")) {
+    o.journal_db = string(v, "journalDb");
+    if (auto why = db_name_problem(o.journal_db, false)) bad("journalDb: " + *why);
   }
   if (auto *v = get("poolSizing")) {
     if (!cJSON_IsObject(v)) bad("poolSizing must be an object");

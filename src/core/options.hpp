@@ -57,6 +57,8 @@ struct Options {
   int max_open_pools = 0;  // 0: no cap on open dedicated pools
   PoolSizing pool_sizing;  // dynamic sizing of the shared pool
   bool allow_system_databases = false;
+  bool recover_on_start = false;               // roll back journals crashed processes left
+  std::string journal_db = "polymongo_journal";
 
   // Throws Error(invalid_argument) with a message naming the offending option.
   static Options parse(const char *json);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "compensation.hpp"
 #include "db_name.hpp"
 #include "error.hpp"
 #include "redact.hpp"
@@ -51,6 +52,7 @@ std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
                 std::to_string(w->options_.max_pool_size) + ", coldStart " +
                 (w->options_.cold_start ? "true" : "false") + ")");
   w->router_.connect_eager();
+  if (w->options_.recover_on_start) Compensation::recover(*w, w->options_.journal_db, 0);
   // The thread holds a plain pointer: the destructor stops it before anything it uses goes.
   Wrapper *raw = w.get();
   w->maintenance_ = std::thread([raw] { raw->maintenance_loop(); });
