@@ -248,8 +248,11 @@ TEST_F(Comp, WritesWithoutAnExactUndoAreRefused) {
   pm_session_free(s);
 }
 
-// Not a fixture test: the fork happens before this process starts any thread.
-TEST(CompRecovery, ProcessKilledMidTransactionIsRolledBackFromTheJournal) {
+namespace {
+// A child process writes a state, opens a journaled two-cluster transaction, writes in it and is
+// killed with SIGKILL; then a new wrapper recovers, explicitly or through recoverOnStart.
+// Called first thing in its test: the fork happens before this process starts any thread.
+void crash_and_recover(bool on_start) {
   std::string a = unique_db("crash_a"), b = unique_db("crash_b");
   std::string json = "{\"mongoURI\": \"" + server_uri() + "\", \"defaultDB\": \"" + a +
                      "\", \"dbSpecific\": [{\"dbName\": \"" + b + "\", \"mongoURI\": \"" + second_uri() + "\"}]}";
@@ -301,25 +304,36 @@ TEST(CompRecovery, ProcessKilledMidTransactionIsRolledBackFromTheJournal) {
 
   Wrapper w;
   pm_error err;
-  ASSERT_EQ(pm_wrapper_new(json.c_str(), &w.w, &err), PM_OK) << err.message;
+  std::string options = json;
+  if (on_start) options.insert(options.size() - 1, ", \"recoverOnStart\": true");
+  ASSERT_EQ(pm_wrapper_new(options.c_str(), &w.w, &err), PM_OK) << err.message;
   char *report = nullptr;
-  ASSERT_EQ(pm_wrapper_recover(w.w, 0, &report, &err), PM_OK) << err.message;
-  std::string r = report ? report : "";
-  pm_free(report);
-  EXPECT_NE(r.find("\"failed\":0"), std::string::npos) << r;
+  std::string r;
+  if (!on_start) {
+    ASSERT_EQ(pm_wrapper_recover(w.w, 0, &report, &err), PM_OK) << err.message;
+    r = report ? report : "";
+    pm_free(report);
+    EXPECT_NE(r.find("\"failed\":0"), std::string::npos) << r;
+  }
   std::string after = snapshot();
   std::string expected = "{ \"_id\" : 1, \"v\" : 1 }\n{ \"_id\" : 2, \"v\" : 2 }\n{ \"_id\" : \"x\", \"n\" : 1 }\n";
   EXPECT_EQ(after, expected) << "every database equals its state before the transaction";
   std::string mine = "{\"db\": {\"$in\": [\"" + a + "\", \"" + b + "\"]}}";
   EXPECT_EQ(Checker(server_uri()).count("polymongo_journal", "polymongo_journal", mine), 0) << "journal cleared";
   EXPECT_EQ(Checker(second_uri()).count("polymongo_journal", "polymongo_journal", mine), 0);
-  // A second recovery finds nothing of this transaction left.
-  size_t at = r.find("\"txn\":\"");
-  ASSERT_NE(at, std::string::npos) << r;
-  std::string txn = r.substr(at + 7, 24);
+  // Another recovery finds nothing of this transaction left.
   ASSERT_EQ(pm_wrapper_recover(w.w, 0, &report, &err), PM_OK);
-  EXPECT_EQ(std::string(report).find(txn), std::string::npos) << report;
+  for (const std::string &db : {a, b}) EXPECT_EQ(std::string(report).find(db), std::string::npos);
+  if (!on_start) {
+    size_t at = r.find("\"txn\":\"");
+    ASSERT_NE(at, std::string::npos) << r;
+    EXPECT_EQ(std::string(report).find(r.substr(at + 7, 24)), std::string::npos) << report;
+  }
   pm_free(report);
   std::remove((marker + ".before").c_str());
   std::remove((marker + ".mid").c_str());
 }
+}  // namespace
+
+TEST(CompRecovery, KilledProcessIsRolledBackByRecover) { crash_and_recover(false); }
+TEST(CompRecovery, KilledProcessIsRolledBackWhenAWrapperStartsWithRecoverOnStart) { crash_and_recover(true); }
