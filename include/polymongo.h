@@ -26,5 +26,6 @@
 #include "polymongo/events.h"
 #include "polymongo/stats.h"
 #include "polymongo/session.h"
+#include "polymongo/bulk.h"
 
 #endif /* POLYMONGO_H */

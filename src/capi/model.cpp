@@ -13,6 +13,7 @@ int pm_model_new(pm_wrapper *wrapper, const char *collection, const void *opts, 
     if (wrapper == nullptr) capi::null_argument("wrapper");
     if (collection == nullptr) capi::null_argument("collection");
     auto impl = std::make_shared<core::Model>(wrapper->impl, collection, capi::view(opts, opts_len));
+    wrapper->impl->register_model(impl);
     *out = new pm_model{std::move(impl)};
     return PM_OK;
   });

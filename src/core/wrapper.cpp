@@ -6,6 +6,9 @@
 
 #include "compensation.hpp"
 #include "db_name.hpp"
+#include "model.hpp"
+
+#include <algorithm>
 #include "error.hpp"
 #include "redact.hpp"
 
@@ -109,6 +112,22 @@ double Wrapper::ping(const std::string &db) {
   }
   pool->record_success(db, us);
   return std::chrono::duration<double, std::milli>(elapsed).count();
+}
+
+void Wrapper::register_model(std::weak_ptr<const Model> model) {
+  std::lock_guard<std::mutex> lock(models_mu_);
+  models_.erase(std::remove_if(models_.begin(), models_.end(), [](auto &m) { return m.expired(); }), models_.end());
+  models_.push_back(std::move(model));
+}
+
+void Wrapper::forget_database(const std::string &db) {
+  std::vector<std::shared_ptr<const Model>> live;
+  {
+    std::lock_guard<std::mutex> lock(models_mu_);
+    for (auto &m : models_)
+      if (auto s = m.lock()) live.push_back(std::move(s));
+  }
+  for (auto &m : live) m->forget(db);
 }
 
 bool Wrapper::close_all(int64_t timeout_ms) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "events.hpp"
 #include "log.hpp"
@@ -40,6 +41,10 @@ class Wrapper {
   PoolState state() const { return router_.shared_pool()->state(); }
   double ping(const std::string &db);  // latency in ms
 
+  // Models made on this wrapper, so that dropping a database evicts what they cached about it.
+  void register_model(std::weak_ptr<const class Model> model);
+  void forget_database(const std::string &db);
+
   // Shutdown. Both leave the wrapper usable: the next operation reopens what it needs.
   bool close_all(int64_t timeout_ms);  // false when some pool did not drain in time
   void force_close_all();
@@ -53,6 +58,9 @@ class Wrapper {
   std::shared_ptr<Log> log_;
   std::shared_ptr<Usage> usage_;
   Router router_;
+
+  std::mutex models_mu_;
+  std::vector<std::weak_ptr<const class Model>> models_;
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_wake_;
