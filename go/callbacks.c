@@ -12,6 +12,21 @@ void polymongo_go_event(const pm_event *event, void *user_data) {
   polymongoGoEvent((pm_event *)event, user_data);
 }
 
+// pm_transaction_fn of pm_session_with_transaction; runs on the thread that called it.
+int polymongo_go_transaction(pm_session *session, void *user_data) {
+  (void)session;
+  return polymongoGoTransaction(user_data);
+}
+
+// pm_write_fn / pm_read_fn / pm_progress_fn of export and import; run on the calling thread.
+int polymongo_go_write(const char *line, size_t len, void *user_data) {
+  return polymongoGoWrite((char *)line, len, user_data);
+}
+long polymongo_go_read(char *buf, size_t cap, void *user_data) { return polymongoGoRead(buf, cap, user_data); }
+void polymongo_go_progress(uint64_t documents, uint64_t bytes, void *user_data) {
+  polymongoGoProgress(documents, bytes, user_data);
+}
+
 // The self-test callback: calls the Go func stored in the handle.
 int polymongo_go_probe(void *user_data, int value) { return polymongoGoProbe(user_data, value); }
 

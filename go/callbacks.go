@@ -82,6 +82,26 @@ func polymongoGoEvent(ev *C.pm_event, p unsafe.Pointer) {
 	deliverEvent(ev, handleOf(p))
 }
 
+//export polymongoGoTransaction
+func polymongoGoTransaction(p unsafe.Pointer) C.int {
+	return handleOf(p).Value().(*txnCall).transaction()
+}
+
+//export polymongoGoWrite
+func polymongoGoWrite(line *C.char, n C.size_t, p unsafe.Pointer) C.int {
+	return handleOf(p).Value().(*transferCall).write(unsafe.Slice((*byte)(unsafe.Pointer(line)), int(n)))
+}
+
+//export polymongoGoRead
+func polymongoGoRead(buf *C.char, n C.size_t, p unsafe.Pointer) C.long {
+	return handleOf(p).Value().(*transferCall).read(unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(n)))
+}
+
+//export polymongoGoProgress
+func polymongoGoProgress(documents, bytes C.uint64_t, p unsafe.Pointer) {
+	handleOf(p).Value().(*transferCall).report(uint64(documents), uint64(bytes))
+}
+
 // probeCallback is the payload type of the self-test trampoline below.
 type probeCallback func(int) int
 

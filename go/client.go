@@ -21,7 +21,8 @@ type Options struct {
 	// to every pool, e.g. serverSelectionTimeoutMS and waitQueueTimeoutMS (the longest wait
 	// for a pooled connection; polymongo's default is 10000).
 	MongoURI string
-	// DefaultDB is the database of Model.DB(""). Default: the URI's database, else "default".
+	// DefaultDB is the database of Model.DB("") and StartSession(ctx, ""). Default: the
+	// database in the URI's path; with neither, "" fails with ErrInvalidDBName.
 	DefaultDB string
 	// MaxPoolSize is the size of the shared pool (default 10).
 	MaxPoolSize int
@@ -50,6 +51,13 @@ type Options struct {
 	MaxOpenPools int
 	// AllowSystemDatabases allows admin, config and local.
 	AllowSystemDatabases bool
+	// PoolSizing, when set, makes the shared pool's size limit follow its load.
+	PoolSizing *PoolSizing
+	// RecoverOnStart rolls back, inside New, the compensating transactions that crashed
+	// processes left open in the journals (see Client.Recover); JournalDB is the journals'
+	// database (default "polymongo_journal").
+	RecoverOnStart bool
+	JournalDB      string
 	// Extra holds options this version of the binding does not model yet; they are added to
 	// the JSON as they are (and override the fields above).
 	Extra map[string]any
@@ -60,6 +68,15 @@ type DBSpecific struct {
 	DBName   string
 	MongoURI string // another cluster; default: the client's MongoURI
 	PoolOptions
+}
+
+// PoolSizing is the dynamic size limit of the shared pool: between Min and Max (default
+// MaxPoolSize) connections, raised when the share of connections in use reaches ScaleUpAt
+// (default 0.8) and lowered below ScaleDownAt (default 0.3), checked every Interval.
+type PoolSizing struct {
+	Min, Max               int
+	ScaleUpAt, ScaleDownAt float64
+	Interval               time.Duration
 }
 
 // RetryPolicy is how reconnection is retried.
@@ -127,6 +144,31 @@ func (o Options) JSON() ([]byte, error) {
 	}
 	if o.AllowSystemDatabases {
 		m["allowSystemDatabases"] = true
+	}
+	if z := o.PoolSizing; z != nil {
+		m2 := map[string]any{}
+		if z.Min != 0 {
+			m2["min"] = z.Min
+		}
+		if z.Max != 0 {
+			m2["max"] = z.Max
+		}
+		if z.ScaleUpAt != 0 {
+			m2["scaleUpAt"] = z.ScaleUpAt
+		}
+		if z.ScaleDownAt != 0 {
+			m2["scaleDownAt"] = z.ScaleDownAt
+		}
+		if z.Interval != 0 {
+			m2["intervalMS"] = signedMS(z.Interval)
+		}
+		m["poolSizing"] = m2
+	}
+	if o.RecoverOnStart {
+		m["recoverOnStart"] = true
+	}
+	if o.JournalDB != "" {
+		m["journalDb"] = o.JournalDB
 	}
 	if o.DBSpecific != nil {
 		list := make([]map[string]any, 0, len(o.DBSpecific))

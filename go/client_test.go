@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -118,10 +119,19 @@ func TestInvalidDBNamesAreErrorsNotCrashes(t *testing.T) {
 	if err := c.CheckDBName("tenant_1"); err != nil {
 		t.Fatal(err)
 	}
-	// "" binds the default database; without one configured, that is an error.
-	if c.DefaultDB() == "" {
-		if _, err := m.DB(""); !errors.Is(err, ErrInvalidDBName) {
-			t.Fatalf("DB(\"\") without a default database: %v", err)
+	// "" binds the default database: there is none unless DefaultDB or the URI names one
+	// (the test server's URI has no database), and then "" is an invalid name.
+	if c.DefaultDB() != "" {
+		t.Fatalf("DefaultDB() = %q without DefaultDB or a database in the URI", c.DefaultDB())
+	}
+	if _, err := m.DB(""); !errors.Is(err, ErrInvalidDBName) {
+		t.Fatalf("DB(\"\") without a default database: %v", err)
+	}
+	if u, err := url.Parse(serverURI(t)); err == nil && (u.Path == "" || u.Path == "/") {
+		u.Path = "/go_uri_default"
+		fromURI := newClient(t, func(o *Options) { o.MongoURI = u.String() })
+		if d := mustDB(t, mustModel(t, fromURI, "things"), ""); fromURI.DefaultDB() != "go_uri_default" || d.Name() != "go_uri_default" {
+			t.Fatalf("default database from the URI: %q, %q", fromURI.DefaultDB(), d.Name())
 		}
 	}
 	withDefault := newClient(t, func(o *Options) { o.DefaultDB = "go_default_db" })
@@ -181,6 +191,14 @@ func TestWrongArgumentTypesAreRejected(t *testing.T) {
 	expectInvalid("ReplaceOne($set)", err)
 	_, err = d.Aggregate(ctx, 42)
 	expectInvalid("Aggregate(int)", err)
+	// Malformed pipelines are refused by the library before anything is sent.
+	_, err = d.Aggregate(ctx, ExtJSON(`{"notAPipeline": 1}`))
+	expectInvalid("Aggregate({notAPipeline})", err)
+	_, err = d.Aggregate(ctx, ExtJSON(`{"pipeline": 5}`))
+	expectInvalid("Aggregate({pipeline: 5})", err)
+	stage, _ := bson.Marshal(bson.D{{Key: "$match", Value: bson.D{}}})
+	_, err = d.Aggregate(ctx, bson.Raw(stage))
+	expectInvalid("Aggregate(a stage, not a pipeline)", err)
 	_, err = d.BulkWrite(ctx, nil)
 	expectInvalid("BulkWrite(nil)", err)
 	_, err = d.BulkWrite(ctx, []WriteModel{&InsertOneModel{Document: bson.D{{Key: "a", Value: 1}}}, &UpdateOneModel{Filter: bson.D{}}})

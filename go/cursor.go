@@ -33,20 +33,27 @@ type Cursor struct {
 }
 
 func newCursor(ptr *C.pm_cursor, d *DB) (*Cursor, error) {
-	c := &Cursor{h: newHandle(ptr, func(c *C.pm_cursor) { C.pm_cursor_free(c) }, "cursor"), db: d}
-	if err := track(c, c.h, d.model.client.reg); err != nil {
+	free := freeUnder(d.lock(), func(c *C.pm_cursor) { C.pm_cursor_free(c) })
+	c := &Cursor{h: newHandle(ptr, free, "cursor"), db: d}
+	if err := track(c, c.h, d.reg); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
 // next fetches one document: (doc, true), (nil, false) at the end, or an error.
-func (c *Cursor) next() (bson.Raw, error) {
+func (c *Cursor) next(ctx context.Context) (bson.Raw, error) {
 	p, err := c.h.acquire()
 	if err != nil {
 		return nil, err
 	}
 	defer c.h.release()
+	if l := c.db.lock(); l != nil { // a cursor of a session's DB uses the session
+		if err := l.lock(ctx); err != nil {
+			return nil, err
+		}
+		defer l.unlock()
+	}
 	var data *C.uint8_t
 	var n C.size_t
 	var e C.pm_error
@@ -67,7 +74,7 @@ func (c *Cursor) Next(ctx context.Context) bool {
 	if c.end || c.err != nil {
 		return false
 	}
-	doc, err := run(ctx, c.next, nil)
+	doc, err := run(ctx, func() (bson.Raw, error) { return c.next(ctx) }, nil)
 	switch {
 	case err != nil:
 		c.err = err

@@ -24,6 +24,40 @@ type DB struct {
 	model      *Model
 	name       string
 	collection string
+	sess       *Session  // the session it is bound to, or nil
+	reg        *registry // where its cursors register: the client's, or the session's
+}
+
+// newDB wraps a new C db handle bound from model (and to sess, when not nil).
+func newDB(ptr *C.pm_db, m *Model, sess *Session) (*DB, error) {
+	reg := m.client.reg
+	var lock sessionLock
+	if sess != nil {
+		reg, lock = sess.st.reg, sess.st.lock
+	}
+	db := &DB{
+		h:          newHandle(ptr, freeUnder(lock, func(d *C.pm_db) { C.pm_db_free(d) }), "db"),
+		model:      m,
+		name:       C.GoString(C.pm_db_name(ptr)),
+		collection: C.GoString(C.pm_db_collection(ptr)),
+		sess:       sess,
+		reg:        reg,
+	}
+	if err := track(db, db.h, reg); err != nil {
+		if sess != nil {
+			return nil, closedError("the session")
+		}
+		return nil, err
+	}
+	return db, nil
+}
+
+// lock is the session lock of a bound DB (nil for a plain one).
+func (d *DB) lock() sessionLock {
+	if d.sess == nil {
+		return nil
+	}
+	return d.sess.st.lock
 }
 
 // Name is the database name.
@@ -50,20 +84,27 @@ type (
 	plainCall  func(db *C.pm_db, e *C.pm_error) C.int
 )
 
-// with runs fn with the C handle acquired.
-func with[R any](d *DB, fn func(p *C.pm_db) (R, error)) (R, error) {
+// with runs fn with the C handle acquired and, for a DB bound to a session, the session lock
+// held (waiting for it until ctx is done).
+func with[R any](ctx context.Context, d *DB, fn func(p *C.pm_db) (R, error)) (R, error) {
+	var zero R
 	p, err := d.h.acquire()
 	if err != nil {
-		var zero R
 		return zero, err
 	}
 	defer d.h.release()
+	if l := d.lock(); l != nil {
+		if err := l.lock(ctx); err != nil {
+			return zero, err
+		}
+		defer l.unlock()
+	}
 	return fn(p)
 }
 
 func (d *DB) write(ctx context.Context, call writeCall) (*BulkWriteResult, error) {
 	return run(ctx, func() (*BulkWriteResult, error) {
-		return with(d, func(p *C.pm_db) (*BulkWriteResult, error) {
+		return with(ctx, d, func(p *C.pm_db) (*BulkWriteResult, error) {
 			var out *C.pm_result
 			var e C.pm_error
 			rc := call(p, &out, &e)
@@ -80,7 +121,7 @@ func (d *DB) write(ctx context.Context, call writeCall) (*BulkWriteResult, error
 
 func (d *DB) buf(ctx context.Context, call bufCall) (bson.Raw, error) {
 	return run(ctx, func() (bson.Raw, error) {
-		return with(d, func(p *C.pm_db) (bson.Raw, error) {
+		return with(ctx, d, func(p *C.pm_db) (bson.Raw, error) {
 			var out C.pm_buf
 			var e C.pm_error
 			if rc := call(p, &out, &e); rc != 0 {
@@ -94,7 +135,7 @@ func (d *DB) buf(ctx context.Context, call bufCall) (bson.Raw, error) {
 
 func (d *DB) cursor(ctx context.Context, call cursorCall) (*Cursor, error) {
 	ptr, err := run(ctx, func() (*C.pm_cursor, error) {
-		return with(d, func(p *C.pm_db) (*C.pm_cursor, error) {
+		return with(ctx, d, func(p *C.pm_db) (*C.pm_cursor, error) {
 			var out *C.pm_cursor
 			var e C.pm_error
 			if rc := call(p, &out, &e); rc != 0 {
@@ -102,7 +143,7 @@ func (d *DB) cursor(ctx context.Context, call cursorCall) (*Cursor, error) {
 			}
 			return out, nil
 		})
-	}, func(c *C.pm_cursor) { C.pm_cursor_free(c) })
+	}, freeUnder(d.lock(), func(c *C.pm_cursor) { C.pm_cursor_free(c) }))
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +152,7 @@ func (d *DB) cursor(ctx context.Context, call cursorCall) (*Cursor, error) {
 
 func (d *DB) count(ctx context.Context, call countCall) (int64, error) {
 	return run(ctx, func() (int64, error) {
-		return with(d, func(p *C.pm_db) (int64, error) {
+		return with(ctx, d, func(p *C.pm_db) (int64, error) {
 			var n C.int64_t
 			var e C.pm_error
 			if rc := call(p, &n, &e); rc != 0 {
@@ -124,7 +165,7 @@ func (d *DB) count(ctx context.Context, call countCall) (int64, error) {
 
 func (d *DB) plain(ctx context.Context, call plainCall) error {
 	return run0(ctx, func() error {
-		_, err := with(d, func(p *C.pm_db) (struct{}, error) {
+		_, err := with(ctx, d, func(p *C.pm_db) (struct{}, error) {
 			var e C.pm_error
 			if rc := call(p, &e); rc != 0 {
 				return struct{}{}, cError(rc, &e)
@@ -535,7 +576,7 @@ func (d *DB) CreateIndex(ctx context.Context, model IndexModel) (string, error) 
 		return "", err
 	}
 	return run(ctx, func() (string, error) {
-		return with(d, func(p *C.pm_db) (string, error) {
+		return with(ctx, d, func(p *C.pm_db) (string, error) {
 			kp, kn := k.arg()
 			op, on := o.arg()
 			var name *C.char

@@ -41,7 +41,17 @@
 // draining and forced shutdown (CloseAll, ForceCloseAll), opt-in signal handling
 // (HandleSignals), health (State, Ping), hooks (Subscribe, delivering [Event] values to a Go
 // func on the library's dispatcher thread) and statistics (Stats, DBStats, ListDatabases,
-// Usage, Prometheus).
+// Usage, Prometheus), and whole databases as NDJSON (Export, Import, CopyDatabase,
+// DropDatabase, ...).
+//
+// # Transactions
+//
+// [Client.StartSession] gives a [Session] on one pool; [DB.WithSession] binds a database to it,
+// and [Session.WithTransaction] runs a func in a transaction with the drivers' retry
+// semantics (or use StartTransaction, CommitTransaction, AbortTransaction). A session's calls
+// are serialised. Servers without transactions (FerretDB, a standalone) refuse them with
+// ErrNotSupported before anything is written; [Client.StartCompensating] gives a session that
+// works anywhere by undoing its writes on abort.
 //
 // # Handles and threads
 //

@@ -36,6 +36,25 @@ func serverURI(t testing.TB) string {
 	return strings.TrimSpace(string(b))
 }
 
+// txnURI is PM_TEST_TXN_URI, or the URI of the server with transactions (SecantusDB, a
+// single-node replica set) that the CTest fixture started next to the FerretDB one
+// ("$(dirname $PM_TEST_SERVER_DIR)/server-txn/uri"). Without it the test is skipped, visibly.
+func txnURI(t testing.TB) string {
+	t.Helper()
+	if uri := os.Getenv("PM_TEST_TXN_URI"); uri != "" {
+		return uri
+	}
+	dir := os.Getenv("PM_TEST_SERVER_DIR")
+	if dir == "" {
+		t.Skip("no server with transactions: set PM_TEST_TXN_URI or run through ctest")
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(dir), "server-txn", "uri"))
+	if err != nil {
+		t.Skip("no server with transactions (SecantusDB did not start): " + err.Error())
+	}
+	return strings.TrimSpace(string(b))
+}
+
 var (
 	runID     = randomHex(4)
 	dbCounter atomic.Int64
@@ -96,7 +115,12 @@ type checker struct {
 
 func newChecker(t testing.TB) *checker {
 	t.Helper()
-	uri := serverURI(t)
+	return newCheckerOn(t, serverURI(t))
+}
+
+// newCheckerOn reads back through the official driver from the server at uri.
+func newCheckerOn(t testing.TB, uri string) *checker {
+	t.Helper()
 	cl, err := mongo.Connect(options.Client().ApplyURI(uri).SetTimeout(20 * time.Second))
 	if err != nil {
 		t.Fatalf("checker connect: %v", err)

@@ -124,16 +124,7 @@ func (m *Model) DB(name string) (*DB, error) {
 	if rc := C.pm_model_db(p, cs, &d, &e); rc != 0 {
 		return nil, cError(rc, &e)
 	}
-	db := &DB{
-		h:          newHandle(d, func(d *C.pm_db) { C.pm_db_free(d) }, "db"),
-		model:      m,
-		name:       C.GoString(C.pm_db_name(d)),
-		collection: C.GoString(C.pm_db_collection(d)),
-	}
-	if err := track(db, db.h, m.client.reg); err != nil {
-		return nil, err
-	}
-	return db, nil
+	return newDB(d, m, nil)
 }
 
 // Close releases the model. DBs bound from it keep working (they keep what they need alive).

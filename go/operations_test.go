@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -197,7 +198,35 @@ func TestEventsReachGoCallbacks(t *testing.T) {
 	}
 	mu.Unlock()
 
-	// Bad subscriptions are refused (and their payload released).
+	// Unsubscribe waits for a callback that is running.
+	var started, finished atomic.Bool
+	live := liveCallbacks.Load()
+	slow, err := c.Subscribe(EventConnect, func(Event) {
+		started.Store(true)
+		time.Sleep(200 * time.Millisecond)
+		finished.Store(true)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mustDB(t, m, uniqueDB("hook_slow")).InsertOne(ctx, bson.D{{Key: "a", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !started.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow callback never ran")
+		}
+	}
+	if err := slow.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if !finished.Load() {
+		t.Fatal("Unsubscribe returned while the callback was running")
+	}
+	waitForCallbacks(t, live)
+
+	// Bad subscriptions are refused, and the library releases their payload on every failure
+	// path.
 	if _, err := c.Subscribe(EventConnect, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("nil fn: %v", err)
 	}
@@ -207,6 +236,7 @@ func TestEventsReachGoCallbacks(t *testing.T) {
 	if _, err := c.Subscribe(EventConnect, func(Event) {}, "bad.name"); !errors.Is(err, ErrInvalidDBName) {
 		t.Fatalf("bad db: %v", err)
 	}
+	waitForCallbacks(t, live)
 	if EventConnect.String() != "connect" || (EventConnect|EventError).String() != "connect|error" {
 		t.Fatalf("EventType names: %v", EventConnect|EventError)
 	}

@@ -6,9 +6,9 @@ package polymongo
 
 // The oldest C API this binding is written against. Building against an older header fails
 // here, at compile time, instead of with missing symbols at link time.
-#define PM_GO_MIN_VERSION_NUM 0x000100
+#define PM_GO_MIN_VERSION_NUM 0x000200
 #if !defined(PM_VERSION_NUM) || PM_VERSION_NUM < PM_GO_MIN_VERSION_NUM
-#error "polymongo: the Go binding needs polymongo.h >= 0.1.0"
+#error "polymongo: the Go binding needs polymongo.h >= 0.2.0 (sessions)"
 #endif
 */
 import "C"
@@ -21,7 +21,7 @@ import (
 // HeaderVersion is the C API version this package was compiled against (0xMMmmpp).
 const HeaderVersion = int(C.PM_VERSION_NUM)
 
-// Version is the version string of the libpolymongo actually loaded, e.g. "0.1.0".
+// Version is the version string of the libpolymongo actually loaded, e.g. "0.2.0".
 func Version() string { return C.GoString(C.pm_version()) }
 
 // VersionNum is the version of the libpolymongo actually loaded, as 0xMMmmpp.

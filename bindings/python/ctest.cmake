@@ -26,6 +26,15 @@ set(PM_PY_ENV
   PYTHONPATH=${PM_PY_OUT}
   PYTHONDONTWRITEBYTECODE=1
   PM_PY_BUILD_DIR=${PM_PY_OUT})
+# The fixture's other servers, when tests/CMakeLists.txt names their directories (the tests
+# otherwise find them next to PM_TEST_SERVER_DIR): the second cluster and the replica set with
+# transactions (SecantusDB; its tests report SKIPPED when it did not start).
+if(DEFINED PM_TEST_SERVER2_DIR)
+  list(APPEND PM_PY_ENV PM_TEST_SERVER2_DIR=${PM_TEST_SERVER2_DIR})
+endif()
+if(DEFINED PM_TEST_TXN_DIR)
+  list(APPEND PM_PY_ENV PM_TEST_TXN_DIR=${PM_TEST_TXN_DIR})
+endif()
 
 add_test(NAME python.build
   COMMAND ${Python3_EXECUTABLE} ${PM_PY_SRC}/build_inplace.py ${PM_PY_OUT})

@@ -33,8 +33,9 @@ PM_EXTERN int pm_session_in_transaction(const pm_session *session); /* 1 or 0 */
 
 /* The callback form, with the drivers' with-transaction semantics: starts a transaction, runs
  * `fn`, and commits when it returns PM_OK. An operation that failed with the
- * TransientTransactionError label makes the whole transaction run again; a commit that failed
- * with UnknownTransactionCommitResult is retried; both within timeout_ms (<= 0: 120000).
+ * TransientTransactionError label makes the whole transaction run again (after an exponential
+ * backoff with jitter, 5 ms doubling to 500 ms); a commit that failed with
+ * UnknownTransactionCommitResult is retried; both within timeout_ms (<= 0: 120000).
  * Any other return value from `fn` aborts the transaction and is returned (a negative pm_code
  * from a failed operation keeps its pm_error; a positive value is the callback's own choice).
  * `fn` runs on the calling thread. */
@@ -76,7 +77,10 @@ PM_EXTERN int pm_session_rollback_report(const pm_session *session, char **json)
 PM_EXTERN int pm_wrapper_recover(pm_wrapper *wrapper, int64_t older_than_ms, char **report_json,
                                  pm_error *err);
 
-/* The same database and model as `db`, with every operation in `session`. */
+/* The same database and model as `db`, with every operation in `session`. Unlike other dbs, a
+ * db bound to a native session shares the session's one connection: it and its cursors are
+ * for one thread at a time, with the session. The session ends (aborting an open transaction)
+ * when pm_session_free has been called and the last db bound to it is freed. */
 PM_EXTERN int pm_db_with_session(const pm_db *db, pm_session *session, pm_db **out,
                                  pm_error *err);
 

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstring>
+#include <random>
+#include <thread>
 
 #include "error.hpp"
 #include "wrapper.hpp"
@@ -191,7 +193,17 @@ void Session::note_error(const Error &e) { last_transient_ = last_transient_ || 
 bool Session::with_transaction(const std::function<bool()> &body, DocView opts, int64_t timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   auto time_left = [&] { return std::chrono::steady_clock::now() < deadline; };
-  for (;;) {
+  // Before running the transaction again after a transient error: exponential backoff with
+  // jitter (5 ms doubling up to 500 ms), so that conflicting transactions do not spin.
+  int attempt = 0;
+  thread_local std::mt19937 rng{std::random_device{}()};
+  auto backoff = [&] {
+    int64_t cap = std::min<int64_t>(500, int64_t{5} << std::min(attempt, 7));
+    ++attempt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(cap / 2, cap)(rng)));
+  };
+  for (bool first = true;; first = false) {
+    if (!first) backoff();
     start_transaction(opts);
     bool keep;
     try {

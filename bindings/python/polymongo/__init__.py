@@ -8,6 +8,8 @@
         tenant.insert_one({"email": "a@example.com"})
         for doc in tenant.find({}, sort=[("email", 1)], limit=10):
             print(doc)
+        with pm.start_session("tenant_1") as s:       # transactions need a replica set
+            s.with_transaction(lambda s: tenant.with_session(s).insert_one({"n": 1}))
 
 A Python binding (cffi, API mode) of the polymongo C library. Documents are encoded and decoded
 with pymongo's ``bson`` package and cross the C API as BSON bytes, so every BSON type is kept.
@@ -43,6 +45,7 @@ from .errors import (
     WriteError,
 )
 from .events import Event, EventType, Subscription
+from .session import Session, Transaction
 from .operations import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from .results import (
     BulkWriteResult,
@@ -52,10 +55,11 @@ from .results import (
     UpdateResult,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
-    "PolyMongo", "Model", "Db", "Cursor", "ReturnDocument", "ConnectionState",
+    "PolyMongo", "Model", "Db", "Cursor", "Session", "Transaction", "ReturnDocument",
+    "ConnectionState",
     "Event", "EventType", "Subscription",
     "InsertOne", "UpdateOne", "UpdateMany", "ReplaceOne", "DeleteOne", "DeleteMany",
     "InsertOneResult", "InsertManyResult", "UpdateResult", "DeleteResult", "BulkWriteResult",

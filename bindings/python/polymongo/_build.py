@@ -33,11 +33,17 @@ MODULE_NAME = "polymongo._libpolymongo"
 PACKAGE = "polymongo"
 
 # Declarations the binding adds on top of the generated ones: the Python functions that C
-# calls back (cffi `extern "Python"`, see polymongo/events.py). Only things that are not in the
-# header belong here.
+# calls back (cffi `extern "Python"`, see polymongo/events.py and polymongo/session.py). Only
+# things that are not in the header belong here. cffi checks at each call that their types
+# are the header's callback types (pm_event_fn, pm_transaction_fn, pm_progress_fn,
+# pm_write_fn, pm_read_fn).
 EXTRA_CDEF = """
 extern "Python" void _pm_py_event(const pm_event *event, void *user_data);
 extern "Python" void _pm_py_free_user_data(void *user_data);
+extern "Python" int _pm_py_transaction(pm_session *session, void *user_data);
+extern "Python" void _pm_py_progress(uint64_t documents, uint64_t bytes, void *user_data);
+extern "Python" int _pm_py_write(const char *line, size_t len, void *user_data);
+extern "Python" long _pm_py_read(char *buf, size_t cap, void *user_data);
 """
 
 

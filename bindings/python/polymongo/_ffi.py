@@ -99,3 +99,54 @@ class Handle:
         ptr, self._ptr = self._ptr, None
         if ptr is not None:
             ffi.release(ptr)  # runs the ffi.gc destructor (pm_*_free) now
+
+
+class LockedHandle(Handle):
+    """A :class:`Handle` whose every use, and its free, holds ``lock``.
+
+    The handles of one session (the session itself, the dbs bound to it, their cursors) share
+    one ``threading.RLock``: the C session is for one thread at a time, and so is everything
+    that runs on its connection. A second thread waits (with the GIL released) instead of using
+    the session concurrently; the owning thread may re-enter (an operation inside a
+    ``with_transaction`` callback, a cursor freed by the garbage collector in between).
+    """
+
+    __slots__ = ("_outer",)
+
+    def __init__(self, ptr: Any, free: Callable[[Any], None], what: str, lock: Any) -> None:
+        def locked_free(p: Any, free: Callable[[Any], None] = free, lock: Any = lock) -> None:
+            with lock:
+                free(p)
+
+        super().__init__(ptr, locked_free, what)
+        self._outer = lock
+
+    def __enter__(self) -> Any:
+        self._outer.acquire()
+        try:
+            return super().__enter__()
+        except BaseException:
+            self._outer.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            super().__exit__(*exc)
+        finally:
+            self._outer.release()
+
+
+class in_flight:
+    """``with in_flight(handle) as ptr``: the handle's pointer, counted as in flight, without
+    the outer lock of a :class:`LockedHandle` (for calls that only copy references)."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, handle: Handle) -> None:
+        self._h = handle
+
+    def __enter__(self) -> Any:
+        return Handle.__enter__(self._h)
+
+    def __exit__(self, *exc: object) -> None:
+        Handle.__exit__(self._h)

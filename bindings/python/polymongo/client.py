@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 from bson.codec_options import CodecOptions
 
 from . import _convert as cv
-from ._ffi import Handle, cstr, ffi, lib, new_error
+from ._ffi import Handle, cstr, ffi, in_flight, lib, new_error
 from .cursor import Cursor
 from . import events as _events
 from .events import Event, EventType, Subscription
 from .errors import Closed, InvalidArgument, InvalidDatabaseName, error_from
 from .operations import write_model
+from .session import Session, transaction_options
+from . import transfer as _transfer
 from .results import (
     BulkWriteResult,
     DeleteResult,
@@ -32,8 +34,8 @@ from .results import (
     _WriteResultBase,
 )
 
-__all__ = ["PolyMongo", "Model", "Db", "ReturnDocument", "ConnectionState", "bson_to_json",
-           "json_to_bson", "version"]
+__all__ = ["PolyMongo", "Model", "Db", "Session", "ReturnDocument", "ConnectionState",
+           "bson_to_json", "json_to_bson", "version"]
 
 Filter = Optional[Mapping]
 
@@ -133,6 +135,8 @@ class PolyMongo:
         log_path: Optional[str] = None,
         db_specific: Optional[Sequence[Mapping]] = None,
         allow_system_databases: Optional[bool] = None,
+        recover_on_start: Optional[bool] = None,
+        journal_db: Optional[str] = None,
         codec_options: Optional[CodecOptions] = None,
         **extra_options: Any,
     ) -> None:
@@ -157,6 +161,8 @@ class PolyMongo:
                 "logPath": log_path,
                 "dbSpecific": _camel_tree(list(db_specific)) if db_specific is not None else None,
                 "allowSystemDatabases": allow_system_databases,
+                "recoverOnStart": recover_on_start,
+                "journalDb": journal_db,
             },
             _camel_tree(extra_options),
         )
@@ -222,11 +228,13 @@ class PolyMongo:
 
     # ---- wrapper-level calls -----------------------------------------------------------------
     @property
-    def default_db(self) -> str:
-        """The database used by ``model.db()`` with no name."""
+    def default_db(self) -> Optional[str]:
+        """The database used by ``model.db()`` with no name: the ``default_db`` option, else the
+        database in the URI's path, else None (then ``model.db()`` raises
+        :class:`InvalidDatabaseName`)."""
         assert self._h is not None
         with self._h as ptr:
-            return cstr(lib.pm_wrapper_default_db(ptr)) or ""
+            return cstr(lib.pm_wrapper_default_db(ptr)) or None
 
     def check_db_name(self, name: str) -> None:
         """Raises :class:`InvalidDatabaseName` unless ``name`` is acceptable (no I/O)."""
@@ -397,11 +405,12 @@ class PolyMongo:
                 rc = lib.pm_wrapper_subscribe(ptr, int(events), arr.ptrs, arr.n, lib._pm_py_event,
                                               handle, lib._pm_py_free_user_data, out, err)
         except BaseException:
-            _events.forget(sub)
+            _events.forget(sub)  # closed: C never saw the handle
             raise
         if rc < 0:
+            # C has called free_user_data already (it does on every failure path), which
+            # dropped the registry entry; nothing is left to release here.
             sub._unsubscribing = True
-            _events.forget(sub)  # C holds no copy of the handle
             raise error_from(rc, err)
         sub.id = int(out[0])
         with self._lock:
@@ -448,6 +457,89 @@ class PolyMongo:
         assert self._h is not None
         with self._h as ptr:
             return int(lib.pm_wrapper_dropped_events(ptr))
+
+    # ---- sessions and transactions (session.h) ---------------------------------------------
+    def start_session(self, db: Optional[str] = None, *, causal_consistency: Optional[bool] = None,
+                      read_concern: Any = None, write_concern: Any = None,
+                      read_preference: Any = None, max_commit_time_ms: Optional[int] = None,
+                      **options: Any) -> Session:
+        """A native :class:`Session` on the pool serving ``db`` (None: the default database).
+        It holds one pooled connection until closed: use ``with pm.start_session(...) as s``.
+        The transaction options given here are the defaults of its transactions."""
+        raw = ffi.NULL if db is None else _db_name(db)
+        opts = transaction_options(read_concern, write_concern, read_preference,
+                                   max_commit_time_ms, options)
+        if causal_consistency is not None:
+            opts["causalConsistency"] = bool(causal_consistency)
+        o = cv.opt_arg(opts, self._dict_codec, "session options")
+        out = ffi.new("pm_session **")
+        self._status(lib.pm_wrapper_start_session, raw, o.ptr, o.len, out)
+        return Session(self, out[0], compensating=False,
+                       database=db if db else self.default_db)
+
+    def start_compensating(self, *, journal: Optional[bool] = None,
+                           journal_db: Optional[str] = None, **options: Any) -> Session:
+        """A compensating :class:`Session`: transactions across any pools and clusters that
+        record the undo of each write and roll back by applying it (no isolation: others see
+        the writes before commit). With ``journal`` (default on) the undo records are written
+        to ``journal_db`` first, so that :meth:`recover` can roll back after a crash."""
+        o = cv.opt_arg(cv.options({"journal": journal, "journalDb": journal_db}, options),
+                       self._dict_codec, "compensating options")
+        out = ffi.new("pm_session **")
+        self._status(lib.pm_wrapper_start_compensating, o.ptr, o.len, out)
+        return Session(self, out[0], compensating=True, database=None)
+
+    def recover(self, older_than_ms: int = 0) -> Dict[str, Any]:
+        """Rolls back the compensating transactions that crashed processes left open in the
+        journals of every cluster this instance knows, if older than ``older_than_ms``.
+        Returns ``{"recovered": [{"txn", "cluster", "undone", "failed"}]}``."""
+        if not isinstance(older_than_ms, int) or isinstance(older_than_ms, bool):
+            raise TypeError("older_than_ms must be an int")
+        text = self._string_call(lib.pm_wrapper_recover, older_than_ms)
+        return json.loads(text) if text else {"recovered": []}
+
+    # ---- whole databases: export, import, copy, drop (bulk.h) -------------------------------
+    def export_database(self, db: Optional[str], out: Any, *,
+                        progress: Optional[Callable[[int, int], Any]] = None) -> Dict[str, int]:
+        """Writes database ``db`` (None: the default) as NDJSON to ``out``: a path ("-":
+        standard output), a writable file object (text or binary) or a callable(line).
+        ``progress(documents, bytes)`` is called every 1,000 documents and at the end.
+        Returns ``{"documents", "bytes"}``."""
+        return _transfer.export_database(self, db, out, progress)
+
+    def import_database(self, db: Optional[str], src: Any, *, batch_size: Optional[int] = None,
+                        stop_on_error: Optional[bool] = None,
+                        progress: Optional[Callable[[int, int], Any]] = None,
+                        **options: Any) -> Dict[str, Any]:
+        """Reads an export (a path, "-", a readable file object, or bytes) into ``db`` and
+        returns the report. Refused documents raise :class:`WriteError`, a malformed line
+        :class:`InvalidArgument`; either carries the report as ``exc.report``."""
+        return _transfer.import_database(self, db, src, batch_size=batch_size,
+                                         stop_on_error=stop_on_error, progress=progress, **options)
+
+    def copy_database(self, from_db: str, to_db: str, *, batch_size: Optional[int] = None,
+                      stop_on_error: Optional[bool] = None,
+                      progress: Optional[Callable[[int, int], Any]] = None,
+                      **options: Any) -> Dict[str, Any]:
+        """Copies a database into another (any pool or cluster); returns the import report."""
+        return _transfer.copy_database(self, from_db, to_db, batch_size=batch_size,
+                                       stop_on_error=stop_on_error, progress=progress, **options)
+
+    def export_document(self, db: Optional[str] = None) -> Dict[str, Any]:
+        """A database in memory: ``{"database", "exportedAt", "collections": {name:
+        {"options", "indexes", "documents"}}}``."""
+        return _transfer.export_document(self, db)
+
+    def import_document(self, db: Optional[str], document: Any, *,
+                        batch_size: Optional[int] = None, stop_on_error: Optional[bool] = None,
+                        **options: Any) -> Dict[str, Any]:
+        """Imports the in-memory form into ``db``; returns the report."""
+        return _transfer.import_document(self, db, document, batch_size=batch_size,
+                                         stop_on_error=stop_on_error, **options)
+
+    def drop_database(self, db: str) -> None:
+        """Drops a database; models apply their indexes there again on next use."""
+        _transfer.drop_database(self, db)
 
     def model(
         self,
@@ -572,14 +664,34 @@ class Db:
     """A model bound to one database: the target of CRUD, cursors, bulk writes and indexes.
     Immutable and thread-safe; cheap to make (no I/O)."""
 
-    __slots__ = ("_h", "model", "_codec", "_dict_codec", "__weakref__")
+    __slots__ = ("_h", "model", "session", "_codec", "_dict_codec", "__weakref__")
 
-    def __init__(self, model: Model, ptr: Any) -> None:
-        self._h = Handle(ptr, lib.pm_db_free, "db")
+    def __init__(self, model: Model, ptr: Any, session: Optional[Session] = None) -> None:
+        if session is None:
+            self._h: Handle = Handle(ptr, lib.pm_db_free, "db")
+        else:
+            self._h = session._adopt(ptr, lib.pm_db_free, "db")
         self.model = model
+        self.session = session
         self._codec = model.client.codec_options
         self._dict_codec = model.client._dict_codec
         model.client._track(self._h)
+
+    def with_session(self, session: Session) -> "Db":
+        """This model and database with every operation in ``session`` (inside its
+        transaction, when one is open). No I/O. The database must be served by the session's
+        pool: otherwise its operations raise :class:`InvalidArgument`. The returned db is
+        closed with the session."""
+        if not isinstance(session, Session):
+            raise TypeError(f"session must be a polymongo Session, not {type(session).__name__}")
+        out = ffi.new("pm_db **")
+        err = new_error()
+        # Binding copies references only: this db's own session (if any) is not needed.
+        with in_flight(self._h) as ptr, in_flight(session._h) as sptr:
+            rc = lib.pm_db_with_session(ptr, sptr, out, err)
+        if rc < 0:
+            raise error_from(rc, err)
+        return Db(self.model, out[0], session)
 
     # ---- identity ------------------------------------------------------------------------------
     @property
@@ -600,7 +712,8 @@ class Db:
     def __repr__(self) -> str:
         if self._h.closed:
             return "<polymongo.Db closed>"
-        return f"<polymongo.Db {self.name}.{self.collection_name}>"
+        where = " in a session" if self.session is not None else ""
+        return f"<polymongo.Db {self.name}.{self.collection_name}{where}>"
 
     # ---- the mechanics shared by every call ------------------------------------------------------
     def _doc(self, doc: Any, what: str) -> cv.Arg:
@@ -660,7 +773,7 @@ class Db:
         if rc < 0:
             lib.pm_cursor_free(out[0])  # NULL-safe; a failed call leaves NULL
             raise error_from(rc, err)
-        return Cursor(out[0], self.model.client, self._codec)
+        return Cursor(out[0], self.model.client, self._codec, self.session)
 
     def _status_call(self, fn: Callable[..., int], args: Sequence[Any]) -> None:
         err = new_error()

@@ -13,6 +13,7 @@ from .errors import error_from
 
 if TYPE_CHECKING:
     from .client import PolyMongo
+    from .session import Session
 
 __all__ = ["Cursor"]
 
@@ -26,7 +27,8 @@ class Cursor(Iterator[Any]):
     cursors too, but a long-lived unreferenced-yet-not-collected cursor keeps its connection, so
     prefer ``with``.
 
-    A cursor may be used from one thread at a time; concurrent ``next()`` calls are serialised.
+    A cursor may be used from one thread at a time; concurrent ``next()`` calls are serialised
+    (for a db bound to a session, with every other use of that session).
     Iterating a cursor that was closed (or whose PolyMongo was closed) raises
     :class:`~polymongo.errors.Closed`; an exhausted cursor just stops.
     """
@@ -34,12 +36,19 @@ class Cursor(Iterator[Any]):
     __slots__ = ("_h", "_codec", "_lock", "_exhausted", "_data", "_len", "_err", "_root",
                  "__weakref__")
 
-    def __init__(self, ptr: Any, root: "PolyMongo", codec: CodecOptions) -> None:
-        self._h = Handle(ptr, lib.pm_cursor_free, "cursor")
+    def __init__(self, ptr: Any, root: "PolyMongo", codec: CodecOptions,
+                 session: Optional["Session"] = None) -> None:
         self._root = root
+        if session is None:
+            self._h = Handle(ptr, lib.pm_cursor_free, "cursor")
+            self._lock: Any = threading.Lock()
+        else:
+            # A cursor of a session-bound db runs on the session's connection: it takes the
+            # session's lock (one lock, so no lock-order inversion with the session's calls).
+            self._h = session._adopt(ptr, lib.pm_cursor_free, "cursor")
+            self._lock = session._lock
         root._track(self._h)
         self._codec = codec
-        self._lock = threading.Lock()
         self._exhausted = False
         self._data = ffi.new("const uint8_t **")
         self._len = ffi.new("size_t *")

@@ -153,11 +153,10 @@ _free_calls = 0  # how many times C called free_user_data (tests check it)
 def _pm_py_free_user_data(user_data: Any) -> None:
     global _free_calls
     _free_calls += 1
+    # C calls this exactly once, when the subscription is gone for good: after unsubscribe,
+    # when the wrapper is freed, and on every path where subscribing failed. The handle may go.
     sub = ffi.from_handle(user_data)
-    # Only after our unsubscribe: a free_user_data call while the subscription is active would
-    # leave C with a dangling handle, so the entry (and the handle) stays until then.
-    if sub._unsubscribing:
-        forget(sub)
+    forget(sub)
 
 
 @atexit.register

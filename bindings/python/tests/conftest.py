@@ -40,6 +40,41 @@ def server_uri() -> str:
     pytest.skip("no test server: set PM_TEST_URI or run through ctest (PM_TEST_SERVER_DIR)")
 
 
+def txn_server_uri() -> str:
+    """A server with transactions: PM_TEST_TXN_URI, or the SecantusDB replica set the CTest
+    fixture starts next to the main server ($PM_TEST_SERVER_DIR/../server-txn/uri). Skips the
+    test visibly when there is none."""
+    uri = os.environ.get("PM_TEST_TXN_URI", "")
+    if uri:
+        return uri
+    dirs = [os.environ.get("PM_TEST_TXN_DIR", "")]
+    if os.environ.get("PM_TEST_SERVER_DIR"):
+        dirs.append(os.path.join(os.path.dirname(os.environ["PM_TEST_SERVER_DIR"].rstrip("/")),
+                                 "server-txn"))
+    for d in dirs:
+        if d and os.path.exists(os.path.join(d, "uri")):
+            with open(os.path.join(d, "uri")) as f:
+                return f.read().strip()
+    pytest.skip("no server with transactions (SecantusDB did not start; set PM_TEST_TXN_URI)")
+
+
+def second_server_uri() -> str:
+    """Another cluster: PM_TEST_URI2, or the second FerretDB of the CTest fixture; else the
+    main server (a dedicated pool on it stands in for another cluster)."""
+    uri = os.environ.get("PM_TEST_URI2", "")
+    if uri:
+        return uri
+    dirs = [os.environ.get("PM_TEST_SERVER2_DIR", "")]
+    if os.environ.get("PM_TEST_SERVER_DIR"):
+        dirs.append(os.path.join(os.path.dirname(os.environ["PM_TEST_SERVER_DIR"].rstrip("/")),
+                                 "server-second"))
+    for d in dirs:
+        if d and os.path.exists(os.path.join(d, "uri")):
+            with open(os.path.join(d, "uri")) as f:
+                return f.read().strip()
+    return server_uri()
+
+
 def uri_with(options: str) -> str:
     uri = server_uri()
     return uri + ("&" if "?" in uri else "?") + options
@@ -97,5 +132,14 @@ def checker() -> Iterator[pymongo.MongoClient]:
     client: pymongo.MongoClient = pymongo.MongoClient(server_uri(), serverSelectionTimeoutMS=5000,
                                                       tz_aware=True, uuidRepresentation="standard",
                                                       datetime_conversion="DATETIME_AUTO")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def txn_checker() -> Iterator[pymongo.MongoClient]:
+    """An independent client (pymongo) on the server with transactions: it sees committed
+    writes only."""
+    client: pymongo.MongoClient = pymongo.MongoClient(txn_server_uri(), serverSelectionTimeoutMS=5000)
     yield client
     client.close()

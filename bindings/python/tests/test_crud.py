@@ -25,6 +25,7 @@ from polymongo import (
     UpdateOne,
     WriteError,
 )
+from polymongo._ffi import lib
 
 
 def test_crud_across_many_databases_lands_in_own_database(pm, checker):
@@ -213,6 +214,13 @@ def test_count_distinct_and_aggregate(pm):
                        {"$sort": {"_id": 1}}], batch_size=1) as cur:
         out = list(cur)
     assert out == [{"_id": 0, "total": 9}, {"_id": 1, "total": 12}, {"_id": 2, "total": 15}]
+    # {"pipeline": [...]} is a pipeline too; any other document is refused before it is sent.
+    with db.aggregate({"pipeline": [{"$match": {"c": "a"}}, {"$count": "n"}]}) as cur:
+        assert list(cur) == [{"n": 3}]
+    for malformed in ({"$match": {"c": "a"}}, {"pipeline": {"$match": {}}}, {"pipeline": "x"}):
+        with pytest.raises(polymongo.InvalidArgument) as info:
+            db.aggregate(malformed)
+        assert info.value.code == lib.PM_EINVAL and "pipeline" in info.value.message
 
 
 def test_bulk_write_reports_per_index_errors(pm, checker):

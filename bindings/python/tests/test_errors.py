@@ -50,6 +50,26 @@ def test_invalid_database_names_raise_value_error(pm, checker):
         assert sysok.model("x").db("admin").name == "admin"
 
 
+def test_no_default_database_means_none_and_db_name_errors(uri, checker):
+    # Without default_db and without a database in the URI there is no default database:
+    # every call that would use it raises InvalidDatabaseName (PM_EDBNAME), nothing is written.
+    with PolyMongo(uri) as pm:
+        assert pm.default_db is None
+        users = pm.model("users")
+        for call in (lambda: users.db(), lambda: users.db(""), lambda: users[""],
+                     lambda: pm.ping(), lambda: pm.db_stats(), lambda: pm.start_session(),
+                     lambda: pm.start_session("")):
+            with pytest.raises(InvalidDatabaseName) as info:
+                call()
+            assert info.value.code == lib.PM_EDBNAME and "default" in info.value.message
+        named = unique_db("named")
+        users.db(named).insert_one({"ok": 1})  # a named database works as always
+    assert checker[named]["users"].count_documents({"ok": 1}) == 1
+    with PolyMongo(uri, default_db=named) as pm:
+        assert pm.default_db == named and pm.model("users").db().name == named
+        assert pm.model("users").db().count_documents({"ok": 1}) == 1
+
+
 def pm_uri() -> str:
     from conftest import server_uri
 

@@ -67,8 +67,13 @@ def test_failing_hook_is_reported_and_does_not_break_operations(uri, monkeypatch
         sub = pm.subscribe(bad, EventType.CONNECT)
         with pytest.raises(TypeError):
             pm.subscribe("not callable")  # type: ignore[arg-type]
+        # A failed subscription: C calls free_user_data (on every failure path), so the
+        # binding keeps no reference to it.
+        live, freed = len(polymongo.events._live), polymongo.events._free_calls
         with pytest.raises(polymongo.InvalidDatabaseName):
             pm.subscribe(bad, EventType.CONNECT, dbs=["bad name"])
+        assert polymongo.events._free_calls == freed + 1
+        assert len(polymongo.events._live) == live
         db = pm.model("hooked").db(unique_db("badhook"))
         db.insert_one({"x": 1})  # the operation is not affected by the failing hook
         assert db.count_documents() == 1

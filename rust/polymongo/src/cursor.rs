@@ -22,12 +22,18 @@ use crate::json::JsonMode;
 /// its database, model and wrapper alive.
 ///
 /// Thread-safety: `Send` (move it to another thread) but not `Sync`: the C cursor is used by
-/// one thread at a time, which `&mut self` on every call guarantees.
-pub struct Cursor<T = Document> {
+/// one thread at a time, which `&mut self` on every call guarantees. A cursor of a
+/// [`crate::SessionDb`] (`S = &'s Session`, alias [`SessionCursor`]) reads on the session's
+/// connection: it is not `Send` either and cannot outlive the session.
+pub struct Cursor<T = Document, S = ()> {
     raw: Owned<sys::pm_cursor>,
     state: State,
     _type: PhantomData<fn() -> T>,
+    _scope: PhantomData<S>,
 }
+
+/// The cursor of a query on a [`crate::SessionDb`].
+pub type SessionCursor<'s, T = Document> = Cursor<T, &'s crate::Session>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -39,14 +45,14 @@ enum State {
     },
 }
 
-impl<T> Cursor<T> {
+impl<T, S> Cursor<T, S> {
     pub(crate) fn from_raw(ptr: *mut sys::pm_cursor) -> Self {
-        Cursor { raw: Owned::new(ptr), state: State::Open, _type: PhantomData }
+        Cursor { raw: Owned::new(ptr), state: State::Open, _type: PhantomData, _scope: PhantomData }
     }
 
     /// The same cursor, deserialising its documents into `U`.
-    pub fn with_type<U>(self) -> Cursor<U> {
-        Cursor { raw: self.raw, state: self.state, _type: PhantomData }
+    pub fn with_type<U>(self) -> Cursor<U, S> {
+        Cursor { raw: self.raw, state: self.state, _type: PhantomData, _scope: PhantomData }
     }
 
     fn live(&mut self) -> Result<Option<*mut sys::pm_cursor>> {
@@ -104,7 +110,7 @@ impl<T> Cursor<T> {
     }
 }
 
-impl<T: DeserializeOwned> Cursor<T> {
+impl<T: DeserializeOwned, S> Cursor<T, S> {
     /// The next document deserialised into `T`; `Ok(None)` at the end.
     pub fn try_next(&mut self) -> Result<Option<T>> {
         match self.next_raw()? {
@@ -114,7 +120,7 @@ impl<T: DeserializeOwned> Cursor<T> {
     }
 }
 
-impl<T: DeserializeOwned> Iterator for Cursor<T> {
+impl<T: DeserializeOwned, S> Iterator for Cursor<T, S> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
@@ -126,7 +132,7 @@ impl<T: DeserializeOwned> Iterator for Cursor<T> {
     }
 }
 
-impl<T> fmt::Debug for Cursor<T> {
+impl<T, S> fmt::Debug for Cursor<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cursor")
             .field("state", &self.state)

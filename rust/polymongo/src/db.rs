@@ -20,6 +20,7 @@ use crate::options::{
     IndexOptions, InsertOptions, ReadOptions, UpdateOptions,
 };
 use crate::result::WriteResult;
+use crate::session::Session;
 
 /// A model bound to one database (PolyMongo's `Model.db("tenant_1")`); made by
 /// [`crate::Model::db`]. Cheap: no I/O and no socket until an operation runs. Every operation
@@ -33,14 +34,24 @@ use crate::result::WriteResult;
 /// [`crate::Model`] and [`crate::PolyMongo`] values it came from.
 ///
 /// Thread-safety: `Send + Sync` (`pm_db` is immutable and thread-safe): share it across threads.
-pub struct Db<T = Document> {
+///
+/// `S` says where operations run: `()` (the default) through the pools; `&'s Session` for a db
+/// bound to a [`Session`] by [`Db::with_session`] (alias [`SessionDb`]): every operation then
+/// runs in that session, on its connection, so such a db (and its cursors) is neither `Send`
+/// nor `Sync` and cannot outlive the session.
+pub struct Db<T = Document, S = ()> {
     inner: Arc<Shared<sys::pm_db>>,
     _type: PhantomData<fn() -> T>,
+    _scope: PhantomData<S>,
 }
 
-impl<T> Clone for Db<T> {
+/// A db bound to a [`Session`]: made by [`Db::with_session`]; every operation runs in the
+/// session. Borrows the session, and stays on its thread.
+pub type SessionDb<'s, T = Document> = Db<T, &'s Session>;
+
+impl<T, S: Copy> Clone for Db<T, S> {
     fn clone(&self) -> Self {
-        Db { inner: Arc::clone(&self.inner), _type: PhantomData }
+        Db { inner: Arc::clone(&self.inner), _type: PhantomData, _scope: PhantomData }
     }
 }
 
@@ -64,16 +75,31 @@ impl DocArray {
     }
 }
 
-impl Db<Document> {
+impl<S> Db<Document, S> {
     pub(crate) fn from_raw(ptr: *mut sys::pm_db) -> Self {
-        Db { inner: Arc::new(Shared::new(ptr)), _type: PhantomData }
+        Db { inner: Arc::new(Shared::new(ptr)), _type: PhantomData, _scope: PhantomData }
     }
 }
 
 impl<T> Db<T> {
+    /// The same database and model with every operation in `session` (a native transaction
+    /// when one is started, a compensating one for a compensating session). The session's
+    /// rules apply: for a native session every operation must be served by the session's pool
+    /// (one cluster), else it fails with `ErrorKind::InvalidArgument`.
+    ///
+    /// The returned db borrows the session: it cannot outlive it or leave its thread.
+    pub fn with_session<'s>(&self, session: &'s Session) -> Result<SessionDb<'s, T>> {
+        let s = session.as_ptr()?;
+        let bound =
+            self.with(|db| call::out_ptr(|out, err| unsafe { sys::pm_db_with_session(db, s, out, err) }))?;
+        Ok(Db::<Document, &'s Session>::from_raw(bound).typed())
+    }
+}
+
+impl<T, S> Db<T, S> {
     /// The same db, reading documents as `U` (shares the handle).
-    pub fn typed<U>(&self) -> Db<U> {
-        Db { inner: Arc::clone(&self.inner), _type: PhantomData }
+    pub fn typed<U>(&self) -> Db<U, S> {
+        Db { inner: Arc::clone(&self.inner), _type: PhantomData, _scope: PhantomData }
     }
 
     fn with<R>(&self, f: impl FnOnce(*mut sys::pm_db) -> Result<R>) -> Result<R> {
@@ -290,7 +316,11 @@ impl<T> Db<T> {
     // ---- reads ----------------------------------------------------------------------------
 
     /// Finds matching documents (`doc! {}` matches all).
-    pub fn find(&self, filter: impl Serialize, options: impl Into<Option<FindOptions>>) -> Result<Cursor<T>> {
+    pub fn find(
+        &self,
+        filter: impl Serialize,
+        options: impl Into<Option<FindOptions>>,
+    ) -> Result<Cursor<T, S>> {
         let filter = Doc::new(&filter, "filter")?;
         let opts = Doc::opts(options.into())?;
         self.with(|db| {
@@ -474,7 +504,7 @@ impl<T> Db<T> {
         &self,
         pipeline: I,
         options: impl Into<Option<AggregateOptions>>,
-    ) -> Result<Cursor<Document>>
+    ) -> Result<Cursor<Document, S>>
     where
         I: IntoIterator<Item = Document>,
     {
@@ -509,7 +539,7 @@ impl<T> Db<T> {
     }
 
     /// The collection's index specifications.
-    pub fn list_indexes(&self) -> Result<Cursor<Document>> {
+    pub fn list_indexes(&self) -> Result<Cursor<Document, S>> {
         self.with(|db| {
             call::out_ptr(|out, err| unsafe { sys::pm_db_list_indexes(db, out, err) }).map(Cursor::from_raw)
         })
@@ -561,7 +591,7 @@ type DeleteFn = unsafe extern "C" fn(
     *mut sys::pm_error,
 ) -> std::ffi::c_int;
 
-impl<T> fmt::Debug for Db<T> {
+impl<T, S> fmt::Debug for Db<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Db");
         match (self.name(), self.collection()) {

@@ -55,6 +55,9 @@ raw_handle! {
     pm_result => pm_result_free, "WriteResult", thread_safe;
     // cursor.h: "one thread at a time".
     pm_cursor => pm_cursor_free, "Cursor", one_thread_at_a_time;
+    // session.h: "Thread-safety: one thread at a time" (and so are the dbs bound to it:
+    // they run on the session's connection; see session.rs).
+    pm_session => pm_session_free, "Session", one_thread_at_a_time;
 }
 
 /// A shared, closable handle. Each call takes a counted reference to the live C pointer (a

@@ -20,14 +20,20 @@
 //! documents as BSON bytes through the `bson` crate, so every BSON type keeps its type.
 //!
 //! Ownership: the C handles keep their parents alive, so Rust handles have no lifetimes tied
-//! to their parents and can be dropped in any order.
+//! to their parents and can be dropped in any order. The exception: a db bound to a session
+//! ([`SessionDb`]) and its cursors borrow the [`Session`], whose one connection they use.
 //!
 //! Event hooks ([`PolyMongo::subscribe`]) run on the library's dispatcher thread; a panic in
 //! one is caught there and resumed by [`PolyMongo::flush_events`] on the caller's thread, so
 //! no panic ever unwinds through C.
 //!
+//! Native transactions: [`PolyMongo::start_session`] gives a [`Session`];
+//! [`Db::with_session`] binds a db to it ([`SessionDb`]); [`Session::with_transaction`] runs a
+//! closure in a transaction (see [`session`]).
+//!
 //! Thread-safety follows the C header: [`PolyMongo`], [`Model`], [`Db`] and [`WriteResult`] are
-//! `Send + Sync`; a [`Cursor`] is `Send` but not `Sync`.
+//! `Send + Sync`; a [`Cursor`] and a [`Session`] are `Send` but not `Sync`; a [`SessionDb`] and
+//! its cursors borrow their session and stay on its thread.
 #![warn(missing_debug_implementations)]
 #![deny(unsafe_op_in_unsafe_fn)]
 // The `as u32` / `as i32` casts on C enum constants are deliberate: a C enum's underlying type
@@ -36,6 +42,7 @@
 
 mod bulk;
 mod call;
+mod coverage;
 mod cursor;
 mod db;
 mod error;
@@ -48,6 +55,7 @@ mod model;
 pub mod options;
 mod panic;
 mod result;
+pub mod session;
 pub mod stats;
 mod wrapper;
 
@@ -55,8 +63,8 @@ pub use bson::{self, doc, Bson, Document};
 pub use polymongo_sys as sys;
 
 pub use bulk::{DeleteModel, InsertOneModel, ReplaceOneModel, Update, UpdateModel, WriteModel};
-pub use cursor::Cursor;
-pub use db::Db;
+pub use cursor::{Cursor, SessionCursor};
+pub use db::{Db, SessionDb};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventMask, EventType, Subscription};
 pub use health::State;
@@ -64,12 +72,13 @@ pub use json::JsonMode;
 pub use lifecycle::{PoolSpec, Route};
 pub use model::Model;
 pub use options::{
-    AggregateOptions, BulkWriteOptions, CountOptions, DbSpecific, DbSpecificOptions, DeleteOptions,
-    FindOneAndModifyOptions, FindOptions, IndexModel, IndexOptions, InsertOptions, LogLevel, ModelOptions,
-    Options, ReadOptions, Retry, RetryPolicy, ReturnDocument, UpdateOptions, ValidationAction,
-    ValidationLevel,
+    AggregateOptions, BulkWriteOptions, CompensatingOptions, CountOptions, DbSpecific, DbSpecificOptions,
+    DeleteOptions, FindOneAndModifyOptions, FindOptions, IndexModel, IndexOptions, InsertOptions, LogLevel,
+    ModelOptions, Options, PoolSizing, ReadOptions, ReadPreference, Retry, RetryPolicy, ReturnDocument,
+    SessionOptions, TransactionOptions, UpdateOptions, ValidationAction, ValidationLevel,
 };
 pub use result::{WriteError, WriteResult};
+pub use session::{RecoveredTransaction, RecoveryReport, RollbackReport, RollbackStep, Session};
 pub use stats::{DatabaseInfo, DbStats, DbUsage, PoolStats, Stats};
 pub use wrapper::PolyMongo;
 

@@ -172,6 +172,70 @@ options! {
     }
 }
 
+/// Where a transaction's reads go (`readPreference`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReadPreference {
+    Primary,
+    PrimaryPreferred,
+    Secondary,
+    SecondaryPreferred,
+    Nearest,
+}
+
+options! {
+    /// Options of one native transaction ([`crate::Session::start_transaction`],
+    /// [`crate::Session::with_transaction_options`]); unset fields take the session's defaults
+    /// ([`SessionOptions`]). The library refuses any other key with `InvalidArgument`.
+    pub struct TransactionOptions {
+        /// `{"level": "snapshot"}`; see [`TransactionOptions::read_concern_level`].
+        read_concern: Document,
+        /// `{"w": "majority" | n, "wtimeout": ms, "j": bool}`.
+        write_concern: Document,
+        read_preference: ReadPreference,
+        #[serde(rename = "maxCommitTimeMS")]
+        max_commit_time_ms: i64,
+    }
+}
+
+impl TransactionOptions {
+    /// Sets `readConcern` to `{"level": level}` ("local", "majority", "snapshot").
+    pub fn read_concern_level(self, level: &str) -> Self {
+        self.read_concern(bson::doc! {"level": level})
+    }
+
+    /// Sets `writeConcern` to `{"w": "majority"}`.
+    pub fn write_concern_majority(self) -> Self {
+        self.write_concern(bson::doc! {"w": "majority"})
+    }
+}
+
+options! {
+    /// Options of a compensating session ([`crate::PolyMongo::start_compensating`]).
+    pub struct CompensatingOptions {
+        /// Write each undo record to a journal on the write's cluster before the write, so
+        /// that [`crate::PolyMongo::recover`] can roll back what a crashed process left open
+        /// (default false).
+        journal: bool,
+        /// The journal's database (default "polymongo_journal").
+        journal_db: String,
+    }
+}
+
+options! {
+    /// Options of a native session ([`crate::PolyMongo::start_session`]): causal consistency,
+    /// and the defaults of its transactions (the fields of [`TransactionOptions`]).
+    pub struct SessionOptions {
+        /// Reads see the session's own earlier writes (default true).
+        causal_consistency: bool,
+        read_concern: Document,
+        write_concern: Document,
+        read_preference: ReadPreference,
+        #[serde(rename = "maxCommitTimeMS")]
+        max_commit_time_ms: i64,
+    }
+}
+
 options! {
     /// Options of an index: for `create_index`, and (with a `key`) in [`ModelOptions::indexes`].
     pub struct IndexOptions {
@@ -234,6 +298,24 @@ options! {
     }
 }
 
+/// The shared pool's dynamic size limit (`poolSizing`): the limit moves between `min` and `max`,
+/// up when more than `scale_up_at` of it is in use, down below `scale_down_at` (fractions in
+/// (0, 1]), checked every `interval_ms`. Unset fields take the library's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolSizing {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_up_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_down_at: Option<f64>,
+    #[serde(rename = "intervalMS", skip_serializing_if = "Option::is_none")]
+    pub interval_ms: Option<u64>,
+}
+
 /// The wrapper's options (mirroring PolyMongo's `createWrapper`), serialised to the JSON that
 /// `pm_wrapper_new` takes. Build with [`Options::new`] and the setters, or fill the fields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -281,6 +363,16 @@ pub struct Options {
     /// Allow admin, config and local (default false).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_system_databases: Option<bool>,
+    /// Dynamic size limit of the shared pool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool_sizing: Option<PoolSizing>,
+    /// Roll back the compensating transactions that crashed processes left open in the
+    /// journals when the wrapper starts (see [`crate::PolyMongo::recover`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recover_on_start: Option<bool>,
+    /// The compensating transactions' journal database (default "polymongo_journal").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_db: Option<String>,
     /// Options with no field of their own, passed through unchanged.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -353,6 +445,21 @@ impl Options {
 
     pub fn allow_system_databases(mut self, allow: bool) -> Self {
         self.allow_system_databases = Some(allow);
+        self
+    }
+
+    pub fn pool_sizing(mut self, sizing: PoolSizing) -> Self {
+        self.pool_sizing = Some(sizing);
+        self
+    }
+
+    pub fn recover_on_start(mut self, recover: bool) -> Self {
+        self.recover_on_start = Some(recover);
+        self
+    }
+
+    pub fn journal_db(mut self, name: impl Into<String>) -> Self {
+        self.journal_db = Some(name.into());
         self
     }
 

@@ -3,7 +3,8 @@
 //! Unwinding out of an `extern "C"` function aborts the process (or is UB with older
 //! toolchains), so every Rust function that C calls back — hooks, event handlers, custom
 //! allocators once the C API grows them — must run its body through [`wrap`]: a panic is caught
-//! and parked in a thread-local slot, and the trampoline returns an error value to C. When the
+//! and parked in a thread-local slot, and the trampoline returns an error value to C (the
+//! `pm_session_with_transaction` callback: the transaction aborts). When the
 //! C call returns, [`crate::call`] runs [`check`], which resumes the unwind on the Rust side, as
 //! if the panic had passed through C.
 //!
@@ -22,7 +23,6 @@ thread_local! {
 /// Runs a callback body invoked from C on the calling thread. Returns `None` when it panicked
 /// (the panic is parked for [`check`]) or when an earlier callback of the same C call already
 /// panicked (further callbacks are not run).
-#[allow(dead_code)] // used by callback trampolines; none exist in the C API yet
 pub(crate) fn wrap<T>(f: impl FnOnce() -> T) -> Option<T> {
     if PENDING.with(|p| p.borrow().is_some()) {
         return None;

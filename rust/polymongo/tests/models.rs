@@ -127,15 +127,18 @@ fn default_database_comes_from_options_or_uri() {
     let pm = PolyMongo::new(&Options::new(with_path)).unwrap();
     assert_eq!(pm.default_db_name().unwrap().as_deref(), Some("from_uri"));
     assert_eq!(pm.model("c", None).unwrap().default_db().unwrap().name().unwrap(), "from_uri");
-    // Neither: wrapper.h says "default"; the library currently has no default database and
-    // refuses to bind one. Either way the two calls agree, and no I/O or crash happens.
+    // Neither: there is no default database (wrapper.h), and binding or starting a session on
+    // it fails with InvalidDbName, without I/O.
     let pm = PolyMongo::new(&Options::new(base)).unwrap();
     let model = pm.model("c", None).unwrap();
-    match pm.default_db_name().unwrap() {
-        Some(name) => {
-            assert_eq!(name, "default");
-            assert_eq!(model.default_db().unwrap().name().unwrap(), "default");
-        }
-        None => assert_eq!(model.default_db().unwrap_err().kind(), ErrorKind::InvalidDbName),
-    }
+    assert_eq!(pm.default_db_name().unwrap(), None);
+    let err = model.default_db().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidDbName, "{err}");
+    assert_eq!(err.code(), polymongo::sys::PM_EDBNAME);
+    assert_eq!(
+        model.db("").unwrap_err().kind(),
+        ErrorKind::InvalidDbName,
+        "\"\" is the default database too"
+    );
+    assert_eq!(pm.start_session(None, None).unwrap_err().kind(), ErrorKind::InvalidDbName);
 }
