@@ -27,5 +27,6 @@
 #include "polymongo/stats.h"
 #include "polymongo/session.h"
 #include "polymongo/bulk.h"
+#include "polymongo/stream.h"
 
 #endif /* POLYMONGO_H */

@@ -36,6 +36,11 @@ struct pm_session {
   std::shared_ptr<pm::core::Session> impl;
   std::shared_ptr<pm::core::Compensation> comp;
 };
+struct pm_stream {
+  std::shared_ptr<pm::core::EventSource> impl;
+  std::shared_ptr<pm::core::Wrapper> wrapper;  // children keep their parent alive
+  std::string json;
+};
 struct pm_result {
   std::shared_ptr<pm::core::WriteResult> impl;
 };

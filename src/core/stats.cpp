@@ -137,6 +137,7 @@ std::string general_stats_json(Wrapper &w) {
   cJSON_AddNumberToObject(totals, "waiting", waiting);
   cJSON_AddNumberToObject(totals, "errors", static_cast<double>(errors));
   cJSON_AddNumberToObject(totals, "evictions", static_cast<double>(w.router().evictions()));
+  cJSON_AddNumberToObject(totals, "streams", static_cast<double>(w.streams().count(nullptr)));
   cJSON_AddStringToObject(root.get(), "state", state_name(w.state()));
   return print(root.get());
 }

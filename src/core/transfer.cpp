@@ -488,12 +488,14 @@ std::string import_document(Wrapper &w, const std::string &db, const bson_t *doc
 }
 
 void drop_database(Wrapper &w, const std::string &db) {
+  w.streams().close(&db);  // before the drop: its streams would only see an invalidate
   Checkout out(w, db);
   mongoc_database_t *d = mongoc_client_get_database(out.lease.client(), db.c_str());
   bson_error_t error;
   bool ok = mongoc_database_drop_with_opts(d, nullptr, &error);
   mongoc_database_destroy(d);
   if (!ok) throw Error::from_driver(error, "drop database " + db);
+  w.streams().close(&db);
   w.forget_database(db);
 }
 

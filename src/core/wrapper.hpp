@@ -14,6 +14,7 @@
 #include "log.hpp"
 #include "options.hpp"
 #include "router.hpp"
+#include "stream.hpp"
 #include "usage.hpp"
 
 namespace pm::core {
@@ -29,6 +30,7 @@ class Wrapper {
   const Log &log() const { return *log_; }
   Events &events() { return *events_; }
   const Usage &usage() const { return *usage_; }
+  StreamRegistry &streams() { return streams_; }
 
   // The default database, or nullptr when neither defaultDB nor the URI names one.
   const std::string *default_db() const {
@@ -59,6 +61,7 @@ class Wrapper {
   std::shared_ptr<Usage> usage_;
   Router router_;
 
+  StreamRegistry streams_;
   std::mutex models_mu_;
   std::vector<std::weak_ptr<const class Model>> models_;
 
