@@ -373,23 +373,23 @@ WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts) con
   return run_bulk(plan);
 }
 
+namespace {
+// One update, replace or delete as a bulk of one: options that belong to the write go with it,
+// the rest (writeConcern, bypassDocumentValidation, ...) to the bulk.
+void plan_single(BulkPlan &plan, BulkPlan::Kind kind, DocView filter, DocView change, DocView opts) {
+  Doc o(opts, "options");
+  BsonPtr per_write = make_bson(), per_bulk = make_bson();
+  split_write_options(o.get(), per_write.get(), per_bulk.get());
+  plan.set_bulk_options(per_bulk.get());
+  plan.add(kind, filter, change, per_write.get());
+}
+}  // namespace
+
 WriteOutcome Db::update(DocView filter, DocView change, DocView opts, bool many) const {
   if (comp_) return comp_->update(*plain(), filter, change, opts, many, false);
   if (change.data == nullptr) fail(Code::invalid_argument, "update: the update is NULL");
   BulkPlan plan;
-  Doc o(opts, "options");
-  bson_t per_write = BSON_INITIALIZER, per_bulk = BSON_INITIALIZER;
-  split_write_options(o.get(), &per_write, &per_bulk);
-  plan.set_bulk_options(&per_bulk);
-  bson_destroy(&per_bulk);
-  try {
-    plan.add(many ? BulkPlan::Kind::update_many : BulkPlan::Kind::update_one, filter, change,
-             &per_write);
-  } catch (...) {
-    bson_destroy(&per_write);
-    throw;
-  }
-  bson_destroy(&per_write);
+  plan_single(plan, many ? BulkPlan::Kind::update_many : BulkPlan::Kind::update_one, filter, change, opts);
   return run_bulk(plan);
 }
 
@@ -397,31 +397,14 @@ WriteOutcome Db::replace_one(DocView filter, DocView replacement, DocView opts) 
   if (comp_) return comp_->update(*plain(), filter, replacement, opts, false, true);
   if (replacement.data == nullptr) fail(Code::invalid_argument, "replace: the replacement is NULL");
   BulkPlan plan;
-  Doc o(opts, "options");
-  bson_t per_write = BSON_INITIALIZER, per_bulk = BSON_INITIALIZER;
-  split_write_options(o.get(), &per_write, &per_bulk);
-  plan.set_bulk_options(&per_bulk);
-  bson_destroy(&per_bulk);
-  try {
-    plan.add(BulkPlan::Kind::replace_one, filter, replacement, &per_write);
-  } catch (...) {
-    bson_destroy(&per_write);
-    throw;
-  }
-  bson_destroy(&per_write);
+  plan_single(plan, BulkPlan::Kind::replace_one, filter, replacement, opts);
   return run_bulk(plan);
 }
 
 WriteOutcome Db::remove(DocView filter, DocView opts, bool many) const {
   if (comp_) return comp_->remove(*plain(), filter, opts, many);
   BulkPlan plan;
-  Doc o(opts, "options");
-  bson_t per_write = BSON_INITIALIZER, per_bulk = BSON_INITIALIZER;
-  split_write_options(o.get(), &per_write, &per_bulk);
-  plan.set_bulk_options(&per_bulk);
-  bson_destroy(&per_bulk);
-  plan.add(many ? BulkPlan::Kind::delete_many : BulkPlan::Kind::delete_one, filter, {}, &per_write);
-  bson_destroy(&per_write);
+  plan_single(plan, many ? BulkPlan::Kind::delete_many : BulkPlan::Kind::delete_one, filter, {}, opts);
   return run_bulk(plan);
 }
 
