@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <chrono>
 #include <functional>
+#include <thread>
 #include <map>
 #include <sstream>
 
@@ -160,7 +162,13 @@ void journal_command(Pool &pool, const std::string &jdb, const std::function<boo
   Lease lease = pool.checkout(jdb);
   mongoc_collection_t *c = mongoc_client_get_collection(lease.client(), jdb.c_str(), kJournalCollection);
   bson_error_t error;
-  bool ok = fn(c, &error);
+  bool ok = false;
+  // Journal writes are idempotent (a duplicate _id means an earlier attempt landed), and the
+  // first ones race to create the journal collection with other sessions: retry briefly.
+  for (int attempt = 0; attempt < 4 && !ok; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(25 * attempt));
+    ok = fn(c, &error) || is_duplicate_key_code(static_cast<int32_t>(error.code));
+  }
   mongoc_collection_destroy(c);
   if (!ok) throw Error::from_driver(error, std::string("journal: ") + what);
 }
