@@ -46,6 +46,7 @@ from .errors import (
 )
 from .events import Event, EventType, Subscription
 from .session import Session, Transaction
+from .stream import ChangeStream
 from .operations import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 from .results import (
     BulkWriteResult,
@@ -58,7 +59,7 @@ from .results import (
 __version__ = "0.2.0"
 
 __all__ = [
-    "PolyMongo", "Model", "Db", "Cursor", "Session", "Transaction", "ReturnDocument",
+    "PolyMongo", "Model", "Db", "Cursor", "ChangeStream", "Session", "Transaction", "ReturnDocument",
     "ConnectionState",
     "Event", "EventType", "Subscription",
     "InsertOne", "UpdateOne", "UpdateMany", "ReplaceOne", "DeleteOne", "DeleteMany",

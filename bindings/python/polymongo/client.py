@@ -24,6 +24,8 @@ from .events import Event, EventType, Subscription
 from .errors import Closed, InvalidArgument, InvalidDatabaseName, error_from
 from .operations import write_model
 from .session import Session, transaction_options
+from . import stream as _stream
+from .stream import ChangeStream
 from . import transfer as _transfer
 from .results import (
     BulkWriteResult,
@@ -498,6 +500,68 @@ class PolyMongo:
         text = self._string_call(lib.pm_wrapper_recover, older_than_ms)
         return json.loads(text) if text else {"recovered": []}
 
+    # ---- change streams (stream.h) ----------------------------------------------------------
+    def watch_database(self, db: Optional[str] = None, pipeline: Optional[Any] = None, *,
+                       full_document: Optional[str] = None,
+                       full_document_before_change: Optional[str] = None,
+                       resume_after: Any = None, start_after: Any = None,
+                       start_at_operation_time: Any = None,
+                       max_await_time_ms: Optional[int] = None,
+                       batch_size: Optional[int] = None, **options: Any) -> ChangeStream:
+        """A :class:`ChangeStream` of every collection of database ``db`` (None: the default).
+        Needs a replica set; FerretDB raises :class:`NotSupported`."""
+        raw = ffi.NULL if db is None else _db_name(db)
+        p = _stream.pipeline_arg(pipeline, self.codec_options)
+        o = _stream.watch_options(full_document, full_document_before_change, resume_after,
+                                  start_after, start_at_operation_time, max_await_time_ms,
+                                  batch_size, options, self.codec_options)
+        assert self._h is not None
+        return _stream.open_stream(self, lib.pm_wrapper_watch_database, self._h,
+                                   (raw, p.ptr, p.len, o.ptr, o.len), self.codec_options)
+
+    def watch_cluster(self, pipeline: Optional[Any] = None, *, full_document: Optional[str] = None,
+                      full_document_before_change: Optional[str] = None,
+                      resume_after: Any = None, start_after: Any = None,
+                      start_at_operation_time: Any = None,
+                      max_await_time_ms: Optional[int] = None,
+                      batch_size: Optional[int] = None, **options: Any) -> ChangeStream:
+        """A :class:`ChangeStream` of the whole cluster of the shared pool."""
+        p = _stream.pipeline_arg(pipeline, self.codec_options)
+        o = _stream.watch_options(full_document, full_document_before_change, resume_after,
+                                  start_after, start_at_operation_time, max_await_time_ms,
+                                  batch_size, options, self.codec_options)
+        assert self._h is not None
+        return _stream.open_stream(self, lib.pm_wrapper_watch_cluster, self._h,
+                                   (p.ptr, p.len, o.ptr, o.len), self.codec_options)
+
+    watch = watch_cluster
+
+    def subscribe_stream(self, db: Optional[str] = None,
+                         collection: Optional[str] = None) -> ChangeStream:
+        """A subscriber to the shared change stream of database ``db`` (None: the default), or
+        of one of its collections: every subscriber of the same target shares one server-side
+        stream and gets every event from when it subscribed, once, in order."""
+        raw = ffi.NULL if db is None else _db_name(db)
+        coll = ffi.NULL if collection is None else cv.c_name(collection, "collection")
+        assert self._h is not None
+        return _stream.open_stream(self, lib.pm_wrapper_subscribe_stream, self._h, (raw, coll),
+                                   self.codec_options)
+
+    def close_streams(self, db: Optional[str] = None) -> int:
+        """Closes the open change streams of database ``db`` (None: all of them), from any
+        thread; their next ``next()`` raises :class:`Closed`. Returns how many were closed."""
+        raw = ffi.NULL if db is None else _db_name(db)
+        out = ffi.new("size_t *")
+        self._status(lib.pm_wrapper_close_streams, raw, out)
+        return int(out[0])
+
+    def stream_count(self, db: Optional[str] = None) -> int:
+        """Open change streams (subscribers included) of database ``db``, or of all (None)."""
+        raw = ffi.NULL if db is None else _db_name(db)
+        assert self._h is not None
+        with self._h as ptr:
+            return int(lib.pm_wrapper_stream_count(ptr, raw))
+
     # ---- whole databases: export, import, copy, drop (bulk.h) -------------------------------
     def export_database(self, db: Optional[str], out: Any, *,
                         progress: Optional[Callable[[int, int], Any]] = None) -> Dict[str, int]:
@@ -956,6 +1020,23 @@ class Db:
                       "pipeline")
         o = self._opts({"batchSize": batch_size, "allowDiskUse": allow_disk_use}, options)
         return self._cursor_call(lib.pm_db_aggregate, (p.ptr, p.len, o.ptr, o.len))
+
+    # ---- change streams ------------------------------------------------------------------------
+    def watch(self, pipeline: Optional[Any] = None, *, full_document: Optional[str] = None,
+              full_document_before_change: Optional[str] = None, resume_after: Any = None,
+              start_after: Any = None, start_at_operation_time: Any = None,
+              max_await_time_ms: Optional[int] = None, batch_size: Optional[int] = None,
+              **options: Any) -> ChangeStream:
+        """A :class:`ChangeStream` of this collection in this database. ``pipeline``: a list of
+        stages (e.g. ``[{"$match": {"operationType": "insert"}}]``). Needs a replica set;
+        FerretDB raises :class:`NotSupported`. (A session-bound db watches outside the
+        session.)"""
+        p = _stream.pipeline_arg(pipeline, self._codec)
+        o = _stream.watch_options(full_document, full_document_before_change, resume_after,
+                                  start_after, start_at_operation_time, max_await_time_ms,
+                                  batch_size, options, self._codec)
+        return _stream.open_stream(self.model.client, lib.pm_db_watch, in_flight(self._h),
+                                   (p.ptr, p.len, o.ptr, o.len), self._codec)
 
     # ---- indexes and the collection ------------------------------------------------------------
     def create_index(self, keys: cv.KeySpec, *, name: Optional[str] = None,

@@ -16,6 +16,7 @@ from polymongo._ffi import ffi, lib
 NOT_NEEDED = {
     "pm_last_error": "every call passes its own pm_error",
     "pm_cursor_next_json": "documents travel as BSON",
+    "pm_stream_next_json": "change events travel as BSON (pm_stream_next)",
     "pm_result_json": "results are read as BSON (pm_result_bson)",
     "pm_result_inserted_count": "read from pm_result_bson",
     "pm_result_matched_count": "read from pm_result_bson",
