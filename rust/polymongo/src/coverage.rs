@@ -4,36 +4,10 @@
 #![cfg(test)]
 
 /// Header functions with no safe wrapper, and why.
-const DELIBERATELY_UNBOUND: &[(&str, &str)] = &[
-    (
-        "pm_last_error",
-        "errors come through the pm_error out-parameter of each call; the thread-local copy adds nothing",
-    ),
-    // bulk.h (export/import/copy) appeared in the header while the sessions round was under
-    // way, its C side still changing: bound in its own round.
-    ("pm_wrapper_export", PENDING_BULK),
-    ("pm_wrapper_export_file", PENDING_BULK),
-    ("pm_wrapper_export_document", PENDING_BULK),
-    ("pm_wrapper_import", PENDING_BULK),
-    ("pm_wrapper_import_file", PENDING_BULK),
-    ("pm_wrapper_import_document", PENDING_BULK),
-    ("pm_wrapper_copy_database", PENDING_BULK),
-    ("pm_wrapper_drop_database", PENDING_BULK),
-    ("pm_db_watch", PENDING_STREAMS),
-    ("pm_wrapper_watch_database", PENDING_STREAMS),
-    ("pm_wrapper_watch_cluster", PENDING_STREAMS),
-    ("pm_wrapper_subscribe_stream", PENDING_STREAMS),
-    ("pm_stream_next", PENDING_STREAMS),
-    ("pm_stream_next_json", PENDING_STREAMS),
-    ("pm_stream_resume_token", PENDING_STREAMS),
-    ("pm_stream_free", PENDING_STREAMS),
-    ("pm_wrapper_close_streams", PENDING_STREAMS),
-    ("pm_wrapper_stream_count", PENDING_STREAMS),
-];
-
-const PENDING_STREAMS: &str = "not bound yet: change streams (stream.h) are the next round";
-
-const PENDING_BULK: &str = "not bound yet: export/import (bulk.h) is the next round";
+const DELIBERATELY_UNBOUND: &[(&str, &str)] = &[(
+    "pm_last_error",
+    "errors come through the pm_error out-parameter of each call; the thread-local copy adds nothing",
+)];
 
 #[cfg(test)]
 mod tests {

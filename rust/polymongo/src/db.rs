@@ -102,7 +102,7 @@ impl<T, S> Db<T, S> {
         Db { inner: Arc::clone(&self.inner), _type: PhantomData, _scope: PhantomData }
     }
 
-    fn with<R>(&self, f: impl FnOnce(*mut sys::pm_db) -> Result<R>) -> Result<R> {
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*mut sys::pm_db) -> Result<R>) -> Result<R> {
         self.inner.with(f)
     }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use polymongo_sys as sys;
 
 use crate::result::WriteResult;
+use crate::transfer::ImportReport;
 
 /// `Result<T, polymongo::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -114,12 +115,13 @@ pub struct Error {
     server_code: i32,
     message: String,
     result: Option<WriteResult>,
+    report: Option<Arc<ImportReport>>,
     source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, server_code: 0, message: message.into(), result: None, source: None }
+        Error { kind, server_code: 0, message: message.into(), result: None, report: None, source: None }
     }
 
     /// From the C out-parameter after a call returned `rc < 0`.
@@ -139,6 +141,7 @@ impl Error {
             server_code: err.server_code,
             message,
             result: None,
+            report: None,
             source: None,
         }
     }
@@ -159,6 +162,17 @@ impl Error {
     pub(crate) fn with_result(mut self, result: Option<WriteResult>) -> Error {
         self.result = result;
         self
+    }
+
+    pub(crate) fn with_report(mut self, report: Option<ImportReport>) -> Error {
+        self.report = report.map(Arc::new);
+        self
+    }
+
+    /// For an import or copy that failed part-way (`Write`: documents refused;
+    /// `InvalidArgument`: a malformed line): what was written before.
+    pub fn import_report(&self) -> Option<&ImportReport> {
+        self.report.as_deref()
     }
 
     /// The kind of failure (the C `pm_code`).
@@ -209,6 +223,9 @@ impl fmt::Debug for Error {
         d.field("kind", &self.kind).field("server_code", &self.server_code).field("message", &self.message);
         if let Some(r) = &self.result {
             d.field("write_result", r);
+        }
+        if let Some(r) = &self.report {
+            d.field("import_report", r);
         }
         if let Some(s) = &self.source {
             d.field("source", s);

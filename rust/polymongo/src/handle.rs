@@ -58,6 +58,9 @@ raw_handle! {
     // session.h: "Thread-safety: one thread at a time" (and so are the dbs bound to it:
     // they run on the session's connection; see session.rs).
     pm_session => pm_session_free, "Session", one_thread_at_a_time;
+    // stream.h: "one thread at a time" (pm_wrapper_close_streams may close it from another
+    // thread: the library's own synchronisation; its next call returns PM_ECLOSED).
+    pm_stream => pm_stream_free, "ChangeStream", one_thread_at_a_time;
 }
 
 /// A shared, closable handle. Each call takes a counted reference to the live C pointer (a

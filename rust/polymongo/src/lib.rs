@@ -31,6 +31,12 @@
 //! [`Db::with_session`] binds a db to it ([`SessionDb`]); [`Session::with_transaction`] runs a
 //! closure in a transaction (see [`session`]).
 //!
+//! Change streams: [`Db::watch`], [`PolyMongo::watch_database`], [`PolyMongo::watch_cluster`]
+//! and [`PolyMongo::subscribe_stream`] give a [`ChangeStream`] read with `next(timeout)`.
+//! Whole databases: [`PolyMongo::export`] / [`PolyMongo::import`] (NDJSON over any
+//! `io::Write` / `io::Read`), `export_file`, `import_file`, `export_document`,
+//! `import_document`, [`PolyMongo::copy_database`] and [`PolyMongo::drop_database`].
+//!
 //! Thread-safety follows the C header: [`PolyMongo`], [`Model`], [`Db`] and [`WriteResult`] are
 //! `Send + Sync`; a [`Cursor`] and a [`Session`] are `Send` but not `Sync`; a [`SessionDb`] and
 //! its cursors borrow their session and stay on its thread.
@@ -57,6 +63,8 @@ mod panic;
 mod result;
 pub mod session;
 pub mod stats;
+mod stream;
+mod transfer;
 mod wrapper;
 
 pub use bson::{self, doc, Bson, Document};
@@ -72,14 +80,17 @@ pub use json::JsonMode;
 pub use lifecycle::{PoolSpec, Route};
 pub use model::Model;
 pub use options::{
-    AggregateOptions, BulkWriteOptions, CompensatingOptions, CountOptions, DbSpecific, DbSpecificOptions,
-    DeleteOptions, FindOneAndModifyOptions, FindOptions, IndexModel, IndexOptions, InsertOptions, LogLevel,
-    ModelOptions, Options, PoolSizing, ReadOptions, ReadPreference, Retry, RetryPolicy, ReturnDocument,
-    SessionOptions, TransactionOptions, UpdateOptions, ValidationAction, ValidationLevel,
+    AggregateOptions, BulkWriteOptions, ChangeStreamOptions, CompensatingOptions, CountOptions, DbSpecific,
+    DbSpecificOptions, DeleteOptions, FindOneAndModifyOptions, FindOptions, ImportOptions, IndexModel,
+    IndexOptions, InsertOptions, LogLevel, ModelOptions, Options, PoolSizing, ReadOptions, ReadPreference,
+    Retry, RetryPolicy, ReturnDocument, SessionOptions, TransactionOptions, UpdateOptions, ValidationAction,
+    ValidationLevel,
 };
 pub use result::{WriteError, WriteResult};
 pub use session::{RecoveredTransaction, RecoveryReport, RollbackReport, RollbackStep, Session};
 pub use stats::{DatabaseInfo, DbStats, DbUsage, PoolStats, Stats};
+pub use stream::{ChangeStream, Events};
+pub use transfer::{CollectionReport, ImportReport, Progress};
 pub use wrapper::PolyMongo;
 
 /// The version of the library actually loaded, e.g. "0.1.0".

@@ -99,6 +99,36 @@ options! {
     }
 }
 
+options! {
+    /// Options of the change streams ([`crate::Db::watch`], [`crate::PolyMongo::watch_database`],
+    /// [`crate::PolyMongo::watch_cluster`]).
+    pub struct ChangeStreamOptions {
+        /// "default", "updateLookup", "whenAvailable" or "required".
+        full_document: String,
+        /// "off", "whenAvailable" or "required".
+        full_document_before_change: String,
+        /// A token from [`crate::ChangeStream::resume_token`]: the events after it.
+        resume_after: Document,
+        /// Like `resume_after`, but also after an invalidate event.
+        start_after: Document,
+        start_at_operation_time: bson::Timestamp,
+        /// How long one server round trip waits (default 200 ms).
+        #[serde(rename = "maxAwaitTimeMS")]
+        max_await_time_ms: i64,
+        batch_size: i32,
+    }
+}
+
+options! {
+    /// Options of `import`, `import_file`, `import_document` and `copy_database`.
+    pub struct ImportOptions {
+        /// Documents per unordered insert batch (default 1000).
+        batch_size: u32,
+        /// Stop at the first refused document (default false: count it and go on).
+        stop_on_error: bool,
+    }
+}
+
 /// Which document `find_one_and_update` / `find_one_and_replace` return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
