@@ -72,7 +72,9 @@ PM_EXTERN int pm_session_rollback_report(const pm_session *session, char **json)
 
 /* Rolls back the compensating transactions that crashed processes left open in the journals
  * (journalDb wrapper option, default "polymongo_journal") of every cluster this wrapper knows,
- * if they are older than older_than_ms. The report goes to *report_json (free with pm_free;
+ * if they are older than older_than_ms. Transactions of a process still alive on this host are
+ * never touched; for other hosts, older_than_ms is what tells a crashed process from a slow one
+ * (recoverOnStart uses 0: give each host its own journalDb, or pass a margin). The report goes to *report_json (free with pm_free;
  * may be NULL): {recovered: [{txn, cluster, undone, failed}]}. */
 PM_EXTERN int pm_wrapper_recover(pm_wrapper *wrapper, int64_t older_than_ms, char **report_json,
                                  pm_error *err);

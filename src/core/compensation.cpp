@@ -1,6 +1,8 @@
 #include "compensation.hpp"
 
 #include <mongoc/mongoc.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -271,6 +273,11 @@ uint64_t Compensation::journal_pending(const Db &plain, UndoKind kind, const std
     BSON_APPEND_UTF8(&header, "txn", txn_.c_str());
     BSON_APPEND_UTF8(&header, "state", "open");
     BSON_APPEND_DATE_TIME(&header, "at", now_wall_ms());
+    // The owner, so that recovery never rolls back a transaction whose process is alive.
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    BSON_APPEND_UTF8(&header, "host", host);
+    BSON_APPEND_INT64(&header, "pid", static_cast<int64_t>(getpid()));
     journal_command(*pool, options_.journal_db, [&](mongoc_collection_t *c, bson_error_t *e) {
       return mongoc_collection_insert_one(c, &header, nullptr, nullptr, e);
     }, "open");
@@ -574,10 +581,16 @@ std::string Compensation::recover(Wrapper &wrapper, const std::string &journal_d
     mongoc_cursor_t *headers = mongoc_collection_find_with_opts(c, &filter, nullptr, nullptr);
     std::vector<std::string> txns;
     const bson_t *doc;
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
     while (mongoc_cursor_next(headers, &doc)) {
       bson_iter_t it;
       int64_t at = bson_iter_init_find(&it, doc, "at") ? bson_iter_date_time(&it) : 0;
-      if (at <= cutoff && bson_iter_init_find(&it, doc, "txn")) txns.emplace_back(bson_iter_utf8(&it, nullptr));
+      std::string owner_host = bson_iter_init_find(&it, doc, "host") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, nullptr) : "";
+      pid_t owner = bson_iter_init_find(&it, doc, "pid") ? static_cast<pid_t>(bson_iter_as_int64(&it)) : 0;
+      // A transaction of a live process on this host is still in progress: never touch it.
+      bool alive_here = owner_host == host && owner > 0 && (owner == getpid() || kill(owner, 0) == 0);
+      if (at <= cutoff && !alive_here && bson_iter_init_find(&it, doc, "txn")) txns.emplace_back(bson_iter_utf8(&it, nullptr));
     }
     mongoc_cursor_destroy(headers);
     bson_destroy(&filter);

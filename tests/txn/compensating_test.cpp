@@ -253,9 +253,10 @@ namespace {
 // killed with SIGKILL; then a new wrapper recovers, explicitly or through recoverOnStart.
 // Called first thing in its test: the fork happens before this process starts any thread.
 void crash_and_recover(bool on_start) {
-  std::string a = unique_db("crash_a"), b = unique_db("crash_b");
-  std::string json = "{\"mongoURI\": \"" + server_uri() + "\", \"defaultDB\": \"" + a +
-                     "\", \"dbSpecific\": [{\"dbName\": \"" + b + "\", \"mongoURI\": \"" + second_uri() + "\"}]}";
+  std::string a = unique_db("crash_a"), b = unique_db("crash_b"), journal = unique_db("crash_journal");
+  // A journal of its own: tests run in parallel, and each recovers what its child left.
+  std::string json = "{\"mongoURI\": \"" + server_uri() + "\", \"defaultDB\": \"" + a + "\", \"journalDb\": \"" +
+                     journal + "\", \"dbSpecific\": [{\"dbName\": \"" + b + "\", \"mongoURI\": \"" + second_uri() + "\"}]}";
   std::string marker = "/tmp/" + unique_db("crash_marker");
   auto snapshot = [&] {
     std::string out;
@@ -279,7 +280,8 @@ void crash_and_recover(bool on_start) {
     pm_db_insert_one(pb, "{\"_id\": \"x\", \"n\": 1}", PM_JSON, nullptr, 0, nullptr, &e);
     std::ofstream(marker + ".before") << "ready";
     pm_session *s = nullptr;
-    if (pm_wrapper_start_compensating(w, "{\"journal\": true}", PM_JSON, &s, &e) != PM_OK) _exit(11);
+    std::string opts = "{\"journal\": true, \"journalDb\": \"" + journal + "\"}";
+    if (pm_wrapper_start_compensating(w, opts.c_str(), PM_JSON, &s, &e) != PM_OK) _exit(11);
     pm_db_with_session(pa, s, &ta, &e);
     pm_db_with_session(pb, s, &tb, &e);
     if (pm_session_start_transaction(s, nullptr, 0, &e) != PM_OK) _exit(12);
@@ -319,8 +321,8 @@ void crash_and_recover(bool on_start) {
   std::string expected = "{ \"_id\" : 1, \"v\" : 1 }\n{ \"_id\" : 2, \"v\" : 2 }\n{ \"_id\" : \"x\", \"n\" : 1 }\n";
   EXPECT_EQ(after, expected) << "every database equals its state before the transaction";
   std::string mine = "{\"db\": {\"$in\": [\"" + a + "\", \"" + b + "\"]}}";
-  EXPECT_EQ(Checker(server_uri()).count("polymongo_journal", "polymongo_journal", mine), 0) << "journal cleared";
-  EXPECT_EQ(Checker(second_uri()).count("polymongo_journal", "polymongo_journal", mine), 0);
+  EXPECT_EQ(Checker(server_uri()).count(journal, "polymongo_journal", mine), 0) << "journal cleared";
+  EXPECT_EQ(Checker(second_uri()).count(journal, "polymongo_journal", mine), 0);
   // Another recovery finds nothing of this transaction left.
   ASSERT_EQ(pm_wrapper_recover(w.w, 0, &report, &err), PM_OK);
   for (const std::string &db : {a, b}) EXPECT_EQ(std::string(report).find(db), std::string::npos);

@@ -240,36 +240,34 @@ fn crash_mid_transaction(setup: &Setup) {
     std::mem::forget(session);
 }
 
+// Recovery never touches a transaction whose process is alive on this host: here the leaked
+// session's process (this one) is alive. Rolling back what a killed process left open is tested
+// by the C suite (tests/txn/compensating_test.cpp), which SIGKILLs a child mid-transaction.
 #[test]
-fn recover_rolls_back_what_a_crashed_transaction_left_open() {
+fn recover_leaves_a_live_processs_transaction_alone() {
     let setup = Setup::new();
     let before = setup.snapshot();
     crash_mid_transaction(&setup);
-    assert_ne!(setup.snapshot(), before);
-
+    let during = setup.snapshot();
+    assert_ne!(during, before);
     let fresh = PolyMongo::new(&Setup::options(&setup.a, &setup.b, &setup.b_uri, &setup.journal)).unwrap();
-    // Younger than the limit: left alone.
     assert_eq!(fresh.recover(Duration::from_secs(3600)).unwrap().recovered, vec![]);
-    assert_ne!(setup.snapshot(), before);
-    let report = fresh.recover(Duration::ZERO).unwrap();
-    assert!(!report.recovered.is_empty(), "{report:?}");
-    assert_eq!(report.recovered.iter().map(|r| r.undone).sum::<u64>(), 7, "{report:?}");
-    assert!(report.recovered.iter().all(|r| r.failed == 0 && !r.txn.is_empty()), "{report:?}");
-    assert_eq!(setup.snapshot(), before, "restored exactly");
-    assert_eq!(fresh.recover(Duration::ZERO).unwrap().recovered, vec![], "the journal was cleared");
+    assert_eq!(fresh.recover(Duration::ZERO).unwrap().recovered, vec![], "its owner is alive");
+    assert_eq!(setup.snapshot(), during, "nothing rolled back under a live transaction");
     setup.cleanup();
 }
 
 #[test]
-fn recover_on_start_rolls_back_when_a_wrapper_starts() {
+fn recover_on_start_leaves_a_live_processs_transaction_alone() {
     let setup = Setup::new();
     let before = setup.snapshot();
     crash_mid_transaction(&setup);
-    assert_ne!(setup.snapshot(), before);
+    let during = setup.snapshot();
+    assert_ne!(during, before);
     let _fresh = PolyMongo::new(
         &Setup::options(&setup.a, &setup.b, &setup.b_uri, &setup.journal).recover_on_start(true),
     )
     .unwrap();
-    assert!(wait_until(5000, || setup.snapshot() == before), "restored when the wrapper started");
+    assert_eq!(setup.snapshot(), during, "nothing rolled back under a live transaction");
     setup.cleanup();
 }
