@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "db.hpp"
+#include "db_name.hpp"
 #include "events.hpp"
 #include "wrapper.hpp"
 
@@ -35,7 +36,7 @@ BsonPtr id_doc(const bson_t *doc) {
 // {$and: [filter, {_id: {$in: [ids]}}]}
 BsonPtr restrict_to(const bson_t *filter, const std::vector<BsonPtr> &docs) {
   BsonPtr out = make_bson();
-  bson_t and_, f0, f1, id, in;
+  bson_t and_, f1, id, in;
   BSON_APPEND_ARRAY_BEGIN(out.get(), "$and", &and_);
   BSON_APPEND_DOCUMENT(&and_, "0", filter);
   BSON_APPEND_DOCUMENT_BEGIN(&and_, "1", &f1);
@@ -54,7 +55,6 @@ BsonPtr restrict_to(const bson_t *filter, const std::vector<BsonPtr> &docs) {
   bson_append_document_end(&f1, &id);
   bson_append_document_end(&and_, &f1);
   bson_append_array_end(out.get(), &and_);
-  (void)f0;
   return out;
 }
 
@@ -227,8 +227,8 @@ CompensationOptions CompensationOptions::parse(DocView opts) {
 Compensation::Compensation(std::shared_ptr<Wrapper> wrapper, CompensationOptions options)
     : wrapper_(std::move(wrapper)), options_(std::move(options)) {
   if (options_.journal) {
-    if (options_.journal_db.empty() || options_.journal_db.find_first_of("/\\. \"$*<>:|?") != std::string::npos)
-      fail(Code::invalid_db_name, "journalDb is not a valid database name");
+    if (auto why = db_name_problem(options_.journal_db, false))
+      fail(Code::invalid_db_name, "journalDb: " + *why);
   }
 }
 

@@ -250,8 +250,7 @@ auto Db::run(bool is_write, F &&body) const {
       if (session_) {
         t.client = session_->client();
       } else {
-        w.router().make_room_for(pool);
-        t.lease = pool->checkout(name_);
+        t.lease = w.router().checkout(pool, name_);
         t.client = t.lease.client();
       }
       model_->ensure(t.client, name_);

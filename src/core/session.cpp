@@ -109,9 +109,8 @@ Session::Session(std::shared_ptr<Wrapper> wrapper, const std::string &db, DocVie
   mongoc_transaction_opts_destroy(defaults);
 
   pool_ = wrapper_->router().route(db);
-  wrapper_->router().make_room_for(pool_);
   try {
-    lease_ = pool_->checkout(db);
+    lease_ = wrapper_->router().checkout(pool_, db);
   } catch (...) {
     mongoc_session_opts_destroy(sopts);
     throw;

@@ -28,12 +28,8 @@ std::string json_string(const std::string &s) {
 }
 
 struct Checkout {
-  std::shared_ptr<Pool> pool;
   Lease lease;
-  Checkout(Wrapper &w, const std::string &db) : pool(w.router().route(db)) {
-    w.router().make_room_for(pool);
-    lease = pool->checkout(db);
-  }
+  Checkout(Wrapper &w, const std::string &db) : lease(w.router().checkout(db)) {}
 };
 
 // One collection of a database as listCollections reports it.
@@ -191,7 +187,6 @@ class Importer {
     int64_t failed = static_cast<int64_t>(docs.size()) - inserted;
     bson_destroy(&reply);
     batch_.clear();
-    if (!ok && failed == 0) failed = 0;
     if (!ok && inserted == 0 && error.domain != MONGOC_ERROR_SERVER && error.domain != MONGOC_ERROR_COMMAND &&
         error.domain != MONGOC_ERROR_WRITE_CONCERN)
       throw Error::from_driver(error, "import into " + db_ + "." + name_);  // the connection, not the data

@@ -94,9 +94,8 @@ std::string Wrapper::resolve_db_name(const char *name) const {
 }
 
 double Wrapper::ping(const std::string &db) {
-  std::shared_ptr<Pool> pool = router_.route(db);
-  router_.make_room_for(pool);
-  Lease lease = pool->checkout(db);
+  Lease lease = router_.checkout(db);
+  const std::shared_ptr<Pool> &pool = lease.pool();
   bson_t cmd = BSON_INITIALIZER;
   BSON_APPEND_INT32(&cmd, "ping", 1);
   bson_error_t error;

@@ -6,9 +6,10 @@
 #   ferretdb.sh start DIR [PORT]  start an instance with data in DIR/data; writes DIR/uri and
 #                                 DIR/pid; PORT 0 or absent picks a free port, and a restart
 #                                 reuses the port recorded in DIR/port
-#   ferretdb.sh stop DIR          stop it (SIGTERM, then SIGKILL after 10 s)
+#   ferretdb.sh stop DIR          stop it (SIGTERM, then SIGKILL after 15 s)
 #   ferretdb.sh kill DIR          kill -9 it (fault tests), keeping DIR for a restart
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src="$here/ferretdb"
 cache="${PM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/polymongo}"
@@ -60,18 +61,7 @@ start() {
   return 1
 }
 
-stop() {
-  local dir=$1 pid
-  [ -f "$dir/pid" ] || return 0
-  pid=$(cat "$dir/pid")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$dir/pid"
-}
+stop() { stop_pid_dir "$1"; }
 
 case "${1:-}" in
   build) build ;;

@@ -7,6 +7,7 @@
 #   secantus.sh start DIR        start with data in DIR/data; writes DIR/uri and DIR/pid
 #   secantus.sh stop DIR         stop it and wait until it is gone (WiredTiger holds a lock)
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 version=0.7.0b3
 cache="${PM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/polymongo}"
 venv="$cache/secantusdb-$version"
@@ -50,18 +51,7 @@ start() {
   return 1
 }
 
-stop() {
-  local dir=$1 pid
-  [ -f "$dir/pid" ] || return 0
-  pid=$(cat "$dir/pid")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 150); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
-    sleep 0.1
-  done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$dir/pid"
-}
+stop() { stop_pid_dir "$1"; }
 
 case "${1:-}" in
   install) install ;;

@@ -1,0 +1,14 @@
+# Sourced by the server scripts: stops the process whose pid is in DIR/pid (SIGTERM, then
+# SIGKILL after 15 s) and waits until it is gone, so a restart on the same data can follow.
+stop_pid_dir() {
+  local dir=$1 pid
+  [ -f "$dir/pid" ] || return 0
+  pid=$(cat "$dir/pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 150); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$dir/pid"
+}
