@@ -3,6 +3,8 @@ package polymongo
 import (
 	"context"
 	"math"
+	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +21,7 @@ func run[T any](ctx context.Context, fn func() (T, error), discard func(T)) (T, 
 		var zero T
 		return zero, err
 	}
+	yieldIfDue()
 	done := ctx.Done()
 	if done == nil {
 		return fn()
@@ -50,6 +53,28 @@ func run[T any](ctx context.Context, fn func() (T, error), discard func(T)) (T, 
 		}()
 		var zero T
 		return zero, ctx.Err()
+	}
+}
+
+// A goroutine that makes blocking C calls back to back never parks, so the scheduler counts
+// them all as one time slice. Once the slice is 10 ms old, the runtime's monitor thread
+// (sysmon) retakes the goroutine's P during every following C call; each call then ends by
+// waking sysmon and acquiring a P again, and sysmon goes back to polling every 20 µs: several
+// thread wake-ups per call where the I/O wait alone needs one. Yielding before a call once
+// yieldInterval has passed since the last yield (runtime.Gosched starts a new slice) keeps the
+// slice short, for one pass through the scheduler every few milliseconds. The clock is shared
+// by all goroutines: one yield per interval, by whichever goroutine calls next.
+const yieldInterval = 4 * time.Millisecond
+
+var (
+	clockStart = time.Now()
+	lastYield  atomic.Int64 // nanoseconds since clockStart
+)
+
+func yieldIfDue() {
+	now := int64(time.Since(clockStart))
+	if last := lastYield.Load(); now-last >= int64(yieldInterval) && lastYield.CompareAndSwap(last, now) {
+		runtime.Gosched()
 	}
 }
 

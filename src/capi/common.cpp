@@ -77,8 +77,7 @@ char *pm_bson_to_json(const void *data, size_t len, pm_json_mode mode) {
   if (data == nullptr || len == core::kJsonLength) return nullptr;
   bson_t b;
   if (!bson_init_static(&b, static_cast<const uint8_t *>(data), len)) return nullptr;
-  size_t offset;
-  if (!bson_validate(&b, BSON_VALIDATE_NONE, &offset)) return nullptr;
+  if (!core::well_formed(&b)) return nullptr;
   std::string json = core::to_json(&b, mode == PM_JSON_CANONICAL);
   if (json.empty()) return nullptr;
   return strdup(json.c_str());

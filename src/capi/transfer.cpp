@@ -25,29 +25,7 @@ core::ImportOptions import_options(const char *json) {
 
 // Splits what `read` produces into lines.
 core::LineSource line_reader(pm_read_fn read, void *data) {
-  auto buffer = std::make_shared<std::string>();
-  auto done = std::make_shared<bool>(false);
-  return [=](std::string &line) {
-    for (;;) {
-      size_t nl = buffer->find('\n');
-      if (nl != std::string::npos) {
-        line.assign(*buffer, 0, nl);
-        buffer->erase(0, nl + 1);
-        return true;
-      }
-      if (*done) {
-        if (buffer->empty()) return false;
-        line.swap(*buffer);  // a last line without a newline
-        buffer->clear();
-        return true;
-      }
-      char chunk[65536];
-      long n = read(chunk, sizeof chunk, data);
-      if (n < 0) throw core::Error(core::Code::internal, "import: the input could not be read");
-      if (n == 0) *done = true;
-      else buffer->append(chunk, static_cast<size_t>(n));
-    }
-  };
+  return core::ndjson_lines([read, data](char *buf, size_t cap) { return read(buf, cap, data); });
 }
 
 // Runs an import-like call: hands out the report, maps failures to PM_EWRITE, and keeps the

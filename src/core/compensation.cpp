@@ -153,7 +153,7 @@ std::shared_ptr<WriteResult> synthetic_result(int64_t matched, int64_t removed, 
     bson_append_document_end(&arr, &one);
     bson_append_array_end(&reply, &arr);
   }
-  auto r = std::make_shared<WriteResult>(&reply, std::vector<std::pair<size_t, BsonPtr>>{}, true, false);
+  auto r = std::make_shared<WriteResult>(&reply, nullptr, true, false);
   bson_destroy(&reply);
   return r;
 }

@@ -82,10 +82,10 @@ struct BulkPlan {
   std::vector<Write> writes;
   BsonPtr opts = make_bson();
   bool ordered = true;
-  std::vector<std::pair<size_t, BsonPtr>> inserted;  // request index -> {_id}
+  std::shared_ptr<InsertedIds> inserted = std::make_shared<InsertedIds>();  // index -> {_id}
 
   void add_insert(DocView doc) {
-    Write w{Kind::insert, std::make_unique<Doc>(doc, "document"), nullptr, nullptr};
+    Write w{Kind::insert, std::make_unique<Doc>(doc, "document", Doc::Framing::checked_by_driver), nullptr, nullptr};
     bson_iter_t it;
     BsonPtr id = make_bson();
     if (bson_iter_init_find(&it, w.first->get(), "_id")) {
@@ -98,7 +98,7 @@ struct BulkPlan {
       BSON_APPEND_OID(w.with_id.get(), "_id", &oid);
       bson_concat(w.with_id.get(), w.first->get());
     }
-    inserted.emplace_back(writes.size(), std::move(id));
+    inserted->emplace_back(writes.size(), std::move(id));
     writes.push_back(std::move(w));
   }
 
@@ -141,6 +141,9 @@ struct BulkPlan {
       const char *key = bson_iter_key(&f);
       if (std::strcmp(key, "filter") == 0) {
         filter = sub_document(&f);
+        // Not a document: refused, or its NULL view would become the empty filter, and
+        // {deleteMany: {filter: 5}} would delete every document.
+        if (filter.data == nullptr) fail(Code::invalid_argument, where + ": filter must be a document");
         has_filter = true;
       } else if (std::strcmp(key, "update") == 0 || std::strcmp(key, "replacement") == 0) {
         change = sub_document(&f);
@@ -322,13 +325,34 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
   bson_t reply;
   bool ok = mongoc_bulk_operation_execute(bulk, &reply, &error) != 0;
   mongoc_bulk_operation_destroy(bulk);
+  return outcome(ok, &reply, error, plan);
+  });
+}
+
+// One document with no options, the commonest write of all: libmongoc's insert_one sends the
+// same insert command as a bulk of one without building and tearing down a bulk operation.
+WriteOutcome Db::run_insert_one(BulkPlan &plan) const {
+  return run(true, [&](Target &t) {
+  bson_t reply;
+  bson_error_t error;
+  bool ok = mongoc_collection_insert_one(t.coll, plan.writes.front().target(),
+                                         OpOpts(nullptr, session_.get()).get(), &reply, &error);
+  return outcome(ok, &reply, error, plan);
+  });
+}
+
+// Normalises a write's reply (destroyed here) into a result and, when it failed, an error.
+WriteOutcome Db::outcome(bool ok, bson_t *reply, const bson_error_t &error, const BulkPlan &plan) const {
   WriteOutcome out;
-  out.result = std::make_shared<WriteResult>(&reply, plan.inserted, plan.ordered, !ok);
+  out.result = std::make_shared<WriteResult>(reply, plan.inserted, plan.ordered, !ok);
+  if (ok) {
+    bson_destroy(reply);
+    return out;
+  }
   // The reply carries the transaction labels (TransientTransactionError ...).
-  Error driver_error = ok ? Error(Code::ok, "") : Error::from_driver(error, "write to " + where(), &reply);
-  bool transient = mongoc_error_has_label(&reply, "TransientTransactionError");
-  bson_destroy(&reply);
-  if (ok) return out;
+  Error driver_error = Error::from_driver(error, "write to " + where(), reply);
+  bool transient = mongoc_error_has_label(reply, "TransientTransactionError");
+  bson_destroy(reply);
 
   const auto &errors = out.result->write_errors;
   if (errors.empty()) {
@@ -347,7 +371,6 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
                     first.code);
   out.error->set_labels(transient, false);
   return out;
-  });
 }
 
 // ---- writes ---------------------------------------------------------------------------------
@@ -369,7 +392,7 @@ WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts) con
     if (d.data == nullptr) fail(Code::invalid_argument, "insert: a document is NULL");
     plan.add_insert(d);
   }
-  return run_bulk(plan);
+  return plan.writes.size() == 1 && bson_empty(o.get()) ? run_insert_one(plan) : run_bulk(plan);
 }
 
 namespace {
@@ -438,8 +461,7 @@ std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
   Doc o(opts, "options");
   bson_t one = BSON_INITIALIZER;
   copy_except(o.get(), &one, {"limit", "singleBatch", "batchSize"});
-  BSON_APPEND_INT64(&one, "limit", 1);
-  BSON_APPEND_BOOL(&one, "singleBatch", true);
+  BSON_APPEND_INT64(&one, "limit", 1);  // the server closes the cursor once the limit is met
   BsonGuard one_guard{&one};
   return run(false, [&](Target &t) {
   mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), OpOpts(&one, session_.get()).get(), nullptr);
@@ -616,6 +638,10 @@ std::string Db::create_index(DocView keys, DocView opts) const {
     name = bson_iter_utf8(&it, nullptr);
   } else {
     char *generated = mongoc_collection_keys_to_index_string(k.get());
+    // libmongoc names only keys whose values are integers or strings; NULL otherwise.
+    if (generated == nullptr)
+      fail(Code::invalid_argument, "create index: key values must be integers (1, -1) or index "
+                                   "type strings (\"text\" ...), or give options.name");
     name = generated;
     bson_free(generated);
   }

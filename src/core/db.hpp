@@ -73,6 +73,8 @@ class Db : public std::enable_shared_from_this<Db> {
   auto run(bool is_write, F &&body) const;
   std::string where() const { return name_ + "." + model_->collection(); }
   WriteOutcome run_bulk(struct BulkPlan &plan) const;
+  WriteOutcome run_insert_one(struct BulkPlan &plan) const;
+  WriteOutcome outcome(bool ok, bson_t *reply, const bson_error_t &error, const struct BulkPlan &plan) const;
 
   std::shared_ptr<const Model> model_;
   std::string name_;

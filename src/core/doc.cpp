@@ -1,6 +1,7 @@
 #include "doc.hpp"
 
 #include <cstring>
+#include <vector>
 
 #include "error.hpp"
 
@@ -8,7 +9,11 @@ namespace pm::core {
 
 Doc::Doc() { bson_init(&doc_); }
 
-Doc::Doc(DocView view, const char *what) {
+Doc::Doc(DocView view, const char *what) { parse(view, what, true); }
+
+Doc::Doc(DocView view, const char *what, Framing) { parse(view, what, false); }
+
+void Doc::parse(DocView view, const char *what, bool validate) {
   if (view.data == nullptr) {
     bson_init(&doc_);
     return;
@@ -21,12 +26,15 @@ Doc::Doc(DocView view, const char *what) {
     }
     return;
   }
-  size_t offset = 0;
-  if (view.len < 5 || !bson_init_static(&doc_, static_cast<const uint8_t *>(view.data), view.len) ||
-      !bson_validate(&doc_, BSON_VALIDATE_NONE, &offset)) {
+  bool ok = view.len >= 5 && bson_init_static(&doc_, static_cast<const uint8_t *>(view.data), view.len);
+  // Unvalidated, the nesting is still bounded: libmongoc's validation recurses once per level.
+  // A document shorter than kMaxBsonDepth * 7 bytes cannot be that deep (7: the smallest level).
+  if (ok) ok = validate ? well_formed(&doc_) : view.len < kMaxBsonDepth * 7 || walkable(&doc_);
+  if (!ok) {
     bson_init(&doc_);
-    fail(Code::invalid_argument, std::string(what) + ": not a valid BSON document (" +
-                                     std::to_string(view.len) + " bytes)");
+    fail(Code::invalid_argument, std::string(what) + ": not a valid BSON document, or nested deeper than " +
+                                     std::to_string(kMaxBsonDepth) + " levels (" + std::to_string(view.len) +
+                                     " bytes)");
   }
 }
 
@@ -51,6 +59,42 @@ void copy_except(const bson_t *src, bson_t *dst, std::initializer_list<const cha
     for (const char *s : skip) skipped = skipped || std::strcmp(key, s) == 0;
     if (!skipped) bson_append_value(dst, key, -1, bson_iter_value(&it));
   }
+}
+
+bool walkable(const bson_t *b) {
+  // Two gaps in libbson 1.23's bson_validate, closed by walking the document first, without
+  // recursion: it recurses once per level, so a document nested deeply enough overflows the
+  // stack (a 160 KB one 20,000 levels deep did); and it passes over an embedded document,
+  // array or code-with-scope scope that it cannot open (e.g. one whose last byte is not 0),
+  // where every reader, JSON output included, then stops short.
+  std::vector<bson_iter_t> stack(1);
+  if (!bson_iter_init(&stack.back(), b)) return false;
+  while (!stack.empty()) {
+    bson_iter_t &it = stack.back();
+    if (!bson_iter_next(&it)) {
+      if (it.err_off != 0) return false;  // corrupt, not the end
+      stack.pop_back();
+      continue;
+    }
+    uint32_t len = 0, code_len = 0;
+    const uint8_t *data = nullptr;
+    if (BSON_ITER_HOLDS_DOCUMENT(&it)) bson_iter_document(&it, &len, &data);
+    else if (BSON_ITER_HOLDS_ARRAY(&it)) bson_iter_array(&it, &len, &data);
+    else if (BSON_ITER_HOLDS_CODEWSCOPE(&it)) bson_iter_codewscope(&it, &code_len, &len, &data);
+    else continue;
+    // Opened as readers open them (bson_iter_recurse alone lets a bad last byte through).
+    bson_t sub;
+    bson_iter_t child;
+    if (data == nullptr || !bson_init_static(&sub, data, len) || !bson_iter_init(&child, &sub)) return false;
+    if (stack.size() >= kMaxBsonDepth) return false;
+    stack.push_back(child);
+  }
+  return true;
+}
+
+bool well_formed(const bson_t *b) {
+  size_t offset = 0;
+  return walkable(b) && bson_validate(b, BSON_VALIDATE_NONE, &offset);
 }
 
 }  // namespace pm::core

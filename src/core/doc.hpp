@@ -27,6 +27,11 @@ class Doc {
   // Parses `view`; `what` names the parameter in error messages ("filter", "update"...).
   // A NULL view is the empty document. BSON input is borrowed (must outlive the Doc).
   Doc(DocView view, const char *what);
+  // For a document to insert: libmongoc validates those itself (keys and structure, before
+  // anything is sent), so only the length framing is checked here, which keeps an insert from
+  // walking its document twice.
+  enum class Framing { checked_by_driver };
+  Doc(DocView view, const char *what, Framing);
   ~Doc();
   Doc(const Doc &) = delete;
   Doc &operator=(const Doc &) = delete;
@@ -36,6 +41,7 @@ class Doc {
   bool empty() const { return bson_empty(&doc_); }
 
  private:
+  void parse(DocView view, const char *what, bool validate);
   bson_t doc_;
 };
 
@@ -56,6 +62,15 @@ inline Bytes to_bytes(const bson_t *b) {
 
 // Extended JSON of a document; relaxed unless canonical. Empty string for invalid input.
 std::string to_json(const bson_t *b, bool canonical);
+
+// The deepest nesting accepted: the server's own limit (maxBSONDepth) by default.
+constexpr size_t kMaxBsonDepth = 200;
+
+// Whether every embedded document of `b` opens, nested at most kMaxBsonDepth levels: what
+// bson_validate misses (see doc.cpp).
+bool walkable(const bson_t *b);
+// bson_validate and walkable: well-formed BSON that every reader can walk to its end.
+bool well_formed(const bson_t *b);
 
 // Appends every field of `src` to `dst` except the listed keys.
 void copy_except(const bson_t *src, bson_t *dst, std::initializer_list<const char *> skip);

@@ -75,6 +75,11 @@ Error Error::from_driver(const bson_error_t &error, const std::string &context) 
       return Error(Code::invalid_argument, message);
     case MONGOC_ERROR_TRANSACTION:
       return Error(Code::not_supported, message);
+    case MONGOC_ERROR_CURSOR:
+      // libmongoc refuses a filter or options it cannot send ("Invalid filter: empty key")
+      // with this code, before any I/O: the caller's input, not a fault of polymongo.
+      if (error.code == MONGOC_ERROR_CURSOR_INVALID_CURSOR) return Error(Code::invalid_argument, message);
+      return Error(Code::internal, message);
     default:
       return Error(Code::internal, message);
   }

@@ -65,6 +65,12 @@ struct DriverLogRouter {
     static std::once_flag once;
     std::call_once(once, [] { mongoc_log_set_handler(&DriverLogRouter::handler, nullptr); });
     std::lock_guard<std::mutex> lock(mu);
+    // Freed wrappers' entries are dropped here too, not only when libmongoc logs (which it may
+    // never do): each keeps its Log's make_shared block allocated, so a process creating
+    // wrappers in a loop would otherwise grow without bound.
+    logs.erase(std::remove_if(logs.begin(), logs.end(),
+                              [](const std::weak_ptr<const Log> &w) { return w.expired(); }),
+               logs.end());
     logs.push_back(std::move(log));
   }
 };

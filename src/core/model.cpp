@@ -30,17 +30,25 @@ void append_index(bson_t *array, uint32_t i, const bson_t *spec) {
   if (bson_empty(&key))
     fail(Code::invalid_argument, "indexes[" + std::to_string(i) + "]: 'key' is empty");
 
+  std::string name;  // the driver's default, when the spec has none
+  if (!bson_has_field(spec, "name")) {
+    char *generated = mongoc_collection_keys_to_index_string(&key);
+    // libmongoc names only keys whose values are integers or strings; NULL would become a
+    // null name that the server refuses later with a less helpful message.
+    if (generated == nullptr)
+      fail(Code::invalid_argument, "indexes[" + std::to_string(i) + "]: key values must be integers "
+                                   "(1, -1) or index type strings (\"text\" ...), or give a name");
+    name = generated;
+    bson_free(generated);
+  }
+
   char idx[16];
   const char *idx_key;
   bson_uint32_to_string(i, &idx_key, idx, sizeof idx);
   bson_t out;
   bson_append_document_begin(array, idx_key, -1, &out);
   bson_concat(&out, spec);
-  if (!bson_has_field(spec, "name")) {
-    char *name = mongoc_collection_keys_to_index_string(&key);
-    BSON_APPEND_UTF8(&out, "name", name);
-    bson_free(name);
-  }
+  if (!name.empty()) BSON_APPEND_UTF8(&out, "name", name.c_str());
   bson_append_document_end(array, &out);
 }
 

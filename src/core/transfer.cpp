@@ -13,8 +13,6 @@ namespace pm::core {
 
 namespace {
 
-constexpr const char *kFormat = "polymongo-export";
-constexpr int kVersion = 1;
 constexpr uint64_t kProgressEvery = 1000;
 constexpr size_t kReportedErrors = 10;
 
@@ -82,35 +80,28 @@ class Importer {
   bool feed(const std::string &line) {
     ++line_no_;
     if (stopped_) return false;
-    size_t start = line.find_first_not_of(" \t\r");
-    if (start == std::string::npos) return true;
-    bson_error_t error;
-    BsonPtr rec(bson_new_from_json(reinterpret_cast<const uint8_t *>(line.data()), static_cast<ssize_t>(line.size()), &error));
-    if (!rec) bad_line(std::string("malformed JSON: ") + error.message);
-    bson_iter_t it;
-    if (!bson_iter_init_find(&it, rec.get(), "type") || !BSON_ITER_HOLDS_UTF8(&it)) bad_line("a record without a \"type\"");
-    std::string type = bson_iter_utf8(&it, nullptr);
-    if (type == "meta") {
-      std::string format = string_field(rec.get(), "format");
-      if (format != kFormat) bad_line("not a polymongo export (format \"" + format + "\")");
-      if (!bson_iter_init_find(&it, rec.get(), "version") || bson_iter_as_int64(&it) > kVersion)
-        bad_line("unsupported export version");
-    } else if (type == "collection") {
-      open_collection(string_field(rec.get(), "name"), document_field(rec.get(), "options"));
-    } else if (type == "index") {
-      require_collection(string_field(rec.get(), "collection"));
-      pending_indexes_.push_back(copy_of(document_field(rec.get(), "spec")));
-    } else if (type == "document") {
-      require_collection(string_field(rec.get(), "collection"));
-      const bson_t *doc = document_field(rec.get(), "doc");
-      bytes_ += doc->len;
-      batch_.push_back(copy_of(doc));
-      if (batch_.size() >= options_.batch_size) flush();
-    } else if (type == "collectionEnd") {
-      require_collection(string_field(rec.get(), "collection"));
-      close_collection();
-    } else {
-      bad_line("unknown record type \"" + type + "\"");
+    ExportRecord rec = parse_record(line, line_no_);
+    switch (rec.type) {
+      case ExportRecord::Type::blank:
+      case ExportRecord::Type::meta:
+        break;
+      case ExportRecord::Type::collection:
+        open_collection(rec.collection, rec.doc.get());
+        break;
+      case ExportRecord::Type::index:
+        require_collection(rec.collection);
+        pending_indexes_.push_back(std::move(rec.doc));
+        break;
+      case ExportRecord::Type::document:
+        require_collection(rec.collection);
+        bytes_ += rec.doc->len;
+        batch_.push_back(std::move(rec.doc));
+        if (batch_.size() >= options_.batch_size) flush();
+        break;
+      case ExportRecord::Type::collection_end:
+        require_collection(rec.collection);
+        close_collection();
+        break;
     }
     return !stopped_;
   }
@@ -129,37 +120,12 @@ class Importer {
   uint64_t line() const { return line_no_; }
 
  private:
-  [[noreturn]] void bad_line(const std::string &why) {
-    throw Error(Code::invalid_argument, "line " + std::to_string(line_no_) + ": " + why);
-  }
-  static BsonPtr copy_of(const bson_t *b) { return BsonPtr(bson_copy(b)); }
-
-  std::string string_field(const bson_t *rec, const char *key) {
-    bson_iter_t it;
-    if (!bson_iter_init_find(&it, rec, key) || !BSON_ITER_HOLDS_UTF8(&it))
-      bad_line(std::string("missing string field \"") + key + "\"");
-    return bson_iter_utf8(&it, nullptr);
-  }
-
-  const bson_t *document_field(const bson_t *rec, const char *key) {
-    bson_iter_t it;
-    if (!bson_iter_init_find(&it, rec, key) || !BSON_ITER_HOLDS_DOCUMENT(&it))
-      bad_line(std::string("missing document field \"") + key + "\"");
-    uint32_t len;
-    const uint8_t *data;
-    bson_iter_document(&it, &len, &data);
-    scratch_.emplace_back(bson_new_from_data(data, len));
-    if (scratch_.size() > 8) scratch_.erase(scratch_.begin());
-    return scratch_.back().get();
-  }
-
   void require_collection(const std::string &name) {
     if (coll_ == nullptr || name != name_) open_collection(name, nullptr);
   }
 
   void open_collection(const std::string &name, const bson_t *options) {
-    close_collection();
-    if (name.empty() || name.find('$') != std::string::npos) bad_line("invalid collection name");
+    close_collection();  // parse_record checked the name
     name_ = name;
     coll_docs_ = coll_failures_ = coll_indexes_ = 0;
     coll_errors_.clear();
@@ -248,7 +214,6 @@ class Importer {
   std::string db_;
   ImportOptions options_;
   Progress progress_;
-  std::vector<BsonPtr> scratch_;
   uint64_t line_no_ = 0, documents_ = 0, bytes_ = 0, failures_ = 0, last_progress_ = 0;
   bool stopped_ = false;
   std::string name_;
@@ -302,8 +267,8 @@ uint64_t export_database(Wrapper &w, const std::string &db, const LineSink &sink
   };
   bson_t meta = BSON_INITIALIZER;
   BSON_APPEND_UTF8(&meta, "type", "meta");
-  BSON_APPEND_UTF8(&meta, "format", kFormat);
-  BSON_APPEND_INT32(&meta, "version", kVersion);
+  BSON_APPEND_UTF8(&meta, "format", kExportFormat);
+  BSON_APPEND_INT32(&meta, "version", kExportVersion);
   BSON_APPEND_UTF8(&meta, "database", db.c_str());
   BSON_APPEND_DATE_TIME(&meta, "exportedAt", now_wall_ms());
   emit(canonical(&meta));

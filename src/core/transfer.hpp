@@ -13,6 +13,7 @@
 #include <string>
 
 #include "doc.hpp"
+#include "ndjson_reader.hpp"
 
 namespace pm::core {
 
@@ -21,8 +22,6 @@ class Wrapper;
 using Progress = std::function<void(uint64_t documents, uint64_t bytes)>;
 // Receives one NDJSON line (without the newline); returns false to stop with an error.
 using LineSink = std::function<bool(const std::string &line)>;
-// Produces the next line into `line`; returns false at the end.
-using LineSource = std::function<bool(std::string &line)>;
 
 struct ImportOptions {
   size_t batch_size = 1000;

@@ -1,15 +1,27 @@
 #include "write_result.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 namespace pm::core {
 
 namespace {
 
-int64_t count(const bson_t *reply, const char *key) {
-  bson_iter_t it;
-  return bson_iter_init_find(&it, reply, key) ? bson_iter_as_int64(&it) : 0;
+void read_write_errors(bson_iter_t *array, std::vector<WriteError> *out) {
+  while (bson_iter_next(array)) {
+    bson_iter_t f;
+    WriteError e{0, 0, ""};
+    if (bson_iter_recurse(array, &f)) {
+      while (bson_iter_next(&f)) {
+        const char *k = bson_iter_key(&f);
+        if (std::strcmp(k, "index") == 0) e.index = static_cast<size_t>(bson_iter_as_int64(&f));
+        else if (std::strcmp(k, "code") == 0) e.code = static_cast<int32_t>(bson_iter_as_int64(&f));
+        else if (std::strcmp(k, "errmsg") == 0 && BSON_ITER_HOLDS_UTF8(&f)) e.message = bson_iter_utf8(&f, nullptr);
+      }
+    }
+    out->push_back(std::move(e));
+  }
 }
 
 void index_key(size_t i, const char **key, char *buf, size_t size) {
@@ -18,36 +30,45 @@ void index_key(size_t i, const char **key, char *buf, size_t size) {
 
 }  // namespace
 
-WriteResult::WriteResult(const bson_t *reply,
-                         const std::vector<std::pair<size_t, BsonPtr>> &inserted, bool ordered,
-                         bool failed)
-    : doc_(make_bson()) {
-  inserted_count = count(reply, "nInserted");
-  matched_count = count(reply, "nMatched");
-  modified_count = count(reply, "nModified");
-  deleted_count = count(reply, "nRemoved");
-  upserted_count = count(reply, "nUpserted");
-
-  bson_iter_t it, child;
-  if (bson_iter_init_find(&it, reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
-      bson_iter_recurse(&it, &child)) {
-    while (bson_iter_next(&child)) {
-      bson_iter_t f;
-      WriteError e{0, 0, ""};
-      if (bson_iter_recurse(&child, &f)) {
-        while (bson_iter_next(&f)) {
-          std::string k = bson_iter_key(&f);
-          if (k == "index") e.index = static_cast<size_t>(bson_iter_as_int64(&f));
-          else if (k == "code") e.code = static_cast<int32_t>(bson_iter_as_int64(&f));
-          else if (k == "errmsg" && BSON_ITER_HOLDS_UTF8(&f)) e.message = bson_iter_utf8(&f, nullptr);
-        }
-      }
-      write_errors.push_back(std::move(e));
+WriteResult::WriteResult(const bson_t *reply, std::shared_ptr<const InsertedIds> inserted,
+                         bool ordered, bool failed)
+    : reply_(bson_copy(reply)), inserted_(std::move(inserted)), ordered_(ordered), failed_(failed) {
+  // One pass over the reply's fields: finding each by name would walk it once per field.
+  bson_iter_t it, child, concern_it;
+  bool has_concern = false;
+  if (bson_iter_init(&it, reply)) {
+    while (bson_iter_next(&it)) {
+      const char *k = bson_iter_key(&it);
+      // nInserted from a bulk, insertedCount from insert_one
+      if (std::strcmp(k, "nInserted") == 0 || std::strcmp(k, "insertedCount") == 0)
+        inserted_count = bson_iter_as_int64(&it);
+      else if (std::strcmp(k, "nMatched") == 0) matched_count = bson_iter_as_int64(&it);
+      else if (std::strcmp(k, "nModified") == 0) modified_count = bson_iter_as_int64(&it);
+      else if (std::strcmp(k, "nRemoved") == 0) deleted_count = bson_iter_as_int64(&it);
+      else if (std::strcmp(k, "nUpserted") == 0) upserted_count = bson_iter_as_int64(&it);
+      else if (std::strcmp(k, "writeConcernErrors") == 0) concern_it = it, has_concern = true;
+      else if (std::strcmp(k, "writeErrors") == 0 && BSON_ITER_HOLDS_ARRAY(&it) &&
+               bson_iter_recurse(&it, &child))
+        read_write_errors(&child, &write_errors);
     }
   }
-  has_write_concern_error = bson_iter_init_find(&it, reply, "writeConcernErrors") &&
-                            BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &child) &&
-                            bson_iter_next(&child);
+  has_write_concern_error = has_concern && BSON_ITER_HOLDS_ARRAY(&concern_it) &&
+                            bson_iter_recurse(&concern_it, &child) && bson_iter_next(&child);
+}
+
+const bson_t *WriteResult::document() const {
+  std::call_once(built_, [this] { build(); });
+  return doc_.get();
+}
+
+void WriteResult::build() const {
+  doc_ = make_bson();
+  const bool ordered = ordered_, failed = failed_;
+  static const InsertedIds none;
+  const InsertedIds &inserted = inserted_ ? *inserted_ : none;
+  bson_iter_t child, upserted_it, concern_it;
+  bool has_upserted = bson_iter_init_find(&upserted_it, reply_.get(), "upserted");
+  bool has_concern = bson_iter_init_find(&concern_it, reply_.get(), "writeConcernErrors");
 
   // Which inserts were applied: all but the failed ones; with ordered writes none after the
   // first failure; and when the batch failed for another reason (e.g. the connection broke)
@@ -67,8 +88,9 @@ WriteResult::WriteResult(const bson_t *reply,
   BSON_APPEND_DOCUMENT_BEGIN(d, "insertedIds", &ids);
   int64_t reported = 0;
   for (const auto &[index, id] : inserted) {
+    const size_t at = index;  // a C++17 lambda may not capture a structured binding (clang)
     bool errored = std::any_of(write_errors.begin(), write_errors.end(),
-                               [&](const WriteError &e) { return e.index == index; });
+                               [&](const WriteError &e) { return e.index == at; });
     if (errored || (ordered && index > first_error)) continue;
     if (failed && write_errors.empty() && reported >= inserted_count) break;
     bson_iter_t idit;
@@ -81,8 +103,7 @@ WriteResult::WriteResult(const bson_t *reply,
 
   bson_t upserted;
   BSON_APPEND_DOCUMENT_BEGIN(d, "upsertedIds", &upserted);
-  if (bson_iter_init_find(&it, reply, "upserted") && BSON_ITER_HOLDS_ARRAY(&it) &&
-      bson_iter_recurse(&it, &child)) {
+  if (has_upserted && BSON_ITER_HOLDS_ARRAY(&upserted_it) && bson_iter_recurse(&upserted_it, &child)) {
     while (bson_iter_next(&child)) {
       bson_iter_t idx, id;
       if (bson_iter_recurse(&child, &idx) && bson_iter_find(&idx, "index") &&
@@ -107,8 +128,7 @@ WriteResult::WriteResult(const bson_t *reply,
   }
   bson_append_array_end(d, &errors);
 
-  if (bson_iter_init_find(&it, reply, "writeConcernErrors"))
-    bson_append_iter(d, "writeConcernErrors", -1, &it);
+  if (has_concern) bson_append_iter(d, "writeConcernErrors", -1, &concern_it);
 }
 
 }  // namespace pm::core

@@ -80,7 +80,13 @@ TEST_F(Shutdown, WaitingCheckoutsFailWithClosedOnForceClose) {
     pm_error e;
     rc = pm_db_count(d.d, nullptr, 0, nullptr, 0, &n, &e);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(wait_until([&] {
+    char *stats = nullptr;
+    pm_wrapper_stats(w.w, &stats, nullptr);
+    bool waiting = stats && std::string(stats).find("\"waiting\":1") != std::string::npos;
+    pm_free(stats);
+    return waiting;
+  }, 5000)) << "the fourth operation waits for a connection";
   ASSERT_EQ(pm_wrapper_force_close_all(w.w, &err), PM_OK);
   waiter.join();
   EXPECT_EQ(rc, PM_ECLOSED);
@@ -110,7 +116,7 @@ TEST(Signals, HelperClosesGracefullyThenChainsToThePreviousHandler) {
     if (pm_wrapper_ping(cw, nullptr, &ms, &e) != PM_OK) _exit(11);
     if (pm_wrapper_handle_signals(cw, 2000, &e) != PM_OK) _exit(12);
     kill(getpid(), SIGTERM);
-    for (int i = 0; i < 500 && !previous_ran; ++i) usleep(10000);
+    for (int i = 0; i < slow(500) && !previous_ran; ++i) usleep(10000);
     if (!previous_ran) _exit(13);
     if (rec.count(PM_EVENT_POOL_CLOSED, "*", "closed") != 1) _exit(14);
     if (pm_wrapper_state(cw) != PM_STATE_DISCONNECTED) _exit(15);

@@ -23,7 +23,8 @@ struct Ttl : ::testing::Test {
     rec.subscribe(w.w, PM_EVENT_POOL_OPENED | PM_EVENT_POOL_CLOSED | PM_EVENT_DISCONNECT);
     base = count_sockets_to_port(port2);
   }
-  // A dedicated pool on the second server that closes after `ttl_ms` unused.
+  // A dedicated pool on the second server that closes after `ttl_ms` unused. Callers scale
+  // short TTLs with slow(): the time between two operations must stay well below them.
   void dedicate(const std::string &db, int ttl_ms) {
     std::string spec = "{\"mongoURI\": \"" + with_secret(second_uri()) +
                        "\", \"maxConnections\": 2, \"autoClose\": true, \"ttl\": " + std::to_string(ttl_ms) + "}";
@@ -48,7 +49,7 @@ struct Ttl : ::testing::Test {
 TEST_F(Ttl, IdlePoolClosesAfterTtlAndReopensTransparently) {
   make();
   std::string db = unique_db("ttl");
-  dedicate(db, 300);
+  dedicate(db, slow(300));
   use(db);
   EXPECT_GT(sockets(), 0);
   EXPECT_TRUE(wait_until([&] { return sockets() == 0; }, 5000)) << "closed after the TTL: sockets released";
@@ -65,11 +66,12 @@ TEST_F(Ttl, IdlePoolClosesAfterTtlAndReopensTransparently) {
 TEST_F(Ttl, EveryOperationResetsTheTimer) {
   make();
   std::string db = unique_db("ttl_reset");
-  dedicate(db, 600);
-  // Operations every 100 ms for 1.5 s: more than twice the TTL in total, never 600 ms apart.
+  dedicate(db, slow(600));
+  // Operations every 100 ms for 1.5 s (scaled like the TTL): more than twice the TTL in total,
+  // never 600 ms apart.
   for (int i = 0; i < 15; ++i) {
     use(db);
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(slow(100)));
   }
   flush();
   EXPECT_EQ(rec.count(PM_EVENT_POOL_CLOSED), 0u) << "each operation reset the TTL";
@@ -80,14 +82,14 @@ TEST_F(Ttl, EveryOperationResetsTheTimer) {
 TEST_F(Ttl, PoolPinnedByCursorIsNotClosedUntilUnpinned) {
   make();
   std::string db = unique_db("ttl_pin");
-  dedicate(db, 200);
+  dedicate(db, slow(200));
   Db d;
   d.d = bind_db(m.m, db);
   for (int i = 0; i < 6; ++i) insert_json(d.d, "{\"i\": 1}");
   Cursor c;
   pm_error err;
   ASSERT_EQ(pm_db_find(d.d, nullptr, 0, "{\"batchSize\": 1}", PM_JSON, &c.c, &err), PM_OK);
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // four TTLs
+  std::this_thread::sleep_for(std::chrono::milliseconds(slow(800)));  // four TTLs
   flush();
   EXPECT_EQ(rec.count(PM_EVENT_POOL_CLOSED), 0u) << "an open cursor pins its pool";
   EXPECT_GT(sockets(), 0);

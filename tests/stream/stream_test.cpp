@@ -120,7 +120,8 @@ TEST_F(Streams, TrackedPerDatabaseAndClosedByCloseStreamsAndDrop) {
 
 TEST_F(Streams, AnOpenStreamPinsItsPoolAgainstTtl) {
   std::string db = unique_db("st_ttl");
-  std::string spec = "{\"mongoURI\": \"" + txn_uri() + "\", \"autoClose\": true, \"ttl\": 200}";
+  std::string spec =
+      "{\"mongoURI\": \"" + txn_uri() + "\", \"autoClose\": true, \"ttl\": " + std::to_string(slow(200)) + "}";
   const char *names[] = {db.c_str()};
   pm_error err;
   ASSERT_EQ(pm_wrapper_set_db(w.w, names, 1, spec.c_str(), &err), PM_OK);
@@ -131,7 +132,7 @@ TEST_F(Streams, AnOpenStreamPinsItsPoolAgainstTtl) {
   Db d;
   d.d = bind_db(m.m, db);
   ASSERT_EQ(pm_db_watch(d.d, nullptr, 0, nullptr, 0, &s, &err), PM_OK) << err.message;
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  std::this_thread::sleep_for(std::chrono::milliseconds(slow(800)));
   ASSERT_EQ(pm_wrapper_flush_events(w.w, 2000, &err), PM_OK);
   EXPECT_EQ(rec.count(PM_EVENT_POOL_CLOSED), 0u) << "a watched database is never auto-closed";
   pm_stream_free(s);

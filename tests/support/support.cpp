@@ -77,8 +77,17 @@ std::string with_secret(const std::string &uri) {
   return add_query(out, "authMechanism=PLAIN");
 }
 
+int slow(int ms) {
+  static const int factor = [] {
+    const char *s = std::getenv("PM_TEST_SLOW");
+    int f = s ? std::atoi(s) : 1;
+    return f < 1 ? 1 : f > 100 ? 100 : f;
+  }();
+  return ms * factor;
+}
+
 bool wait_until(const std::function<bool()> &pred, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(slow(timeout_ms));
   while (std::chrono::steady_clock::now() < deadline) {
     if (pred()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

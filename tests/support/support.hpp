@@ -34,7 +34,10 @@ extern const char *const kSecret;
 std::string with_secret(const std::string &uri);
 // `uri` plus query options, e.g. add_query(uri, "waitQueueTimeoutMS=200").
 std::string add_query(const std::string &uri, const std::string &options);
-// Polls `pred` until true or `timeout_ms` passes; returns the last value.
+// PM_TEST_SLOW: a factor (default 1) by which this run is slower than a normal one, e.g. under
+// valgrind (the PM_VALGRIND build sets it). slow(ms) scales a timing margin by it.
+int slow(int ms);
+// Polls `pred` until true or `timeout_ms` (scaled by slow()) passes; returns the last value.
 bool wait_until(const std::function<bool()> &pred, int timeout_ms);
 
 // Records events delivered by pm_wrapper_subscribe.

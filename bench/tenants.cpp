@@ -1,0 +1,417 @@
+// Multi-tenant load: T threads doing find-one-by-id and insert-one, alternately, across N tenant
+// databases, for three ways of reaching them:
+//
+//   polymongo  one pm_wrapper; every operation binds its tenant's database (pm_model_db)
+//   raw_pool   one mongoc_client_pool_t used directly: the floor polymongo's overhead is
+//              measured against
+//   naive      one client per database, opened on first use (what users start with)
+//
+// Prints one JSON object: throughput, client CPU per operation (the process's user+system time
+// over the timed run, less the socket sampler's own), the most sockets to the server the process
+// held at once (counted from the OS, not from any driver's bookkeeping) and peak RSS (VmHWM). Run one
+// process per variant so that peak RSS belongs to that variant alone (bench/run does).
+//
+//   bench_tenants --uri URI --seed --databases N [--docs K]
+//   bench_tenants --uri URI --variant V --databases N [--threads T] [--seconds S]
+//                 [--pool P] [--docs K]
+#include <mongoc/mongoc.h>
+#include <polymongo.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+struct Args {
+  std::string uri, variant = "polymongo";
+  int databases = 100, threads = 4, pool = 8, docs = 20;
+  double seconds = 5, warmup = 0.5;
+  bool seed = false;
+};
+
+[[noreturn]] void die(const std::string &what) {
+  std::fprintf(stderr, "bench_tenants: %s\n", what.c_str());
+  std::exit(2);
+}
+
+Args parse(int argc, char **argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) die("missing value for " + k);
+      return argv[++i];
+    };
+    if (k == "--uri") a.uri = next();
+    else if (k == "--variant") a.variant = next();
+    else if (k == "--databases") a.databases = std::stoi(next());
+    else if (k == "--threads") a.threads = std::stoi(next());
+    else if (k == "--pool") a.pool = std::stoi(next());
+    else if (k == "--docs") a.docs = std::stoi(next());
+    else if (k == "--seconds") a.seconds = std::stod(next());
+    else if (k == "--warmup") a.warmup = std::stod(next());
+    else if (k == "--seed") a.seed = true;
+    else die("unknown argument " + k);
+  }
+  if (a.uri.empty()) die("--uri is required");
+  if (a.variant != "polymongo" && a.variant != "raw_pool" && a.variant != "naive")
+    die("--variant must be polymongo, raw_pool or naive");
+  return a;
+}
+
+std::string tenant(int i) { return "pmb_tenant_" + std::to_string(i); }
+
+// ---- what every variant does per operation ---------------------------------------------------
+
+bson_t *new_doc(int t) {
+  bson_oid_t oid;
+  bson_oid_init(&oid, nullptr);
+  bson_t *d = bson_new();
+  BSON_APPEND_OID(d, "_id", &oid);
+  BSON_APPEND_UTF8(d, "tenant", tenant(t).c_str());
+  BSON_APPEND_INT32(d, "n", t);
+  BSON_APPEND_UTF8(d, "s", "abcdefghijklmnopqrstuvwxyz012345");
+  return d;
+}
+
+bson_t *id_filter(int id) {
+  bson_t *f = bson_new();
+  BSON_APPEND_INT32(f, "_id", id);
+  return f;
+}
+
+// One variant: find_one and insert_one on tenant database t. Both return false on any failure.
+class Variant {
+ public:
+  virtual ~Variant() = default;
+  virtual bool find_one(int t, const bson_t *filter) = 0;
+  virtual bool insert_one(int t, const bson_t *doc) = 0;
+};
+
+class Polymongo : public Variant {
+ public:
+  explicit Polymongo(const Args &a) {
+    std::string opts = R"({"mongoURI": ")" + a.uri + R"(", "maxPoolSize": )" + std::to_string(a.pool) + "}";
+    pm_error err;
+    if (pm_wrapper_new(opts.c_str(), &w_, &err) != PM_OK) die(err.message);
+    if (pm_model_new(w_, "users", nullptr, 0, &m_, &err) != PM_OK) die(err.message);
+    for (int i = 0; i < a.databases; ++i) names_.push_back(tenant(i));
+  }
+  ~Polymongo() override {
+    pm_model_free(m_);
+    pm_wrapper_free(w_);
+  }
+  bool find_one(int t, const bson_t *filter) override {
+    pm_error err;
+    pm_db *d = nullptr;
+    if (pm_model_db(m_, names_[t].c_str(), &d, &err) != PM_OK) return report(err);
+    pm_buf out{};
+    int rc = pm_db_find_one(d, bson_get_data(filter), filter->len, nullptr, 0, &out, &err);
+    bool found = rc == PM_OK && out.data != nullptr;
+    pm_buf_free(&out);
+    pm_db_free(d);
+    return rc == PM_OK ? found : report(err);
+  }
+  bool insert_one(int t, const bson_t *doc) override {
+    pm_error err;
+    pm_db *d = nullptr;
+    if (pm_model_db(m_, names_[t].c_str(), &d, &err) != PM_OK) return report(err);
+    int rc = pm_db_insert_one(d, bson_get_data(doc), doc->len, nullptr, 0, nullptr, &err);
+    pm_db_free(d);
+    return rc == PM_OK || report(err);
+  }
+
+ private:
+  static bool report(const pm_error &err) {
+    std::fprintf(stderr, "bench_tenants: polymongo: %s\n", err.message);
+    return false;
+  }
+  pm_wrapper *w_ = nullptr;
+  pm_model *m_ = nullptr;
+  std::vector<std::string> names_;
+};
+
+// The operations on one client, as a careful libmongoc user writes them.
+bool mongoc_find_one(mongoc_client_t *c, const std::string &db, const bson_t *filter) {
+  mongoc_collection_t *coll = mongoc_client_get_collection(c, db.c_str(), "users");
+  bson_t opts;
+  bson_init(&opts);
+  BSON_APPEND_INT64(&opts, "limit", 1);
+  mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, &opts, nullptr);
+  const bson_t *doc = nullptr;
+  bool found = mongoc_cursor_next(cur, &doc);
+  bson_error_t error;
+  if (mongoc_cursor_error(cur, &error)) {
+    std::fprintf(stderr, "bench_tenants: find: %s\n", error.message);
+    found = false;
+  }
+  mongoc_cursor_destroy(cur);
+  bson_destroy(&opts);
+  mongoc_collection_destroy(coll);
+  return found;
+}
+
+bool mongoc_insert_one(mongoc_client_t *c, const std::string &db, const bson_t *doc) {
+  mongoc_collection_t *coll = mongoc_client_get_collection(c, db.c_str(), "users");
+  bson_error_t error;
+  bool ok = mongoc_collection_insert_one(coll, doc, nullptr, nullptr, &error);
+  if (!ok) std::fprintf(stderr, "bench_tenants: insert: %s\n", error.message);
+  mongoc_collection_destroy(coll);
+  return ok;
+}
+
+class RawPool : public Variant {
+ public:
+  explicit RawPool(const Args &a) {
+    mongoc_uri_t *uri = mongoc_uri_new(a.uri.c_str());
+    if (uri == nullptr) die("bad --uri");
+    mongoc_uri_set_option_as_int32(uri, MONGOC_URI_MAXPOOLSIZE, a.pool);
+    pool_ = mongoc_client_pool_new(uri);
+    mongoc_client_pool_set_error_api(pool_, MONGOC_ERROR_API_VERSION_2);
+    mongoc_uri_destroy(uri);
+    for (int i = 0; i < a.databases; ++i) names_.push_back(tenant(i));
+  }
+  ~RawPool() override { mongoc_client_pool_destroy(pool_); }
+  bool find_one(int t, const bson_t *filter) override {
+    mongoc_client_t *c = mongoc_client_pool_pop(pool_);
+    bool ok = mongoc_find_one(c, names_[t], filter);
+    mongoc_client_pool_push(pool_, c);
+    return ok;
+  }
+  bool insert_one(int t, const bson_t *doc) override {
+    mongoc_client_t *c = mongoc_client_pool_pop(pool_);
+    bool ok = mongoc_insert_one(c, names_[t], doc);
+    mongoc_client_pool_push(pool_, c);
+    return ok;
+  }
+
+ private:
+  mongoc_client_pool_t *pool_ = nullptr;
+  std::vector<std::string> names_;
+};
+
+// One single-threaded client per database, made on first use and guarded by its own mutex.
+class Naive : public Variant {
+ public:
+  explicit Naive(const Args &a) : uri_(a.uri), slots_(static_cast<size_t>(a.databases)) {
+    for (int i = 0; i < a.databases; ++i) slots_[static_cast<size_t>(i)].name = tenant(i);
+  }
+  ~Naive() override {
+    for (auto &s : slots_) mongoc_client_destroy(s.client);
+  }
+  bool find_one(int t, const bson_t *filter) override {
+    Slot &s = slots_[static_cast<size_t>(t)];
+    std::lock_guard<std::mutex> lock(s.mu);
+    return mongoc_find_one(client(s), s.name, filter);
+  }
+  bool insert_one(int t, const bson_t *doc) override {
+    Slot &s = slots_[static_cast<size_t>(t)];
+    std::lock_guard<std::mutex> lock(s.mu);
+    return mongoc_insert_one(client(s), s.name, doc);
+  }
+
+ private:
+  struct Slot {
+    std::mutex mu;
+    std::string name;
+    mongoc_client_t *client = nullptr;
+  };
+  mongoc_client_t *client(Slot &s) {
+    if (s.client == nullptr) {
+      s.client = mongoc_client_new(uri_.c_str());
+      if (s.client == nullptr) die("bad --uri");
+      mongoc_client_set_error_api(s.client, MONGOC_ERROR_API_VERSION_2);
+    }
+    return s.client;
+  }
+  std::string uri_;
+  std::vector<Slot> slots_;
+};
+
+// ---- measuring -----------------------------------------------------------------------------
+
+double cpu_seconds(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// Sockets of this process whose peer is the server's port, asked of the OS: every open file
+// descriptor (from /proc/self/fd) that is a connected TCP socket, and its peer address.
+class SocketCounter {
+ public:
+  explicit SocketCounter(int port) : port_(port) {}
+  int count() const {
+    int n = 0;
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == nullptr) return -1;
+    while (dirent *e = readdir(dir)) {
+      int fd = std::atoi(e->d_name);
+      if (fd <= 2 || fd == dirfd(dir)) continue;
+      sockaddr_storage peer{};
+      socklen_t len = sizeof peer;
+      if (getpeername(fd, reinterpret_cast<sockaddr *>(&peer), &len) != 0) continue;
+      int port = -1;
+      if (peer.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in *>(&peer)->sin_port);
+      if (peer.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6 *>(&peer)->sin6_port);
+      if (port == port_) ++n;
+    }
+    closedir(dir);
+    return n;
+  }
+
+ private:
+  int port_;
+};
+
+// VmHWM, not ru_maxrss: the latter counts the forked parent's memory from before exec.
+double peak_rss_mb() {
+  FILE *f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  double mb = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    long kb = 0;
+    if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) mb = static_cast<double>(kb) / 1024.0;
+  }
+  std::fclose(f);
+  return mb;
+}
+
+int server_port(const std::string &uri) {
+  mongoc_uri_t *u = mongoc_uri_new(uri.c_str());
+  if (u == nullptr) die("bad --uri");
+  const mongoc_host_list_t *h = mongoc_uri_get_hosts(u);
+  int port = h != nullptr ? h->port : 27017;
+  mongoc_uri_destroy(u);
+  return port;
+}
+
+void seed(const Args &a) {
+  mongoc_client_t *c = mongoc_client_new(a.uri.c_str());
+  if (c == nullptr) die("bad --uri");
+  for (int t = 0; t < a.databases; ++t) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, tenant(t).c_str(), "users");
+    bson_t *probe = id_filter(a.docs - 1);
+    int64_t have = mongoc_collection_count_documents(coll, probe, nullptr, nullptr, nullptr, nullptr);
+    bson_destroy(probe);
+    if (have != 1) {
+      mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, nullptr);
+      for (int id = 0; id < a.docs; ++id) {
+        bson_t *d = bson_new();
+        BSON_APPEND_INT32(d, "_id", id);
+        BSON_APPEND_UTF8(d, "tenant", tenant(t).c_str());
+        BSON_APPEND_UTF8(d, "s", "abcdefghijklmnopqrstuvwxyz012345");
+        mongoc_bulk_operation_insert(bulk, d);
+        bson_destroy(d);
+      }
+      bson_error_t error;
+      // Duplicate keys from a partly seeded database are fine; anything else is not.
+      if (!mongoc_bulk_operation_execute(bulk, nullptr, &error) && error.code != 11000)
+        die(std::string("seeding ") + tenant(t) + ": " + error.message);
+      mongoc_bulk_operation_destroy(bulk);
+    }
+    mongoc_collection_destroy(coll);
+  }
+  mongoc_client_destroy(c);
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  Args a = parse(argc, argv);
+  mongoc_init();
+  if (a.seed) {
+    seed(a);
+    std::printf("{\"seeded\": %d}\n", a.databases);
+    mongoc_cleanup();
+    return 0;
+  }
+  std::unique_ptr<Variant> v;
+  if (a.variant == "polymongo") v = std::make_unique<Polymongo>(a);
+  else if (a.variant == "raw_pool") v = std::make_unique<RawPool>(a);
+  else v = std::make_unique<Naive>(a);
+
+  SocketCounter sockets(server_port(a.uri));
+  std::atomic<int> phase{0};  // 0 warm-up, 1 timed, 2 stop
+  std::atomic<long> ops{0}, failures{0};
+  std::atomic<int> peak_sockets{0};
+  double sampler_cpu = 0;
+
+  std::thread sampler([&] {
+    double at_timed_start = -1;  // the sampler's CPU is subtracted from the timed run's only
+    while (phase.load() < 2) {
+      if (at_timed_start < 0 && phase.load() == 1) at_timed_start = cpu_seconds(RUSAGE_THREAD);
+      int n = sockets.count();
+      if (n > peak_sockets.load()) peak_sockets.store(n);
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    if (at_timed_start >= 0) sampler_cpu = cpu_seconds(RUSAGE_THREAD) - at_timed_start;
+  });
+
+  std::vector<std::thread> workers;
+  for (int w = 0; w < a.threads; ++w) {
+    workers.emplace_back([&, w] {
+      std::mt19937 rng(static_cast<unsigned>(w) * 7919u + 17u);
+      std::uniform_int_distribution<int> pick_tenant(0, a.databases - 1), pick_id(0, a.docs - 1);
+      for (long i = 0; phase.load(std::memory_order_relaxed) < 2; ++i) {
+        int t = pick_tenant(rng);
+        bool ok;
+        if (i % 2 == 0) {
+          bson_t *f = id_filter(pick_id(rng));
+          ok = v->find_one(t, f);
+          bson_destroy(f);
+        } else {
+          bson_t *d = new_doc(t);
+          ok = v->insert_one(t, d);
+          bson_destroy(d);
+        }
+        if (phase.load(std::memory_order_relaxed) == 1) {
+          ops.fetch_add(1, std::memory_order_relaxed);
+          if (!ok) failures.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    });
+  }
+
+  using clock = std::chrono::steady_clock;
+  std::this_thread::sleep_for(std::chrono::duration<double>(a.warmup));
+  double cpu0 = cpu_seconds(RUSAGE_SELF);
+  auto t0 = clock::now();
+  phase.store(1);
+  std::this_thread::sleep_for(std::chrono::duration<double>(a.seconds));
+  phase.store(2);
+  double wall = std::chrono::duration<double>(clock::now() - t0).count();
+  for (auto &t : workers) t.join();
+  double cpu = cpu_seconds(RUSAGE_SELF) - cpu0;
+  sampler.join();
+  int sockets_at_end = sockets.count();
+  v.reset();
+
+  long n = ops.load();
+  std::printf(
+      "{\"databases\": %d, \"threads\": %d, \"variant\": \"%s\", \"pool\": %d, \"ops\": %ld, "
+      "\"failures\": %ld, \"ops_per_s\": %.1f, \"client_cpu_us_per_op\": %.2f, "
+      "\"server_sockets\": %d, \"sockets_at_end\": %d, \"client_rss_mb\": %.1f}\n",
+      a.databases, a.threads, a.variant.c_str(), a.pool, n, failures.load(), n / wall,
+      n > 0 ? (cpu - sampler_cpu) * 1e6 / static_cast<double>(n) : 0.0, peak_sockets.load(),
+      sockets_at_end, peak_rss_mb());
+  mongoc_cleanup();
+  return failures.load() == 0 ? 0 : 1;
+}

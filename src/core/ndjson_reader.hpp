@@ -1,0 +1,39 @@
+// Reading an export without a server: NDJSON lines from a byte source, and each line checked
+// as one record (see transfer.hpp for the format). The importer writes what this returns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "doc.hpp"
+
+namespace pm::core {
+
+// What the meta record names: the format, and the newest version this build reads.
+constexpr const char *kExportFormat = "polymongo-export";
+constexpr int kExportVersion = 1;
+
+// Produces the next line into `line`; returns false at the end.
+using LineSource = std::function<bool(std::string &line)>;
+// Fills up to `cap` bytes of `buf`; returns how many, 0 at the end, or < 0 on a read error.
+using ReadFn = std::function<long(char *buf, size_t cap)>;
+
+// Splits what `read` produces into lines without their "\n"; a last line without a newline
+// is a line too. A read error throws Error(internal).
+LineSource ndjson_lines(ReadFn read);
+
+// One record, checked: a `collection`, `index`, `document` or `collectionEnd` record names a
+// valid collection, and carries its document (options, spec, doc) where its type has one.
+struct ExportRecord {
+  enum class Type { blank, meta, collection, index, document, collection_end };
+  Type type = Type::blank;  // blank: an empty or whitespace-only line
+  std::string collection;
+  BsonPtr doc;
+};
+
+// Parses line number `line_no`. A malformed or truncated record throws
+// Error(invalid_argument) "line N: <why>".
+ExportRecord parse_record(const std::string &line, uint64_t line_no);
+
+}  // namespace pm::core
