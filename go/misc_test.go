@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -216,4 +217,38 @@ func TestEveryHeaderFunctionIsBound(t *testing.T) {
 		}
 	}
 	_ = time.Now
+}
+
+func TestIDsDecodeLikeUnmarshal(t *testing.T) {
+	for _, v := range []any{int32(7), int64(1) << 40, "tenant_7", bson.NewObjectID(), 2.5, true,
+		bson.D{{Key: "a", Value: int32(1)}}, bson.A{"x"}, bson.DateTime(1700000000000)} {
+		raw, err := bson.Marshal(bson.D{{Key: "0", Value: v}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		val := bson.Raw(raw).Lookup("0")
+		var want any
+		if err := val.Unmarshal(&want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := rawAny(val)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%T: rawAny = %#v (%v), Unmarshal = %#v", v, got, err, want)
+		}
+		if m := idMap(raw, "missing"); len(m) != 0 {
+			t.Fatalf("idMap of a missing key: %v", m)
+		}
+		if m := idMap(mustMarshal(t, bson.D{{Key: "ids", Value: bson.Raw(raw)}}), "ids"); !reflect.DeepEqual(m[0], want) {
+			t.Fatalf("%T: idMap = %#v", v, m)
+		}
+	}
+}
+
+func mustMarshal(t *testing.T, v any) bson.Raw {
+	t.Helper()
+	b, err := bson.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -164,12 +164,37 @@ func idMap(raw bson.Raw, key string) map[int64]any {
 		if err != nil {
 			continue
 		}
-		var id any
-		if err := el.Value().Unmarshal(&id); err == nil {
+		if id, err := rawAny(el.Value()); err == nil {
 			m[i] = id
 		}
 	}
 	return m
+}
+
+// rawAny is v decoded into an `any`, as v.Unmarshal(&x) gives it, with the common scalar
+// types of an _id read directly instead of through the registry's reflection.
+func rawAny(v bson.RawValue) (any, error) {
+	switch v.Type {
+	case bson.TypeInt32:
+		if x, ok := v.Int32OK(); ok {
+			return x, nil
+		}
+	case bson.TypeInt64:
+		if x, ok := v.Int64OK(); ok {
+			return x, nil
+		}
+	case bson.TypeString:
+		if x, ok := v.StringValueOK(); ok {
+			return x, nil
+		}
+	case bson.TypeObjectID:
+		if x, ok := v.ObjectIDOK(); ok {
+			return x, nil
+		}
+	}
+	var x any
+	err := v.Unmarshal(&x)
+	return x, err
 }
 
 // SingleResult is the outcome of FindOne, FindOneAndUpdate/Replace/Delete and RunCommand.

@@ -1,4 +1,6 @@
 // CRUD through a bound database, each outcome read back with an independent client.
+#include <cstring>
+
 #include "support.hpp"
 
 using namespace pmtest;
@@ -457,4 +459,47 @@ TEST_F(Crud, FindOneAndUpdateWithProjection) {
   if (rc == PM_ENOTSUP) GTEST_SKIP() << "server lacks findAndModify projections: " << err.message;
   ASSERT_EQ(rc, PM_OK) << err.message;
   EXPECT_EQ(out.json(), "{ \"_id\" : 1, \"v\" : 2 }");
+}
+
+TEST_F(Crud, InputsFoundByFuzzingAreRefusedBeforeSending) {
+  insert_json(db.d, "{\"a\": 1}");
+  insert_json(db.d, "{\"a\": 2}");
+  pm_error err;
+  // A filter that is not a document is refused, not taken for the empty filter (match all).
+  const char *ops[] = {"{\"deleteMany\": {\"filter\": 5}}"};
+  size_t lens[] = {PM_JSON};
+  Result r;
+  EXPECT_EQ(pm_db_bulk_write(db.d, (const void *const *)ops, lens, 1, nullptr, 0, &r.r, &err), PM_EINVAL);
+  EXPECT_NE(std::string(err.message).find("filter must be a document"), std::string::npos) << err.message;
+  EXPECT_EQ(count(), 2);
+  // Keys libmongoc cannot name an index after (it returned NULL, which crashed).
+  char *idx = nullptr;
+  EXPECT_EQ(pm_db_create_index(db.d, "{\"a\": 1.5}", PM_JSON, nullptr, 0, &idx, &err), PM_EINVAL);
+  EXPECT_EQ(idx, nullptr);
+  pm_model *bad_model = nullptr;
+  EXPECT_EQ(pm_model_new(w.w, "items", "{\"indexes\": [{\"key\": {\"a\": {\"b\": 1}}}]}", PM_JSON, &bad_model,
+                         &err), PM_EINVAL);
+  EXPECT_EQ(bad_model, nullptr);
+  // A filter libmongoc refuses itself is the caller's error, not an internal one.
+  Cursor c;
+  EXPECT_EQ(pm_db_find(db.d, "{\"\": 1}", PM_JSON, nullptr, 0, &c.c, &err), PM_EINVAL) << err.message;
+  // BSON whose embedded document ends in a non-zero byte, and BSON nested 20,000 levels deep
+  // (libbson's recursive validation overflowed the stack on it).
+  const uint8_t bad_end[] = {0x14, 0, 0, 0, 0x03, 's', 0, 0x0c, 0, 0, 0, 0x10, 'x', 0, 1, 0, 0, 0, 0xff, 0};
+  EXPECT_EQ(pm_bson_to_json(bad_end, sizeof bad_end, PM_JSON_CANONICAL), nullptr);
+  EXPECT_EQ(pm_db_find(db.d, bad_end, sizeof bad_end, nullptr, 0, &c.c, &err), PM_EINVAL);
+  const size_t depth = 20000, size = 5 + 8 * depth;
+  std::vector<uint8_t> deep(size, 0);
+  for (size_t i = 0; i <= depth; ++i) {  // document i: {"a": document i + 1}, from 7 * i to size - i
+    uint32_t len = static_cast<uint32_t>(size - 8 * i);
+    std::memcpy(&deep[7 * i], &len, 4);
+    if (i < depth) {
+      deep[7 * i + 4] = 0x03;  // a document ...
+      deep[7 * i + 5] = 'a';   // ... under key "a"
+    }
+  }
+  EXPECT_EQ(pm_bson_to_json(deep.data(), deep.size(), PM_JSON_CANONICAL), nullptr);
+  EXPECT_EQ(pm_db_insert_one(db.d, deep.data(), deep.size(), nullptr, 0, nullptr, &err), PM_EINVAL);
+  EXPECT_NE(std::string(err.message).find("nested deeper than 200 levels"), std::string::npos) << err.message;
+  EXPECT_EQ(count(), 2);
 }
