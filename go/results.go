@@ -101,34 +101,60 @@ func (r *BulkWriteResult) delete() *DeleteResult {
 }
 
 // takeResult converts a pm_result into Go values and frees it. It also returns the per-index
-// write errors.
+// write errors. The result document (pm_result_bson) holds every count and id, so it is read
+// in one pass; the C accessors of the write errors are called only when there are some.
 func takeResult(r *C.pm_result) (*BulkWriteResult, []WriteError) {
 	if r == nil {
 		return nil, nil
 	}
 	defer C.pm_result_free(r)
-	out := &BulkWriteResult{
-		InsertedCount: int64(C.pm_result_inserted_count(r)),
-		MatchedCount:  int64(C.pm_result_matched_count(r)),
-		ModifiedCount: int64(C.pm_result_modified_count(r)),
-		DeletedCount:  int64(C.pm_result_deleted_count(r)),
-		UpsertedCount: int64(C.pm_result_upserted_count(r)),
-	}
 	var data *C.uint8_t
 	var n C.size_t
 	C.pm_result_bson(r, &data, &n)
-	out.Raw = copyBytes(data, n)
-	out.InsertedIDs = idMap(out.Raw, "insertedIds")
-	out.UpsertedIDs = idMap(out.Raw, "upsertedIds")
-	if v, err := out.Raw.LookupErr("writeConcernErrors"); err == nil {
-		if arr, ok := v.ArrayOK(); ok {
-			vals, _ := arr.Values()
-			for _, x := range vals {
-				if d, ok := x.DocumentOK(); ok {
-					out.WriteConcernErrors = append(out.WriteConcernErrors, d)
+	out := &BulkWriteResult{Raw: copyBytes(data, n)}
+	hasWriteErrors := false
+	elems, _ := out.Raw.Elements()
+	for _, el := range elems {
+		v := el.Value()
+		switch el.Key() {
+		case "insertedCount":
+			out.InsertedCount, _ = v.AsInt64OK()
+		case "matchedCount":
+			out.MatchedCount, _ = v.AsInt64OK()
+		case "modifiedCount":
+			out.ModifiedCount, _ = v.AsInt64OK()
+		case "deletedCount":
+			out.DeletedCount, _ = v.AsInt64OK()
+		case "upsertedCount":
+			out.UpsertedCount, _ = v.AsInt64OK()
+		case "insertedIds":
+			out.InsertedIDs = ids(v)
+		case "upsertedIds":
+			out.UpsertedIDs = ids(v)
+		case "writeConcernErrors":
+			if arr, ok := v.ArrayOK(); ok {
+				vals, _ := arr.Values()
+				for _, x := range vals {
+					if d, ok := x.DocumentOK(); ok {
+						out.WriteConcernErrors = append(out.WriteConcernErrors, d)
+					}
 				}
 			}
+		case "writeErrors":
+			if arr, ok := v.ArrayOK(); ok {
+				vals, _ := arr.Values()
+				hasWriteErrors = len(vals) > 0
+			}
 		}
+	}
+	if out.InsertedIDs == nil {
+		out.InsertedIDs = map[int64]any{}
+	}
+	if out.UpsertedIDs == nil {
+		out.UpsertedIDs = map[int64]any{}
+	}
+	if !hasWriteErrors {
+		return out, nil
 	}
 	var werrs []WriteError
 	count := int(C.pm_result_write_error_count(r))
@@ -145,15 +171,9 @@ func takeResult(r *C.pm_result) (*BulkWriteResult, []WriteError) {
 	return out, werrs
 }
 
-func idMap(raw bson.Raw, key string) map[int64]any {
+// ids reads an {"<index>": id} document.
+func ids(v bson.RawValue) map[int64]any {
 	m := map[int64]any{}
-	if raw == nil {
-		return m
-	}
-	v, err := raw.LookupErr(key)
-	if err != nil {
-		return m
-	}
 	d, ok := v.DocumentOK()
 	if !ok {
 		return m
