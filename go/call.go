@@ -24,7 +24,7 @@ func run[T any](ctx context.Context, fn func() (T, error), discard func(T)) (T, 
 	yieldIfDue()
 	done := ctx.Done()
 	if done == nil {
-		return fn()
+		return timed(fn)
 	}
 	type outcome struct {
 		v   T
@@ -32,7 +32,7 @@ func run[T any](ctx context.Context, fn func() (T, error), discard func(T)) (T, 
 	}
 	ch := make(chan outcome, 1)
 	go func() {
-		v, err := fn()
+		v, err := timed(fn)
 		ch <- outcome{v, err}
 	}()
 	select {
@@ -56,26 +56,56 @@ func run[T any](ctx context.Context, fn func() (T, error), discard func(T)) (T, 
 	}
 }
 
-// A goroutine that makes blocking C calls back to back never parks, so the scheduler counts
-// them all as one time slice. Once the slice is 10 ms old, the runtime's monitor thread
-// (sysmon) retakes the goroutine's P during every following C call; each call then ends by
-// waking sysmon and acquiring a P again, and sysmon goes back to polling every 20 µs: several
-// thread wake-ups per call where the I/O wait alone needs one. Yielding before a call once
-// yieldInterval has passed since the last yield (runtime.Gosched starts a new slice) keeps the
-// slice short, for one pass through the scheduler every few milliseconds. The clock is shared
-// by all goroutines: one yield per interval, by whichever goroutine calls next.
-const yieldInterval = 4 * time.Millisecond
+// Blocking C calls and the Go scheduler. A goroutine that makes C calls back to back never
+// parks, so the scheduler counts them all as one time slice. Once that slice is 10 ms old, the
+// runtime's monitor thread (sysmon) takes the goroutine's P away during every following call:
+// each call then ends by waking sysmon and acquiring a P again, several thread wake-ups per call
+// where the I/O wait alone needs one (measured: twice the CPU per call for calls of 0.1 to
+// 1 ms). Yielding before a call once yieldInterval has passed since the last yield
+// (runtime.Gosched starts a new slice) keeps the slice short, for one pass through the
+// scheduler every few milliseconds.
+//
+// Calls of 10 ms or more (a slow or loaded server) lose their P whatever the slice, and sysmon
+// then polls every 20 µs for a while: with a fresh slice (the goroutine keeping its P through
+// the calls that follow) that is some thirty wake-ups per long call (measured). With a stale
+// slice, sysmon takes the P at the start of each call and, every P then being idle, sleeps
+// until the call returns: about five wake-ups per call. So yielding stops while more than 1
+// call in 10 of the recent ones (longShare, a moving average) took 10 ms or more, about where
+// the two costs meet. The state is shared by all goroutines: one yield per interval, by
+// whichever goroutine calls next.
+const (
+	yieldInterval = 4 * time.Millisecond
+	longCall      = 10 * time.Millisecond
+	longShareMax  = 1 << 16 / 10 // 1 call in 10
+)
 
 var (
 	clockStart = time.Now()
 	lastYield  atomic.Int64 // nanoseconds since clockStart
+	longShare  atomic.Int32 // share of recent calls that took longCall or more, in 1/65536
 )
 
 func yieldIfDue() {
 	now := int64(time.Since(clockStart))
-	if last := lastYield.Load(); now-last >= int64(yieldInterval) && lastYield.CompareAndSwap(last, now) {
+	if last := lastYield.Load(); now-last >= int64(yieldInterval) && longShare.Load() < longShareMax &&
+		lastYield.CompareAndSwap(last, now) {
 		runtime.Gosched()
 	}
+}
+
+// timed runs fn and counts it into longShare (each call weighs 1/64).
+func timed[T any](fn func() (T, error)) (T, error) {
+	start := time.Since(clockStart)
+	v, err := fn()
+	long := time.Since(clockStart)-start >= longCall
+	if s := longShare.Load(); long || s >= 64 {
+		s -= s >> 6
+		if long {
+			s += 1 << 10
+		}
+		longShare.Store(s)
+	}
+	return v, err
 }
 
 // run0 is run for calls that produce nothing but an error.

@@ -79,36 +79,44 @@ impl WriteResult {
     /// The whole result as a document: `{insertedCount, matchedCount, modifiedCount,
     /// deletedCount, upsertedCount, insertedIds, upsertedIds, writeErrors, writeConcernErrors}`.
     pub fn to_document(&self) -> Document {
-        let (mut data, mut len) = (std::ptr::null(), 0usize);
-        unsafe { sys::pm_result_bson(self.raw(), &mut data, &mut len) };
-        if data.is_null() {
-            return Document::new();
-        }
-        // SAFETY: borrowed bytes, valid while the result lives; decoded (copied) at once.
-        let bytes = unsafe { std::slice::from_raw_parts(data, len) };
-        call::decode(bytes).unwrap_or_default()
+        self.bytes().and_then(|b| call::decode(b).ok()).unwrap_or_default()
     }
 
     /// `_id`s of inserted documents, by their index in the request.
     pub fn inserted_ids(&self) -> BTreeMap<usize, Bson> {
-        ids(&self.to_document(), "insertedIds")
+        self.ids("insertedIds")
     }
 
     /// `_id`s of upserted documents, by the index of the operation that upserted them.
     pub fn upserted_ids(&self) -> BTreeMap<usize, Bson> {
-        ids(&self.to_document(), "upsertedIds")
+        self.ids("upsertedIds")
+    }
+
+    /// The result document's bytes (borrowed: valid while the result lives).
+    fn bytes(&self) -> Option<&[u8]> {
+        let (mut data, mut len) = (std::ptr::null(), 0usize);
+        unsafe { sys::pm_result_bson(self.raw(), &mut data, &mut len) };
+        // SAFETY: the library's bytes, owned by the result, which `self` keeps alive.
+        (!data.is_null()).then(|| unsafe { std::slice::from_raw_parts(data, len) })
+    }
+
+    /// The `{"<index>": id}` document at `key`, read in place (the rest is not decoded).
+    fn ids(&self, key: &str) -> BTreeMap<usize, Bson> {
+        let Some(ids) = self.bytes().and_then(|b| call::raw_doc(b).ok()?.get_document(key).ok()) else {
+            return BTreeMap::new();
+        };
+        ids.iter()
+            .filter_map(|e| {
+                let (k, v) = e.ok()?;
+                Some((k.parse().ok()?, Bson::try_from(v).ok()?))
+            })
+            .collect()
     }
 
     /// The result as Extended JSON.
     pub fn to_json(&self, mode: JsonMode) -> String {
         unsafe { call::take_string(sys::pm_result_json(self.raw(), mode.raw())) }.unwrap_or_default()
     }
-}
-
-fn ids(doc: &Document, key: &str) -> BTreeMap<usize, Bson> {
-    doc.get_document(key)
-        .map(|d| d.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v.clone()))).collect())
-        .unwrap_or_default()
 }
 
 impl fmt::Debug for WriteResult {
