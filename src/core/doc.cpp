@@ -67,10 +67,16 @@ bool walkable(const bson_t *b) {
   // stack (a 160 KB one 20,000 levels deep did); and it passes over an embedded document,
   // array or code-with-scope scope that it cannot open (e.g. one whose last byte is not 0),
   // where every reader, JSON output included, then stops short.
-  std::vector<bson_iter_t> stack(1);
-  if (!bson_iter_init(&stack.back(), b)) return false;
+  //
+  // Iterators are held in a struct: bson_iter_t's 128-byte alignment is a typedef attribute,
+  // which template arguments drop, so std::vector<bson_iter_t> allocates it misaligned.
+  struct Frame {
+    bson_iter_t it;
+  };
+  std::vector<Frame> stack(1);
+  if (!bson_iter_init(&stack.back().it, b)) return false;
   while (!stack.empty()) {
-    bson_iter_t &it = stack.back();
+    bson_iter_t &it = stack.back().it;
     if (!bson_iter_next(&it)) {
       if (it.err_off != 0) return false;  // corrupt, not the end
       stack.pop_back();
@@ -87,7 +93,7 @@ bool walkable(const bson_t *b) {
     bson_iter_t child;
     if (data == nullptr || !bson_init_static(&sub, data, len) || !bson_iter_init(&child, &sub)) return false;
     if (stack.size() >= kMaxBsonDepth) return false;
-    stack.push_back(child);
+    stack.push_back(Frame{child});
   }
   return true;
 }
