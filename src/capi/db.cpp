@@ -68,14 +68,14 @@ int pm_db_insert_one(pm_db *db, const void *doc, size_t doc_len, const void *opt
                      size_t opts_len, pm_result **out, pm_error *err) {
   return write(out, err, [&] {
     if (doc == nullptr) capi::null_argument("document");
-    return db_of(db).insert_many({capi::view(doc, doc_len)}, capi::view(opts, opts_len));
+    return db_of(db).insert_many({capi::view(doc, doc_len)}, capi::view(opts, opts_len), out != nullptr);
   });
 }
 
 int pm_db_insert_many(pm_db *db, const void *const *docs, const size_t *lens, size_t n,
                       const void *opts, size_t opts_len, pm_result **out, pm_error *err) {
   return write(out, err, [&] {
-    return db_of(db).insert_many(views(docs, lens, n), capi::view(opts, opts_len));
+    return db_of(db).insert_many(views(docs, lens, n), capi::view(opts, opts_len), out != nullptr);
   });
 }
 

@@ -76,29 +76,30 @@ struct BulkPlan {
     std::unique_ptr<Doc> first;  // document to insert, or filter
     BsonPtr with_id;             // an insert given without _id, with a generated one
     std::unique_ptr<Doc> second;  // update or replacement
-    BsonPtr opts = make_bson();
+    BsonPtr opts;                 // the write's own options, if any
     const bson_t *target() const { return with_id ? with_id.get() : first->get(); }
   };
   std::vector<Write> writes;
-  BsonPtr opts = make_bson();
+  BsonPtr opts;  // the bulk's options, if any (most single writes have none)
   bool ordered = true;
-  std::shared_ptr<InsertedIds> inserted = std::make_shared<InsertedIds>();  // index -> {_id}
+  bool want_result = true;                 // false: a successful write builds no result
+  std::shared_ptr<InsertedIds> inserted;   // every insert's _id, when a result is wanted
 
   void add_insert(DocView doc) {
     Write w{Kind::insert, std::make_unique<Doc>(doc, "document", Doc::Framing::checked_by_driver), nullptr, nullptr};
     bson_iter_t it;
-    BsonPtr id = make_bson();
+    if (want_result && !inserted) inserted = std::make_shared<InsertedIds>();
     if (bson_iter_init_find(&it, w.first->get(), "_id")) {
-      bson_append_value(id.get(), "_id", 3, bson_iter_value(&it));
+      if (want_result) inserted->emplace_back(writes.size(), bson_iter_value(&it));
     } else {
-      bson_oid_t oid;
-      bson_oid_init(&oid, nullptr);
-      BSON_APPEND_OID(id.get(), "_id", &oid);
+      bson_value_t id;
+      id.value_type = BSON_TYPE_OID;
+      bson_oid_init(&id.value.v_oid, nullptr);
       w.with_id = make_bson();
-      BSON_APPEND_OID(w.with_id.get(), "_id", &oid);
+      BSON_APPEND_OID(w.with_id.get(), "_id", &id.value.v_oid);
       bson_concat(w.with_id.get(), w.first->get());
+      if (want_result) inserted->emplace_back(writes.size(), &id);
     }
-    inserted->emplace_back(writes.size(), std::move(id));
     writes.push_back(std::move(w));
   }
 
@@ -111,12 +112,12 @@ struct BulkPlan {
       w.second = std::make_unique<Doc>(change, "replacement");
       check_replacement(w.second->get(), "replacement");
     }
-    if (write_opts != nullptr) bson_concat(w.opts.get(), write_opts);
+    if (write_opts != nullptr && !bson_empty(write_opts)) w.opts.reset(bson_copy(write_opts));
     writes.push_back(std::move(w));
   }
 
   void set_bulk_options(const bson_t *bulk_opts) {
-    bson_concat(opts.get(), bulk_opts);
+    if (!bson_empty(bulk_opts)) opts.reset(bson_copy(bulk_opts));
     ordered = option_bool(bulk_opts, "ordered", true);
   }
 
@@ -344,14 +345,16 @@ WriteOutcome Db::run_insert_one(BulkPlan &plan) const {
 // Normalises a write's reply (destroyed here) into a result and, when it failed, an error.
 WriteOutcome Db::outcome(bool ok, bson_t *reply, const bson_error_t &error, const BulkPlan &plan) const {
   WriteOutcome out;
-  out.result = std::make_shared<WriteResult>(reply, plan.inserted, plan.ordered, !ok);
   if (ok) {
+    if (plan.want_result) out.result = std::make_shared<WriteResult>(reply, plan.inserted, plan.ordered, false);
     bson_destroy(reply);
     return out;
   }
-  // The reply carries the transaction labels (TransientTransactionError ...).
+  // The reply carries the transaction labels (TransientTransactionError ...); read them before
+  // the result takes the reply over.
   Error driver_error = Error::from_driver(error, "write to " + where(), reply);
   bool transient = mongoc_error_has_label(reply, "TransientTransactionError");
+  out.result = std::make_shared<WriteResult>(reply, plan.inserted, plan.ordered, true);
   bson_destroy(reply);
 
   const auto &errors = out.result->write_errors;
@@ -382,9 +385,10 @@ void Db::refuse_in_compensation(const char *what) const {
                                   "recorded exactly); use insert, update, replace or delete");
 }
 
-WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts) const {
+WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts, bool want_result) const {
   if (comp_) return comp_->insert_many(*plain(), docs, opts);
   BulkPlan plan;
+  plan.want_result = want_result;
   Doc o(opts, "options");
   plan.set_bulk_options(o.get());
   if (docs.empty()) fail(Code::invalid_argument, "insert: no documents given");

@@ -45,7 +45,9 @@ class Db : public std::enable_shared_from_this<Db> {
   const std::string &name() const { return name_; }
   const std::string &collection() const { return model_->collection(); }
 
-  WriteOutcome insert_many(const std::vector<DocView> &docs, DocView opts) const;
+  // want_result false: the caller only needs to know whether it worked, so a successful
+  // write builds no result (and records no _ids for one).
+  WriteOutcome insert_many(const std::vector<DocView> &docs, DocView opts, bool want_result = true) const;
   WriteOutcome update(DocView filter, DocView update, DocView opts, bool many) const;
   WriteOutcome replace_one(DocView filter, DocView replacement, DocView opts) const;
   WriteOutcome remove(DocView filter, DocView opts, bool many) const;

@@ -1,6 +1,6 @@
 #include "db_name.hpp"
 
-#include <cstring>
+#include <array>
 
 namespace pm::core {
 
@@ -8,11 +8,17 @@ std::optional<std::string> db_name_problem(std::string_view name, bool allow_sys
   if (name.empty()) return "database name is empty";
   // MongoDB limits names to 63 bytes (64 including the terminator).
   if (name.size() > 63) return "database name is longer than 63 bytes";
+  // One table lookup per character: this check runs on every database switch.
   static constexpr char kForbidden[] = "/\\. \"$*<>:|?";
+  static const std::array<bool, 256> forbidden = [] {
+    std::array<bool, 256> t{};
+    for (char c : kForbidden) t[static_cast<unsigned char>(c)] = true;  // includes the NUL
+    return t;
+  }();
   for (char c : name) {
+    if (!forbidden[static_cast<unsigned char>(c)]) continue;
     if (c == '\0') return "database name contains a NUL byte";
-    if (std::memchr(kForbidden, c, sizeof kForbidden - 1) != nullptr)
-      return std::string("database name contains '") + c + "'";
+    return std::string("database name contains '") + c + "'";
   }
   if (!allow_system && (name == "admin" || name == "config" || name == "local"))
     return "'" + std::string(name) + "' is a system database (set allowSystemDatabases)";

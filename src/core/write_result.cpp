@@ -30,9 +30,12 @@ void index_key(size_t i, const char **key, char *buf, size_t size) {
 
 }  // namespace
 
-WriteResult::WriteResult(const bson_t *reply, std::shared_ptr<const InsertedIds> inserted,
+WriteResult::WriteResult(bson_t *reply, std::shared_ptr<const InsertedIds> inserted,
                          bool ordered, bool failed)
-    : reply_(bson_copy(reply)), inserted_(std::move(inserted)), ordered_(ordered), failed_(failed) {
+    : inserted_(std::move(inserted)), ordered_(ordered), failed_(failed) {
+  bson_steal(&reply_, reply);
+  bson_init(reply);  // the caller still destroys its reply
+  reply = &reply_;
   // One pass over the reply's fields: finding each by name would walk it once per field.
   bson_iter_t it, child, concern_it;
   bool has_concern = false;
@@ -67,8 +70,8 @@ void WriteResult::build() const {
   static const InsertedIds none;
   const InsertedIds &inserted = inserted_ ? *inserted_ : none;
   bson_iter_t child, upserted_it, concern_it;
-  bool has_upserted = bson_iter_init_find(&upserted_it, reply_.get(), "upserted");
-  bool has_concern = bson_iter_init_find(&concern_it, reply_.get(), "writeConcernErrors");
+  bool has_upserted = bson_iter_init_find(&upserted_it, &reply_, "upserted");
+  bool has_concern = bson_iter_init_find(&concern_it, &reply_, "writeConcernErrors");
 
   // Which inserts were applied: all but the failed ones; with ordered writes none after the
   // first failure; and when the batch failed for another reason (e.g. the connection broke)
@@ -87,16 +90,14 @@ void WriteResult::build() const {
   const char *key;
   BSON_APPEND_DOCUMENT_BEGIN(d, "insertedIds", &ids);
   int64_t reported = 0;
-  for (const auto &[index, id] : inserted) {
-    const size_t at = index;  // a C++17 lambda may not capture a structured binding (clang)
+  for (const InsertedId &one : inserted) {
+    const size_t index = one.index, at = one.index;
     bool errored = std::any_of(write_errors.begin(), write_errors.end(),
                                [&](const WriteError &e) { return e.index == at; });
     if (errored || (ordered && index > first_error)) continue;
     if (failed && write_errors.empty() && reported >= inserted_count) break;
-    bson_iter_t idit;
-    if (!bson_iter_init_find(&idit, id.get(), "_id")) continue;
     index_key(index, &key, buf, sizeof buf);
-    bson_append_value(&ids, key, -1, bson_iter_value(&idit));
+    bson_append_value(&ids, key, -1, &one.id);
     ++reported;
   }
   bson_append_document_end(d, &ids);

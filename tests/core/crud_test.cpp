@@ -107,6 +107,29 @@ TEST_F(Crud, UnorderedInsertContinuesPastErrors) {
   EXPECT_EQ(count(), 3);
 }
 
+// Without a result pointer no result is built (the writes' fast path), and nothing else changes:
+// the documents are written, generated _ids included, and errors carry their codes.
+TEST_F(Crud, WritesWithoutAResultPointerStillWriteAndReportErrors) {
+  pm_error err;
+  ASSERT_EQ(pm_db_insert_one(db.d, "{\"_id\": 1, \"v\": \"a\"}", PM_JSON, nullptr, 0, nullptr, &err), PM_OK)
+      << err.message;
+  ASSERT_EQ(pm_db_insert_one(db.d, "{\"v\": \"generated id\"}", PM_JSON, nullptr, 0, nullptr, &err), PM_OK)
+      << err.message;
+  EXPECT_EQ(pm_db_insert_one(db.d, "{\"_id\": 1, \"v\": \"b\"}", PM_JSON, nullptr, 0, nullptr, &err), PM_EDUPKEY);
+  EXPECT_EQ(err.server_code, 11000);
+  const char *docs[] = {"{\"_id\": 2}", "{\"_id\": 1}", "{\"_id\": 3}"};
+  size_t lens[] = {PM_JSON, PM_JSON, PM_JSON};
+  EXPECT_EQ(pm_db_insert_many(db.d, (const void *const *)docs, lens, 3, "{\"ordered\": false}", PM_JSON,
+                              nullptr, &err),
+            PM_EDUPKEY);
+  EXPECT_EQ(err.server_code, 11000);
+  EXPECT_EQ(count(), 4);  // 1, the generated one, 2 and 3
+  EXPECT_EQ(count("{\"_id\": 1, \"v\": \"a\"}"), 1);  // the duplicate changed nothing
+  auto generated = check.find_json(name, "items", "{\"v\": \"generated id\"}");
+  ASSERT_EQ(generated.size(), 1u);
+  EXPECT_NE(field(generated[0], "_id").find("$oid"), std::string::npos) << generated[0];
+}
+
 TEST_F(Crud, FindWithFilterProjectionSortSkipLimitBatchSize) {
   for (int i = 0; i < 25; ++i)
     insert_json(db.d, "{\"_id\": " + std::to_string(i) + ", \"g\": " + std::to_string(i % 2) + ", \"x\": \"v" +
