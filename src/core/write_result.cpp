@@ -35,7 +35,7 @@ WriteResult::WriteResult(bson_t *reply, std::shared_ptr<const InsertedIds> inser
     : inserted_(std::move(inserted)), ordered_(ordered), failed_(failed) {
   bson_steal(&reply_, reply);
   bson_init(reply);  // the caller still destroys its reply
-  reply = &reply_;
+  reply = &reply_;   // read below from where it now lives
   // One pass over the reply's fields: finding each by name would walk it once per field.
   bson_iter_t it, child, concern_it;
   bool has_concern = false;
@@ -91,9 +91,9 @@ void WriteResult::build() const {
   BSON_APPEND_DOCUMENT_BEGIN(d, "insertedIds", &ids);
   int64_t reported = 0;
   for (const InsertedId &one : inserted) {
-    const size_t index = one.index, at = one.index;
+    const size_t index = one.index;
     bool errored = std::any_of(write_errors.begin(), write_errors.end(),
-                               [&](const WriteError &e) { return e.index == at; });
+                               [&](const WriteError &e) { return e.index == index; });
     if (errored || (ordered && index > first_error)) continue;
     if (failed && write_errors.empty() && reported >= inserted_count) break;
     index_key(index, &key, buf, sizeof buf);
