@@ -472,6 +472,31 @@ TEST_F(Crud, JsonAndBsonConversionsRoundTripTypes) {
   EXPECT_EQ(pm_json_to_bson("{oops", &dec.b, &err), PM_EINVAL);
 }
 
+// Found by fuzz_document: libbson's relaxed printer writes a date after year 9999 as an ISO
+// string no parser reads back; polymongo prints such a document canonically instead.
+TEST(Json, RelaxedOutputOfDatesPastYear9999ReadsBackExactly) {
+  for (const char *ms : {"253402300799999", "253402300800000", "9007199254740993"}) {
+    std::string in = std::string("{\"when\": {\"$date\": {\"$numberLong\": \"") + ms + "\"}}, \"n\": 1}";
+    pm_error err;
+    Buf bson;
+    ASSERT_EQ(pm_json_to_bson(in.c_str(), &bson.b, &err), PM_OK) << err.message;
+    char *relaxed = pm_bson_to_json(bson.b.data, bson.b.len, PM_JSON_RELAXED);
+    ASSERT_NE(relaxed, nullptr);
+    Buf again;
+    EXPECT_EQ(pm_json_to_bson(relaxed, &again.b, &err), PM_OK) << relaxed << ": " << err.message;
+    pm_free(relaxed);
+    ASSERT_EQ(again.b.len, bson.b.len);
+    EXPECT_EQ(std::memcmp(again.b.data, bson.b.data, bson.b.len), 0) << ms;
+  }
+  // Dates up to 9999 keep the relaxed ISO form.
+  Buf bson;
+  pm_error err;
+  ASSERT_EQ(pm_json_to_bson("{\"when\": {\"$date\": {\"$numberLong\": \"1700000000000\"}}}", &bson.b, &err), PM_OK);
+  char *relaxed = pm_bson_to_json(bson.b.data, bson.b.len, PM_JSON_RELAXED);
+  EXPECT_STREQ(relaxed, "{ \"when\" : { \"$date\" : \"2023-11-14T22:13:20Z\" } }");
+  pm_free(relaxed);
+}
+
 TEST_F(Crud, FindOneAndUpdateWithProjection) {
   insert_json(db.d, "{\"_id\": 1, \"v\": 1, \"hidden\": true}");
   Buf out;

@@ -46,6 +46,8 @@ void check_rc(int rc, const pm_error &err) {
 bool reparses(const char *json, pm_buf *out) {
   pm_error err;
   if (pm_json_to_bson(json, out, &err) == PM_OK) return true;
+  if (std::strstr(err.message, "LEVELS_EXCEEDED") == nullptr)
+    std::fprintf(stderr, "fuzz_document: printed JSON does not parse: %s\n%s\n", err.message, json);
   CHECK(std::strstr(err.message, "LEVELS_EXCEEDED") != nullptr);
   return false;
 }
