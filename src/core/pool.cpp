@@ -65,10 +65,18 @@ std::shared_ptr<Pool> Pool::create(PoolConfig config, std::shared_ptr<const Log>
       new Pool(std::move(config), std::move(log), std::move(events), std::move(usage)));
 }
 
+namespace {
+// Pool ids and opening epochs come from one counter, so no two are ever equal.
+uint64_t next_pool_number() {
+  static std::atomic<uint64_t> next{1};
+  return next++;
+}
+}  // namespace
+
 Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
            std::shared_ptr<Usage> usage)
     : config_(std::move(config)), log_(std::move(log)), events_(std::move(events)),
-      usage_(std::move(usage)), redacted_uri_(redact_uri(config_.uri)) {
+      usage_(std::move(usage)), redacted_uri_(redact_uri(config_.uri)), id_(next_pool_number()) {
   created_ms_ = now_wall_ms();
   limit_ = config_.max_size;
   if (config_.sizing.enabled) {
@@ -131,6 +139,7 @@ mongoc_client_pool_t *Pool::open_locked() {
   mongoc_client_pool_set_apm_callbacks(pool, apm, this);  // copied by libmongoc
   mongoc_apm_callbacks_destroy(apm);
   pool_ = pool;
+  epoch_ = next_pool_number();
   clients_.clear();
   set_state(PoolState::connecting);
   log_->info("pool '" + config_.label + "' opened for " + redacted_uri_ + " (max " +
@@ -139,7 +148,7 @@ mongoc_client_pool_t *Pool::open_locked() {
   return pool_;
 }
 
-Lease Pool::checkout(const std::string &db) {
+Lease Pool::checkout(const std::string & /*db: recorded by Usage when the operation ends*/) {
   mongoc_client_pool_t *pool;
   uint64_t generation;
   {
@@ -163,7 +172,6 @@ Lease Pool::checkout(const std::string &db) {
     peak_in_use_ = std::max(peak_in_use_, in_use_);
     ++out_[pool];
     touch();
-    if (!db.empty()) used_dbs_.insert(db);
   }
   // Cannot block: fewer than max_size clients are out, and the pool may hold max_size.
   mongoc_client_t *client = mongoc_client_pool_pop(pool);
@@ -212,7 +220,7 @@ void Pool::connect() {
 void Pool::record_success(const std::string &db, uint64_t latency_us) {
   set_state(PoolState::connected);
   if (db.empty()) return;
-  usage_->record(db, true, latency_us);
+  if (!usage_->record(db, true, latency_us, id_, epoch_.load())) return;
   bool first;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -222,7 +230,7 @@ void Pool::record_success(const std::string &db, uint64_t latency_us) {
 }
 
 void Pool::record_failure(const std::string &db, const Error &error, uint64_t latency_us) {
-  usage_->record(db, false, latency_us);
+  usage_->record(db, false, latency_us, id_);
   ++errors_;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -360,9 +368,8 @@ PoolSnapshot Pool::snapshot() const {
     s.open_connections = static_cast<int>(clients_.size());
     s.idle = std::max(0, s.open_connections - in_use_);
     s.last_error = last_error_;
-    s.databases.assign(used_dbs_.begin(), used_dbs_.end());
   }
-  std::sort(s.databases.begin(), s.databases.end());
+  s.databases = usage_->served_by(id_);
   std::vector<int64_t> samples;
   {
     std::lock_guard<std::mutex> lock(latency_mu_);

@@ -167,8 +167,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   int peak_in_use_ = 0;  // since the last sizing evaluation
   int64_t last_sizing_ms_ = 0;
   bool closing_ = false;
-  std::unordered_set<std::string> connected_dbs_;  // connected since the pool last opened
-  std::unordered_set<std::string> used_dbs_;       // ever served
+  // Connected since the pool last opened: added to only on a database's first success in an
+  // epoch (Usage tells), so that the operations themselves look up no table here.
+  std::unordered_set<std::string> connected_dbs_;
   std::unordered_set<mongoc_client_t *> clients_;  // created by the current libmongoc pool
   std::string last_error_;
   int64_t created_ms_ = 0;
@@ -187,6 +188,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   std::atomic<int64_t> last_used_ms_{0};
   std::atomic<uint64_t> generation_{0};
+  const uint64_t id_;                  // unique in the process; Usage records who served what
+  std::atomic<uint64_t> epoch_{0};     // unique per opening of the libmongoc pool
   std::atomic<int> state_{static_cast<int>(PoolState::not_initialized)};
 };
 

@@ -6,8 +6,9 @@
 
 namespace pm::core {
 
-void Usage::record(const std::string &db, bool ok, uint64_t latency_us) {
-  if (db.empty()) return;
+bool Usage::record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id,
+                   uint64_t epoch) {
+  if (db.empty()) return false;
   int64_t now = now_wall_ms();
   std::lock_guard<std::mutex> lock(mu_);
   DbUsage &u = by_db_[db];
@@ -16,6 +17,22 @@ void Usage::record(const std::string &db, bool ok, uint64_t latency_us) {
   if (!ok) ++u.errors;
   u.last_used_ms = now;
   u.total_latency_us += latency_us;
+  if (pool_id != 0 && std::find(u.pools.begin(), u.pools.end(), pool_id) == u.pools.end())
+    u.pools.push_back(pool_id);
+  if (!ok || epoch == 0 || u.connected_epoch == epoch) return false;
+  u.connected_epoch = epoch;
+  return true;
+}
+
+std::vector<std::string> Usage::served_by(uint64_t pool_id) const {
+  std::vector<std::string> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto &[db, u] : by_db_)
+      if (std::find(u.pools.begin(), u.pools.end(), pool_id) != u.pools.end()) out.push_back(db);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<DbUsage> Usage::top(size_t n) const {

@@ -16,6 +16,10 @@ struct DbUsage {
   uint64_t errors = 0;
   int64_t last_used_ms = 0;  // wall clock
   uint64_t total_latency_us = 0;
+  // Bookkeeping of the pools that served it, kept here so that an operation costs one lookup
+  // of its database name, not one per table (see Pool::record_success).
+  std::vector<uint64_t> pools;    // ids of the pools that served it
+  uint64_t connected_epoch = 0;   // the pool opening (Pool epoch) of its last success
   double mean_latency_ms() const {
     return operations ? static_cast<double>(total_latency_us) / 1000.0 / static_cast<double>(operations) : 0.0;
   }
@@ -23,7 +27,12 @@ struct DbUsage {
 
 class Usage {
  public:
-  void record(const std::string &db, bool ok, uint64_t latency_us);
+  // One operation on db by pool `pool_id`. `epoch` identifies the pool's current opening: true
+  // when this is db's first success since then (a success in another epoch came before).
+  bool record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id = 0,
+              uint64_t epoch = 0);
+  // The databases pool `pool_id` has served, sorted.
+  std::vector<std::string> served_by(uint64_t pool_id) const;
   std::vector<DbUsage> top(size_t n) const;  // most operations first; n == 0: all
   bool find(const std::string &db, DbUsage *out) const;
 
