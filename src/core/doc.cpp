@@ -112,14 +112,20 @@ bool walkable(const bson_t *b) {
 }
 
 namespace {
-// libbson 1.23 prints a date after year 9999 in relaxed mode as an ISO string with a longer year
-// ("287396-10-12T..."), which no Extended JSON parser, libbson's included, reads back (the spec
-// keeps the ISO form for years 1970-9999). Found by fuzz_document.
-bool has_date_past_year_9999(const bson_t *b) {
+// Relaxed Extended JSON that would not read back as the same document (both found by
+// fuzz_document), printed canonically instead:
+// - a date after year 9999: libbson 1.23 prints it as an ISO string with a longer year
+//   ("287396-10-12T..."), which no parser, libbson's included, reads (the spec keeps the ISO
+//   form for years 1970-9999);
+// - a key starting with '$': it can collide with a type wrapper ({"$type": 1600000000000} reads
+//   back as a malformed legacy binary), and the canonical form keeps the value's type, which
+//   is what makes such documents read back.
+bool relaxed_would_not_read_back(const bson_t *b) {
   constexpr int64_t kLastIsoMs = 253402300799999;  // 9999-12-31T23:59:59.999Z
   bool found = false;
   walk(b, [&](const bson_iter_t &it) {
-    found = BSON_ITER_HOLDS_DATE_TIME(&it) && bson_iter_date_time(&it) > kLastIsoMs;
+    found = bson_iter_key(&it)[0] == '$' ||
+            (BSON_ITER_HOLDS_DATE_TIME(&it) && bson_iter_date_time(&it) > kLastIsoMs);
     return !found;
   });
   return found;
@@ -128,8 +134,7 @@ bool has_date_past_year_9999(const bson_t *b) {
 
 std::string to_json(const bson_t *b, bool canonical) {
   size_t len = 0;
-  // Such a document is printed canonically instead: valid, and read back exactly.
-  if (!canonical && has_date_past_year_9999(b)) canonical = true;
+  if (!canonical && relaxed_would_not_read_back(b)) canonical = true;
   char *s = canonical ? bson_as_canonical_extended_json(b, &len)
                       : bson_as_relaxed_extended_json(b, &len);
   if (s == nullptr) return std::string();

@@ -8,6 +8,10 @@
 #                                 reuses the port recorded in DIR/port
 #   ferretdb.sh stop DIR          stop it (SIGTERM, then SIGKILL after 15 s)
 #   ferretdb.sh kill DIR          kill -9 it (fault tests), keeping DIR for a restart
+#
+# With PM_FERRETDB_POSTGRESQL_URL set, start uses FerretDB's PostgreSQL backend at that URL
+# instead of SQLite (tests/server/postgres.sh starts one): for benchmarks with more databases
+# than SQLite's three open files per database allow.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,7 +48,9 @@ start() {
   rm -f "$dir/uri"
   ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   # setsid: the server must outlive the CTest fixture step that starts it.
-  setsid "$bin" -listen "127.0.0.1:$port" -data "$dir/data" -uri-file "$dir/uri" \
+  local backend=()
+  [ -z "${PM_FERRETDB_POSTGRESQL_URL:-}" ] || backend=(-postgresql-url "$PM_FERRETDB_POSTGRESQL_URL")
+  setsid "$bin" -listen "127.0.0.1:$port" -data "$dir/data" -uri-file "$dir/uri" "${backend[@]}" \
     >"$dir/server.log" 2>&1 < /dev/null &
   echo $! >"$dir/pid"
   for _ in $(seq 1 300); do

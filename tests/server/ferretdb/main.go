@@ -1,4 +1,5 @@
-// Command ferretdb-test-server runs FerretDB v1.24.2 (SQLite backend) through its embeddable
+// Command ferretdb-test-server runs FerretDB v1.24.2 (SQLite backend, or PostgreSQL with
+// -postgresql-url, for benchmarks that need more databases than SQLite's open files allow) through its embeddable
 // package, for polymongo's tests and benchmarks. It exists because the module's own main package
 // refuses to start when built outside FerretDB's repository (its generated version file is not
 // in the module zip); the embeddable package has no such check.
@@ -27,6 +28,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "loopback address to listen on (port 0 picks a free one)")
 	dataDir := flag.String("data", "", "directory for the SQLite files (created if missing)")
 	uriFile := flag.String("uri-file", "", "file to write the MongoDB URI to once the server is ready")
+	pgURL := flag.String("postgresql-url", "", "use the PostgreSQL backend at this URL instead of SQLite")
 	flag.Parse()
 
 	if *dataDir == "" {
@@ -56,12 +58,16 @@ func main() {
 	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	f, err := ferretdb.New(&ferretdb.Config{
+	config := ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + dir + "/",
-	})
+	}
+	if *pgURL != "" {
+		config.Handler, config.SQLiteURL, config.PostgreSQLURL = "postgresql", "", *pgURL
+	}
+	f, err := ferretdb.New(&config)
 	if err != nil {
 		log.Fatal(err)
 	}
