@@ -161,7 +161,7 @@ std::shared_ptr<WriteResult> synthetic_result(int64_t matched, int64_t removed, 
 // Raw journal I/O on one pool (the cluster of the write), outside any routing.
 void journal_command(Pool &pool, const std::string &jdb, const std::function<bool(mongoc_collection_t *, bson_error_t *)> &fn,
                      const char *what) {
-  Lease lease = pool.checkout(jdb);
+  Lease lease = pool.checkout();
   mongoc_collection_t *c = mongoc_client_get_collection(lease.client(), jdb.c_str(), kJournalCollection);
   bson_error_t error;
   bool ok = false;
@@ -526,7 +526,7 @@ std::string Compensation::rollback() {
     try {
       std::vector<const bson_t *> items;
       for (auto &i : step->items) items.push_back(i.get());
-      Lease lease = step->pool->checkout(step->db);
+      Lease lease = step->pool->checkout();
       error = apply_undo(lease.client(), step->db, step->coll, static_cast<int>(step->kind), items);
     } catch (const std::exception &e) {
       error = e.what();
@@ -574,7 +574,7 @@ std::string Compensation::recover(Wrapper &wrapper, const std::string &journal_d
   bool first = true;
   int64_t cutoff = now_wall_ms() - older_than_ms;
   for (auto &[uri, pool] : clusters) {
-    Lease lease = pool->checkout(journal_db);
+    Lease lease = pool->checkout();
     mongoc_collection_t *c = mongoc_client_get_collection(lease.client(), journal_db.c_str(), kJournalCollection);
     bson_t filter = BSON_INITIALIZER;
     BSON_APPEND_UTF8(&filter, "state", "open");

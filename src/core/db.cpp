@@ -254,7 +254,7 @@ auto Db::run(bool is_write, F &&body) const {
       if (session_) {
         t.client = session_->client();
       } else {
-        t.lease = w.router().checkout(pool, name_);
+        t.lease = w.router().checkout(pool);
         t.client = t.lease.client();
       }
       model_->ensure(t.client, name_);

@@ -148,7 +148,7 @@ mongoc_client_pool_t *Pool::open_locked() {
   return pool_;
 }
 
-Lease Pool::checkout(const std::string & /*db: recorded by Usage when the operation ends*/) {
+Lease Pool::checkout() {
   mongoc_client_pool_t *pool;
   uint64_t generation;
   {
@@ -199,7 +199,7 @@ void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexce
 void Pool::connect() {
   std::vector<Lease> leases;
   int n = config_.min_free > 0 ? config_.min_free : 1;
-  for (int i = 0; i < n; ++i) leases.push_back(checkout(""));
+  for (int i = 0; i < n; ++i) leases.push_back(checkout());
   for (Lease &lease : leases) {
     bson_t ping = BSON_INITIALIZER;
     BSON_APPEND_INT32(&ping, "ping", 1);

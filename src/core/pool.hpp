@@ -100,9 +100,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   Pool(const Pool &) = delete;
   Pool &operator=(const Pool &) = delete;
 
-  // Checks out a client for `db`, waiting at most waitQueueTimeoutMS (Error timeout); opens
+  // Checks out a client, waiting at most waitQueueTimeoutMS (Error timeout); opens
   // the libmongoc pool when it is closed (Error connection when it cannot).
-  Lease checkout(const std::string &db);
+  Lease checkout();
 
   // Opens the pool now and verifies max(1, min_free) connections with a ping (kept warm).
   void connect();

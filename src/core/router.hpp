@@ -36,11 +36,11 @@ class Router {
   void make_room_for(const std::shared_ptr<Pool> &pool);
 
   // A client from `pool` (default: the pool serving `db`), after making room for it.
-  Lease checkout(const std::shared_ptr<Pool> &pool, const std::string &db) {
+  Lease checkout(const std::shared_ptr<Pool> &pool) {
     make_room_for(pool);
-    return pool->checkout(db);
+    return pool->checkout();
   }
-  Lease checkout(const std::string &db) { return checkout(route(db), db); }
+  Lease checkout(const std::string &db) { return checkout(route(db)); }
 
   // PolyMongo's scale.setDB (connect now only when !spec.cold_start) and scale.connectDB.
   std::vector<std::shared_ptr<Pool>> set_db(const std::vector<std::string> &names, const PoolSpec &spec);

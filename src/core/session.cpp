@@ -110,7 +110,7 @@ Session::Session(std::shared_ptr<Wrapper> wrapper, const std::string &db, DocVie
 
   pool_ = wrapper_->router().route(db);
   try {
-    lease_ = wrapper_->router().checkout(pool_, db);
+    lease_ = wrapper_->router().checkout(pool_);
   } catch (...) {
     mongoc_session_opts_destroy(sopts);
     throw;

@@ -196,7 +196,7 @@ std::string list_databases_json(Wrapper &w) {
   BSON_APPEND_INT32(&cmd, "listDatabases", 1);
   // listDatabases runs on admin, through the shared pool, whatever allowSystemDatabases says.
   std::shared_ptr<Pool> pool = w.router().shared_pool();
-  Lease lease = pool->checkout("");
+  Lease lease = pool->checkout();
   bson_t reply;
   bson_error_t error;
   bool ok = mongoc_client_read_command_with_opts(lease.client(), "admin", &cmd, nullptr, nullptr, &reply, &error);

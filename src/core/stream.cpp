@@ -41,7 +41,7 @@ Stream::Stream(Wrapper &w, WatchScope scope, const std::string &db, const std::s
   if (!bson_has_field(&options, "maxAwaitTimeMS")) BSON_APPEND_INT32(&options, "maxAwaitTimeMS", kDefaultMaxAwaitMs);
 
   std::shared_ptr<Pool> pool = scope == WatchScope::cluster ? w.router().shared_pool() : w.router().route(db);
-  lease_ = w.router().checkout(pool, db);
+  lease_ = w.router().checkout(pool);
   mongoc_client_t *client = lease_.client();
   if (scope == WatchScope::collection) {
     mongoc_collection_t *c = mongoc_client_get_collection(client, db.c_str(), collection.c_str());

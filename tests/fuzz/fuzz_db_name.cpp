@@ -17,14 +17,7 @@
 #include "db_name.hpp"
 #include "error.hpp"
 #include "options.hpp"
-
-#define CHECK(cond)                                                                   \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      std::fprintf(stderr, "fuzz_db_name: check failed: %s (line %d)\n", #cond, __LINE__); \
-      std::abort();                                                                   \
-    }                                                                                 \
-  } while (0)
+#include "fuzz_check.hpp"
 
 using namespace pm::core;
 

@@ -16,14 +16,7 @@
 
 #include "doc.hpp"
 #include "error.hpp"
-
-#define CHECK(cond)                                                                    \
-  do {                                                                                 \
-    if (!(cond)) {                                                                     \
-      std::fprintf(stderr, "fuzz_document: check failed: %s (line %d)\n", #cond, __LINE__); \
-      std::abort();                                                                    \
-    }                                                                                  \
-  } while (0)
+#include "fuzz_check.hpp"
 
 using namespace pm::core;
 

@@ -14,14 +14,7 @@
 
 #include "error.hpp"
 #include "ndjson_reader.hpp"
-
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::fprintf(stderr, "fuzz_ndjson: check failed: %s (line %d)\n", #cond, __LINE__); \
-      std::abort();                                                                  \
-    }                                                                                \
-  } while (0)
+#include "fuzz_check.hpp"
 
 using namespace pm::core;
 

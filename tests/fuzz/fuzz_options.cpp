@@ -18,14 +18,7 @@
 #include "error.hpp"
 #include "options.hpp"
 #include "transfer.hpp"
-
-#define CHECK(cond)                                                                   \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      std::fprintf(stderr, "fuzz_options: check failed: %s (line %d)\n", #cond, __LINE__); \
-      std::abort();                                                                   \
-    }                                                                                 \
-  } while (0)
+#include "fuzz_check.hpp"
 
 using namespace pm::core;
 

@@ -8,6 +8,7 @@
 #                           writes to DIR/url the URL for PM_FERRETDB_POSTGRESQL_URL
 #   postgres.sh stop DIR    stop it
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 
 bindir() {
   local d
@@ -19,10 +20,6 @@ bindir() {
 # initdb and postgres refuse to run as root: run them as the package's postgres user then.
 as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 start() {

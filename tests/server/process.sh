@@ -1,4 +1,5 @@
-# Sourced by the server scripts: stops the process whose pid is in DIR/pid (SIGTERM, then
+# Sourced by the server scripts. free_port: a loopback port nothing listens on now.
+# stop_pid_dir: stops the process whose pid is in DIR/pid (SIGTERM, then
 # SIGKILL after 15 s) and waits until it is gone, so a restart on the same data can follow.
 stop_pid_dir() {
   local dir=$1 pid
@@ -11,4 +12,8 @@ stop_pid_dir() {
   done
   kill -9 "$pid" 2>/dev/null || true
   rm -f "$dir/pid"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }

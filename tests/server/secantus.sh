@@ -22,10 +22,6 @@ install() {
   echo "$venv/bin/secantusd-py"
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
 start() {
   local dir=$1 bin port
   bin=$(install)
