@@ -14,7 +14,9 @@ one() {
     return 0
   fi
   case "$action" in
-    start) rm -rf "$dir"; "$here/ferretdb.sh" start "$dir" ;;
+    # A server still recorded in DIR (a run that never reached its stop step, or ctest
+    # --repeat, which repeats fixture set-ups) is stopped first, not orphaned on the same data.
+    start) "$here/ferretdb.sh" stop "$dir"; rm -rf "$dir"; "$here/ferretdb.sh" start "$dir" ;;
     stop) "$here/ferretdb.sh" stop "$dir"; rm -rf "$dir/data" ;;
   esac
 }
@@ -22,7 +24,7 @@ one "${PM_TEST_URI:-}" "$main"
 one "${PM_TEST_URI2:-}" "$second"
 if [ -n "$txn" ] && [ -z "${PM_TEST_TXN_URI:-}" ]; then
   case "$action" in
-    start) rm -rf "$txn"; "$here/secantus.sh" start "$txn" ||
+    start) "$here/secantus.sh" stop "$txn"; rm -rf "$txn"; "$here/secantus.sh" start "$txn" ||
              echo "polymongo: WARNING: no SecantusDB; transaction and stream tests will be skipped" ;;
     stop) "$here/secantus.sh" stop "$txn"; rm -rf "$txn/data" ;;
   esac
