@@ -11,9 +11,15 @@
 // held at once (counted from the OS, not from any driver's bookkeeping) and peak RSS (VmHWM). Run one
 // process per variant so that peak RSS belongs to that variant alone (bench/run does).
 //
+// Paired (--variant A+B): both variants in one process, every worker switching between them
+// together every --slice-ms, so that both meet the same machine: a shared host's noise moves
+// separate runs by more than the difference measured. CPU per operation is the workers' own
+// (CLOCK_THREAD_CPUTIME_ID, read at each switch) plus, for polymongo, all the CPU of its own
+// threads (named pm-*) over the whole run, though they also ran while B did.
+//
 //   bench_tenants --uri URI --seed --databases N [--docs K]
-//   bench_tenants --uri URI --variant V --databases N [--threads T] [--seconds S]
-//                 [--pool P] [--docs K]
+//   bench_tenants --uri URI --variant V[+V2] --databases N [--threads T] [--seconds S]
+//                 [--pool P] [--docs K] [--slice-ms MS]
 #include <mongoc/mongoc.h>
 #include <polymongo.h>
 #include <arpa/inet.h>
@@ -41,7 +47,15 @@ struct Args {
   std::string uri, variant = "polymongo";
   int databases = 100, threads = 4, pool = 8, docs = 20;
   double seconds = 5, warmup = 0.5;
+  int slice_ms = 50;
   bool seed = false;
+  std::vector<std::string> variants() const {  // "a+b" -> {"a", "b"}
+    std::vector<std::string> out;
+    size_t plus = variant.find('+');
+    out.push_back(variant.substr(0, plus));
+    if (plus != std::string::npos) out.push_back(variant.substr(plus + 1));
+    return out;
+  }
 };
 
 [[noreturn]] void die(const std::string &what) {
@@ -65,12 +79,15 @@ Args parse(int argc, char **argv) {
     else if (k == "--docs") a.docs = std::stoi(next());
     else if (k == "--seconds") a.seconds = std::stod(next());
     else if (k == "--warmup") a.warmup = std::stod(next());
+    else if (k == "--slice-ms") a.slice_ms = std::stoi(next());
     else if (k == "--seed") a.seed = true;
     else die("unknown argument " + k);
   }
   if (a.uri.empty()) die("--uri is required");
-  if (a.variant != "polymongo" && a.variant != "raw_pool" && a.variant != "naive")
-    die("--variant must be polymongo, raw_pool or naive");
+  for (const std::string &v : a.variants())
+    if (v != "polymongo" && v != "raw_pool" && v != "naive")
+      die("--variant must be polymongo, raw_pool or naive, or two of them joined by '+'");
+  if (a.slice_ms <= 0) die("--slice-ms must be positive");
   return a;
 }
 
@@ -245,11 +262,20 @@ class Naive : public Variant {
 
 // ---- measuring -----------------------------------------------------------------------------
 
+double seconds(const timeval &t) {
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+}
+
 double cpu_seconds(int who) {
   rusage u{};
   getrusage(who, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
+double user_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return seconds(u.ru_utime);
 }
 
 // Sockets of this process whose peer is the server's port, asked of the OS: every open file
@@ -332,6 +358,146 @@ void seed(const Args &a) {
   mongoc_client_destroy(c);
 }
 
+std::unique_ptr<Variant> make_variant(const std::string &name, const Args &a) {
+  if (name == "polymongo") return std::make_unique<Polymongo>(a);
+  if (name == "raw_pool") return std::make_unique<RawPool>(a);
+  return std::make_unique<Naive>(a);
+}
+
+// The workload: operation i of a worker, alternately a find-one-by-id and an insert-one.
+struct Workload {
+  std::mt19937 rng;
+  std::uniform_int_distribution<int> pick_tenant, pick_id;
+  Workload(const Args &a, int worker)
+      : rng(static_cast<unsigned>(worker) * 7919u + 17u), pick_tenant(0, a.databases - 1),
+        pick_id(0, a.docs - 1) {}
+  bool run(Variant &v, long i) {
+    int t = pick_tenant(rng);
+    bool ok;
+    if (i % 2 == 0) {
+      bson_t *f = id_filter(pick_id(rng));
+      ok = v.find_one(t, f);
+      bson_destroy(f);
+    } else {
+      bson_t *d = new_doc(t);
+      ok = v.insert_one(t, d);
+      bson_destroy(d);
+    }
+    return ok;
+  }
+};
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// CPU seconds of this process's threads whose name starts with `prefix` (from /proc; their
+// schedstat run time is exact, not sampled by ticks).
+double named_threads_cpu_seconds(const std::string &prefix) {
+  double total = 0;
+  DIR *dir = opendir("/proc/self/task");
+  if (dir == nullptr) return 0;
+  while (dirent *e = readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    std::string base = std::string("/proc/self/task/") + e->d_name;
+    char comm[64] = {0};
+    FILE *f = std::fopen((base + "/comm").c_str(), "r");
+    if (f == nullptr) continue;
+    bool named = std::fgets(comm, sizeof comm, f) != nullptr && std::string(comm).rfind(prefix, 0) == 0;
+    std::fclose(f);
+    if (!named) continue;
+    unsigned long long run_ns = 0;
+    f = std::fopen((base + "/schedstat").c_str(), "r");
+    if (f == nullptr) continue;
+    if (std::fscanf(f, "%llu", &run_ns) == 1) total += static_cast<double>(run_ns) / 1e9;
+    std::fclose(f);
+  }
+  closedir(dir);
+  return total;
+}
+
+// Both variants in one process: every worker runs whichever is active, and the main thread
+// switches the active one every slice. Each worker charges its own CPU time to the variant it
+// ran since its last switch.
+int run_paired(const Args &a) {
+  std::vector<std::string> names = a.variants();
+  std::vector<std::unique_ptr<Variant>> vs;
+  for (const std::string &n : names) vs.push_back(make_variant(n, a));
+  std::atomic<int> phase{0};   // 0 warm-up, 1 timed, 2 stop
+  std::atomic<int> active{0};  // index into vs
+  std::mutex mu;
+  double cpu[2] = {0, 0};
+  long ops[2] = {0, 0}, failures = 0;
+
+  std::vector<std::thread> workers;
+  for (int w = 0; w < a.threads; ++w) {
+    workers.emplace_back([&, w] {
+      Workload load(a, w);
+      double my_cpu[2] = {0, 0};
+      long my_ops[2] = {0, 0}, my_failures = 0;
+      int key = -1;  // the variant being charged; -1 while not timed
+      double since = thread_cpu_seconds();
+      for (long i = 0;; ++i) {
+        int p = phase.load(std::memory_order_relaxed);
+        if (p == 2) break;
+        int v = active.load(std::memory_order_relaxed);
+        int now_key = p == 1 ? v : -1;
+        if (now_key != key) {
+          double t = thread_cpu_seconds();
+          if (key >= 0) my_cpu[key] += t - since;
+          since = t;
+          key = now_key;
+        }
+        bool ok = load.run(*vs[static_cast<size_t>(v)], i);
+        if (key >= 0) {
+          ++my_ops[key];
+          if (!ok) ++my_failures;
+        }
+      }
+      if (key >= 0) my_cpu[key] += thread_cpu_seconds() - since;
+      std::lock_guard<std::mutex> lock(mu);
+      for (int k = 0; k < 2; ++k) {
+        cpu[k] += my_cpu[k];
+        ops[k] += my_ops[k];
+      }
+      failures += my_failures;
+    });
+  }
+
+  auto run_slices = [&](double seconds) {
+    auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(a.slice_ms));
+      active.store((active.load() + 1) % static_cast<int>(vs.size()));
+    }
+  };
+  run_slices(a.warmup);
+  double library0 = named_threads_cpu_seconds("pm-");
+  phase.store(1);
+  run_slices(a.seconds);
+  phase.store(2);
+  for (auto &t : workers) t.join();
+  double library = named_threads_cpu_seconds("pm-") - library0;
+
+  std::printf("{\"databases\": %d, \"threads\": %d, \"variant\": \"%s\", \"mode\": \"paired\", "
+              "\"slice_ms\": %d, \"pool\": %d, \"failures\": %ld, \"variants\": [",
+              a.databases, a.threads, a.variant.c_str(), a.slice_ms, a.pool, failures);
+  double per_op[2] = {0, 0};
+  for (size_t k = 0; k < vs.size(); ++k) {
+    double own = names[k] == "polymongo" ? library : 0;
+    double n = static_cast<double>(std::max(ops[k], 1L));
+    per_op[k] = (cpu[k] + own) * 1e6 / n;
+    std::printf("%s{\"variant\": \"%s\", \"ops\": %ld, \"client_cpu_us_per_op\": %.2f, "
+                "\"worker_cpu_us_per_op\": %.2f, \"library_threads_cpu_us_per_op\": %.3f}",
+                k ? ", " : "", names[k].c_str(), ops[k], per_op[k], cpu[k] * 1e6 / n, own * 1e6 / n);
+  }
+  std::printf("], \"cpu_ratio\": %.4f}\n", vs.size() == 2 && per_op[1] > 0 ? per_op[0] / per_op[1] : 0.0);
+  vs.clear();
+  return failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -343,10 +509,12 @@ int main(int argc, char **argv) {
     mongoc_cleanup();
     return 0;
   }
-  std::unique_ptr<Variant> v;
-  if (a.variant == "polymongo") v = std::make_unique<Polymongo>(a);
-  else if (a.variant == "raw_pool") v = std::make_unique<RawPool>(a);
-  else v = std::make_unique<Naive>(a);
+  if (a.variants().size() == 2) {
+    int rc = run_paired(a);
+    mongoc_cleanup();
+    return rc;
+  }
+  std::unique_ptr<Variant> v = make_variant(a.variant, a);
 
   SocketCounter sockets(server_port(a.uri));
   std::atomic<int> phase{0};  // 0 warm-up, 1 timed, 2 stop
@@ -368,20 +536,9 @@ int main(int argc, char **argv) {
   std::vector<std::thread> workers;
   for (int w = 0; w < a.threads; ++w) {
     workers.emplace_back([&, w] {
-      std::mt19937 rng(static_cast<unsigned>(w) * 7919u + 17u);
-      std::uniform_int_distribution<int> pick_tenant(0, a.databases - 1), pick_id(0, a.docs - 1);
+      Workload load(a, w);
       for (long i = 0; phase.load(std::memory_order_relaxed) < 2; ++i) {
-        int t = pick_tenant(rng);
-        bool ok;
-        if (i % 2 == 0) {
-          bson_t *f = id_filter(pick_id(rng));
-          ok = v->find_one(t, f);
-          bson_destroy(f);
-        } else {
-          bson_t *d = new_doc(t);
-          ok = v->insert_one(t, d);
-          bson_destroy(d);
-        }
+        bool ok = load.run(*v, i);
         if (phase.load(std::memory_order_relaxed) == 1) {
           ops.fetch_add(1, std::memory_order_relaxed);
           if (!ok) failures.fetch_add(1, std::memory_order_relaxed);
@@ -392,14 +549,14 @@ int main(int argc, char **argv) {
 
   using clock = std::chrono::steady_clock;
   std::this_thread::sleep_for(std::chrono::duration<double>(a.warmup));
-  double cpu0 = cpu_seconds(RUSAGE_SELF);
+  double cpu0 = cpu_seconds(RUSAGE_SELF), user0 = user_cpu_seconds();
   auto t0 = clock::now();
   phase.store(1);
   std::this_thread::sleep_for(std::chrono::duration<double>(a.seconds));
   phase.store(2);
   double wall = std::chrono::duration<double>(clock::now() - t0).count();
   for (auto &t : workers) t.join();
-  double cpu = cpu_seconds(RUSAGE_SELF) - cpu0;
+  double cpu = cpu_seconds(RUSAGE_SELF) - cpu0, user = user_cpu_seconds() - user0;
   sampler.join();
   int sockets_at_end = sockets.count();
   v.reset();
@@ -408,9 +565,10 @@ int main(int argc, char **argv) {
   std::printf(
       "{\"databases\": %d, \"threads\": %d, \"variant\": \"%s\", \"pool\": %d, \"ops\": %ld, "
       "\"failures\": %ld, \"ops_per_s\": %.1f, \"client_cpu_us_per_op\": %.2f, "
-      "\"server_sockets\": %d, \"sockets_at_end\": %d, \"client_rss_mb\": %.1f}\n",
+      "\"client_user_us_per_op\": %.2f, \"server_sockets\": %d, \"sockets_at_end\": %d, \"client_rss_mb\": %.1f}\n",
       a.databases, a.threads, a.variant.c_str(), a.pool, n, failures.load(), n / wall,
-      n > 0 ? (cpu - sampler_cpu) * 1e6 / static_cast<double>(n) : 0.0, peak_sockets.load(),
+      n > 0 ? (cpu - sampler_cpu) * 1e6 / static_cast<double>(n) : 0.0,
+      n > 0 ? user * 1e6 / static_cast<double>(n) : 0.0, peak_sockets.load(),
       sockets_at_end, peak_rss_mb());
   mongoc_cleanup();
   return failures.load() == 0 ? 0 : 1;

@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "thread_name.hpp"
+
 namespace pm::core {
 
 namespace {
@@ -11,12 +13,6 @@ namespace {
 // are dropped and counted.
 constexpr size_t kMaxQueued = 100000;
 }  // namespace
-
-int64_t now_wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Events::~Events() {
   {
@@ -43,7 +39,10 @@ uint64_t Events::subscribe(uint32_t mask, std::vector<std::string> dbs, Callback
       Subscription{next_id_++, mask, {dbs.begin(), dbs.end()}, std::move(callback)});
   subs_.push_back(sub);
   recompute_mask_locked();
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  if (!thread_.joinable()) thread_ = std::thread([this] {
+    name_this_thread("pm-events");
+    run();
+  });
   return sub->id;
 }
 

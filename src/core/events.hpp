@@ -14,6 +14,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "clock.hpp"
+
 namespace pm::core {
 
 // Bit values mirror pm_event_type in include/polymongo/events.h.
@@ -84,6 +86,5 @@ class Events {
   std::thread thread_;  // started with the first subscription
 };
 
-int64_t now_wall_ms();
 
 }  // namespace pm::core

@@ -17,12 +17,6 @@ namespace {
 constexpr int32_t kDefaultWaitQueueTimeoutMs = 10000;
 }
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 const char *close_reason_name(CloseReason reason) {
   switch (reason) {
     case CloseReason::ttl: return "ttl";
@@ -105,9 +99,10 @@ Pool::~Pool() {
   mongoc_uri_destroy(uri_);
 }
 
+// Called on every checkin, hence the coarse clocks.
 void Pool::touch() {
   last_used_ms_ = steady_ms();
-  last_used_wall_ms_ = now_wall_ms();
+  last_used_wall_ms_ = coarse_wall_ms();
 }
 
 bool Pool::is_open() const {
@@ -140,7 +135,7 @@ mongoc_client_pool_t *Pool::open_locked() {
   mongoc_apm_callbacks_destroy(apm);
   pool_ = pool;
   epoch_ = next_pool_number();
-  clients_.clear();
+  opened_clients_ = 0;
   set_state(PoolState::connecting);
   log_->info("pool '" + config_.label + "' opened for " + redacted_uri_ + " (max " +
              std::to_string(config_.max_size) + ")");
@@ -154,31 +149,29 @@ Lease Pool::checkout() {
   {
     std::unique_lock<std::mutex> lock(mu_);
     generation = generation_;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms_);
-    ++waiting_;
-    bool ready = available_.wait_until(lock, deadline, [&] {
-      return generation_ != generation || (!closing_ && in_use_ < limit_);
-    });
-    --waiting_;
-    if (generation_ != generation)
-      throw Error(Code::closed, "pool '" + config_.label + "' was force-closed while waiting", 0, true);
-    if (!ready)
-      throw Error(Code::timeout, "timed out after " + std::to_string(wait_ms_) +
-                                     " ms waiting for a connection from pool '" + config_.label +
-                                     "' (all " + std::to_string(limit_) + " in use)",
-                  0, true);
+    auto can_go = [&] { return generation_ != generation || (!closing_ && in_use_ < limit_); };
+    if (!can_go()) {  // the deadline is read only when there is something to wait for
+      ++waiting_;
+      bool ready = available_.wait_for(lock, std::chrono::milliseconds(wait_ms_), can_go);
+      --waiting_;
+      if (generation_ != generation)
+        throw Error(Code::closed, "pool '" + config_.label + "' was force-closed while waiting", 0, true);
+      if (!ready)
+        throw Error(Code::timeout, "timed out after " + std::to_string(wait_ms_) +
+                                       " ms waiting for a connection from pool '" + config_.label +
+                                       "' (all " + std::to_string(limit_) + " in use)",
+                    0, true);
+    }
     pool = open_locked();
     ++in_use_;
     peak_in_use_ = std::max(peak_in_use_, in_use_);
+    // libmongoc's pool makes a client only when none is idle, and keeps every client it made,
+    // so the most ever out at once since it opened is the number of connections it holds.
+    if (pool == pool_) opened_clients_ = std::max(opened_clients_, out_[pool] + 1);
     ++out_[pool];
-    touch();
   }
   // Cannot block: fewer than max_size clients are out, and the pool may hold max_size.
   mongoc_client_t *client = mongoc_client_pool_pop(pool);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (pool == pool_) clients_.insert(client);
-  }
   return Lease(shared_from_this(), client, pool, generation);
 }
 
@@ -218,7 +211,9 @@ void Pool::connect() {
 }
 
 void Pool::record_success(const std::string &db, uint64_t latency_us) {
-  set_state(PoolState::connected);
+  // Read before writing: every operation passes here, and a store would pull the cache line
+  // away from every other thread's core.
+  if (state() != PoolState::connected) set_state(PoolState::connected);
   if (db.empty()) return;
   if (!usage_->record(db, true, latency_us, id_, epoch_.load())) return;
   bool first;
@@ -253,7 +248,7 @@ void Pool::close_locked(CloseReason reason) {
     out_.erase(old);
     mongoc_client_pool_destroy(old);
   }
-  clients_.clear();
+  opened_clients_ = 0;
   ready_ = false;
   set_state(PoolState::disconnected);
   for (const std::string &db : connected_dbs_)
@@ -365,7 +360,7 @@ PoolSnapshot Pool::snapshot() const {
     s.limit = limit_;
     s.in_use = in_use_;
     s.waiting = waiting_;
-    s.open_connections = static_cast<int>(clients_.size());
+    s.open_connections = opened_clients_;
     s.idle = std::max(0, s.open_connections - in_use_);
     s.last_error = last_error_;
   }

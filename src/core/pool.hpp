@@ -14,6 +14,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "clock.hpp"
+
 namespace pm::core {
 
 class Log;
@@ -170,7 +172,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Connected since the pool last opened: added to only on a database's first success in an
   // epoch (Usage tells), so that the operations themselves look up no table here.
   std::unordered_set<std::string> connected_dbs_;
-  std::unordered_set<mongoc_client_t *> clients_;  // created by the current libmongoc pool
+  int opened_clients_ = 0;  // clients the current libmongoc pool has made (its connections)
   std::string last_error_;
   int64_t created_ms_ = 0;
 
@@ -193,6 +195,5 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::atomic<int> state_{static_cast<int>(PoolState::not_initialized)};
 };
 
-int64_t steady_ms();
 
 }  // namespace pm::core

@@ -24,6 +24,7 @@ Router::Router(const Options &options, std::shared_ptr<const Log> log, std::shar
     routed_[d.db_name] = make_pool(d.db_name, d.spec);
   }
   for (const RouteOptions &r : options.routes) rules_.push_back(Rule{r, nullptr});
+  routing_ = !exact_.empty() || !rules_.empty();
 }
 
 std::shared_ptr<Pool> Router::make_pool(const std::string &label, const PoolSpec &spec) const {
@@ -43,6 +44,7 @@ void Router::connect_eager() {
 }
 
 std::shared_ptr<Pool> Router::route(const std::string &db) {
+  if (!routing_.load(std::memory_order_acquire)) return shared_;
   {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = routed_.find(db);
@@ -88,12 +90,14 @@ std::vector<std::shared_ptr<Pool>> Router::set_db(const std::vector<std::string>
     routed_[name] = make_pool(name, spec);
     made.push_back(routed_[name]);
   }
+  routing_ = true;
   return made;
 }
 
 void Router::add_route(RouteOptions route) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   rules_.push_back(Rule{std::move(route), nullptr});
+  routing_ = true;
   // Names routed to the shared pool so far may match the new rule.
   for (auto it = routed_.begin(); it != routed_.end();)
     it = it->second == shared_ ? routed_.erase(it) : std::next(it);

@@ -64,6 +64,9 @@ class Router {
   std::shared_ptr<Pool> shared_;
 
   mutable std::shared_mutex mu_;
+  // False while no database has its own pool or rule: every name is the shared pool's, and
+  // route() answers without taking mu_ (whose reader count every operation would write to).
+  std::atomic<bool> routing_{false};
   std::unordered_map<std::string, PoolSpec> exact_;
   struct Rule {
     RouteOptions options;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "error.hpp"
+#include "thread_name.hpp"
 #include "wrapper.hpp"
 
 namespace pm::core {
@@ -85,7 +86,10 @@ void handle_signals(const std::shared_ptr<Wrapper> &wrapper, int64_t timeout_ms)
   // handlers; it is harmless elsewhere.
   action.sa_flags = SA_RESTART | SA_ONSTACK;
   for (size_t i = 0; i < 2; ++i) sigaction(kSignals[i], &action, &s.previous[i]);
-  std::thread(watch).detach();
+  std::thread([] {
+    name_this_thread("pm-signals");
+    watch();
+  }).detach();
   s.installed = true;
 }
 

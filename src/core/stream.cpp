@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "error.hpp"
+#include "thread_name.hpp"
 #include "wrapper.hpp"
 
 namespace pm::core {
@@ -109,7 +110,10 @@ class SharedStream {
  public:
   SharedStream(Wrapper &w, const std::string &db, const std::string &collection)
       : inner_(w, collection.empty() ? WatchScope::database : WatchScope::collection, db, collection, DocView{}, DocView{}) {
-    pump_ = std::thread([this] { pump(); });
+    pump_ = std::thread([this] {
+      name_this_thread("pm-stream");
+      pump();
+    });
   }
   ~SharedStream() {
     stop_ = true;

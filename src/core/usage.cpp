@@ -2,16 +2,17 @@
 
 #include <algorithm>
 
-#include "events.hpp"
+#include "clock.hpp"
 
 namespace pm::core {
 
 bool Usage::record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id,
                    uint64_t epoch) {
   if (db.empty()) return false;
-  int64_t now = now_wall_ms();
-  std::lock_guard<std::mutex> lock(mu_);
-  DbUsage &u = by_db_[db];
+  int64_t now = coarse_wall_ms();
+  Shard &s = shard(db);
+  std::lock_guard<std::mutex> lock(s.mu);
+  DbUsage &u = s.by_db[db];
   if (u.db.empty()) u.db = db;
   ++u.operations;
   if (!ok) ++u.errors;
@@ -24,24 +25,26 @@ bool Usage::record(const std::string &db, bool ok, uint64_t latency_us, uint64_t
   return true;
 }
 
+template <class F>
+void Usage::for_each(F &&visit) const {
+  for (const Shard &s : shards_) {
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (const auto &[db, u] : s.by_db) visit(u);
+  }
+}
+
 std::vector<std::string> Usage::served_by(uint64_t pool_id) const {
   std::vector<std::string> out;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto &[db, u] : by_db_)
-      if (std::find(u.pools.begin(), u.pools.end(), pool_id) != u.pools.end()) out.push_back(db);
-  }
+  for_each([&](const DbUsage &u) {
+    if (std::find(u.pools.begin(), u.pools.end(), pool_id) != u.pools.end()) out.push_back(u.db);
+  });
   std::sort(out.begin(), out.end());
   return out;
 }
 
 std::vector<DbUsage> Usage::top(size_t n) const {
   std::vector<DbUsage> all;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    all.reserve(by_db_.size());
-    for (const auto &[db, u] : by_db_) all.push_back(u);
-  }
+  for_each([&](const DbUsage &u) { all.push_back(u); });
   std::sort(all.begin(), all.end(), [](const DbUsage &a, const DbUsage &b) {
     return a.operations != b.operations ? a.operations > b.operations : a.db < b.db;
   });
@@ -50,9 +53,10 @@ std::vector<DbUsage> Usage::top(size_t n) const {
 }
 
 bool Usage::find(const std::string &db, DbUsage *out) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_db_.find(db);
-  if (it == by_db_.end()) return false;
+  const Shard &s = shard(db);
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.by_db.find(db);
+  if (it == s.by_db.end()) return false;
   *out = it->second;
   return true;
 }

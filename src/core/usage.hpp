@@ -25,6 +25,8 @@ struct DbUsage {
   }
 };
 
+// Sharded by the database's name: every operation records here, and one lock for all of them
+// is a cache line every thread writes to.
 class Usage {
  public:
   // One operation on db by pool `pool_id`. `epoch` identifies the pool's current opening: true
@@ -37,8 +39,19 @@ class Usage {
   bool find(const std::string &db, DbUsage *out) const;
 
  private:
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, DbUsage> by_db_;
+  static constexpr size_t kShards = 16;
+  struct alignas(64) Shard {
+    mutable std::mutex mu;
+    std::unordered_map<std::string, DbUsage> by_db;
+  };
+  Shard &shard(const std::string &db) { return shards_[std::hash<std::string>{}(db) % kShards]; }
+  const Shard &shard(const std::string &db) const {
+    return shards_[std::hash<std::string>{}(db) % kShards];
+  }
+  template <class F>
+  void for_each(F &&visit) const;  // every entry, one shard locked at a time
+
+  Shard shards_[kShards];
 };
 
 }  // namespace pm::core

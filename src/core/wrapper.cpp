@@ -2,15 +2,15 @@
 
 #include <mongoc/mongoc.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "compensation.hpp"
 #include "db_name.hpp"
-#include "model.hpp"
-
-#include <algorithm>
 #include "error.hpp"
+#include "model.hpp"
 #include "redact.hpp"
+#include "thread_name.hpp"
 
 namespace pm::core {
 
@@ -58,7 +58,10 @@ std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
   if (w->options_.recover_on_start) Compensation::recover(*w, w->options_.journal_db, 0);
   // The thread holds a plain pointer: the destructor stops it before anything it uses goes.
   Wrapper *raw = w.get();
-  w->maintenance_ = std::thread([raw] { raw->maintenance_loop(); });
+  w->maintenance_ = std::thread([raw] {
+    name_this_thread("pm-maintenance");
+    raw->maintenance_loop();
+  });
   return w;
 }
 
