@@ -19,7 +19,7 @@
 //
 //   bench_tenants --uri URI --seed --databases N [--docs K]
 //   bench_tenants --uri URI --variant V[+V2] --databases N [--threads T] [--seconds S]
-//                 [--pool P] [--docs K] [--slice-ms MS]
+//                 [--pool P] [--docs K] [--slice-ms MS] [--ops mixed|find|insert]
 #include <mongoc/mongoc.h>
 #include <polymongo.h>
 #include <arpa/inet.h>
@@ -48,6 +48,7 @@ struct Args {
   int databases = 100, threads = 4, pool = 8, docs = 20;
   double seconds = 5, warmup = 0.5;
   int slice_ms = 50;
+  std::string ops = "mixed";  // or "find" or "insert": one kind of operation only
   bool seed = false;
   std::vector<std::string> variants() const {  // "a+b" -> {"a", "b"}
     std::vector<std::string> out;
@@ -80,6 +81,7 @@ Args parse(int argc, char **argv) {
     else if (k == "--seconds") a.seconds = std::stod(next());
     else if (k == "--warmup") a.warmup = std::stod(next());
     else if (k == "--slice-ms") a.slice_ms = std::stoi(next());
+    else if (k == "--ops") a.ops = next();
     else if (k == "--seed") a.seed = true;
     else die("unknown argument " + k);
   }
@@ -88,6 +90,7 @@ Args parse(int argc, char **argv) {
     if (v != "polymongo" && v != "raw_pool" && v != "naive")
       die("--variant must be polymongo, raw_pool or naive, or two of them joined by '+'");
   if (a.slice_ms <= 0) die("--slice-ms must be positive");
+  if (a.ops != "mixed" && a.ops != "find" && a.ops != "insert") die("--ops must be mixed, find or insert");
   return a;
 }
 
@@ -364,17 +367,19 @@ std::unique_ptr<Variant> make_variant(const std::string &name, const Args &a) {
   return std::make_unique<Naive>(a);
 }
 
-// The workload: operation i of a worker, alternately a find-one-by-id and an insert-one.
+// The workload: operation i of a worker, alternately a find-one-by-id and an insert-one (or
+// only one of them, with --ops).
 struct Workload {
   std::mt19937 rng;
   std::uniform_int_distribution<int> pick_tenant, pick_id;
+  int only;  // -1: alternate; 0: finds; 1: inserts
   Workload(const Args &a, int worker)
       : rng(static_cast<unsigned>(worker) * 7919u + 17u), pick_tenant(0, a.databases - 1),
-        pick_id(0, a.docs - 1) {}
+        pick_id(0, a.docs - 1), only(a.ops == "find" ? 0 : a.ops == "insert" ? 1 : -1) {}
   bool run(Variant &v, long i) {
     int t = pick_tenant(rng);
     bool ok;
-    if (i % 2 == 0) {
+    if ((only < 0 ? i % 2 : only) == 0) {
       bson_t *f = id_filter(pick_id(rng));
       ok = v.find_one(t, f);
       bson_destroy(f);

@@ -15,11 +15,14 @@ namespace pm::capi {
 namespace {
 thread_local pm_error last_error = {PM_OK, 0, {0}};
 
+// Copies only the message's own bytes: strncpy would zero the rest of the 504 bytes, on every
+// successful call too.
 void fill(pm_error *e, int code, int32_t server_code, const char *message) {
   e->code = code;
   e->server_code = server_code;
-  std::strncpy(e->message, message, sizeof e->message - 1);
-  e->message[sizeof e->message - 1] = '\0';
+  size_t n = strnlen(message, sizeof e->message - 1);
+  std::memcpy(e->message, message, n);
+  e->message[n] = '\0';
 }
 }  // namespace
 

@@ -37,8 +37,8 @@ void reset(pm_buf *out) {
   out->len = 0;
 }
 
-int give_optional(const std::optional<core::Bytes> &doc, pm_buf *out) {
-  if (doc) capi::give(*doc, out);
+int give_optional(std::optional<core::Bytes> &&doc, pm_buf *out) {
+  if (doc) capi::give(std::move(*doc), out);
   return PM_OK;
 }
 

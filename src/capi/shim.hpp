@@ -82,13 +82,10 @@ inline core::DocView view(const void *data, size_t len) { return core::DocView{d
 
 namespace pm::capi {
 
-// Hands owned bytes to the caller as a malloc'd pm_buf (released by pm_buf_free).
-inline void give(const core::Bytes &bytes, pm_buf *out) {
-  auto *p = static_cast<uint8_t *>(std::malloc(bytes.size()));
-  if (p == nullptr) throw std::bad_alloc();
-  std::memcpy(p, bytes.data(), bytes.size());
-  out->data = p;
+// Hands owned bytes to the caller as a pm_buf (released by pm_buf_free).
+inline void give(core::Bytes &&bytes, pm_buf *out) {
   out->len = bytes.size();
+  out->data = bytes.release();
 }
 
 inline char *give_string(const std::string &s) {

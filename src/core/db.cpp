@@ -67,6 +67,30 @@ DocView sub_document(const bson_iter_t *it) {
 
 }  // namespace
 
+// ---- the _id of a document to insert ------------------------------------------------------
+
+namespace {
+
+// Whether `doc` has an _id; if so, and `ids` is given, it is recorded there as write `index`'s.
+bool note_id(const bson_t *doc, InsertedIds *ids, size_t index) {
+  bson_iter_t it;
+  if (!bson_iter_init_find(&it, doc, "_id")) return false;
+  if (ids != nullptr) ids->emplace_back(index, bson_iter_value(&it));
+  return true;
+}
+
+// Writes `doc` with a new ObjectId _id in front into `out` (initialised), and records the id.
+void prepend_new_id(const bson_t *doc, bson_t *out, InsertedIds *ids, size_t index) {
+  bson_value_t id;
+  id.value_type = BSON_TYPE_OID;
+  bson_oid_init(&id.value.v_oid, nullptr);
+  BSON_APPEND_OID(out, "_id", &id.value.v_oid);
+  bson_concat(out, doc);
+  if (ids != nullptr) ids->emplace_back(index, &id);
+}
+
+}  // namespace
+
 // ---- the plan of a bulk write, validated before any client is checked out -----------------
 
 struct BulkPlan {
@@ -87,18 +111,11 @@ struct BulkPlan {
 
   void add_insert(DocView doc) {
     Write w{Kind::insert, std::make_unique<Doc>(doc, "document", Doc::Framing::checked_by_driver), nullptr, nullptr};
-    bson_iter_t it;
     if (want_result && !inserted) inserted = std::make_shared<InsertedIds>();
-    if (bson_iter_init_find(&it, w.first->get(), "_id")) {
-      if (want_result) inserted->emplace_back(writes.size(), bson_iter_value(&it));
-    } else {
-      bson_value_t id;
-      id.value_type = BSON_TYPE_OID;
-      bson_oid_init(&id.value.v_oid, nullptr);
+    InsertedIds *ids = want_result ? inserted.get() : nullptr;
+    if (!note_id(w.first->get(), ids, writes.size())) {
       w.with_id = make_bson();
-      BSON_APPEND_OID(w.with_id.get(), "_id", &id.value.v_oid);
-      bson_concat(w.with_id.get(), w.first->get());
-      if (want_result) inserted->emplace_back(writes.size(), &id);
+      prepend_new_id(w.first->get(), w.with_id.get(), ids, writes.size());
     }
     writes.push_back(std::move(w));
   }
@@ -326,27 +343,37 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
   bson_t reply;
   bool ok = mongoc_bulk_operation_execute(bulk, &reply, &error) != 0;
   mongoc_bulk_operation_destroy(bulk);
-  return outcome(ok, &reply, error, plan);
+  return outcome(ok, &reply, error, plan.inserted, plan.ordered, plan.want_result);
   });
 }
 
-// One document with no options, the commonest write of all: libmongoc's insert_one sends the
-// same insert command as a bulk of one without building and tearing down a bulk operation.
-WriteOutcome Db::run_insert_one(BulkPlan &plan) const {
+// One document with no options, the commonest write of all: no plan is built, and libmongoc's
+// insert_one sends the same insert command as a bulk of one without a bulk operation's set-up.
+WriteOutcome Db::insert_one(DocView doc, bool want_result) const {
+  Doc d(doc, "document", Doc::Framing::checked_by_driver);
+  auto inserted = want_result ? std::make_shared<InsertedIds>() : nullptr;
+  bson_t with_id = BSON_INITIALIZER;
+  BsonGuard with_id_guard{&with_id};
+  const bson_t *target = d.get();
+  if (!note_id(d.get(), inserted.get(), 0)) {
+    prepend_new_id(d.get(), &with_id, inserted.get(), 0);
+    target = &with_id;
+  }
   return run(true, [&](Target &t) {
   bson_t reply;
   bson_error_t error;
-  bool ok = mongoc_collection_insert_one(t.coll, plan.writes.front().target(),
-                                         OpOpts(nullptr, session_.get()).get(), &reply, &error);
-  return outcome(ok, &reply, error, plan);
+  bool ok = mongoc_collection_insert_one(t.coll, target, OpOpts(nullptr, session_.get()).get(), &reply, &error);
+  return outcome(ok, &reply, error, inserted, true, want_result);
   });
 }
 
 // Normalises a write's reply (destroyed here) into a result and, when it failed, an error.
-WriteOutcome Db::outcome(bool ok, bson_t *reply, const bson_error_t &error, const BulkPlan &plan) const {
+WriteOutcome Db::outcome(bool ok, bson_t *reply, const bson_error_t &error,
+                         const std::shared_ptr<const InsertedIds> &inserted, bool ordered,
+                         bool want_result) const {
   WriteOutcome out;
   if (ok) {
-    if (plan.want_result) out.result = std::make_shared<WriteResult>(reply, plan.inserted, plan.ordered, false);
+    if (want_result) out.result = std::make_shared<WriteResult>(reply, inserted, ordered, false);
     bson_destroy(reply);
     return out;
   }
@@ -354,7 +381,7 @@ WriteOutcome Db::outcome(bool ok, bson_t *reply, const bson_error_t &error, cons
   // the result takes the reply over.
   Error driver_error = Error::from_driver(error, "write to " + where(), reply);
   bool transient = mongoc_error_has_label(reply, "TransientTransactionError");
-  out.result = std::make_shared<WriteResult>(reply, plan.inserted, plan.ordered, true);
+  out.result = std::make_shared<WriteResult>(reply, inserted, ordered, true);
   bson_destroy(reply);
 
   const auto &errors = out.result->write_errors;
@@ -387,16 +414,16 @@ void Db::refuse_in_compensation(const char *what) const {
 
 WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts, bool want_result) const {
   if (comp_) return comp_->insert_many(*plain(), docs, opts);
+  if (docs.empty()) fail(Code::invalid_argument, "insert: no documents given");
+  for (const DocView &d : docs)
+    if (d.data == nullptr) fail(Code::invalid_argument, "insert: a document is NULL");
+  if (docs.size() == 1 && opts.data == nullptr) return insert_one(docs.front(), want_result);
   BulkPlan plan;
   plan.want_result = want_result;
   Doc o(opts, "options");
   plan.set_bulk_options(o.get());
-  if (docs.empty()) fail(Code::invalid_argument, "insert: no documents given");
-  for (const DocView &d : docs) {
-    if (d.data == nullptr) fail(Code::invalid_argument, "insert: a document is NULL");
-    plan.add_insert(d);
-  }
-  return plan.writes.size() == 1 && bson_empty(o.get()) ? run_insert_one(plan) : run_bulk(plan);
+  for (const DocView &d : docs) plan.add_insert(d);
+  return plan.writes.size() == 1 && bson_empty(o.get()) ? insert_one(docs.front(), want_result) : run_bulk(plan);
 }
 
 namespace {

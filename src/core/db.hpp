@@ -75,8 +75,10 @@ class Db : public std::enable_shared_from_this<Db> {
   auto run(bool is_write, F &&body) const;
   std::string where() const { return name_ + "." + model_->collection(); }
   WriteOutcome run_bulk(struct BulkPlan &plan) const;
-  WriteOutcome run_insert_one(struct BulkPlan &plan) const;
-  WriteOutcome outcome(bool ok, bson_t *reply, const bson_error_t &error, const struct BulkPlan &plan) const;
+  WriteOutcome insert_one(DocView doc, bool want_result) const;
+  WriteOutcome outcome(bool ok, bson_t *reply, const bson_error_t &error,
+                       const std::shared_ptr<const InsertedIds> &inserted, bool ordered,
+                       bool want_result) const;
 
   std::shared_ptr<const Model> model_;
   std::string name_;

@@ -1,6 +1,7 @@
 #include "doc.hpp"
 
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "error.hpp"
@@ -39,6 +40,21 @@ void Doc::parse(DocView view, const char *what, bool validate) {
 }
 
 Doc::~Doc() { bson_destroy(&doc_); }
+
+Bytes::Bytes(const uint8_t *begin, const uint8_t *end) : size_(static_cast<size_t>(end - begin)) {
+  data_ = static_cast<uint8_t *>(std::malloc(size_ > 0 ? size_ : 1));
+  if (data_ == nullptr) throw std::bad_alloc();
+  if (size_ > 0) std::memcpy(data_, begin, size_);
+}
+
+Bytes &Bytes::operator=(Bytes &&other) noexcept {
+  if (this != &other) {
+    std::free(data_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = other.size_;
+  }
+  return *this;
+}
 
 void copy_except(const bson_t *src, bson_t *dst, std::initializer_list<const char *> skip) {
   bson_iter_t it;

@@ -7,8 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pm::core {
@@ -53,8 +55,26 @@ using BsonPtr = std::unique_ptr<bson_t, BsonDeleter>;
 
 inline BsonPtr make_bson() { return BsonPtr(bson_new()); }
 
-// Owned bytes of a document, as handed out through the C API.
-using Bytes = std::vector<uint8_t>;
+// Owned bytes of a document, as handed out through the C API: malloc'd, so that handing them
+// to the caller (a pm_buf, released by pm_buf_free) is no copy.
+class Bytes {
+ public:
+  Bytes(const uint8_t *begin, const uint8_t *end);  // copies [begin, end)
+  Bytes(Bytes &&other) noexcept : data_(other.data_), size_(other.size_) { other.data_ = nullptr; }
+  Bytes &operator=(Bytes &&other) noexcept;
+  Bytes(const Bytes &) = delete;
+  Bytes &operator=(const Bytes &) = delete;
+  ~Bytes() { std::free(data_); }
+
+  const uint8_t *data() const { return data_; }
+  size_t size() const { return size_; }
+  uint8_t *release() { return std::exchange(data_, nullptr); }  // now the caller's to free
+
+ private:
+  uint8_t *data_;
+  size_t size_;
+};
+
 inline Bytes to_bytes(const bson_t *b) {
   const uint8_t *p = bson_get_data(b);
   return Bytes(p, p + b->len);

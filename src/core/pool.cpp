@@ -93,8 +93,7 @@ Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Ev
 
 Pool::~Pool() {
   // Every lease holds the pool alive, so every client is back here.
-  for (auto &[pool, n] : out_)
-    if (pool != pool_) mongoc_client_pool_destroy(pool);
+  for (auto &[pool, n] : retired_) mongoc_client_pool_destroy(pool);
   if (pool_ != nullptr) mongoc_client_pool_destroy(pool_);
   mongoc_uri_destroy(uri_);
 }
@@ -167,8 +166,7 @@ Lease Pool::checkout() {
     peak_in_use_ = std::max(peak_in_use_, in_use_);
     // libmongoc's pool makes a client only when none is idle, and keeps every client it made,
     // so the most ever out at once since it opened is the number of connections it holds.
-    if (pool == pool_) opened_clients_ = std::max(opened_clients_, out_[pool] + 1);
-    ++out_[pool];
+    opened_clients_ = std::max(opened_clients_, ++out_);
   }
   // Cannot block: fewer than max_size clients are out, and the pool may hold max_size.
   mongoc_client_t *client = mongoc_client_pool_pop(pool);
@@ -179,13 +177,15 @@ void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexce
   std::lock_guard<std::mutex> lock(mu_);
   mongoc_client_pool_push(origin, client);
   --in_use_;
-  if (--out_[origin] == 0 && origin != pool_) {
-    // The last client of a force-closed pool: now it can go.
-    out_.erase(origin);
+  if (origin == pool_) {
+    --out_;
+  } else if (auto it = retired_.find(origin); it != retired_.end() && --it->second == 0) {
+    // The last client of a closed pool: now it can go.
+    retired_.erase(it);
     mongoc_client_pool_destroy(origin);
   }
   touch();
-  available_.notify_one();
+  if (waiting_ > 0) available_.notify_one();  // checkouts that wait count themselves there
   if (in_use_ == 0) idle_.notify_all();
 }
 
@@ -244,10 +244,9 @@ void Pool::close_locked(CloseReason reason) {
   if (pool_ == nullptr) return;
   mongoc_client_pool_t *old = pool_;
   pool_ = nullptr;
-  if (out_[old] == 0) {
-    out_.erase(old);
-    mongoc_client_pool_destroy(old);
-  }
+  if (out_ == 0) mongoc_client_pool_destroy(old);
+  else retired_[old] = out_;  // destroyed when its last client comes back
+  out_ = 0;
   opened_clients_ = 0;
   ready_ = false;
   set_state(PoolState::disconnected);

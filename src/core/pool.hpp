@@ -162,7 +162,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   mutable std::mutex mu_;
   std::condition_variable available_, idle_;
   mongoc_client_pool_t *pool_ = nullptr;                 // the current pool, opened lazily
-  std::unordered_map<mongoc_client_pool_t *, int> out_;  // clients out, per pool (old ones too)
+  int out_ = 0;                                              // clients out of pool_
+  std::unordered_map<mongoc_client_pool_t *, int> retired_;  // closed pools' clients still out
   int in_use_ = 0;
   int waiting_ = 0;
   int limit_ = 0;        // the checkout gate: max_size, or the dynamic size
