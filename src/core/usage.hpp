@@ -10,23 +10,21 @@
 
 namespace pm::core {
 
+// A database's usage, as statistics report it.
 struct DbUsage {
   std::string db;
   uint64_t operations = 0;
   uint64_t errors = 0;
   int64_t last_used_ms = 0;  // wall clock
   uint64_t total_latency_us = 0;
-  // Bookkeeping of the pools that served it, kept here so that an operation costs one lookup
-  // of its database name, not one per table (see Pool::record_success).
-  std::vector<uint64_t> pools;    // ids of the pools that served it
-  uint64_t connected_epoch = 0;   // the pool opening (Pool epoch) of its last success
   double mean_latency_ms() const {
     return operations ? static_cast<double>(total_latency_us) / 1000.0 / static_cast<double>(operations) : 0.0;
   }
 };
 
-// Sharded by the database's name: every operation records here, and one lock for all of them
-// is a cache line every thread writes to.
+// Every operation records here, so the table is built for that: sharded by the database's name
+// (one lock for all is a cache line every thread writes to), and an entry holds only what an
+// operation updates, its first pool inline (one database, one pool is the common case).
 class Usage {
  public:
   // One operation on db by pool `pool_id`. `epoch` identifies the pool's current opening: true
@@ -39,14 +37,24 @@ class Usage {
   bool find(const std::string &db, DbUsage *out) const;
 
  private:
+  struct Entry {
+    uint64_t operations = 0, errors = 0, total_latency_us = 0;
+    int64_t last_used_ms = 0;
+    uint64_t connected_epoch = 0;  // the pool opening (Pool epoch) of its last success
+    uint64_t first_pool = 0;       // the id of the first pool that served it
+    std::vector<uint64_t> other_pools;
+    bool served_by(uint64_t pool_id) const;
+    DbUsage report(const std::string &db) const;
+  };
   static constexpr size_t kShards = 16;
   struct alignas(64) Shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, DbUsage> by_db;
+    std::unordered_map<std::string, Entry> by_db;
   };
-  Shard &shard(const std::string &db) { return shards_[std::hash<std::string>{}(db) % kShards]; }
-  const Shard &shard(const std::string &db) const {
-    return shards_[std::hash<std::string>{}(db) % kShards];
+  // Chosen from a few bytes of the name, not its full hash: the map hashes it again anyway.
+  static size_t shard_of(const std::string &db) {
+    return db.empty() ? 0 : (db.size() * 131 + static_cast<unsigned char>(db.back()) * 31 +
+                             static_cast<unsigned char>(db[db.size() / 2])) % kShards;
   }
   template <class F>
   void for_each(F &&visit) const;  // every entry, one shard locked at a time
