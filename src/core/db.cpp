@@ -417,13 +417,13 @@ WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts, boo
   if (docs.empty()) fail(Code::invalid_argument, "insert: no documents given");
   for (const DocView &d : docs)
     if (d.data == nullptr) fail(Code::invalid_argument, "insert: a document is NULL");
-  if (docs.size() == 1 && opts.data == nullptr) return insert_one(docs.front(), want_result);
+  Doc o(opts, "options");
+  if (docs.size() == 1 && bson_empty(o.get())) return insert_one(docs.front(), want_result);
   BulkPlan plan;
   plan.want_result = want_result;
-  Doc o(opts, "options");
   plan.set_bulk_options(o.get());
   for (const DocView &d : docs) plan.add_insert(d);
-  return plan.writes.size() == 1 && bson_empty(o.get()) ? insert_one(docs.front(), want_result) : run_bulk(plan);
+  return run_bulk(plan);
 }
 
 namespace {
