@@ -2,10 +2,12 @@
 // error, both leave the wrapper usable; the signal helper closes and chains.
 #include "support.hpp"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <thread>
 
 using namespace pmtest;
@@ -126,4 +128,40 @@ TEST(Signals, HelperClosesGracefullyThenChainsToThePreviousHandler) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "child died by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0) << "10-12 setup, 13 previous handler not run, 14 pools not closed, 15 state";
+}
+
+namespace {
+// Threads of this process whose name (as top -H and gdb show it) is `name`.
+int threads_named(const std::string &name) {
+  int n = 0;
+  if (DIR *d = opendir("/proc/self/task")) {
+    while (dirent *e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      std::ifstream comm(std::string("/proc/self/task/") + e->d_name + "/comm");
+      std::string line;
+      if (std::getline(comm, line) && line == name) ++n;
+    }
+    closedir(d);
+  }
+  return n;
+}
+}  // namespace
+
+TEST_F(Shutdown, LibraryThreadsAreNamedAndLeaveWithTheWrapper) {
+  int maintenance = threads_named("pm-maintenance"), events = threads_named("pm-events");
+  EXPECT_GE(maintenance, 1) << "the fixture's wrapper has its maintenance thread";
+  Wrapper other;
+  pm_error err;
+  std::string json = "{\"mongoURI\": \"" + with_secret(server_uri()) + "\"}";
+  ASSERT_EQ(pm_wrapper_new(json.c_str(), &other.w, &err), PM_OK) << err.message;
+  EXPECT_EQ(threads_named("pm-maintenance"), maintenance + 1);
+  uint64_t id = 0;
+  auto ignore = [](const pm_event *, void *) {};
+  ASSERT_EQ(pm_wrapper_subscribe(other.w, PM_EVENT_ALL, nullptr, 0, ignore, nullptr, nullptr, &id, &err), PM_OK)
+      << err.message;
+  EXPECT_EQ(threads_named("pm-events"), events + 1) << "the event dispatcher starts with the first subscriber";
+  pm_wrapper_free(other.w);
+  other.w = nullptr;
+  EXPECT_EQ(threads_named("pm-maintenance"), maintenance);
+  EXPECT_EQ(threads_named("pm-events"), events);
 }
