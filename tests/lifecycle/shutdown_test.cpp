@@ -148,20 +148,23 @@ int threads_named(const std::string &name) {
 }  // namespace
 
 TEST_F(Shutdown, LibraryThreadsAreNamedAndLeaveWithTheWrapper) {
+  // A thread names itself once it runs, so each count is awaited rather than read once.
+  auto becomes = [](const char *name, int n) { return wait_until([&] { return threads_named(name) == n; }, 2000); };
+  ASSERT_TRUE(wait_until([] { return threads_named("pm-maintenance") >= 1; }, 2000))
+      << "the fixture's wrapper has its maintenance thread";
   int maintenance = threads_named("pm-maintenance"), events = threads_named("pm-events");
-  EXPECT_GE(maintenance, 1) << "the fixture's wrapper has its maintenance thread";
   Wrapper other;
   pm_error err;
   std::string json = "{\"mongoURI\": \"" + with_secret(server_uri()) + "\"}";
   ASSERT_EQ(pm_wrapper_new(json.c_str(), &other.w, &err), PM_OK) << err.message;
-  EXPECT_EQ(threads_named("pm-maintenance"), maintenance + 1);
+  EXPECT_TRUE(becomes("pm-maintenance", maintenance + 1)) << threads_named("pm-maintenance");
   uint64_t id = 0;
   auto ignore = [](const pm_event *, void *) {};
   ASSERT_EQ(pm_wrapper_subscribe(other.w, PM_EVENT_ALL, nullptr, 0, ignore, nullptr, nullptr, &id, &err), PM_OK)
       << err.message;
-  EXPECT_EQ(threads_named("pm-events"), events + 1) << "the event dispatcher starts with the first subscriber";
+  EXPECT_TRUE(becomes("pm-events", events + 1)) << "the event dispatcher starts with the first subscriber";
   pm_wrapper_free(other.w);
   other.w = nullptr;
-  EXPECT_EQ(threads_named("pm-maintenance"), maintenance);
-  EXPECT_EQ(threads_named("pm-events"), events);
+  EXPECT_TRUE(becomes("pm-maintenance", maintenance)) << threads_named("pm-maintenance");
+  EXPECT_TRUE(becomes("pm-events", events)) << threads_named("pm-events");
 }
