@@ -256,8 +256,9 @@ auto Db::run(bool is_write, F &&body) const {
   Wrapper &w = *model_->wrapper();
   const RetryOptions &retry = w.options().retry;
   for (int attempt = 1;; ++attempt) {
-    std::shared_ptr<Pool> pool = session_ ? session_->pool() : w.router().route(name_);
-    if (session_ && w.router().route(name_) != pool)
+    std::shared_ptr<Pool> held;  // the pool, unless it is the wrapper's shared one (see route)
+    Pool *pool = session_ ? session_->pool().get() : w.router().route(name_, held);
+    if (session_ && w.router().route(name_) != session_->pool())
       fail(Code::invalid_argument, "database " + name_ + " is served by another pool than the session's: " +
                                        "a native transaction spans one pool; use a compensating transaction");
     auto started = std::chrono::steady_clock::now();
@@ -271,7 +272,7 @@ auto Db::run(bool is_write, F &&body) const {
       if (session_) {
         t.client = session_->client();
       } else {
-        t.lease = w.router().checkout(pool);
+        t.lease = held ? w.router().checkout(held) : pool->checkout_borrowed();
         t.client = t.lease.client();
       }
       model_->ensure(t.client, name_);

@@ -34,7 +34,8 @@ const char *close_reason_name(CloseReason reason) {
 Lease &Lease::operator=(Lease &&other) noexcept {
   if (this != &other) {
     release();
-    pool_ = std::move(other.pool_);
+    pool_ = std::exchange(other.pool_, nullptr);
+    keep_ = std::move(other.keep_);
     client_ = other.client_;
     origin_ = other.origin_;
     generation_ = other.generation_;
@@ -46,7 +47,8 @@ Lease &Lease::operator=(Lease &&other) noexcept {
 void Lease::release() noexcept {
   if (client_ != nullptr) pool_->checkin(origin_, client_);
   client_ = nullptr;
-  pool_.reset();
+  pool_ = nullptr;
+  keep_.reset();
 }
 
 bool Lease::revoked() const { return pool_ && pool_->generation() != generation_; }
@@ -70,7 +72,11 @@ uint64_t next_pool_number() {
 Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
            std::shared_ptr<Usage> usage)
     : config_(std::move(config)), log_(std::move(log)), events_(std::move(events)),
-      usage_(std::move(usage)), redacted_uri_(redact_uri(config_.uri)), id_(next_pool_number()) {
+      usage_owner_(std::move(usage)), redacted_uri_(redact_uri(config_.uri)),
+      latencies_us_(new std::atomic<int64_t>[kLatencySamples]), id_(next_pool_number()),
+      usage_(usage_owner_.get()) {
+  for (size_t i = 0; i < kLatencySamples; ++i) latencies_us_[i].store(-1, std::memory_order_relaxed);
+  usage_->add_pool(id_, config_.label);
   created_ms_ = now_wall_ms();
   limit_ = config_.max_size;
   if (config_.sizing.enabled) {
@@ -92,6 +98,7 @@ Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Ev
 }
 
 Pool::~Pool() {
+  usage_->remove_pool(id_);
   // Every lease holds the pool alive, so every client is back here.
   for (auto &[pool, n] : retired_) mongoc_client_pool_destroy(pool);
   if (pool_ != nullptr) mongoc_client_pool_destroy(pool_);
@@ -142,7 +149,7 @@ mongoc_client_pool_t *Pool::open_locked() {
   return pool_;
 }
 
-Lease Pool::checkout() {
+Lease Pool::checkout(std::shared_ptr<Pool> keep) {
   mongoc_client_pool_t *pool;
   uint64_t generation;
   {
@@ -170,7 +177,7 @@ Lease Pool::checkout() {
   }
   // Cannot block: fewer than max_size clients are out, and the pool may hold max_size.
   mongoc_client_t *client = mongoc_client_pool_pop(pool);
-  return Lease(shared_from_this(), client, pool, generation);
+  return Lease(this, std::move(keep), client, pool, generation);
 }
 
 void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept {
@@ -214,18 +221,11 @@ void Pool::record_success(const std::string &db, uint64_t latency_us) {
   // Read before writing: every operation passes here, and a store would pull the cache line
   // away from every other thread's core.
   if (state() != PoolState::connected) set_state(PoolState::connected);
-  if (db.empty()) return;
-  if (!usage_->record(db, true, latency_us, id_, epoch_.load())) return;
-  bool first;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    first = connected_dbs_.insert(db).second;
-  }
-  if (first) events_->emit(Event{EventType::connect, db, config_.label});
+  usage_->record(db, true, latency_us, id_, epoch_.load(std::memory_order_relaxed));
 }
 
 void Pool::record_failure(const std::string &db, const Error &error, uint64_t latency_us) {
-  usage_->record(db, false, latency_us, id_);
+  usage_->record(db, false, latency_us, id_, 0);
   ++errors_;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -250,9 +250,9 @@ void Pool::close_locked(CloseReason reason) {
   opened_clients_ = 0;
   ready_ = false;
   set_state(PoolState::disconnected);
-  for (const std::string &db : connected_dbs_)
+  // After every connect this opening caused (connected_in merges the logs first).
+  for (const std::string &db : usage_->connected_in(id_, epoch_.load()))
     events_->emit(Event{EventType::disconnect, db, config_.label, close_reason_name(reason)});
-  connected_dbs_.clear();
   log_->info(std::string("pool '") + config_.label + "' closed (" + close_reason_name(reason) + ")");
   events_->emit(Event{EventType::pool_closed, "", config_.label, close_reason_name(reason)});
 }
@@ -298,14 +298,13 @@ void Pool::on_command_failed(const mongoc_apm_command_failed_t *event) {
       ->record_command(mongoc_apm_command_failed_get_duration(event), false);
 }
 
+// Runs on every command's thread: atomics, not a lock every thread would queue on.
 void Pool::record_command(int64_t duration_us, bool ok) {
-  std::lock_guard<std::mutex> lock(latency_mu_);
-  if (latencies_us_.size() < kLatencySamples) latencies_us_.push_back(duration_us);
-  else latencies_us_[latency_next_] = duration_us;
-  latency_next_ = (latency_next_ + 1) % kLatencySamples;
-  ++commands_;
-  total_command_us_ += static_cast<uint64_t>(std::max<int64_t>(0, duration_us));
-  if (!ok) ++failed_commands_;
+  duration_us = std::max<int64_t>(0, duration_us);
+  uint64_t n = commands_.fetch_add(1, std::memory_order_relaxed);
+  latencies_us_[n % kLatencySamples].store(duration_us, std::memory_order_relaxed);
+  total_command_us_.fetch_add(static_cast<uint64_t>(duration_us), std::memory_order_relaxed);
+  if (!ok) failed_commands_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Pool::pin(PinKind kind, int delta) { pinned_[static_cast<int>(kind)] += delta; }
@@ -364,13 +363,17 @@ PoolSnapshot Pool::snapshot() const {
     s.last_error = last_error_;
   }
   s.databases = usage_->served_by(id_);
+  // Read while commands may be recorded: each figure is exact on its own, and a slot whose
+  // command is counted but not yet written still reads -1 and is left out.
+  s.commands = commands_.load(std::memory_order_relaxed);
+  s.failed_commands = failed_commands_.load(std::memory_order_relaxed);
+  uint64_t total_us = total_command_us_.load(std::memory_order_relaxed);
+  s.mean_ms = s.commands ? static_cast<double>(total_us) / 1000.0 / static_cast<double>(s.commands) : 0;
   std::vector<int64_t> samples;
-  {
-    std::lock_guard<std::mutex> lock(latency_mu_);
-    samples = latencies_us_;
-    s.commands = commands_;
-    s.failed_commands = failed_commands_;
-    s.mean_ms = commands_ ? static_cast<double>(total_command_us_) / 1000.0 / static_cast<double>(commands_) : 0;
+  samples.reserve(kLatencySamples);
+  for (size_t i = 0; i < kLatencySamples; ++i) {
+    int64_t us = latencies_us_[i].load(std::memory_order_relaxed);
+    if (us >= 0) samples.push_back(us);
   }
   if (!samples.empty()) {
     std::sort(samples.begin(), samples.end());

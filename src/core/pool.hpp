@@ -32,9 +32,11 @@ const char *close_reason_name(CloseReason reason);
 class Lease {
  public:
   Lease() = default;
-  Lease(std::shared_ptr<Pool> pool, mongoc_client_t *client, mongoc_client_pool_t *origin,
+  // `keep` holds the pool alive for the lease's life; empty when the holder guarantees that
+  // (see Pool::checkout_borrowed).
+  Lease(Pool *pool, std::shared_ptr<Pool> keep, mongoc_client_t *client, mongoc_client_pool_t *origin,
         uint64_t generation)
-      : pool_(std::move(pool)), client_(client), origin_(origin), generation_(generation) {}
+      : pool_(pool), keep_(std::move(keep)), client_(client), origin_(origin), generation_(generation) {}
   Lease(Lease &&other) noexcept { *this = std::move(other); }
   Lease &operator=(Lease &&other) noexcept;
   Lease(const Lease &) = delete;
@@ -42,13 +44,14 @@ class Lease {
   ~Lease() { release(); }
 
   mongoc_client_t *client() const { return client_; }
-  const std::shared_ptr<Pool> &pool() const { return pool_; }
+  Pool *pool() const { return pool_; }
   // True once the pool was force-closed after this lease was taken.
   bool revoked() const;
   void release() noexcept;
 
  private:
-  std::shared_ptr<Pool> pool_;
+  Pool *pool_ = nullptr;
+  std::shared_ptr<Pool> keep_;
   mongoc_client_t *client_ = nullptr;
   mongoc_client_pool_t *origin_ = nullptr;
   uint64_t generation_ = 0;
@@ -103,8 +106,13 @@ class Pool : public std::enable_shared_from_this<Pool> {
   Pool &operator=(const Pool &) = delete;
 
   // Checks out a client, waiting at most waitQueueTimeoutMS (Error timeout); opens
-  // the libmongoc pool when it is closed (Error connection when it cannot).
-  Lease checkout();
+  // the libmongoc pool when it is closed (Error connection when it cannot). The lease keeps
+  // the pool alive.
+  Lease checkout() { return checkout(shared_from_this()); }
+  // The same, for a holder that keeps the pool alive longer than the lease (an operation on the
+  // wrapper's shared pool: its db keeps the wrapper, and so that pool, alive). No reference
+  // count changes: one every thread would write, twice per operation.
+  Lease checkout_borrowed() { return checkout(nullptr); }
 
   // Opens the pool now and verifies max(1, min_free) connections with a ping (kept warm).
   void connect();
@@ -145,6 +153,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   static void on_command_failed(const mongoc_apm_command_failed_t *event);
   void record_command(int64_t duration_us, bool ok);
   friend class Lease;
+  Lease checkout(std::shared_ptr<Pool> keep);
   void checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept;
   mongoc_client_pool_t *open_locked();
   void close_locked(CloseReason reason);
@@ -154,46 +163,49 @@ class Pool : public std::enable_shared_from_this<Pool> {
   PoolConfig config_;
   std::shared_ptr<const Log> log_;
   std::shared_ptr<Events> events_;
-  std::shared_ptr<Usage> usage_;
+  std::shared_ptr<Usage> usage_owner_;
   std::string redacted_uri_;
   mongoc_uri_t *uri_ = nullptr;
   int32_t wait_ms_ = 0;
 
-  mutable std::mutex mu_;
   std::condition_variable available_, idle_;
-  mongoc_client_pool_t *pool_ = nullptr;                 // the current pool, opened lazily
-  int out_ = 0;                                              // clients out of pool_
   std::unordered_map<mongoc_client_pool_t *, int> retired_;  // closed pools' clients still out
-  int in_use_ = 0;
-  int waiting_ = 0;
-  int limit_ = 0;        // the checkout gate: max_size, or the dynamic size
-  int peak_in_use_ = 0;  // since the last sizing evaluation
   int64_t last_sizing_ms_ = 0;
-  bool closing_ = false;
-  // Connected since the pool last opened: added to only on a database's first success in an
-  // epoch (Usage tells), so that the operations themselves look up no table here.
-  std::unordered_set<std::string> connected_dbs_;
-  int opened_clients_ = 0;  // clients the current libmongoc pool has made (its connections)
   std::string last_error_;
   int64_t created_ms_ = 0;
-
-  // Command monitoring (libmongoc APM): response times of the last kLatencySamples commands.
-  static constexpr size_t kLatencySamples = 1024;
-  mutable std::mutex latency_mu_;
-  std::vector<int64_t> latencies_us_;
-  size_t latency_next_ = 0;
-  uint64_t commands_ = 0, failed_commands_ = 0, total_command_us_ = 0;
-
   std::atomic<int> pinned_[3] = {{0}, {0}, {0}};
   std::atomic<uint64_t> errors_{0};
-  std::atomic<int64_t> last_used_wall_ms_{0};
   std::atomic<bool> ready_{false};
+  std::atomic<uint64_t> failed_commands_{0};
+  // Command monitoring (libmongoc APM): the response times of the last kLatencySamples
+  // commands, written without a lock (slot = command number modulo the size; -1: not yet).
+  static constexpr size_t kLatencySamples = 1024;
+  std::unique_ptr<std::atomic<int64_t>[]> latencies_us_;
 
-  std::atomic<int64_t> last_used_ms_{0};
-  std::atomic<uint64_t> generation_{0};
-  const uint64_t id_;                  // unique in the process; Usage records who served what
-  std::atomic<uint64_t> epoch_{0};     // unique per opening of the libmongoc pool
+  // What every operation touches, on three cache lines, the read-mostly apart from the
+  // written: spread over the object, an operation touched seven lines, each a miss once its
+  // thread has waited for the server, and a line that others write is a miss for the readers.
+  // Read by every operation, written when the pool opens or closes:
+  alignas(64) const uint64_t id_;  // unique in the process; Usage records who served what
+  Usage *const usage_;             // usage_owner_'s
   std::atomic<int> state_{static_cast<int>(PoolState::not_initialized)};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> epoch_{0};  // unique per opening of the libmongoc pool
+  // Written by every checkout and checkin, under mu_:
+  alignas(64) mutable std::mutex mu_;
+  mongoc_client_pool_t *pool_ = nullptr;  // the current pool, opened lazily
+  int out_ = 0;                           // clients out of pool_
+  int in_use_ = 0;
+  int waiting_ = 0;
+  int limit_ = 0;  // the checkout gate: max_size, or the dynamic size
+  // Written by every operation (the first three under mu_):
+  alignas(64) int peak_in_use_ = 0;  // since the last sizing evaluation
+  int opened_clients_ = 0;           // clients the current libmongoc pool has made (its connections)
+  bool closing_ = false;
+  std::atomic<int64_t> last_used_ms_{0};  // steady clock
+  std::atomic<int64_t> last_used_wall_ms_{0};
+  std::atomic<uint64_t> commands_{0};
+  std::atomic<uint64_t> total_command_us_{0};
 };
 
 

@@ -55,6 +55,12 @@ std::shared_ptr<Pool> Router::route(const std::string &db) {
   return resolve_locked(db);
 }
 
+Pool *Router::route(const std::string &db, std::shared_ptr<Pool> &keep) {
+  if (!routing_.load(std::memory_order_acquire)) return shared_.get();
+  keep = route(db);
+  return keep.get();
+}
+
 std::shared_ptr<Pool> Router::resolve_locked(const std::string &db) {
   auto it = routed_.find(db);
   if (it != routed_.end()) return it->second;

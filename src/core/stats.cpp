@@ -88,7 +88,7 @@ struct Reply {
 // Runs a read command on `db` through the pool that serves it.
 std::unique_ptr<Reply> run_command(Wrapper &w, const std::string &db, const bson_t *cmd) {
   Lease lease = w.router().checkout(db);
-  const std::shared_ptr<Pool> &pool = lease.pool();
+  Pool *pool = lease.pool();
   auto reply = std::make_unique<Reply>();
   bson_error_t error;
   bool ok = mongoc_client_read_command_with_opts(lease.client(), db.c_str(), cmd, nullptr, nullptr,

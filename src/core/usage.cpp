@@ -1,17 +1,14 @@
 #include "usage.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 #include "clock.hpp"
+#include "events.hpp"
 
 namespace pm::core {
 
-bool Usage::Entry::served_by(uint64_t pool_id) const {
-  return first_pool == pool_id ||
-         std::find(other_pools.begin(), other_pools.end(), pool_id) != other_pools.end();
-}
-
-DbUsage Usage::Entry::report(const std::string &db) const {
+DbUsage Usage::Entry::report() const {
   DbUsage u;
   u.db = db;
   u.operations = operations;
@@ -21,46 +18,149 @@ DbUsage Usage::Entry::report(const std::string &db) const {
   return u;
 }
 
-bool Usage::record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id,
-                   uint64_t epoch) {
-  if (db.empty()) return false;
-  int64_t now = coarse_wall_ms();
-  Shard &s = shards_[shard_of(db)];
-  std::lock_guard<std::mutex> lock(s.mu);
-  Entry &u = s.by_db[db];
-  ++u.operations;
-  if (!ok) ++u.errors;
-  u.last_used_ms = now;
-  u.total_latency_us += latency_us;
-  if (pool_id != 0 && !u.served_by(pool_id)) {
-    if (u.first_pool == 0) u.first_pool = pool_id;
-    else u.other_pools.push_back(pool_id);
+Usage::Entry *Usage::Shard::find(const std::string &db, size_t hash) const {
+  size_t mask = slots.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot &s = slots[i];
+    if (s.entry == nullptr) return nullptr;
+    if (s.hash == hash && s.entry->db == db) return s.entry;
   }
-  if (!ok || epoch == 0 || u.connected_epoch == epoch) return false;
-  u.connected_epoch = epoch;
-  return true;
+}
+
+Usage::Entry &Usage::Shard::find_or_add(const std::string &db, size_t hash) {
+  if (Entry *e = find(db, hash)) return *e;
+  if ((entries.size() + 1) * 2 > slots.size()) {  // grow first: probes always meet an empty slot
+    std::vector<Slot> grown(slots.size() * 2);
+    size_t mask = grown.size() - 1;
+    for (const Slot &s : slots) {
+      if (s.entry == nullptr) continue;
+      size_t i = s.hash & mask;
+      while (grown[i].entry != nullptr) i = (i + 1) & mask;
+      grown[i] = s;
+    }
+    slots.swap(grown);
+  }
+  entries.push_back(std::make_unique<Entry>());
+  Entry *e = entries.back().get();
+  e->db = db;
+  size_t mask = slots.size() - 1;
+  size_t i = hash & mask;
+  while (slots[i].entry != nullptr) i = (i + 1) & mask;
+  slots[i] = Slot{hash, e};
+  return *e;
+}
+
+void Usage::add_pool(uint64_t pool_id, const std::string &label) {
+  std::lock_guard<std::mutex> lock(labels_mu_);
+  labels_.emplace_back(pool_id, label);
+}
+
+void Usage::remove_pool(uint64_t pool_id) {
+  flush();  // its pending connect events go out while it still has a name
+  std::lock_guard<std::mutex> lock(labels_mu_);
+  labels_.erase(std::remove_if(labels_.begin(), labels_.end(),
+                               [&](const auto &l) { return l.first == pool_id; }),
+                labels_.end());
+}
+
+namespace {
+// Each thread keeps to one log, so that its records stay in its own cache.
+size_t this_thread_log() {
+  static std::atomic<size_t> next{0};
+  thread_local size_t mine = next.fetch_add(1, std::memory_order_relaxed);
+  return mine;
+}
+}  // namespace
+
+void Usage::record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id,
+                   uint64_t epoch) {
+  if (db.empty()) return;
+  Log &log = logs_[this_thread_log() % kLogs];
+  std::lock_guard<std::mutex> lock(log.mu);
+  Record &r = log.records[log.size++];
+  r.db.assign(db);
+  r.latency_us = latency_us;
+  r.pool_id = pool_id;
+  r.epoch = ok ? epoch : 0;
+  r.at_ms = coarse_wall_ms();
+  r.ok = ok;
+  if (log.size == kLogCapacity) merge_locked(log);
+}
+
+void Usage::merge_locked(Log &log) {
+  struct Connect {
+    std::string db;
+    uint64_t pool_id;
+  };
+  std::vector<Connect> connects;
+  for (size_t k = 0; k < log.size; ++k) {
+    const Record &r = log.records[k];
+    size_t hash = hash_of(r.db);
+    Shard &s = shard_of(hash);
+    std::lock_guard<std::mutex> lock(s.mu);
+    Entry &u = s.find_or_add(r.db, hash);
+    ++u.operations;
+    if (!r.ok) ++u.errors;
+    u.total_latency_us += r.latency_us;
+    u.last_used_ms = std::max(u.last_used_ms, r.at_ms);
+    if (r.pool_id == 0) continue;
+    auto use = std::find_if(u.pools.begin(), u.pools.end(),
+                            [&](const PoolUse &p) { return p.pool_id == r.pool_id; });
+    if (use == u.pools.end()) use = u.pools.insert(u.pools.end(), PoolUse{r.pool_id, 0});
+    if (r.ok && r.epoch != 0 && use->epoch != r.epoch) {
+      use->epoch = r.epoch;  // its first success since the pool opened
+      connects.push_back(Connect{r.db, r.pool_id});
+    }
+  }
+  log.size = 0;
+  if (connects.empty()) return;
+  std::lock_guard<std::mutex> lock(labels_mu_);
+  for (Connect &c : connects) {
+    auto label = std::find_if(labels_.begin(), labels_.end(), [&](const auto &l) { return l.first == c.pool_id; });
+    if (label != labels_.end()) events_->emit(Event{EventType::connect, std::move(c.db), label->second});
+  }
+}
+
+void Usage::flush() {
+  for (Log &log : logs_) {
+    std::lock_guard<std::mutex> lock(log.mu);
+    if (log.size > 0) merge_locked(log);
+  }
 }
 
 template <class F>
-void Usage::for_each(F &&visit) const {
+void Usage::for_each(F &&visit) {
+  flush();
   for (const Shard &s : shards_) {
     std::lock_guard<std::mutex> lock(s.mu);
-    for (const auto &[db, u] : s.by_db) visit(db, u);
+    for (const auto &u : s.entries) visit(*u);
   }
 }
 
-std::vector<std::string> Usage::served_by(uint64_t pool_id) const {
+std::vector<std::string> Usage::served_by(uint64_t pool_id) {
   std::vector<std::string> out;
-  for_each([&](const std::string &db, const Entry &u) {
-    if (u.served_by(pool_id)) out.push_back(db);
+  for_each([&](const Entry &u) {
+    for (const PoolUse &p : u.pools)
+      if (p.pool_id == pool_id) out.push_back(u.db);
   });
   std::sort(out.begin(), out.end());
   return out;
 }
 
-std::vector<DbUsage> Usage::top(size_t n) const {
+std::vector<std::string> Usage::connected_in(uint64_t pool_id, uint64_t epoch) {
+  std::vector<std::string> out;
+  if (epoch == 0) return out;
+  for_each([&](const Entry &u) {
+    for (const PoolUse &p : u.pools)
+      if (p.pool_id == pool_id && p.epoch == epoch) out.push_back(u.db);
+  });
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<DbUsage> Usage::top(size_t n) {
   std::vector<DbUsage> all;
-  for_each([&](const std::string &db, const Entry &u) { all.push_back(u.report(db)); });
+  for_each([&](const Entry &u) { all.push_back(u.report()); });
   std::sort(all.begin(), all.end(), [](const DbUsage &a, const DbUsage &b) {
     return a.operations != b.operations ? a.operations > b.operations : a.db < b.db;
   });
@@ -68,12 +168,14 @@ std::vector<DbUsage> Usage::top(size_t n) const {
   return all;
 }
 
-bool Usage::find(const std::string &db, DbUsage *out) const {
-  const Shard &s = shards_[shard_of(db)];
+bool Usage::find(const std::string &db, DbUsage *out) {
+  flush();
+  size_t hash = hash_of(db);
+  Shard &s = shard_of(hash);
   std::lock_guard<std::mutex> lock(s.mu);
-  auto it = s.by_db.find(db);
-  if (it == s.by_db.end()) return false;
-  *out = it->second.report(db);
+  const Entry *u = s.find(db, hash);
+  if (u == nullptr) return false;
+  *out = u->report();
   return true;
 }
 

@@ -3,9 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace pm::core {
@@ -22,44 +22,89 @@ struct DbUsage {
   }
 };
 
-// Every operation records here, so the table is built for that: sharded by the database's name
-// (one lock for all is a cache line every thread writes to), and an entry holds only what an
-// operation updates, its first pool inline (one database, one pool is the common case).
+class Events;
+
+// Every operation records here, so recording is built for that. An operation appends to its
+// thread's log (a buffer that stays in that thread's cache); logs are merged into the table when
+// full, by the maintenance thread, and before anything reads the table, so readers see every
+// operation that finished before they asked. Touching the table from the operation itself cost
+// a shard lock other threads wrote to and two cache lines of a random database's entry, each a
+// miss once the thread had waited for the server: a few percent of an operation's CPU.
+//
+// The merge also tells when a database first succeeds in a pool's opening (its epoch) and
+// emits the connect event then; it holds the log while it emits, so that a pool closing (which
+// merges first) emits its disconnects after every connect it has caused.
 class Usage {
  public:
-  // One operation on db by pool `pool_id`. `epoch` identifies the pool's current opening: true
-  // when this is db's first success since then (a success in another epoch came before).
-  bool record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id = 0,
-              uint64_t epoch = 0);
+  explicit Usage(std::shared_ptr<Events> events) : events_(std::move(events)) {}
+  Usage(const Usage &) = delete;
+  Usage &operator=(const Usage &) = delete;
+
+  // Pools name themselves for the connect events.
+  void add_pool(uint64_t pool_id, const std::string &label);
+  void remove_pool(uint64_t pool_id);
+
+  // One operation on db by pool `pool_id` in its opening `epoch` (0 for failures).
+  void record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id, uint64_t epoch);
+  // Merges every log into the table.
+  void flush();
+
   // The databases pool `pool_id` has served, sorted.
-  std::vector<std::string> served_by(uint64_t pool_id) const;
-  std::vector<DbUsage> top(size_t n) const;  // most operations first; n == 0: all
-  bool find(const std::string &db, DbUsage *out) const;
+  std::vector<std::string> served_by(uint64_t pool_id);
+  // The databases that succeeded in pool `pool_id`'s opening `epoch` (its connected ones).
+  std::vector<std::string> connected_in(uint64_t pool_id, uint64_t epoch);
+  std::vector<DbUsage> top(size_t n);  // most operations first; n == 0: all
+  bool find(const std::string &db, DbUsage *out);
 
  private:
+  struct PoolUse {
+    uint64_t pool_id = 0;
+    uint64_t epoch = 0;  // the pool's opening of the database's last success through it
+  };
   struct Entry {
+    std::string db;
     uint64_t operations = 0, errors = 0, total_latency_us = 0;
     int64_t last_used_ms = 0;
-    uint64_t connected_epoch = 0;  // the pool opening (Pool epoch) of its last success
-    uint64_t first_pool = 0;       // the id of the first pool that served it
-    std::vector<uint64_t> other_pools;
-    bool served_by(uint64_t pool_id) const;
-    DbUsage report(const std::string &db) const;
+    std::vector<PoolUse> pools;  // every pool that served it
+    DbUsage report() const;
+  };
+  // Open addressing with linear probing over (hash, entry) pairs; at most half full.
+  struct Slot {
+    size_t hash = 0;
+    Entry *entry = nullptr;
   };
   static constexpr size_t kShards = 16;
   struct alignas(64) Shard {
     mutable std::mutex mu;
-    std::unordered_map<std::string, Entry> by_db;
+    std::vector<Slot> slots = std::vector<Slot>(64);  // a power of two
+    std::vector<std::unique_ptr<Entry>> entries;      // owns them, at stable addresses
+    Entry *find(const std::string &db, size_t hash) const;
+    Entry &find_or_add(const std::string &db, size_t hash);
   };
-  // Chosen from a few bytes of the name, not its full hash: the map hashes it again anyway.
-  static size_t shard_of(const std::string &db) {
-    return db.empty() ? 0 : (db.size() * 131 + static_cast<unsigned char>(db.back()) * 31 +
-                             static_cast<unsigned char>(db[db.size() / 2])) % kShards;
-  }
+  struct Record {
+    std::string db;  // assigned in place: its buffer is reused
+    uint64_t latency_us, pool_id, epoch;
+    int64_t at_ms;
+    bool ok;
+  };
+  static constexpr size_t kLogs = 16;          // threads share them beyond that
+  static constexpr size_t kLogCapacity = 64;   // records merged at once
+  struct alignas(64) Log {
+    std::mutex mu;
+    std::vector<Record> records = std::vector<Record>(kLogCapacity);
+    size_t size = 0;
+  };
+  void merge_locked(Log &log);  // log.mu held
   template <class F>
-  void for_each(F &&visit) const;  // every entry, one shard locked at a time
+  void for_each(F &&visit);  // every entry after a flush, one shard locked at a time
+  static size_t hash_of(const std::string &db) { return std::hash<std::string>{}(db); }
+  Shard &shard_of(size_t hash) { return shards_[(hash >> 56) % kShards]; }
 
+  std::shared_ptr<Events> events_;
+  std::mutex labels_mu_;
+  std::vector<std::pair<uint64_t, std::string>> labels_;  // pool id -> label
   Shard shards_[kShards];
+  Log logs_[kLogs];
 };
 
 }  // namespace pm::core

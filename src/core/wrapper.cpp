@@ -30,7 +30,7 @@ Wrapper::Wrapper(Options options)
       events_(std::make_shared<Events>()),
       log_(std::make_shared<Log>(options_.debug, options_.log_path, parse_log_level(options_.log_level),
                                  events_)),
-      usage_(std::make_shared<Usage>()),
+      usage_(std::make_shared<Usage>(events_)),
       router_(options_, log_, events_, usage_) {
   log_->attach_driver_log();
 }
@@ -72,6 +72,7 @@ void Wrapper::maintenance_loop() {
     if (stopping_) break;
     lock.unlock();
     try {
+      usage_->flush();  // operations' records reach the table, their connect events the hooks
       router_.maintain();
     } catch (const std::exception &e) {
       log_->error(std::string("maintenance: ") + e.what());
@@ -98,7 +99,7 @@ std::string Wrapper::resolve_db_name(const char *name) const {
 
 double Wrapper::ping(const std::string &db) {
   Lease lease = router_.checkout(db);
-  const std::shared_ptr<Pool> &pool = lease.pool();
+  Pool *pool = lease.pool();
   bson_t cmd = BSON_INITIALIZER;
   BSON_APPEND_INT32(&cmd, "ping", 1);
   bson_error_t error;

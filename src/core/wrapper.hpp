@@ -29,7 +29,7 @@ class Wrapper {
   Router &router() { return router_; }
   const Log &log() const { return *log_; }
   Events &events() { return *events_; }
-  const Usage &usage() const { return *usage_; }
+  Usage &usage() const { return *usage_; }
   StreamRegistry &streams() { return streams_; }
 
   // The default database, or nullptr when neither defaultDB nor the URI names one.

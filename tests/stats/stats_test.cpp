@@ -2,6 +2,7 @@
 // OS, sizes and counts from the server's own dbStats/collStats/listDatabases.
 #include "support.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cjson/cJSON.h>
 #include <fstream>
@@ -393,4 +394,60 @@ TEST(Stats, ErrorsAndLastErrorAreRecordedWithoutCredentials) {
   ASSERT_EQ(pm_wrapper_prometheus(w.w, &prom, &err), PM_OK);
   EXPECT_EQ(std::string(prom).find(kSecret), std::string::npos);
   pm_free(prom);
+}
+
+// Operations record into per-thread logs merged later (usage.hpp): whatever the interleaving,
+// a reader sees every finished operation, and each database connects once per pool opening.
+TEST(Stats, UsageFromManyThreadsIsExactAndEachDatabaseConnectsOnce) {
+  Wrapper w;
+  w.w = new_wrapper();
+  Recorder rec;
+  rec.subscribe(w.w, PM_EVENT_CONNECT);
+  Model m;
+  m.m = new_model(w.w, "u");
+  constexpr int kThreads = 6, kDbs = 40, kRounds = 5;  // 1,200 operations: many log merges
+  std::vector<std::string> dbs;
+  for (int i = 0; i < kDbs; ++i) dbs.push_back(unique_db("many"));
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < kRounds; ++r)
+        for (int i = 0; i < kDbs; ++i) {
+          Db d;
+          d.d = bind_db(m.m, dbs[static_cast<size_t>((i + t) % kDbs)]);
+          pm_error err;
+          std::string doc = "{\"t\": " + std::to_string(t) + "}";
+          if (pm_db_insert_one(d.d, doc.c_str(), PM_JSON, nullptr, 0, nullptr, &err) != PM_OK) ++failures;
+        }
+    });
+  }
+  for (auto &th : threads) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  char *json = nullptr;
+  pm_error err;
+  ASSERT_EQ(pm_wrapper_usage(w.w, 0, &json, &err), PM_OK) << err.message;
+  Json all(json);
+  int seen = 0;
+  cJSON *e;
+  cJSON_ArrayForEach(e, all.root) {
+    std::string db = at(e, "db")->valuestring;
+    if (std::find(dbs.begin(), dbs.end(), db) == dbs.end()) continue;
+    ++seen;
+    EXPECT_EQ(num(e, "operations"), kThreads * kRounds) << db;
+    EXPECT_EQ(num(e, "errors"), 0) << db;
+    EXPECT_GT(num(e, "lastUsedMs"), 0) << db;
+  }
+  EXPECT_EQ(seen, kDbs);
+  Checker c;
+  for (const std::string &db : dbs) EXPECT_EQ(c.count(db, "u"), kThreads * kRounds) << db;
+  Json s = general(w.w);
+  int listed = 0;
+  cJSON *name;
+  cJSON_ArrayForEach(name, at(pool_named(s.root, "shared"), "databases")) {
+    listed += std::find(dbs.begin(), dbs.end(), name->valuestring) != dbs.end();
+  }
+  EXPECT_EQ(listed, kDbs) << "the shared pool lists every database it served";
+  ASSERT_EQ(pm_wrapper_flush_events(w.w, 10000, &err), PM_OK) << err.message;
+  for (const std::string &db : dbs) EXPECT_EQ(rec.count(PM_EVENT_CONNECT, db), 1u) << db;
 }
