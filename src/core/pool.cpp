@@ -73,9 +73,7 @@ Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Ev
            std::shared_ptr<Usage> usage)
     : config_(std::move(config)), log_(std::move(log)), events_(std::move(events)),
       usage_owner_(std::move(usage)), redacted_uri_(redact_uri(config_.uri)),
-      latencies_us_(new std::atomic<int64_t>[kLatencySamples]), id_(next_pool_number()),
-      usage_(usage_owner_.get()) {
-  for (size_t i = 0; i < kLatencySamples; ++i) latencies_us_[i].store(-1, std::memory_order_relaxed);
+      id_(next_pool_number()), usage_(usage_owner_.get()) {
   usage_->add_pool(id_, config_.label);
   created_ms_ = now_wall_ms();
   limit_ = config_.max_size;
@@ -105,10 +103,13 @@ Pool::~Pool() {
   mongoc_uri_destroy(uri_);
 }
 
-// Called on every checkin, hence the coarse clocks.
+// Called on every checkin, hence the coarse clocks, and a store only once per tick of theirs
+// (the cache line is every thread's).
 void Pool::touch() {
-  last_used_ms_ = steady_ms();
-  last_used_wall_ms_ = coarse_wall_ms();
+  int64_t now = steady_ms();
+  if (last_used_ms_.load(std::memory_order_relaxed) == now) return;
+  last_used_ms_.store(now, std::memory_order_relaxed);
+  last_used_wall_ms_.store(coarse_wall_ms(), std::memory_order_relaxed);
 }
 
 bool Pool::is_open() const {
@@ -170,10 +171,11 @@ Lease Pool::checkout(std::shared_ptr<Pool> keep) {
     }
     pool = open_locked();
     ++in_use_;
-    peak_in_use_ = std::max(peak_in_use_, in_use_);
+    // Written only when it changes: its cache line is read by every other checkout.
+    if (config_.sizing.enabled && in_use_ > peak_in_use_) peak_in_use_ = in_use_;
     // libmongoc's pool makes a client only when none is idle, and keeps every client it made,
     // so the most ever out at once since it opened is the number of connections it holds.
-    opened_clients_ = std::max(opened_clients_, ++out_);
+    if (++out_ > opened_clients_) opened_clients_ = out_;
   }
   // Cannot block: fewer than max_size clients are out, and the pool may hold max_size.
   mongoc_client_t *client = mongoc_client_pool_pop(pool);
@@ -298,14 +300,7 @@ void Pool::on_command_failed(const mongoc_apm_command_failed_t *event) {
       ->record_command(mongoc_apm_command_failed_get_duration(event), false);
 }
 
-// Runs on every command's thread: atomics, not a lock every thread would queue on.
-void Pool::record_command(int64_t duration_us, bool ok) {
-  duration_us = std::max<int64_t>(0, duration_us);
-  uint64_t n = commands_.fetch_add(1, std::memory_order_relaxed);
-  latencies_us_[n % kLatencySamples].store(duration_us, std::memory_order_relaxed);
-  total_command_us_.fetch_add(static_cast<uint64_t>(duration_us), std::memory_order_relaxed);
-  if (!ok) failed_commands_.fetch_add(1, std::memory_order_relaxed);
-}
+void Pool::record_command(int64_t duration_us, bool ok) { usage_->record_command(id_, duration_us, ok); }
 
 void Pool::pin(PinKind kind, int delta) { pinned_[static_cast<int>(kind)] += delta; }
 
@@ -363,18 +358,11 @@ PoolSnapshot Pool::snapshot() const {
     s.last_error = last_error_;
   }
   s.databases = usage_->served_by(id_);
-  // Read while commands may be recorded: each figure is exact on its own, and a slot whose
-  // command is counted but not yet written still reads -1 and is left out.
-  s.commands = commands_.load(std::memory_order_relaxed);
-  s.failed_commands = failed_commands_.load(std::memory_order_relaxed);
-  uint64_t total_us = total_command_us_.load(std::memory_order_relaxed);
-  s.mean_ms = s.commands ? static_cast<double>(total_us) / 1000.0 / static_cast<double>(s.commands) : 0;
-  std::vector<int64_t> samples;
-  samples.reserve(kLatencySamples);
-  for (size_t i = 0; i < kLatencySamples; ++i) {
-    int64_t us = latencies_us_[i].load(std::memory_order_relaxed);
-    if (us >= 0) samples.push_back(us);
-  }
+  Usage::Commands c = usage_->commands_of(id_);
+  s.commands = c.commands;
+  s.failed_commands = c.failed;
+  s.mean_ms = c.commands ? static_cast<double>(c.total_us) / 1000.0 / static_cast<double>(c.commands) : 0;
+  std::vector<int64_t> &samples = c.samples_us;
   if (!samples.empty()) {
     std::sort(samples.begin(), samples.end());
     auto at = [&](double q) {

@@ -176,11 +176,6 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::atomic<int> pinned_[3] = {{0}, {0}, {0}};
   std::atomic<uint64_t> errors_{0};
   std::atomic<bool> ready_{false};
-  std::atomic<uint64_t> failed_commands_{0};
-  // Command monitoring (libmongoc APM): the response times of the last kLatencySamples
-  // commands, written without a lock (slot = command number modulo the size; -1: not yet).
-  static constexpr size_t kLatencySamples = 1024;
-  std::unique_ptr<std::atomic<int64_t>[]> latencies_us_;
 
   // What every operation touches, on three cache lines, the read-mostly apart from the
   // written: spread over the object, an operation touched seven lines, each a miss once its
@@ -198,14 +193,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
   int in_use_ = 0;
   int waiting_ = 0;
   int limit_ = 0;  // the checkout gate: max_size, or the dynamic size
-  // Written by every operation (the first three under mu_):
-  alignas(64) int peak_in_use_ = 0;  // since the last sizing evaluation
+  // Read by every operation, written when they change (the first three under mu_):
+  alignas(64) int peak_in_use_ = 0;  // since the last sizing evaluation (when sizing)
   int opened_clients_ = 0;           // clients the current libmongoc pool has made (its connections)
   bool closing_ = false;
   std::atomic<int64_t> last_used_ms_{0};  // steady clock
   std::atomic<int64_t> last_used_wall_ms_{0};
-  std::atomic<uint64_t> commands_{0};
-  std::atomic<uint64_t> total_command_us_{0};
 };
 
 

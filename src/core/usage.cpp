@@ -51,31 +51,34 @@ Usage::Entry &Usage::Shard::find_or_add(const std::string &db, size_t hash) {
 }
 
 void Usage::add_pool(uint64_t pool_id, const std::string &label) {
-  std::lock_guard<std::mutex> lock(labels_mu_);
-  labels_.emplace_back(pool_id, label);
+  std::lock_guard<std::mutex> lock(pools_mu_);
+  pools_.push_back(PoolInfo{pool_id, label, {}});
 }
 
 void Usage::remove_pool(uint64_t pool_id) {
   flush();  // its pending connect events go out while it still has a name
-  std::lock_guard<std::mutex> lock(labels_mu_);
-  labels_.erase(std::remove_if(labels_.begin(), labels_.end(),
-                               [&](const auto &l) { return l.first == pool_id; }),
-                labels_.end());
+  std::lock_guard<std::mutex> lock(pools_mu_);
+  pools_.erase(std::remove_if(pools_.begin(), pools_.end(), [&](const PoolInfo &p) { return p.id == pool_id; }),
+               pools_.end());
 }
 
-namespace {
+Usage::PoolInfo *Usage::pool_locked(uint64_t pool_id) {
+  for (PoolInfo &p : pools_)
+    if (p.id == pool_id) return &p;
+  return nullptr;
+}
+
 // Each thread keeps to one log, so that its records stay in its own cache.
-size_t this_thread_log() {
+Usage::Log &Usage::this_thread_log() {
   static std::atomic<size_t> next{0};
   thread_local size_t mine = next.fetch_add(1, std::memory_order_relaxed);
-  return mine;
+  return logs_[mine % kLogs];
 }
-}  // namespace
 
 void Usage::record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id,
                    uint64_t epoch) {
   if (db.empty()) return;
-  Log &log = logs_[this_thread_log() % kLogs];
+  Log &log = this_thread_log();
   std::lock_guard<std::mutex> lock(log.mu);
   Record &r = log.records[log.size++];
   r.db.assign(db);
@@ -87,14 +90,30 @@ void Usage::record(const std::string &db, bool ok, uint64_t latency_us, uint64_t
   if (log.size == kLogCapacity) merge_locked(log);
 }
 
+void Usage::record_command(uint64_t pool_id, int64_t duration_us, bool ok) {
+  Log &log = this_thread_log();
+  std::lock_guard<std::mutex> lock(log.mu);
+  Record &r = log.records[log.size++];
+  r.db.clear();
+  r.latency_us = static_cast<uint64_t>(std::max<int64_t>(0, duration_us));
+  r.pool_id = pool_id;
+  r.ok = ok;
+  if (log.size == kLogCapacity) merge_locked(log);
+}
+
 void Usage::merge_locked(Log &log) {
   struct Connect {
     std::string db;
     uint64_t pool_id;
   };
   std::vector<Connect> connects;
+  bool commands = false;
   for (size_t k = 0; k < log.size; ++k) {
     const Record &r = log.records[k];
+    if (r.db.empty()) {
+      commands = true;  // below, under pools_mu_
+      continue;
+    }
     size_t hash = hash_of(r.db);
     Shard &s = shard_of(hash);
     std::lock_guard<std::mutex> lock(s.mu);
@@ -112,13 +131,33 @@ void Usage::merge_locked(Log &log) {
       connects.push_back(Connect{r.db, r.pool_id});
     }
   }
-  log.size = 0;
-  if (connects.empty()) return;
-  std::lock_guard<std::mutex> lock(labels_mu_);
-  for (Connect &c : connects) {
-    auto label = std::find_if(labels_.begin(), labels_.end(), [&](const auto &l) { return l.first == c.pool_id; });
-    if (label != labels_.end()) events_->emit(Event{EventType::connect, std::move(c.db), label->second});
+  if (commands || !connects.empty()) {
+    std::lock_guard<std::mutex> lock(pools_mu_);
+    PoolInfo *pool = nullptr;
+    for (size_t k = 0; commands && k < log.size; ++k) {
+      const Record &r = log.records[k];
+      if (!r.db.empty()) continue;
+      if (pool == nullptr || pool->id != r.pool_id) pool = pool_locked(r.pool_id);
+      if (pool == nullptr) continue;  // a pool already gone
+      Commands &c = pool->commands;
+      ++c.commands;
+      if (!r.ok) ++c.failed;
+      c.total_us += r.latency_us;
+      if (c.samples_us.size() < kCommandSamples) c.samples_us.push_back(static_cast<int64_t>(r.latency_us));
+      else c.samples_us[c.next] = static_cast<int64_t>(r.latency_us);
+      c.next = (c.next + 1) % kCommandSamples;
+    }
+    for (Connect &c : connects)
+      if (PoolInfo *p = pool_locked(c.pool_id)) events_->emit(Event{EventType::connect, std::move(c.db), p->label});
   }
+  log.size = 0;
+}
+
+Usage::Commands Usage::commands_of(uint64_t pool_id) {
+  flush();
+  std::lock_guard<std::mutex> lock(pools_mu_);
+  PoolInfo *p = pool_locked(pool_id);
+  return p ? p->commands : Commands{};
 }
 
 void Usage::flush() {

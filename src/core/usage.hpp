@@ -40,12 +40,24 @@ class Usage {
   Usage(const Usage &) = delete;
   Usage &operator=(const Usage &) = delete;
 
-  // Pools name themselves for the connect events.
+  // Pools name themselves for the connect events, and keep their command figures here.
   void add_pool(uint64_t pool_id, const std::string &label);
   void remove_pool(uint64_t pool_id);
 
   // One operation on db by pool `pool_id` in its opening `epoch` (0 for failures).
   void record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id, uint64_t epoch);
+  // One command a client of pool `pool_id` ran (libmongoc's command monitoring), in the same
+  // logs: counters every thread incremented were cache lines every command pulled across cores.
+  void record_command(uint64_t pool_id, int64_t duration_us, bool ok);
+
+  // A pool's commands: counts, and the response times of the last kCommandSamples.
+  static constexpr size_t kCommandSamples = 1024;
+  struct Commands {
+    uint64_t commands = 0, failed = 0, total_us = 0;
+    std::vector<int64_t> samples_us;  // a ring once full
+    size_t next = 0;
+  };
+  Commands commands_of(uint64_t pool_id);
   // Merges every log into the table.
   void flush();
 
@@ -82,10 +94,15 @@ class Usage {
     Entry &find_or_add(const std::string &db, size_t hash);
   };
   struct Record {
-    std::string db;  // assigned in place: its buffer is reused
+    std::string db;  // assigned in place: its buffer is reused; empty for a command
     uint64_t latency_us, pool_id, epoch;
     int64_t at_ms;
     bool ok;
+  };
+  struct PoolInfo {
+    uint64_t id;
+    std::string label;
+    Commands commands;
   };
   static constexpr size_t kLogs = 16;          // threads share them beyond that
   static constexpr size_t kLogCapacity = 64;   // records merged at once
@@ -94,15 +111,17 @@ class Usage {
     std::vector<Record> records = std::vector<Record>(kLogCapacity);
     size_t size = 0;
   };
+  Log &this_thread_log();
   void merge_locked(Log &log);  // log.mu held
+  PoolInfo *pool_locked(uint64_t pool_id);  // pools_mu_ held
   template <class F>
   void for_each(F &&visit);  // every entry after a flush, one shard locked at a time
   static size_t hash_of(const std::string &db) { return std::hash<std::string>{}(db); }
   Shard &shard_of(size_t hash) { return shards_[(hash >> 56) % kShards]; }
 
   std::shared_ptr<Events> events_;
-  std::mutex labels_mu_;
-  std::vector<std::pair<uint64_t, std::string>> labels_;  // pool id -> label
+  std::mutex pools_mu_;
+  std::vector<PoolInfo> pools_;
   Shard shards_[kShards];
   Log logs_[kLogs];
 };
