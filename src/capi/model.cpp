@@ -1,5 +1,6 @@
 // pm_model_*: collection definitions and binding them to databases.
 #include "shim.hpp"
+#include "../core/hot.hpp"
 
 using namespace pm;
 
@@ -25,7 +26,7 @@ const char *pm_model_collection(const pm_model *model) {
   return model != nullptr ? model->impl->collection().c_str() : nullptr;
 }
 
-int pm_model_db(pm_model *model, const char *db_name, pm_db **out, pm_error *err) {
+PM_HOT int pm_model_db(pm_model *model, const char *db_name, pm_db **out, pm_error *err) {
   return capi::guard(err, [&] {
     if (out == nullptr) capi::null_argument("out");
     *out = nullptr;

@@ -1,4 +1,5 @@
 #include "clock.hpp"
+#include "hot.hpp"
 
 #include <ctime>
 
@@ -13,7 +14,7 @@ int64_t clock_ms(clockid_t clock) {
 }  // namespace
 
 int64_t now_wall_ms() { return clock_ms(CLOCK_REALTIME); }
-int64_t steady_ms() { return clock_ms(CLOCK_MONOTONIC_COARSE); }
-int64_t coarse_wall_ms() { return clock_ms(CLOCK_REALTIME_COARSE); }
+PM_HOT int64_t steady_ms() { return clock_ms(CLOCK_MONOTONIC_COARSE); }
+PM_HOT int64_t coarse_wall_ms() { return clock_ms(CLOCK_REALTIME_COARSE); }
 
 }  // namespace pm::core

@@ -1,4 +1,5 @@
 #include "db.hpp"
+#include "hot.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -72,7 +73,7 @@ DocView sub_document(const bson_iter_t *it) {
 namespace {
 
 // Whether `doc` has an _id; if so, and `ids` is given, it is recorded there as write `index`'s.
-bool note_id(const bson_t *doc, InsertedIds *ids, size_t index) {
+PM_HOT bool note_id(const bson_t *doc, InsertedIds *ids, size_t index) {
   bson_iter_t it;
   if (!bson_iter_init_find(&it, doc, "_id")) return false;
   if (ids != nullptr) ids->emplace_back(index, bson_iter_value(&it));
@@ -350,7 +351,7 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
 
 // One document with no options, the commonest write of all: no plan is built, and libmongoc's
 // insert_one sends the same insert command as a bulk of one without a bulk operation's set-up.
-WriteOutcome Db::insert_one(DocView doc, bool want_result) const {
+PM_HOT WriteOutcome Db::insert_one(DocView doc, bool want_result) const {
   Doc d(doc, "document", Doc::Framing::checked_by_driver);
   auto inserted = want_result ? std::make_shared<InsertedIds>() : nullptr;
   bson_t with_id = BSON_INITIALIZER;
@@ -369,7 +370,7 @@ WriteOutcome Db::insert_one(DocView doc, bool want_result) const {
 }
 
 // Normalises a write's reply (destroyed here) into a result and, when it failed, an error.
-WriteOutcome Db::outcome(bool ok, bson_t *reply, const bson_error_t &error,
+PM_HOT WriteOutcome Db::outcome(bool ok, bson_t *reply, const bson_error_t &error,
                          const std::shared_ptr<const InsertedIds> &inserted, bool ordered,
                          bool want_result) const {
   WriteOutcome out;
@@ -413,7 +414,7 @@ void Db::refuse_in_compensation(const char *what) const {
                                   "recorded exactly); use insert, update, replace or delete");
 }
 
-WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts, bool want_result) const {
+PM_HOT WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts, bool want_result) const {
   if (comp_) return comp_->insert_many(*plain(), docs, opts);
   if (docs.empty()) fail(Code::invalid_argument, "insert: no documents given");
   for (const DocView &d : docs)
@@ -488,7 +489,7 @@ std::unique_ptr<Cursor> Db::find(DocView filter, DocView opts) const {
   });
 }
 
-std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
+PM_HOT std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
   Doc f(filter, "filter");
   Doc o(opts, "options");
   bson_t one = BSON_INITIALIZER;

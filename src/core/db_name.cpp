@@ -1,10 +1,11 @@
 #include "db_name.hpp"
+#include "hot.hpp"
 
 #include <array>
 
 namespace pm::core {
 
-std::optional<std::string> db_name_problem(std::string_view name, bool allow_system) {
+PM_HOT std::optional<std::string> db_name_problem(std::string_view name, bool allow_system) {
   if (name.empty()) return "database name is empty";
   // MongoDB limits names to 63 bytes (64 including the terminator).
   if (name.size() > 63) return "database name is longer than 63 bytes";

@@ -1,4 +1,5 @@
 #include "doc.hpp"
+#include "hot.hpp"
 
 #include <cstring>
 #include <new>
@@ -10,11 +11,11 @@ namespace pm::core {
 
 Doc::Doc() { bson_init(&doc_); }
 
-Doc::Doc(DocView view, const char *what) { parse(view, what, true); }
+PM_HOT Doc::Doc(DocView view, const char *what) { parse(view, what, true); }
 
-Doc::Doc(DocView view, const char *what, Framing) { parse(view, what, false); }
+PM_HOT Doc::Doc(DocView view, const char *what, Framing) { parse(view, what, false); }
 
-void Doc::parse(DocView view, const char *what, bool validate) {
+PM_HOT void Doc::parse(DocView view, const char *what, bool validate) {
   if (view.data == nullptr) {
     bson_init(&doc_);
     return;
@@ -39,9 +40,9 @@ void Doc::parse(DocView view, const char *what, bool validate) {
   }
 }
 
-Doc::~Doc() { bson_destroy(&doc_); }
+PM_HOT Doc::~Doc() { bson_destroy(&doc_); }
 
-Bytes::Bytes(const uint8_t *begin, const uint8_t *end) : size_(static_cast<size_t>(end - begin)) {
+PM_HOT Bytes::Bytes(const uint8_t *begin, const uint8_t *end) : size_(static_cast<size_t>(end - begin)) {
   data_ = static_cast<uint8_t *>(std::malloc(size_ > 0 ? size_ : 1));
   if (data_ == nullptr) throw std::bad_alloc();
   if (size_ > 0) std::memcpy(data_, begin, size_);
@@ -56,7 +57,7 @@ Bytes &Bytes::operator=(Bytes &&other) noexcept {
   return *this;
 }
 
-void copy_except(const bson_t *src, bson_t *dst, std::initializer_list<const char *> skip) {
+PM_HOT void copy_except(const bson_t *src, bson_t *dst, std::initializer_list<const char *> skip) {
   bson_iter_t it;
   if (!bson_iter_init(&it, src)) return;
   while (bson_iter_next(&it)) {
@@ -123,7 +124,7 @@ bool walk(const bson_t *b, Visit &&visit) {
 
 }  // namespace
 
-bool walkable(const bson_t *b) {
+PM_HOT bool walkable(const bson_t *b) {
   return walk(b, [](const bson_iter_t &) { return true; });
 }
 
@@ -159,7 +160,7 @@ std::string to_json(const bson_t *b, bool canonical) {
   return out;
 }
 
-bool well_formed(const bson_t *b) {
+PM_HOT bool well_formed(const bson_t *b) {
   size_t offset = 0;
   return walkable(b) && bson_validate(b, BSON_VALIDATE_NONE, &offset);
 }

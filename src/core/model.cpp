@@ -1,4 +1,5 @@
 #include "model.hpp"
+#include "hot.hpp"
 
 #include <cstring>
 
@@ -92,7 +93,7 @@ Model::Model(std::shared_ptr<Wrapper> wrapper, std::string collection, DocView o
   has_setup_ = !bson_empty(create_options_.get()) || !bson_empty(indexes_.get());
 }
 
-void Model::ensure(mongoc_client_t *client, const std::string &db) const {
+PM_HOT void Model::ensure(mongoc_client_t *client, const std::string &db) const {
   if (!has_setup_) return;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -1,4 +1,5 @@
 #include "pool.hpp"
+#include "hot.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -31,7 +32,7 @@ const char *close_reason_name(CloseReason reason) {
 
 // ---- Lease -------------------------------------------------------------------------------------
 
-Lease &Lease::operator=(Lease &&other) noexcept {
+PM_HOT Lease &Lease::operator=(Lease &&other) noexcept {
   if (this != &other) {
     release();
     pool_ = std::exchange(other.pool_, nullptr);
@@ -44,7 +45,7 @@ Lease &Lease::operator=(Lease &&other) noexcept {
   return *this;
 }
 
-void Lease::release() noexcept {
+PM_HOT void Lease::release() noexcept {
   if (client_ != nullptr) pool_->checkin(origin_, client_);
   client_ = nullptr;
   pool_ = nullptr;
@@ -105,7 +106,7 @@ Pool::~Pool() {
 
 // Called on every checkin, hence the coarse clocks, and a store only once per tick of theirs
 // (the cache line is every thread's).
-void Pool::touch() {
+PM_HOT void Pool::touch() {
   int64_t now = steady_ms();
   if (last_used_ms_.load(std::memory_order_relaxed) == now) return;
   last_used_ms_.store(now, std::memory_order_relaxed);
@@ -150,7 +151,7 @@ mongoc_client_pool_t *Pool::open_locked() {
   return pool_;
 }
 
-Lease Pool::checkout(std::shared_ptr<Pool> keep) {
+PM_HOT Lease Pool::checkout(std::shared_ptr<Pool> keep) {
   mongoc_client_pool_t *pool;
   uint64_t generation;
   {
@@ -182,7 +183,7 @@ Lease Pool::checkout(std::shared_ptr<Pool> keep) {
   return Lease(this, std::move(keep), client, pool, generation);
 }
 
-void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept {
+PM_HOT void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   mongoc_client_pool_push(origin, client);
   --in_use_;
@@ -219,7 +220,7 @@ void Pool::connect() {
   ready_ = true;  // warm: the minimum connections are open and answered a ping
 }
 
-void Pool::record_success(const std::string &db, uint64_t latency_us) {
+PM_HOT void Pool::record_success(const std::string &db, uint64_t latency_us) {
   // Read before writing: every operation passes here, and a store would pull the cache line
   // away from every other thread's core.
   if (state() != PoolState::connected) set_state(PoolState::connected);
@@ -290,7 +291,7 @@ void Pool::force_close() {
 
 // ---- metrics -----------------------------------------------------------------------------------
 
-void Pool::on_command_succeeded(const mongoc_apm_command_succeeded_t *event) {
+PM_HOT void Pool::on_command_succeeded(const mongoc_apm_command_succeeded_t *event) {
   static_cast<Pool *>(mongoc_apm_command_succeeded_get_context(event))
       ->record_command(mongoc_apm_command_succeeded_get_duration(event), true);
 }
@@ -300,7 +301,7 @@ void Pool::on_command_failed(const mongoc_apm_command_failed_t *event) {
       ->record_command(mongoc_apm_command_failed_get_duration(event), false);
 }
 
-void Pool::record_command(int64_t duration_us, bool ok) { usage_->record_command(id_, duration_us, ok); }
+PM_HOT void Pool::record_command(int64_t duration_us, bool ok) { usage_->record_command(id_, duration_us, ok); }
 
 void Pool::pin(PinKind kind, int delta) { pinned_[static_cast<int>(kind)] += delta; }
 

@@ -1,4 +1,5 @@
 #include "router.hpp"
+#include "hot.hpp"
 
 #include <fnmatch.h>
 
@@ -55,7 +56,7 @@ std::shared_ptr<Pool> Router::route(const std::string &db) {
   return resolve_locked(db);
 }
 
-Pool *Router::route(const std::string &db, std::shared_ptr<Pool> &keep) {
+PM_HOT Pool *Router::route(const std::string &db, std::shared_ptr<Pool> &keep) {
   if (!routing_.load(std::memory_order_acquire)) return shared_.get();
   keep = route(db);
   return keep.get();

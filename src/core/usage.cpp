@@ -1,4 +1,5 @@
 #include "usage.hpp"
+#include "hot.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -69,13 +70,13 @@ Usage::PoolInfo *Usage::pool_locked(uint64_t pool_id) {
 }
 
 // Each thread keeps to one log, so that its records stay in its own cache.
-Usage::Log &Usage::this_thread_log() {
+PM_HOT Usage::Log &Usage::this_thread_log() {
   static std::atomic<size_t> next{0};
   thread_local size_t mine = next.fetch_add(1, std::memory_order_relaxed);
   return logs_[mine % kLogs];
 }
 
-void Usage::record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id,
+PM_HOT void Usage::record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id,
                    uint64_t epoch) {
   if (db.empty()) return;
   Log &log = this_thread_log();
@@ -90,7 +91,7 @@ void Usage::record(const std::string &db, bool ok, uint64_t latency_us, uint64_t
   if (log.size == kLogCapacity) merge_locked(log);
 }
 
-void Usage::record_command(uint64_t pool_id, int64_t duration_us, bool ok) {
+PM_HOT void Usage::record_command(uint64_t pool_id, int64_t duration_us, bool ok) {
   Log &log = this_thread_log();
   std::lock_guard<std::mutex> lock(log.mu);
   Record &r = log.records[log.size++];

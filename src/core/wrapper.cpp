@@ -1,4 +1,5 @@
 #include "wrapper.hpp"
+#include "hot.hpp"
 
 #include <mongoc/mongoc.h>
 
@@ -81,12 +82,12 @@ void Wrapper::maintenance_loop() {
   }
 }
 
-void Wrapper::check_db_name(std::string_view name) const {
+PM_HOT void Wrapper::check_db_name(std::string_view name) const {
   if (auto why = db_name_problem(name, options_.allow_system_databases))
     throw Error(Code::invalid_db_name, "invalid database name: " + *why);
 }
 
-std::string Wrapper::resolve_db_name(const char *name) const {
+PM_HOT std::string Wrapper::resolve_db_name(const char *name) const {
   if (name == nullptr || *name == '\0') {
     if (const std::string *d = default_db()) return *d;
     throw Error(Code::invalid_db_name,
