@@ -19,6 +19,17 @@ DbUsage Usage::Entry::report() const {
   return u;
 }
 
+Usage::PoolUse &Usage::Entry::use_by(uint64_t pool_id) {
+  if (pool.pool_id == pool_id) return pool;
+  if (pool.pool_id == 0) {
+    pool.pool_id = pool_id;
+    return pool;
+  }
+  for (PoolUse &p : other_pools)
+    if (p.pool_id == pool_id) return p;
+  return other_pools.emplace_back(PoolUse{pool_id, 0});
+}
+
 Usage::Entry *Usage::Shard::find(const std::string &db, size_t hash) const {
   size_t mask = slots.size() - 1;
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
@@ -124,11 +135,9 @@ void Usage::merge_locked(Log &log) {
     u.total_latency_us += r.latency_us;
     u.last_used_ms = std::max(u.last_used_ms, r.at_ms);
     if (r.pool_id == 0) continue;
-    auto use = std::find_if(u.pools.begin(), u.pools.end(),
-                            [&](const PoolUse &p) { return p.pool_id == r.pool_id; });
-    if (use == u.pools.end()) use = u.pools.insert(u.pools.end(), PoolUse{r.pool_id, 0});
-    if (r.ok && r.epoch != 0 && use->epoch != r.epoch) {
-      use->epoch = r.epoch;  // its first success since the pool opened
+    PoolUse &use = u.use_by(r.pool_id);
+    if (r.ok && r.epoch != 0 && use.epoch != r.epoch) {
+      use.epoch = r.epoch;  // its first success since the pool opened
       connects.push_back(Connect{r.db, r.pool_id});
     }
   }
@@ -180,8 +189,9 @@ void Usage::for_each(F &&visit) {
 std::vector<std::string> Usage::served_by(uint64_t pool_id) {
   std::vector<std::string> out;
   for_each([&](const Entry &u) {
-    for (const PoolUse &p : u.pools)
+    u.for_each_pool([&](const PoolUse &p) {
       if (p.pool_id == pool_id) out.push_back(u.db);
+    });
   });
   std::sort(out.begin(), out.end());
   return out;
@@ -191,8 +201,9 @@ std::vector<std::string> Usage::connected_in(uint64_t pool_id, uint64_t epoch) {
   std::vector<std::string> out;
   if (epoch == 0) return out;
   for_each([&](const Entry &u) {
-    for (const PoolUse &p : u.pools)
+    u.for_each_pool([&](const PoolUse &p) {
       if (p.pool_id == pool_id && p.epoch == epoch) out.push_back(u.db);
+    });
   });
   std::sort(out.begin(), out.end());
   return out;

@@ -74,11 +74,19 @@ class Usage {
     uint64_t pool_id = 0;
     uint64_t epoch = 0;  // the pool's opening of the database's last success through it
   };
-  struct Entry {
+  // 128 bytes, aligned: the two lines a merge touches are fetched as one pair.
+  struct alignas(128) Entry {
     std::string db;
     uint64_t operations = 0, errors = 0, total_latency_us = 0;
     int64_t last_used_ms = 0;
-    std::vector<PoolUse> pools;  // every pool that served it
+    PoolUse pool;                      // the first pool that served it (most have one)
+    std::vector<PoolUse> other_pools;  // any others
+    PoolUse &use_by(uint64_t pool_id);  // added when new
+    template <class F>
+    void for_each_pool(F &&visit) const {
+      if (pool.pool_id != 0) visit(pool);
+      for (const PoolUse &p : other_pools) visit(p);
+    }
     DbUsage report() const;
   };
   // Open addressing with linear probing over (hash, entry) pairs; at most half full.
