@@ -98,7 +98,8 @@ Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Ev
 
 Pool::~Pool() {
   usage_->remove_pool(id_);
-  // Every lease holds the pool alive, so every client is back here.
+  // Every client is back here: a lease either holds the pool alive or is held by something
+  // that keeps its wrapper, and so this pool, alive (a borrowed lease, see checkout_borrowed).
   for (auto &[pool, n] : retired_) mongoc_client_pool_destroy(pool);
   if (pool_ != nullptr) mongoc_client_pool_destroy(pool_);
   mongoc_uri_destroy(uri_);

@@ -451,3 +451,58 @@ TEST(Stats, UsageFromManyThreadsIsExactAndEachDatabaseConnectsOnce) {
   ASSERT_EQ(pm_wrapper_flush_events(w.w, 10000, &err), PM_OK) << err.message;
   for (const std::string &db : dbs) EXPECT_EQ(rec.count(PM_EVENT_CONNECT, db), 1u) << db;
 }
+
+// A database that moves from the shared pool to its own (set_db at run time) is listed by both
+// pools, counted once per operation, and connects once in each.
+TEST(Stats, ADatabaseMovedToItsOwnPoolIsListedByBothAndConnectsInEach) {
+  Wrapper w;
+  w.w = new_wrapper();
+  Recorder rec;
+  rec.subscribe(w.w, PM_EVENT_CONNECT);
+  Model m;
+  m.m = new_model(w.w, "u");
+  std::string moved = unique_db("moved");
+  {
+    Db d;
+    d.d = bind_db(m.m, moved);
+    insert_json(d.d, "{\"n\": 1}");
+    insert_json(d.d, "{\"n\": 2}");
+  }
+  const char *names[] = {moved.c_str()};
+  pm_error err;
+  std::string spec = "{\"mongoURI\": \"" + server_uri() + "\", \"maxConnections\": 2}";
+  ASSERT_EQ(pm_wrapper_set_db(w.w, names, 1, spec.c_str(), &err), PM_OK) << err.message;
+  {
+    Db d;
+    d.d = bind_db(m.m, moved);
+    insert_json(d.d, "{\"n\": 3}");
+  }
+  Json s = general(w.w);
+  for (const char *pool : {"shared", moved.c_str()}) {
+    cJSON *p = pool_named(s.root, pool);
+    ASSERT_NE(p, nullptr) << pool;
+    bool listed = false;
+    cJSON *name;
+    cJSON_ArrayForEach(name, at(p, "databases")) listed = listed || moved == name->valuestring;
+    EXPECT_TRUE(listed) << "pool " << pool << " served " << moved;
+  }
+
+  char *json = nullptr;
+  ASSERT_EQ(pm_wrapper_usage(w.w, 0, &json, &err), PM_OK) << err.message;
+  Json all(json);
+  cJSON *e;
+  int seen = 0;
+  cJSON_ArrayForEach(e, all.root) {
+    if (moved != at(e, "db")->valuestring) continue;
+    ++seen;
+    EXPECT_EQ(num(e, "operations"), 3);
+  }
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(Checker().count(moved, "u"), 3);
+  ASSERT_EQ(pm_wrapper_flush_events(w.w, 10000, &err), PM_OK) << err.message;
+  auto events = rec.events();
+  std::vector<std::string> pools;
+  for (const auto &ev : events)
+    if (ev.db == moved) pools.push_back(ev.pool);
+  EXPECT_EQ(pools, (std::vector<std::string>{"shared", moved})) << "one connect in each pool, in order";
+}
