@@ -47,6 +47,7 @@ int pm_wrapper_subscribe(pm_wrapper *wrapper, uint32_t mask, const char *const *
                          e.timestamp_ms};
           fn(&event, owned->data);
         });
+    wrapper->impl->reschedule_maintenance();  // connect events: logs merged every 50 ms
     if (id) *id = sub;
     return PM_OK;
   });

@@ -28,6 +28,7 @@ int set_db(pm_wrapper *wrapper, const char *const *names, size_t n, const char *
     core::Wrapper &w = wrapper_of(wrapper);
     core::PoolSpec spec = core::parse_pool_spec(spec_json, "spec");
     auto pools = w.router().set_db(name_list(names, n), spec);
+    w.reschedule_maintenance();
     if (connect_now || !spec.cold_start)
       for (auto &p : pools) p->connect();
     return PM_OK;
@@ -50,7 +51,9 @@ int pm_wrapper_connect_db(pm_wrapper *wrapper, const char *const *names, size_t 
 
 int pm_wrapper_add_route(pm_wrapper *wrapper, const char *route_json, pm_error *err) {
   return capi::guard(err, [&] {
-    wrapper_of(wrapper).router().add_route(core::parse_route(route_json));
+    core::Wrapper &w = wrapper_of(wrapper);
+    w.router().add_route(core::parse_route(route_json));
+    w.reschedule_maintenance();
     return PM_OK;
   });
 }

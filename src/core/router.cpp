@@ -20,12 +20,25 @@ Router::Router(const Options &options, std::shared_ptr<const Log> log, std::shar
   shared.idle_timeout_ms = options.idle_timeout_ms;
   shared.sizing = options.pool_sizing;
   shared_ = Pool::create(shared, log_, events_, usage_);
+  if (options.idle_timeout_ms > 0) maintain_every(options.idle_timeout_ms);
+  if (options.pool_sizing.enabled) maintain_every(options.pool_sizing.interval_ms);
   for (const DedicatedPoolOptions &d : options.db_specific) {
     exact_[d.db_name] = d.spec;
     routed_[d.db_name] = make_pool(d.db_name, d.spec);
+    maintain_for(d.spec);
   }
-  for (const RouteOptions &r : options.routes) rules_.push_back(Rule{r, nullptr});
+  for (const RouteOptions &r : options.routes) {
+    rules_.push_back(Rule{r, nullptr});
+    maintain_for(r.spec);
+  }
   routing_ = !exact_.empty() || !rules_.empty();
+}
+
+void Router::maintain_every(int64_t ms) {
+  int64_t period = std::clamp<int64_t>(ms / 4, 50, 1000);
+  int64_t now = period_ms_.load();
+  while (period < now && !period_ms_.compare_exchange_weak(now, period)) {
+  }
 }
 
 std::shared_ptr<Pool> Router::make_pool(const std::string &label, const PoolSpec &spec) const {
@@ -97,12 +110,14 @@ std::vector<std::shared_ptr<Pool>> Router::set_db(const std::vector<std::string>
     routed_[name] = make_pool(name, spec);
     made.push_back(routed_[name]);
   }
+  maintain_for(spec);
   routing_ = true;
   return made;
 }
 
 void Router::add_route(RouteOptions route) {
   std::unique_lock<std::shared_mutex> lock(mu_);
+  maintain_for(route.spec);
   rules_.push_back(Rule{std::move(route), nullptr});
   routing_ = true;
   // Names routed to the shared pool so far may match the new rule.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "compensation.hpp"
 #include "db_name.hpp"
@@ -16,7 +17,9 @@
 namespace pm::core {
 
 namespace {
-constexpr auto kMaintenanceTick = std::chrono::milliseconds(50);
+// Connect events come from merging the usage logs: with a subscriber to them, the logs are
+// merged this often, so that they are raised at most this long after the operation.
+constexpr auto kConnectEventDelay = std::chrono::milliseconds(50);
 
 void init_driver_once() {
   // libmongoc must be initialised once per process; it is never cleaned up because other
@@ -69,8 +72,14 @@ std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
 void Wrapper::maintenance_loop() {
   std::unique_lock<std::mutex> lock(maintenance_mu_);
   while (!stopping_) {
-    maintenance_wake_.wait_for(lock, kMaintenanceTick, [&] { return stopping_; });
+    // Without timed duties or connect subscribers, the thread wakes once a second: the logs
+    // are merged anyway when full and before anything reads them.
+    auto period = events_->wants(EventType::connect)
+                      ? kConnectEventDelay
+                      : std::chrono::milliseconds(router_.maintenance_period_ms());
+    maintenance_wake_.wait_for(lock, period, [&] { return stopping_ || rescheduled_; });
     if (stopping_) break;
+    if (std::exchange(rescheduled_, false)) continue;
     lock.unlock();
     try {
       usage_->flush();  // operations' records reach the table, their connect events the hooks
@@ -80,6 +89,14 @@ void Wrapper::maintenance_loop() {
     }
     lock.lock();
   }
+}
+
+void Wrapper::reschedule_maintenance() {
+  {
+    std::lock_guard<std::mutex> lock(maintenance_mu_);
+    rescheduled_ = true;
+  }
+  maintenance_wake_.notify_all();
 }
 
 PM_HOT void Wrapper::check_db_name(std::string_view name) const {

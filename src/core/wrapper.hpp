@@ -1,5 +1,5 @@
 // The wrapper: options, logging, events, the router that owns every pool, and the one
-// maintenance thread (TTL and idle closing).
+// maintenance thread (TTL and idle closing, sizing, merging usage logs).
 #pragma once
 
 #include <condition_variable>
@@ -47,6 +47,10 @@ class Wrapper {
   void register_model(std::weak_ptr<const class Model> model);
   void forget_database(const std::string &db);
 
+  // After something that may shorten the maintenance period (a TTL, a routing rule, a
+  // subscriber to connect events): the thread recomputes it now instead of after its sleep.
+  void reschedule_maintenance();
+
   // Shutdown. Both leave the wrapper usable: the next operation reopens what it needs.
   bool close_all(int64_t timeout_ms);  // false when some pool did not drain in time
   void force_close_all();
@@ -68,6 +72,7 @@ class Wrapper {
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_wake_;
   bool stopping_ = false;
+  bool rescheduled_ = false;
   std::thread maintenance_;
 };
 
