@@ -100,6 +100,7 @@ class Usage {
     std::vector<Slot> slots = std::vector<Slot>(64);  // a power of two
     std::vector<std::unique_ptr<Entry>> entries;      // owns them, at stable addresses
     Entry *find(const std::string &db, size_t hash) const;
+    Entry *candidate(size_t hash) const;  // the first entry with this hash, if any
     Entry &find_or_add(const std::string &db, size_t hash);
   };
   struct Record {
@@ -126,7 +127,8 @@ class Usage {
   template <class F>
   void for_each(F &&visit);  // every entry after a flush, one shard locked at a time
   static size_t hash_of(const std::string &db) { return std::hash<std::string>{}(db); }
-  Shard &shard_of(size_t hash) { return shards_[(hash >> 56) % kShards]; }
+  static size_t shard_index(size_t hash) { return (hash >> 56) % kShards; }
+  Shard &shard_of(size_t hash) { return shards_[shard_index(hash)]; }
 
   std::shared_ptr<Events> events_;
   std::mutex pools_mu_;
