@@ -4,6 +4,7 @@
 #include "support.hpp"
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 using namespace pmtest;
@@ -21,11 +22,24 @@ TEST(Threads, SixteenThreadsTwoHundredDatabasesStayIsolatedWithinPoolLimit) {
   std::atomic<bool> done{false};
   std::atomic<int> peak{0};
   std::string at_peak;  // polymongo's own connection counts when the peak was seen
+  // Each socket's (local port's) first and last sighting, ms from the start, and the sockets
+  // at the peak: when the bound is passed, their lifetimes tell replacements (short overlaps)
+  // from connections held throughout.
+  std::map<int, std::pair<int64_t, int64_t>> seen;
+  std::vector<int> peak_ports;
+  auto t0 = std::chrono::steady_clock::now();
   std::thread sampler([&] {
     while (!done) {
-      int n = count_sockets_to_port(port) - before;
+      std::vector<int> ports = sockets_to_port(port);
+      int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+      for (int p : ports) {
+        auto [it, fresh] = seen.try_emplace(p, ms, ms);
+        if (!fresh) it->second.second = ms;
+      }
+      int n = static_cast<int>(ports.size()) - before;
       if (n > peak.load()) {  // the only writer
         peak = n;
+        peak_ports = ports;
         char *stats = nullptr;
         if (pm_wrapper_stats(w.w, &stats, nullptr) == PM_OK) {
           std::string s(stats);
@@ -88,7 +102,12 @@ TEST(Threads, SixteenThreadsTwoHundredDatabasesStayIsolatedWithinPoolLimit) {
   }
   EXPECT_EQ(total, kThreads * kPerThread);
   // maxPoolSize pooled connections + libmongoc's monitoring (at most 2 per server).
-  EXPECT_LE(peak.load(), kMaxPool + 2) << "peak sockets " << peak.load() << "; polymongo then had " << at_peak;
+  std::string lifetimes;
+  for (int p : peak_ports)
+    lifetimes += " " + std::to_string(p) + ":" + std::to_string(seen[p].first) + "-" + std::to_string(seen[p].second);
+  EXPECT_LE(peak.load(), kMaxPool + 2) << "peak sockets " << peak.load() << "; polymongo then had " << at_peak
+                                       << "; sockets at the peak (local port: first-last seen, ms):" << lifetimes
+                                       << "; " << seen.size() << " sockets seen in all";
   EXPECT_GE(peak.load(), 1);
   std::cout << "peak sockets to the server: " << peak.load() << " for " << kDatabases << " databases (polymongo then had "
             << at_peak << ")\n";

@@ -151,7 +151,7 @@ std::string options(const std::string &extra) {
   return o + "}";
 }
 
-int count_sockets_to_port(int port) {
+std::vector<int> sockets_to_port(int port) {
   // Inodes of this process's sockets...
   std::set<std::string> inodes;
   if (DIR *d = opendir("/proc/self/fd")) {
@@ -167,7 +167,7 @@ int count_sockets_to_port(int port) {
     closedir(d);
   }
   // ...that are TCP connections whose remote port is the server's.
-  int count = 0;
+  std::vector<int> local_ports;
   for (const char *table : {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
     std::ifstream f(table);
     std::string line;
@@ -178,11 +178,14 @@ int count_sockets_to_port(int port) {
       in >> sl >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode;
       if (state != "01") continue;  // ESTABLISHED
       int rport = std::stoi(remote.substr(remote.find(':') + 1), nullptr, 16);
-      if (rport == port && inodes.count(inode)) ++count;
+      if (rport == port && inodes.count(inode))
+        local_ports.push_back(std::stoi(local.substr(local.find(':') + 1), nullptr, 16));
     }
   }
-  return count;
+  return local_ports;
 }
+
+int count_sockets_to_port(int port) { return static_cast<int>(sockets_to_port(port).size()); }
 
 Checker::Checker() : Checker(server_uri()) {}
 

@@ -67,6 +67,8 @@ std::string options(const std::string &extra = "");
 
 // Sockets of this process connected to 127.0.0.1:port / any host on `port`, read from /proc.
 int count_sockets_to_port(int port);
+// The local ports of those sockets.
+std::vector<int> sockets_to_port(int port);
 
 // A client independent of polymongo, to read back what polymongo wrote.
 class Checker {
