@@ -145,8 +145,9 @@ void Usage::merge_locked(Log &log) {
     touched |= 1u << shard_index(hashes[k]);
   }
   // In index order: every other holder takes one shard lock at a time.
+  std::unique_lock<std::mutex> locks[kShards];
   for (size_t i = 0; i < kShards; ++i)
-    if (touched & (1u << i)) shards_[i].mu.lock();
+    if (touched & (1u << i)) locks[i] = std::unique_lock<std::mutex>(shards_[i].mu);
   for (size_t k = 0; k < log.size; ++k) {
     if (log.records[k].db.empty()) continue;
     const Shard &s = shards_[shard_index(hashes[k])];
@@ -177,8 +178,8 @@ void Usage::merge_locked(Log &log) {
       connects.push_back(Connect{r.db, r.pool_id});
     }
   }
-  for (size_t i = 0; i < kShards; ++i)
-    if (touched & (1u << i)) shards_[i].mu.unlock();
+  for (auto &lock : locks)
+    if (lock.owns_lock()) lock.unlock();
   if (commands || !connects.empty()) {
     std::lock_guard<std::mutex> lock(pools_mu_);
     PoolInfo *pool = nullptr;

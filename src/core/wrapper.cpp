@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <utility>
 
 #include "compensation.hpp"
 #include "db_name.hpp"
@@ -79,7 +78,7 @@ void Wrapper::maintenance_loop() {
                       : std::chrono::milliseconds(router_.maintenance_period_ms());
     maintenance_wake_.wait_for(lock, period, [&] { return stopping_ || rescheduled_; });
     if (stopping_) break;
-    if (std::exchange(rescheduled_, false)) continue;
+    rescheduled_ = false;  // a pass now, then the period recomputed
     lock.unlock();
     try {
       usage_->flush();  // operations' records reach the table, their connect events the hooks
