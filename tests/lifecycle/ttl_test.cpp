@@ -134,3 +134,16 @@ TEST_F(Ttl, PinnedPoolsAreNeverEvicted) {
   EXPECT_EQ(rec.count(PM_EVENT_POOL_CLOSED), 0u);
   EXPECT_EQ(drain(held.c).size(), 4u);
 }
+
+// The maintenance thread sleeps a second while nothing timed is configured; a TTL given at run
+// time (set_db) reschedules it at once, so the pool closes about a TTL after its last use.
+TEST_F(Ttl, ATtlGivenAtRunTimeIsKeptWithoutWaitingForTheIdleSchedule) {
+  make();
+  std::string db = unique_db("ttl_soon");
+  dedicate(db, slow(100));
+  use(db);
+  EXPECT_GT(sockets(), 0);
+  EXPECT_TRUE(wait_until([&] { return sockets() == 0; }, 500)) << "closed within the TTL plus a 50 ms period";
+  flush();
+  EXPECT_EQ(rec.count(PM_EVENT_POOL_CLOSED, "", "ttl"), 1u);
+}

@@ -396,15 +396,25 @@ TEST(Stats, ErrorsAndLastErrorAreRecordedWithoutCredentials) {
   pm_free(prom);
 }
 
+// A wrapper whose connect events are recorded, and a model of collection "u" on it.
+struct RecordingConnects {
+  Wrapper w;
+  Recorder rec;
+  Model m;
+  RecordingConnects() {
+    w.w = new_wrapper();
+    rec.subscribe(w.w, PM_EVENT_CONNECT);
+    m.m = new_model(w.w, "u");
+  }
+};
+
 // Operations record into per-thread logs merged later (usage.hpp): whatever the interleaving,
 // a reader sees every finished operation, and each database connects once per pool opening.
 TEST(Stats, UsageFromManyThreadsIsExactAndEachDatabaseConnectsOnce) {
-  Wrapper w;
-  w.w = new_wrapper();
-  Recorder rec;
-  rec.subscribe(w.w, PM_EVENT_CONNECT);
-  Model m;
-  m.m = new_model(w.w, "u");
+  RecordingConnects setup;
+  Wrapper &w = setup.w;
+  Recorder &rec = setup.rec;
+  Model &m = setup.m;
   constexpr int kThreads = 6, kDbs = 40, kRounds = 5;  // 1,200 operations: many log merges
   std::vector<std::string> dbs;
   for (int i = 0; i < kDbs; ++i) dbs.push_back(unique_db("many"));
@@ -455,12 +465,10 @@ TEST(Stats, UsageFromManyThreadsIsExactAndEachDatabaseConnectsOnce) {
 // A database that moves from the shared pool to its own (set_db at run time) is listed by both
 // pools, counted once per operation, and connects once in each.
 TEST(Stats, ADatabaseMovedToItsOwnPoolIsListedByBothAndConnectsInEach) {
-  Wrapper w;
-  w.w = new_wrapper();
-  Recorder rec;
-  rec.subscribe(w.w, PM_EVENT_CONNECT);
-  Model m;
-  m.m = new_model(w.w, "u");
+  RecordingConnects setup;
+  Wrapper &w = setup.w;
+  Recorder &rec = setup.rec;
+  Model &m = setup.m;
   std::string moved = unique_db("moved");
   {
     Db d;
