@@ -5,18 +5,11 @@
 #   python.<file>.<function>     one test per pytest function in bindings/python/tests/test_*.py,
 #                                run with PYTHONPATH at the build output, on the real server
 #
-# Needs: python3 with the packages of bindings/python/requirements-dev.txt (scripts/bootstrap).
+# Runs with PM_PYTHON, the project's Python environment (tests/CMakeLists.txt), which holds the
+# packages of bindings/python/requirements-dev.txt.
 
 set(PM_PY_SRC ${PROJECT_SOURCE_DIR}/bindings/python)
 set(PM_PY_OUT ${CMAKE_BINARY_DIR}/bindings/python)
-
-# The python3 on PATH first (the one scripts/bootstrap installs packages for).
-set(Python3_FIND_UNVERSIONED_NAMES FIRST)
-find_package(Python3 3.9 COMPONENTS Interpreter)
-if(NOT Python3_Interpreter_FOUND)
-  message(STATUS "polymongo: no python3 >= 3.9; the Python binding's tests are not registered")
-  return()
-endif()
 
 # Files are written by the binding's own build (build dir) and never into the source tree:
 # no bytecode caches, no pytest cache.
@@ -37,7 +30,7 @@ if(DEFINED PM_TEST_TXN_DIR)
 endif()
 
 add_test(NAME python.build
-  COMMAND ${Python3_EXECUTABLE} ${PM_PY_SRC}/build_inplace.py ${PM_PY_OUT})
+  COMMAND ${PM_PYTHON} ${PM_PY_SRC}/build_inplace.py ${PM_PY_OUT})
 set_tests_properties(python.build PROPERTIES
   LABELS python
   FIXTURES_SETUP pm_python_build
@@ -54,7 +47,7 @@ foreach(file ${PM_PY_TEST_FILES})
   foreach(def ${defs})
     string(REGEX REPLACE "^def (test_[A-Za-z0-9_]+)\\(.*" "\\1" fn "${def}")
     add_test(NAME python.${short}.${fn}
-      COMMAND ${Python3_EXECUTABLE} -m pytest -q -rs -p no:cacheprovider
+      COMMAND ${PM_PYTHON} -m pytest -q -rs -p no:cacheprovider
               --rootdir ${PM_PY_SRC}/tests ${file}::${fn}
       WORKING_DIRECTORY ${PM_PY_SRC}/tests)
     set_tests_properties(python.${short}.${fn} PROPERTIES

@@ -307,7 +307,7 @@ TEST(Stats, PrometheusTextParsesWithThePythonParser) {
     std::ofstream f(py);
     f << script;
   }
-  int rc = std::system(("python3 " + py + " " + path + " " + name).c_str());
+  int rc = std::system((std::string(PM_PYTHON) + " " + py + " " + path + " " + name).c_str());
   EXPECT_EQ(rc, 0) << "the Python Prometheus parser rejected or contradicted the text";
 }
 
