@@ -43,28 +43,33 @@ TEST(Models, IndexesAreAppliedOncePerDatabaseOnFirstUse) {
 }
 
 TEST(Models, ValidatorIsAppliedOrRefusedByTheServer) {
-  Wrapper w;
-  w.w = new_wrapper();
-  Model m;
-  m.m = new_model(w.w, "validated",
-                  "{\"validator\": {\"$jsonSchema\": {\"bsonType\": \"object\", \"required\": [\"name\"]}},"
-                  " \"validationAction\": \"error\"}");
-  Db d;
-  std::string name = unique_db("validator");
-  d.d = bind_db(m.m, name);
-  pm_error err;
-  int rc = pm_db_insert_one(d.d, "{\"name\": \"ok\"}", PM_JSON, nullptr, 0, nullptr, &err);
-  Checker check;
-  if (rc != PM_OK) {
-    // The first use applies the validator; a server without validation says so, and the
-    // error reaches the caller instead of the write silently going through unvalidated.
-    EXPECT_TRUE(rc == PM_ENOTSUP || rc == PM_ESERVER) << pm_code_name(rc) << ": " << err.message;
-    EXPECT_NE(std::string(err.message).find("validator"), std::string::npos) << err.message;
-    EXPECT_EQ(check.count(name, "validated"), 0);
-    GTEST_SKIP() << "server cannot apply validators: " << err.message;
-  }
-  EXPECT_NE(pm_db_insert_one(d.d, "{\"other\": 1}", PM_JSON, nullptr, 0, nullptr, &err), PM_OK);
-  EXPECT_EQ(check.count(name, "validated"), 1);
+  on_server_with_feature("validators", [](FeatureRun &run) {
+    Wrapper w;
+    w.w = new_wrapper_on(run.uri);
+    Model m;
+    m.m = new_model(w.w, "validated",
+                    "{\"validator\": {\"$jsonSchema\": {\"bsonType\": \"object\", \"required\": [\"name\"]}},"
+                    " \"validationAction\": \"error\"}");
+    Db d;
+    std::string name = unique_db("validator");
+    d.d = bind_db(m.m, name);
+    pm_error err;
+    int rc = pm_db_insert_one(d.d, "{\"name\": \"ok\"}", PM_JSON, nullptr, 0, nullptr, &err);
+    Checker check(run.uri);
+    if (rc != PM_OK) {
+      // The first use applies the validator; a server without validation says so, and the
+      // error reaches the caller instead of the write silently going through unvalidated.
+      EXPECT_TRUE(rc == PM_ENOTSUP || rc == PM_ESERVER) << pm_code_name(rc) << ": " << err.message;
+      EXPECT_NE(std::string(err.message).find("validator"), std::string::npos) << err.message;
+      EXPECT_EQ(check.count(name, "validated"), 0);
+      run.refuse(err.message);
+      return;
+    }
+    // The validator is enforced: the invalid document is refused as a validation failure.
+    EXPECT_EQ(pm_db_insert_one(d.d, "{\"other\": 1}", PM_JSON, nullptr, 0, nullptr, &err), PM_EWRITE);
+    EXPECT_EQ(err.server_code, 121) << err.message;
+    EXPECT_EQ(check.count(name, "validated"), 1);
+  });
 }
 
 TEST(Models, BadDefinitionsAreRefused) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -313,6 +314,36 @@ std::string field(const std::string &json_doc, const std::string &name) {
   }
   bson_destroy(b);
   return out;
+}
+
+pm_wrapper *new_wrapper_on(const std::string &uri, const std::string &extra_options) {
+  std::string json = "{\"mongoURI\": \"" + uri + "\", \"defaultDB\": \"pm_default\"";
+  if (!extra_options.empty()) json += ", " + extra_options;
+  json += "}";
+  pm_wrapper *w = nullptr;
+  pm_error err;
+  int rc = pm_wrapper_new(json.c_str(), &w, &err);
+  EXPECT_EQ(rc, PM_OK) << err.message;
+  return w;
+}
+
+void on_server_with_feature(const std::string &feature, const std::function<void(FeatureRun &)> &body) {
+  FeatureRun main_run{server_uri()};
+  body(main_run);
+  if (!main_run.refused) return;  // the main server has it: the body's checks ran there
+  std::string uri = txn_uri();
+  if (uri.empty())
+    GTEST_SKIP() << "the main server lacks " << feature << " (" << main_run.why
+                 << ") and the suite has no server that has it (SecantusDB did not start)";
+  FeatureRun txn_run{uri};
+  body(txn_run);
+  if (txn_run.refused) {
+    ADD_FAILURE() << "the transaction server refused " << feature << " too: " << txn_run.why;
+  } else if (!::testing::Test::HasFailure()) {
+    std::printf("the main server refused %s (%s); verified on the transaction server\n", feature.c_str(),
+                main_run.why.c_str());
+    std::fflush(stdout);
+  }
 }
 
 }  // namespace pmtest

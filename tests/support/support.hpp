@@ -124,4 +124,26 @@ std::vector<std::string> drain(pm_cursor *c);
 // The value of a top-level field in a JSON-rendered document, e.g. field(doc, "n") -> "3".
 std::string field(const std::string &json_doc, const std::string &name);
 
+// A wrapper on the server at `uri` (asserting success), e.g. new_wrapper_on(txn_uri()).
+pm_wrapper *new_wrapper_on(const std::string &uri, const std::string &extra_options = "");
+
+// One run of a feature test's body (on_server_with_feature): the server to use, and whether
+// that server refused the feature (the body calls refuse() after asserting that the refusal
+// reached the caller correctly: the right error, nothing written).
+struct FeatureRun {
+  std::string uri;
+  bool refused = false;
+  std::string why;
+  void refuse(const std::string &reason) {
+    refused = true;
+    why = reason;
+  }
+};
+// For features the main server lacks (FerretDB: validators, arrayFilters, findAndModify
+// projections, Decimal128). No test is skipped on every server of the suite: `body` runs on
+// the main server; when that server refuses the feature, the same body runs on the transaction
+// server (SecantusDB, which has them), where it must pass. It skips, visibly, only when the
+// suite has no transaction server.
+void on_server_with_feature(const std::string &feature, const std::function<void(FeatureRun &)> &body);
+
 }  // namespace pmtest
