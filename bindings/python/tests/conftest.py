@@ -12,7 +12,7 @@ import itertools
 import os
 import sys
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pymongo
 import pytest
@@ -134,6 +134,43 @@ def checker() -> Iterator[pymongo.MongoClient]:
                                                       datetime_conversion="DATETIME_AUTO")
     yield client
     client.close()
+
+
+class FeatureRefused(Exception):
+    """Raised by a feature test's body (on_server_with_feature) when its server refused the
+    feature, after the body checked that the refusal reached the caller correctly (the right
+    error, nothing written)."""
+
+
+@pytest.fixture
+def on_server_with_feature(pytestconfig, checker) -> Callable[[str, Callable[..., None]], None]:
+    """For features the main server lacks (FerretDB: validators, arrayFilters, findAndModify
+    projections, Decimal128). No test is skipped on every server of the suite: `run(feature,
+    body)` calls body(pm, checker) with a PolyMongo and an independent client on the main
+    server; when the body raises FeatureRefused, it calls the body again on the transaction
+    server (SecantusDB, which has these features), where it must pass. It skips, visibly, only
+    when the suite has no transaction server."""
+
+    def run(feature: str, body: Callable[..., None]) -> None:
+        with polymongo.PolyMongo(server_uri(), default_db=unique_db("pydefault"), max_pool_size=4) as pm:
+            try:
+                body(pm, checker)
+                return  # the main server has it: the body's checks ran there
+            except FeatureRefused as e:
+                why = str(e)
+        uri = txn_server_uri()  # skips visibly without a transaction server
+        with polymongo.PolyMongo(uri, default_db=unique_db("pydefault"), max_pool_size=4) as pm, \
+                pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000) as txn_check:
+            try:
+                body(pm, txn_check)
+            except FeatureRefused as e:
+                pytest.fail(f"the transaction server refused {feature} too: {e}")
+        # Shown in CTest's output (pytest captures a passing test's own output).
+        capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(f"the main server refused {feature} ({why}); verified on the transaction server")
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from bson.binary import Binary
 from bson.datetime_ms import DatetimeMS
 from bson.regex import Regex
 from bson.timestamp import Timestamp
-from conftest import unique_db
+from conftest import FeatureRefused, unique_db
 
 import polymongo
 from polymongo import (
@@ -155,16 +155,21 @@ def test_update_replace_delete_and_upsert(pm, checker):
     assert coll.find_one({"_id": 0}) == {"_id": 0, "whole": "new"}
 
 
-def test_update_with_array_filters(pm, checker):
-    db = pm.model("items").db(unique_db("arrayfilters"))
-    db.insert_one({"_id": 1, "grades": [95, 80, 101, 102]})
-    try:
-        db.update_one({"_id": 1}, {"$set": {"grades.$[g]": 100}}, array_filters=[{"g": {"$gte": 100}}])
-    except (NotSupported, ServerError) as e:
-        # The option reached the server, which said it cannot do this: report, don't pass.
-        assert isinstance(e, NotSupported) or e.server_code != 0
-        pytest.skip(f"server lacks arrayFilters: {e}")
-    assert checker[db.name]["items"].find_one({"_id": 1})["grades"] == [95, 80, 100, 100]
+def test_update_with_array_filters(on_server_with_feature):
+    def body(pm, checker):
+        db = pm.model("items").db(unique_db("arrayfilters"))
+        db.insert_one({"_id": 1, "grades": [95, 80, 101, 102]})
+        try:
+            db.update_one({"_id": 1}, {"$set": {"grades.$[g]": 100}}, array_filters=[{"g": {"$gte": 100}}])
+        except (NotSupported, ServerError) as e:
+            # The option reached the server, which said it cannot do this: the caller gets that
+            # error and the document is unchanged.
+            assert e.server_code != 0
+            assert checker[db.name]["items"].find_one({"_id": 1})["grades"] == [95, 80, 101, 102]
+            raise FeatureRefused(str(e)) from e
+        assert checker[db.name]["items"].find_one({"_id": 1})["grades"] == [95, 80, 100, 100]
+
+    on_server_with_feature("arrayFilters", body)
 
 
 def test_find_one_and_modify(pm, checker):
@@ -189,15 +194,21 @@ def test_find_one_and_modify(pm, checker):
     assert coll.find_one({"_id": 1})["v"] == 12
 
 
-def test_find_one_and_update_with_projection(pm):
-    db = pm.model("items").db(unique_db("famproj"))
-    db.insert_one({"_id": 1, "v": 1, "hidden": True})
-    try:
-        out = db.find_one_and_update({"_id": 1}, {"$inc": {"v": 1}}, projection={"v": 1},
-                                     return_document=ReturnDocument.AFTER)
-    except NotSupported as e:
-        pytest.skip(f"server lacks findAndModify projections: {e}")
-    assert out == {"_id": 1, "v": 2}
+def test_find_one_and_update_with_projection(on_server_with_feature):
+    def body(pm, checker):
+        db = pm.model("items").db(unique_db("famproj"))
+        db.insert_one({"_id": 1, "v": 1, "hidden": True})
+        try:
+            out = db.find_one_and_update({"_id": 1}, {"$inc": {"v": 1}}, projection={"v": 1},
+                                         return_document=ReturnDocument.AFTER)
+        except NotSupported as e:
+            # The server said it cannot: the update was not applied.
+            assert checker[db.name]["items"].find_one({"_id": 1}) == {"_id": 1, "v": 1, "hidden": True}
+            raise FeatureRefused(str(e)) from e
+        assert out == {"_id": 1, "v": 2}
+        assert checker[db.name]["items"].find_one({"_id": 1}) == {"_id": 1, "v": 2, "hidden": True}
+
+    on_server_with_feature("findAndModify projections", body)
 
 
 def test_count_distinct_and_aggregate(pm):
@@ -335,21 +346,25 @@ def test_model_indexes_are_applied_per_database_on_first_use(pm, checker):
     assert checker[bad.name]["bad"].count_documents({}) == 0
 
 
-def test_model_validator(pm, checker):
-    m = pm.model("validated", validator={"$jsonSchema": {"bsonType": "object", "required": ["name"]}},
-                 validation_action="error")
-    db = m.db(unique_db("validator"))
-    try:
-        db.insert_one({"name": "ok"})
-    except (NotSupported, ServerError) as e:
-        # The first use applies the validator; a server without validation says so, and the
-        # error reaches the caller instead of the write going through unvalidated.
-        assert "validator" in str(e)
-        assert checker[db.name]["validated"].count_documents({}) == 0
-        pytest.skip(f"server cannot apply validators: {e}")
-    with pytest.raises(polymongo.WriteError):
-        db.insert_one({"other": 1})
-    assert checker[db.name]["validated"].count_documents({}) == 1
+def test_model_validator(on_server_with_feature):
+    def body(pm, checker):
+        m = pm.model("validated", validator={"$jsonSchema": {"bsonType": "object", "required": ["name"]}},
+                     validation_action="error")
+        db = m.db(unique_db("validator"))
+        try:
+            db.insert_one({"name": "ok"})
+        except (NotSupported, ServerError) as e:
+            # The first use applies the validator; a server without validation says so, and the
+            # error reaches the caller instead of the write going through unvalidated.
+            assert "validator" in str(e)
+            assert checker[db.name]["validated"].count_documents({}) == 0
+            raise FeatureRefused(str(e)) from e
+        with pytest.raises(polymongo.WriteError) as info:
+            db.insert_one({"other": 1})
+        assert info.value.server_code == 121  # DocumentValidationFailure
+        assert checker[db.name]["validated"].count_documents({}) == 1
+
+    on_server_with_feature("validators", body)
 
 
 def test_command_and_drop(pm, checker):
