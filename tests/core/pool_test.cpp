@@ -2,6 +2,7 @@
 #include "support.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 using namespace pmtest;
@@ -141,7 +142,21 @@ TEST(Pool, HandlesMayBeFreedInAnyOrder) {
 }
 
 TEST(Pool, VersionIsReported) {
-  EXPECT_STREQ(pm_version(), PM_VERSION_STRING);
+  // Three independent sources must agree: the library's runtime answers (pm_version,
+  // pm_version_num), the header's macros, and CMakeLists.txt's project(VERSION), which
+  // tests/CMakeLists.txt passes to this binary as PM_PROJECT_VERSION.
+  const std::string runtime = pm_version();
+  EXPECT_EQ(runtime, PM_PROJECT_VERSION) << "pm_version() differs from CMakeLists.txt's project(VERSION)";
+  EXPECT_STREQ(PM_VERSION_STRING, PM_PROJECT_VERSION)
+      << "include/polymongo/common.h's PM_VERSION_STRING differs from CMakeLists.txt's project(VERSION)";
+  // The string is MAJOR.MINOR.PATCH, nothing more, and the number encodes the same three parts.
+  int major = -1, minor = -1, patch = -1, used = 0;
+  ASSERT_EQ(std::sscanf(runtime.c_str(), "%d.%d.%d%n", &major, &minor, &patch, &used), 3) << runtime;
+  EXPECT_EQ(static_cast<size_t>(used), runtime.size()) << "trailing text in " << runtime;
+  EXPECT_EQ(major, PM_VERSION_MAJOR);
+  EXPECT_EQ(minor, PM_VERSION_MINOR);
+  EXPECT_EQ(patch, PM_VERSION_PATCH);
+  EXPECT_EQ(pm_version_num(), (major << 16) | (minor << 8) | patch);
   EXPECT_EQ(pm_version_num(), PM_VERSION_NUM);
   EXPECT_STREQ(pm_code_name(PM_EDBNAME), "PM_EDBNAME");
 }
