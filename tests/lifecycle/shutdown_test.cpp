@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
@@ -32,13 +33,33 @@ TEST_F(Shutdown, CloseAllLetsInFlightWorkFinishThenReopens) {
   Cursor c;
   pm_error err;
   ASSERT_EQ(pm_db_find(d.d, nullptr, 0, "{\"batchSize\": 1}", PM_JSON, &c.c, &err), PM_OK);
+  // The cursor (batchSize 1, 5 documents) holds a connection until it is exhausted. The
+  // finisher waits until close_all is observably waiting: the pool reports "disconnecting"
+  // (which close_all sets before it waits for in-use connections) in two polls 10 ms apart
+  // while close_all has not returned, so not a close_all merely passing through. Then it
+  // releases the cursor; close_all must return only after that.
+  std::atomic<bool> close_returned{false}, releasing{false};
+  std::atomic<bool> saw_waiting{false}, returned_before_release{false};
   std::thread finisher([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    int sightings = 0;
+    saw_waiting = wait_until([&] {
+      bool waiting = pm_wrapper_state(w.w) == PM_STATE_DISCONNECTING && !close_returned;
+      sightings = waiting ? sightings + 1 : 0;
+      return sightings >= 2;
+    }, 5000);
+    returned_before_release = close_returned.load();
+    releasing = true;  // from here on the cursor's connection may go back to the pool
     EXPECT_EQ(drain(c.c).size(), 5u) << "the in-flight cursor finishes normally";
   });
   pm_error close_err;
-  EXPECT_EQ(pm_wrapper_close_all(w.w, 5000, &close_err), PM_OK) << close_err.message;
+  int rc = pm_wrapper_close_all(w.w, 5000, &close_err);
+  bool released_before_return = releasing.load();
+  close_returned = true;
   finisher.join();
+  EXPECT_EQ(rc, PM_OK) << close_err.message;
+  EXPECT_TRUE(saw_waiting.load()) << "close_all never showed the pool disconnecting while the cursor was open";
+  EXPECT_FALSE(returned_before_release.load()) << "close_all returned while the cursor still held its connection";
+  EXPECT_TRUE(released_before_return) << "close_all returned before the cursor was released";
   EXPECT_EQ(pm_wrapper_open_pools(w.w), 0u);
   insert_json(d.d, "{\"after\": true}");  // the next call reconnects
   int64_t n = 0;
