@@ -55,6 +55,34 @@ func txnURI(t testing.TB) string {
 	return strings.TrimSpace(string(b))
 }
 
+// featureRefused is what a feature test's body returns when its server refused the feature
+// (onServerWithFeature), after checking that the refusal reached the caller correctly.
+type featureRefused struct{ why string }
+
+// onServerWithFeature is for features the main server lacks (FerretDB: validators,
+// arrayFilters, findAndModify projections, Decimal128). No test is skipped on every server of
+// the suite: body runs with a client and an independent checker on the main server; when it
+// returns a refusal (having checked the right error and that nothing was written), the same body
+// runs on the transaction server (SecantusDB, which has these features), where it must pass. It
+// skips, visibly, only when the suite has no transaction server.
+func onServerWithFeature(t *testing.T, feature string, body func(c *Client, check *checker) *featureRefused) {
+	t.Helper()
+	on := func(uri string) *featureRefused {
+		c := newClient(t, func(o *Options) { o.MongoURI = uri })
+		return body(c, newCheckerOn(t, uri))
+	}
+	refused := on(serverURI(t))
+	if refused == nil {
+		return // the main server has it: the body's checks ran there
+	}
+	if again := on(txnURI(t)); again != nil { // txnURI skips visibly without the server
+		t.Fatalf("the transaction server refused %s too: %s", feature, again.why)
+	}
+	if !t.Failed() {
+		t.Logf("the main server refused %s (%s); verified on the transaction server", feature, refused.why)
+	}
+}
+
 var (
 	runID     = randomHex(4)
 	dbCounter atomic.Int64

@@ -3,6 +3,7 @@ package polymongo
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -51,32 +52,38 @@ func TestModelIndexesAreAppliedPerDatabase(t *testing.T) {
 }
 
 func TestModelValidator(t *testing.T) {
-	c := newClient(t)
-	m := mustModel(t, c, "validated", ModelOptions{
-		Validator: bson.D{{Key: "$jsonSchema", Value: bson.D{
-			{Key: "bsonType", Value: "object"}, {Key: "required", Value: bson.A{"name"}}}}},
-		ValidationAction: "error",
+	onServerWithFeature(t, "validators", func(c *Client, check *checker) *featureRefused {
+		m := mustModel(t, c, "validated", ModelOptions{
+			Validator: bson.D{{Key: "$jsonSchema", Value: bson.D{
+				{Key: "bsonType", Value: "object"}, {Key: "required", Value: bson.A{"name"}}}}},
+			ValidationAction: "error",
+		})
+		name := uniqueDB("validator")
+		d := mustDB(t, m, name)
+		ctx := context.Background()
+		_, err := d.InsertOne(ctx, bson.D{{Key: "name", Value: "ok"}})
+		if err != nil {
+			// The first use applies the validator; a server that cannot says so, and the write
+			// does not go through unvalidated.
+			if !errors.Is(err, ErrNotSupported) && !errors.Is(err, ErrServer) {
+				t.Fatalf("unexpected error applying the validator: %v", err)
+			}
+			if !strings.Contains(err.Error(), "validator") {
+				t.Errorf("the refusal does not name the validator: %v", err)
+			}
+			if check.count(name, "validated", nil) != 0 {
+				t.Fatal("a write went through without its validator")
+			}
+			return &featureRefused{err.Error()}
+		}
+		_, err = d.InsertOne(ctx, bson.D{{Key: "other", Value: 1}})
+		var pe *Error
+		if !errors.As(err, &pe) || pe.ServerCode != 121 { // DocumentValidationFailure
+			t.Fatalf("the validator let an invalid document through, or refused it oddly: %v", err)
+		}
+		if check.count(name, "validated", nil) != 1 {
+			t.Fatal("validated collection content")
+		}
+		return nil
 	})
-	name := uniqueDB("validator")
-	d := mustDB(t, m, name)
-	ctx := context.Background()
-	check := newChecker(t)
-	_, err := d.InsertOne(ctx, bson.D{{Key: "name", Value: "ok"}})
-	if err != nil {
-		// The first use applies the validator; a server that cannot says so, and the write does
-		// not go through unvalidated.
-		if !errors.Is(err, ErrNotSupported) && !errors.Is(err, ErrServer) {
-			t.Fatalf("unexpected error applying the validator: %v", err)
-		}
-		if check.count(name, "validated", nil) != 0 {
-			t.Fatal("a write went through without its validator")
-		}
-		t.Skipf("server cannot apply validators: %v", err)
-	}
-	if _, err := d.InsertOne(ctx, bson.D{{Key: "other", Value: 1}}); err == nil {
-		t.Fatal("the validator let an invalid document through")
-	}
-	if check.count(name, "validated", nil) != 1 {
-		t.Fatal("validated collection content")
-	}
 }
