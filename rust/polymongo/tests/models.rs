@@ -47,33 +47,37 @@ fn indexes_via_model_options() {
 }
 
 #[test]
-fn validator_via_model_options_or_skip() {
-    let pm = wrapper();
-    let model = pm
-        .model(
-            "validated",
-            ModelOptions::default()
-                .validator(doc! {"$jsonSchema": {"bsonType": "object", "required": ["name"]}})
-                .validation_action(ValidationAction::Error),
-        )
-        .unwrap();
-    let name = unique_db("validator");
-    let db = model.db(&name).unwrap();
-    match db.insert_one(doc! {"name": "ok"}, None) {
-        Ok(_) => {
-            let err = db.insert_one(doc! {"other": 1}, None).unwrap_err();
-            assert!(matches!(err.kind(), ErrorKind::Server | ErrorKind::Write), "{err}");
-            assert_eq!(count(&name, "validated"), 1);
-            db.drop_collection().unwrap();
+fn validator_via_model_options() {
+    on_server_with_feature("validators", |uri| {
+        let pm = PolyMongo::new(&Options::new(uri).default_db("pm_default")).unwrap();
+        let model = pm
+            .model(
+                "validated",
+                ModelOptions::default()
+                    .validator(doc! {"$jsonSchema": {"bsonType": "object", "required": ["name"]}})
+                    .validation_action(ValidationAction::Error),
+            )
+            .unwrap();
+        let name = unique_db("validator");
+        let db = model.db(&name).unwrap();
+        match db.insert_one(doc! {"name": "ok"}, None) {
+            Ok(_) => {
+                let err = db.insert_one(doc! {"other": 1}, None).unwrap_err();
+                assert!(matches!(err.kind(), ErrorKind::Server | ErrorKind::Write), "{err}");
+                assert_eq!(err.server_code(), 121, "DocumentValidationFailure: {err}");
+                assert_eq!(count_on(uri, &name, "validated"), 1);
+                db.drop_collection().unwrap();
+                Ok(())
+            }
+            Err(e) => {
+                // The server cannot apply validators: the error reaches the caller, nothing written.
+                assert!(matches!(e.kind(), ErrorKind::NotSupported | ErrorKind::Server), "{e}");
+                assert!(e.message().contains("validator"), "{e}");
+                assert_eq!(count_on(uri, &name, "validated"), 0);
+                Err(Refused(e.to_string()))
+            }
         }
-        Err(e) => {
-            // The server cannot apply validators: the error reaches the caller, nothing written.
-            assert!(matches!(e.kind(), ErrorKind::NotSupported | ErrorKind::Server), "{e}");
-            assert!(e.message().contains("validator"), "{e}");
-            assert_eq!(count(&name, "validated"), 0);
-            skip(format!("server cannot apply validators: {e}"));
-        }
-    }
+    });
 }
 
 #[test]

@@ -104,3 +104,49 @@ pub fn wait_until(ms: u64, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// The server with transactions (SecantusDB, a replica set): `PM_TEST_TXN_URI`, else the URI
+/// file in `$PM_TEST_TXN_DIR` or `$(dirname $PM_TEST_SERVER_DIR)/server-txn`; `None` without one.
+pub fn txn_uri() -> Option<String> {
+    if let Ok(uri) = std::env::var("PM_TEST_TXN_URI") {
+        if !uri.is_empty() {
+            return Some(uri);
+        }
+    }
+    let dir = match std::env::var("PM_TEST_TXN_DIR") {
+        Ok(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
+        _ => std::path::Path::new(&std::env::var("PM_TEST_SERVER_DIR").ok()?).parent()?.join("server-txn"),
+    };
+    let uri = std::fs::read_to_string(dir.join("uri")).ok()?;
+    Some(uri.trim().to_string()).filter(|u| !u.is_empty())
+}
+
+/// What a feature test's body returns when its server refused the feature
+/// (`on_server_with_feature`), after checking that the refusal reached the caller correctly
+/// (the right error kind, nothing written): the error's text.
+pub struct Refused(pub String);
+
+/// For features the main server lacks (FerretDB: validators, arrayFilters, findAndModify
+/// projections, Decimal128). No test is skipped on every server of the suite: `body(uri)` runs
+/// on the main server; when it returns `Err(Refused)`, the same body runs on the transaction
+/// server (SecantusDB, which has these features), where it must pass. It skips, visibly, only
+/// when the suite has no transaction server.
+pub fn on_server_with_feature(feature: &str, body: impl Fn(&str) -> Result<(), Refused>) {
+    let Err(Refused(why)) = body(&server_uri()) else {
+        return; // the main server has it: the body's checks ran there
+    };
+    let Some(uri) = txn_uri() else {
+        skip(format!(
+            "the main server lacks {feature} ({why}) and the suite has no server that has it \
+             (SecantusDB did not start; set PM_TEST_TXN_URI)"
+        ));
+        return;
+    };
+    if let Err(Refused(again)) = body(&uri) {
+        panic!("the transaction server refused {feature} too: {again}");
+    }
+    // Straight to stderr, like skip(): libtest would hide a passing test's println!.
+    use std::io::Write;
+    let line = format!("the main server refused {feature} ({why}); verified on the transaction server\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
