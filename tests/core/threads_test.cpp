@@ -9,6 +9,16 @@
 
 using namespace pmtest;
 
+// What the socket peak counts (tests/support, sockets_to_port): this process's own TCP
+// sockets, i.e. those whose inode is one of its open file descriptors in /proc/self/fd, that
+// are ESTABLISHED in /proc/self/net/tcp{,6} with the server's port as their remote port, each
+// socket once (by inode), sampled every 2 ms. Other processes' sockets to the same server
+// (tests running beside this one), sockets being set up or closed (SYN_SENT, FIN_WAIT,
+// TIME_WAIT) and connections to other servers are not counted. The bound is maxPoolSize
+// pooled connections plus libmongoc's monitoring (at most 2 per server). When this test ran
+// beside others it used to count one socket several times (the kernel repeats rows of
+// /proc/net/tcp while the table changes between reads) and once reported 13 sockets when
+// there were 9 distinct ones; counting each inode once fixed that.
 TEST(Threads, SixteenThreadsTwoHundredDatabasesStayIsolatedWithinPoolLimit) {
   constexpr int kThreads = 16, kDatabases = 200, kMaxPool = 8, kPerThread = 100;
   int port = server_port();

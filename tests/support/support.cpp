@@ -167,8 +167,13 @@ std::vector<int> sockets_to_port(int port) {
     }
     closedir(d);
   }
-  // ...that are TCP connections whose remote port is the server's.
+  // ...that are TCP connections whose remote port is the server's. Each socket counts once,
+  // by inode: the kernel writes these tables a page per read() and resumes each read by its
+  // position in the hash chains, so when other processes open and close connections in the
+  // meantime (another test beside this one) a row can come out twice or more. Counting rows
+  // once saw 13 sockets where there were 9 distinct ones (the same local ports repeated).
   std::vector<int> local_ports;
+  std::set<std::string> counted;
   for (const char *table : {"/proc/self/net/tcp", "/proc/self/net/tcp6"}) {
     std::ifstream f(table);
     std::string line;
@@ -179,7 +184,7 @@ std::vector<int> sockets_to_port(int port) {
       in >> sl >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode;
       if (state != "01") continue;  // ESTABLISHED
       int rport = std::stoi(remote.substr(remote.find(':') + 1), nullptr, 16);
-      if (rport == port && inodes.count(inode))
+      if (rport == port && inodes.count(inode) && counted.insert(inode).second)
         local_ports.push_back(std::stoi(local.substr(local.find(':') + 1), nullptr, 16));
     }
   }

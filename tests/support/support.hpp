@@ -65,9 +65,11 @@ std::string unique_db(const std::string &prefix);
 // JSON options for pm_wrapper_new with the test server's URI plus `extra` ("a":1,...).
 std::string options(const std::string &extra = "");
 
-// Sockets of this process connected to 127.0.0.1:port / any host on `port`, read from /proc.
+// Sockets of this process connected to 127.0.0.1:port / any host on `port`, read from /proc:
+// its ESTABLISHED TCP sockets whose inode is one of its open file descriptors, each counted
+// once (a row /proc/net/tcp repeats while other processes' sockets change is not a socket).
 int count_sockets_to_port(int port);
-// The local ports of those sockets.
+// The local ports of those sockets (one per socket).
 std::vector<int> sockets_to_port(int port);
 
 // A client independent of polymongo, to read back what polymongo wrote.
