@@ -164,7 +164,8 @@ int pm_wrapper_import_document(pm_wrapper *wrapper, const char *db, const void *
   return with_report(report, err, [&] {
     core::Wrapper &w = wrapper_of(wrapper);
     if (doc == nullptr) capi::null_argument("doc");
-    core::Doc parsed(capi::view(doc, doc_len), "import document");
+    // Framed only: each document in it is checked on its own (a counted failure when invalid).
+    core::Doc parsed(capi::view(doc, doc_len), "import document", core::Doc::Accept::framing);
     return core::import_document(w, w.resolve_db_name(db), parsed.get(), import_options(options_json));
   });
 }

@@ -411,7 +411,7 @@ WriteOutcome Compensation::update(const Db &plain, DocView filter, DocView chang
   require_active();
   if (change.data == nullptr) fail(Code::invalid_argument, "update: the update is NULL");
   Doc f(filter, "filter");
-  Doc c(change, replace ? "replacement" : "update");
+  Doc c(change, replace ? "replacement" : "update", replace ? Doc::Accept::document : Doc::Accept::pipeline);
   Doc o(opts, "options");
   bson_iter_t it;
   bool upsert = bson_iter_init_find(&it, o.get(), "upsert") && bson_iter_as_bool(&it);

@@ -111,7 +111,7 @@ struct BulkPlan {
   std::shared_ptr<InsertedIds> inserted;   // every insert's _id, when a result is wanted
 
   void add_insert(DocView doc) {
-    Write w{Kind::insert, std::make_unique<Doc>(doc, "document", Doc::Framing::checked_by_driver), nullptr, nullptr};
+    Write w{Kind::insert, std::make_unique<Doc>(doc, "document"), nullptr, nullptr};
     if (want_result && !inserted) inserted = std::make_shared<InsertedIds>();
     InsertedIds *ids = want_result ? inserted.get() : nullptr;
     if (!note_id(w.first->get(), ids, writes.size())) {
@@ -124,7 +124,7 @@ struct BulkPlan {
   void add(Kind kind, DocView filter, DocView change, const bson_t *write_opts) {
     Write w{kind, std::make_unique<Doc>(filter, "filter"), nullptr, nullptr};
     if (kind == Kind::update_one || kind == Kind::update_many) {
-      w.second = std::make_unique<Doc>(change, "update");
+      w.second = std::make_unique<Doc>(change, "update", Doc::Accept::pipeline);
       check_update(w.second->get(), "update");
     } else if (kind == Kind::replace_one) {
       w.second = std::make_unique<Doc>(change, "replacement");
@@ -319,7 +319,7 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
     const bson_t *opts = w.opts.get();
     switch (w.kind) {
       case BulkPlan::Kind::insert:
-        ok = mongoc_bulk_operation_insert_with_opts(bulk, w.target(), opts, &error);
+        ok = mongoc_bulk_operation_insert_with_opts(bulk, w.target(), opts ? opts : driver_skips_validation(), &error);
         break;
       case BulkPlan::Kind::update_one:
         ok = mongoc_bulk_operation_update_one_with_opts(bulk, w.target(), w.second->get(), opts, &error);
@@ -352,7 +352,7 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
 // One document with no options, the commonest write of all: no plan is built, and libmongoc's
 // insert_one sends the same insert command as a bulk of one without a bulk operation's set-up.
 PM_HOT WriteOutcome Db::insert_one(DocView doc, bool want_result) const {
-  Doc d(doc, "document", Doc::Framing::checked_by_driver);
+  Doc d(doc, "document");
   auto inserted = want_result ? std::make_shared<InsertedIds>() : nullptr;
   bson_t with_id = BSON_INITIALIZER;
   BsonGuard with_id_guard{&with_id};
@@ -364,7 +364,7 @@ PM_HOT WriteOutcome Db::insert_one(DocView doc, bool want_result) const {
   return run(true, [&](Target &t) {
   bson_t reply;
   bson_error_t error;
-  bool ok = mongoc_collection_insert_one(t.coll, target, OpOpts(nullptr, session_.get()).get(), &reply, &error);
+  bool ok = mongoc_collection_insert_one(t.coll, target, OpOpts(driver_skips_validation(), session_.get()).get(), &reply, &error);
   return outcome(ok, &reply, error, inserted, true, want_result);
   });
 }
@@ -517,7 +517,8 @@ std::optional<Bytes> Db::find_one_and_modify(Modify kind, DocView filter, DocVie
   std::unique_ptr<Doc> c;
   if (kind != Modify::remove) {
     if (change.data == nullptr) fail(Code::invalid_argument, "find-and-modify: the update is NULL");
-    c = std::make_unique<Doc>(change, kind == Modify::update ? "update" : "replacement");
+    c = std::make_unique<Doc>(change, kind == Modify::update ? "update" : "replacement",
+                              kind == Modify::update ? Doc::Accept::pipeline : Doc::Accept::document);
     if (kind == Modify::update) check_update(c->get(), "update");
     else check_replacement(c->get(), "replacement");
   }

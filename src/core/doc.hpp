@@ -25,15 +25,16 @@ struct DocView {
 // A parsed document. Not movable: bson_t may point into itself.
 class Doc {
  public:
+  // What a parameter accepts besides one valid BSON document (see well_formed).
+  enum class Accept {
+    document,
+    pipeline,  // also a JSON array (an update pipeline); as BSON an array is a document anyway
+    framing,   // a container whose elements are checked one by one (an import): only lengths
+  };
   Doc();  // the empty document
   // Parses `view`; `what` names the parameter in error messages ("filter", "update"...).
   // A NULL view is the empty document. BSON input is borrowed (must outlive the Doc).
-  Doc(DocView view, const char *what);
-  // For a document to insert: libmongoc validates those itself (keys and structure, before
-  // anything is sent), so only the length framing is checked here, which keeps an insert from
-  // walking its document twice.
-  enum class Framing { checked_by_driver };
-  Doc(DocView view, const char *what, Framing);
+  Doc(DocView view, const char *what, Accept accept = Accept::document);
   ~Doc();
   Doc(const Doc &) = delete;
   Doc &operator=(const Doc &) = delete;
@@ -43,7 +44,7 @@ class Doc {
   bool empty() const { return bson_empty(&doc_); }
 
  private:
-  void parse(DocView view, const char *what, bool validate);
+  void parse(DocView view, const char *what, Accept accept);
   bson_t doc_;
 };
 
@@ -89,8 +90,32 @@ constexpr size_t kMaxBsonDepth = 200;
 // Whether every embedded document of `b` opens, nested at most kMaxBsonDepth levels: what
 // bson_validate misses (see doc.cpp).
 bool walkable(const bson_t *b);
-// bson_validate and walkable: well-formed BSON that every reader can walk to its end.
-bool well_formed(const bson_t *b);
+// Why `len` bytes at `data` are not one valid BSON document, or "" when they are. Strictly the
+// BSON specification (libbson 1.23's bson_validate lets several breaches through, invalid UTF-8
+// among them): every length and terminator, nothing after a document's terminating 0, known
+// element types, booleans 0 or 1, UTF-8 (RFC 3629) in keys, strings, code, symbols, DBPointer
+// names and regular expressions (strings, code and symbols may hold NUL bytes), binary subtype
+// 2's inner length, code-with-scope sizes; nested at most kMaxBsonDepth levels.
+std::string bson_problem(const uint8_t *data, size_t len);
+inline std::string bson_problem(const bson_t *b) { return bson_problem(bson_get_data(b), b->len); }
+// bson_problem finds none: valid BSON that every reader can walk to its end.
+inline bool well_formed(const bson_t *b) { return bson_problem(b).empty(); }
+
+// Extended JSON text (`len` bytes; -1: up to its NUL) parsed into `out` (initialised here, also
+// on failure). libbson's bson_init_from_json, except where it is wrong (see doc.cpp).
+bool json_to_bson(const char *json, ssize_t len, bson_t *out, bson_error_t *error);
+// The same on the heap; null on failure.
+BsonPtr json_to_new_bson(const char *json, ssize_t len, bson_error_t *error);
+
+// Whether canonical Extended JSON of `b` reads back as the same bytes: false when `b` holds a
+// NaN with a payload or sign, or a Decimal128 in a non-canonical encoding (the text has one
+// spelling for each).
+bool json_exact(const bson_t *b);
+
+// {"validate": false}, the options of every insert: documents are checked here (bson_problem)
+// before they are sent, and libmongoc 1.23's own check would walk them again, let invalid UTF-8
+// through and refuse empty keys in embedded documents, which servers store.
+const bson_t *driver_skips_validation();
 
 // Appends every field of `src` to `dst` except the listed keys.
 void copy_except(const bson_t *src, bson_t *dst, std::initializer_list<const char *> skip);

@@ -59,8 +59,7 @@ class RecordParser {
     ExportRecord out;
     if (line_.find_first_not_of(" \t\r") == std::string::npos) return out;
     bson_error_t error;
-    rec_.reset(bson_new_from_json(reinterpret_cast<const uint8_t *>(line_.data()),
-                                  static_cast<ssize_t>(line_.size()), &error));
+    rec_ = json_to_new_bson(line_.data(), static_cast<ssize_t>(line_.size()), &error);
     if (!rec_) bad(std::string("malformed JSON: ") + error.message);
     bson_iter_t it;
     if (!bson_iter_init_find(&it, rec_.get(), "type") || !BSON_ITER_HOLDS_UTF8(&it))
@@ -83,7 +82,17 @@ class RecordParser {
     } else if (type == "document") {
       out.type = ExportRecord::Type::document;
       out.collection = collection_field("collection");
-      out.doc = document_field("doc");
+      if (bson_iter_init_find(&it, rec_.get(), "bson")) {
+        if (!BSON_ITER_HOLDS_BINARY(&it)) bad("field \"bson\" is not binary data");
+        uint32_t len = 0;
+        const uint8_t *data = nullptr;
+        bson_iter_binary(&it, nullptr, &len, &data);
+        out.problem = bson_problem(data, len);
+        out.doc.reset(bson_new_from_data(data, len));
+      } else {
+        out.doc = document_field("doc");
+        out.problem = bson_problem(out.doc.get());
+      }
     } else if (type == "collectionEnd") {
       out.type = ExportRecord::Type::collection_end;
       out.collection = collection_field("collection");

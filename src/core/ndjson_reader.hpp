@@ -25,11 +25,15 @@ LineSource ndjson_lines(ReadFn read);
 
 // One record, checked: a `collection`, `index`, `document` or `collectionEnd` record names a
 // valid collection, and carries its document (options, spec, doc) where its type has one.
+// A document record carries its document as canonical Extended JSON in "doc", or, where that
+// text cannot hold it exactly (a NaN payload, a non-canonical Decimal128, bytes that are not
+// valid BSON), as its BSON bytes in "bson" ({"$binary": {"base64": ..., "subType": "00"}}).
 struct ExportRecord {
   enum class Type { blank, meta, collection, index, document, collection_end };
   Type type = Type::blank;  // blank: an empty or whitespace-only line
   std::string collection;
-  BsonPtr doc;
+  BsonPtr doc;          // null for a document whose bytes are not even framed as one
+  std::string problem;  // a document that is not valid BSON: why (bson_problem); it is not written
 };
 
 // Parses line number `line_no`. A malformed or truncated record throws
