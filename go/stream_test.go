@@ -280,6 +280,34 @@ func TestStreamSharedSubscribersEachGetEveryEvent(t *testing.T) {
 	}
 }
 
+// inFlight is the number of C calls running on the handle (acquired, not yet released).
+func (h *handle[P]) inFlight() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.busy
+}
+
+// waitBlockedInNext returns once the Next started on s in another goroutine (which reports
+// its end on woke) is observably waiting inside the library: a pm_stream_next call is in
+// flight on the stream's handle, and Next has not returned. Nothing else uses s meanwhile, so
+// the call in flight is that Next's; and Next, with no event coming and a context that never
+// ends, can then only return once the stream is closed. Fails after 5 seconds.
+func waitBlockedInNext(t *testing.T, s *ChangeStream, woke <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.h.inFlight() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("Next never started waiting in pm_stream_next")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-woke:
+		t.Fatalf("Next returned before the stream was closed: %v", err)
+	default:
+	}
+}
+
 func TestStreamCloseStreamsAndDropDatabaseCloseThem(t *testing.T) {
 	f := newStreamFixture(t)
 	ctx := context.Background()
@@ -307,7 +335,7 @@ func TestStreamCloseStreamsAndDropDatabaseCloseThem(t *testing.T) {
 		a1.Next(ctx)
 		woke <- a1.Err()
 	}()
-	time.Sleep(100 * time.Millisecond)
+	waitBlockedInNext(t, a1, woke)
 	n, err := f.c.CloseStreams(ctx, f.a)
 	if err != nil || n != 2 {
 		t.Fatalf("CloseStreams = %d, %v", n, err)
@@ -392,7 +420,7 @@ func TestStreamContextCloseAndClientClose(t *testing.T) {
 		s.Next(ctx)
 		woke <- s.Err()
 	}()
-	time.Sleep(100 * time.Millisecond)
+	waitBlockedInNext(t, s, woke)
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
