@@ -219,7 +219,15 @@ def test_close_streams_closes_them_and_next_raises_closed(rs):
 
     t = threading.Thread(target=waiter)
     t.start()
-    time.sleep(0.3)
+    # Observed, not assumed: the waiter is inside next() (it holds the stream's lock for the
+    # whole call) with a pm_stream_next call in flight on the stream's handle, and has not
+    # returned. Nothing else uses a2, so that call is the waiter's; with no event coming and no
+    # deadline, next() can then only end once the stream is closed.
+    deadline = time.monotonic() + 5
+    while not (a2._lock.locked() and a2._h._users > 0):
+        assert time.monotonic() < deadline, "the waiter never started waiting in pm_stream_next"
+        time.sleep(0.001)
+    assert t.is_alive() and outcome == [], f"next() returned before close_streams: {outcome}"
     assert rs.close_streams(a) == 3
     t.join(10)
     assert not t.is_alive() and len(outcome) == 1 and isinstance(outcome[0], Closed)
