@@ -199,8 +199,18 @@ fn hook_may_close_handles_while_being_unsubscribed() {
     db.insert_one(doc! {}, None).unwrap();
     entered_rx.recv_timeout(FLUSH).expect("the hook is running");
     let (done_tx, done_rx) = mpsc::channel();
-    std::thread::spawn(move || done_tx.send(sub.unsubscribe()).unwrap());
-    std::thread::sleep(Duration::from_millis(50));
+    let (tid_tx, tid_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        tid_tx.send(current_thread_id()).unwrap();
+        done_tx.send(sub.unsubscribe()).unwrap()
+    });
+    // Observed, not assumed: the unsubscribing thread is parked (asleep, no context switch for
+    // a while) and unsubscribe has not returned. Its only long wait is the one for the running
+    // callback, which cannot end before go_tx: so the hook now closes the wrapper while the
+    // other thread waits in unsubscribe for it.
+    let tid = tid_rx.recv_timeout(FLUSH).expect("the unsubscribing thread started");
+    assert!(wait_until(5000, || thread_is_parked(tid)), "unsubscribe never waited for the running callback");
+    assert!(done_rx.try_recv().is_err(), "unsubscribe returned while the callback was still running");
     go_tx.send(()).unwrap();
     let unsubscribed = done_rx.recv_timeout(Duration::from_secs(10)).expect("no deadlock");
     unsubscribed.unwrap();

@@ -68,10 +68,48 @@ pub fn index_names(db: &str, collection: &str) -> Vec<String> {
     }
 }
 
-/// Reports a test as skipped in a way CTest sees (SKIP_REGULAR_EXPRESSION "SKIPPED:"); the
-/// ctest runner passes --nocapture so that the line reaches CTest.
+/// Reports the calling test as skipped; the test should return right after. libtest has no
+/// run-time skip, so cargo's summary still counts the test as passed: the line
+/// `SKIPPED: <test>: <reason>` is what says otherwise. It goes straight to the process's
+/// stderr, not through `println!`/`eprintln!`, which libtest captures and shows only for
+/// failing tests: a plain `cargo test` prints it (next to the test's `ok`) without
+/// --nocapture, and under CTest, whose output holds stdout and stderr, it matches
+/// SKIP_REGULAR_EXPRESSION "SKIPPED:".
 pub fn skip(reason: impl std::fmt::Display) {
-    println!("SKIPPED: {reason}");
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("<unnamed test>");
+    let line = format!("SKIPPED: {test}: {reason}\n");
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(line.as_bytes());
+    let _ = err.flush();
+}
+
+/// The calling thread's kernel id (Linux: from /proc/thread-self, i.e. `<pid>/task/<tid>`).
+pub fn current_thread_id() -> u32 {
+    let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
+    link.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse().ok()).expect("a thread id")
+}
+
+/// Whether thread `tid` of this process is parked in a long wait: asleep (state S) in two
+/// readings 20 ms apart with no voluntary context switch between them (a thread that only met
+/// a briefly held lock would have woken up and switched again).
+pub fn thread_is_parked(tid: u32) -> bool {
+    let read = || -> Option<(char, u64)> {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+        // pid (comm) state ...: comm may hold spaces and parentheses; the state follows the last ')'.
+        let state = stat[stat.rfind(')')? + 1..].trim_start().chars().next()?;
+        let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok()?;
+        let switches = status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse().ok())?;
+        Some((state, switches))
+    };
+    let Some((first, before)) = read() else { return false };
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let Some((second, after)) = read() else { return false };
+    first == 'S' && second == 'S' && before == after
 }
 
 /// The second test server ("another cluster"): `PM_TEST_URI2`, else `$PM_TEST_SERVER2_DIR/uri`;
