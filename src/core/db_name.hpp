@@ -7,6 +7,9 @@
 
 namespace pm::core {
 
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates, or code points past U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+
 // Why `name` may not be used as a database name, or nullopt when it may.
 std::optional<std::string> db_name_problem(std::string_view name, bool allow_system);
 

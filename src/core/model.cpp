@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "db_name.hpp"
 #include "error.hpp"
 
 namespace pm::core {
@@ -16,6 +17,7 @@ void check_collection_name(const std::string &name) {
   if (name.rfind("system.", 0) == 0)
     fail(Code::invalid_argument, "collection name '" + name + "' is reserved (system.)");
   if (name.size() > 120) fail(Code::invalid_argument, "collection name is longer than 120 bytes");
+  if (!is_valid_utf8(name)) fail(Code::invalid_argument, "collection name is not valid UTF-8");
 }
 
 // Copies one index specification, adding the driver's default name when it has none.

@@ -86,3 +86,33 @@ TEST_F(Fixture, BindingDoesNoIo) {
   }
   EXPECT_EQ(count_sockets_to_port(port), before);
 }
+
+TEST_F(Fixture, InvalidUtf8NamesAreRefusedBeforeTheServer) {
+  const std::vector<std::string> bad = {
+      std::string("ab\xff\xfe" "cd"),     // bytes that never occur in UTF-8
+      std::string("ab\xc3"),              // a lone lead byte at the end
+      std::string("a\xc3" "b"),           // a lead byte without its continuation
+      std::string("ab\xed\xa0\x80"),      // U+D800, a UTF-16 surrogate encoded in UTF-8
+      std::string("ab\xe2\x82"),          // a 3-byte sequence cut short
+      std::string("ab\xc0\xaf"),          // an overlong '/'
+      std::string("ab\x80" "cd"),         // a continuation byte without a lead
+      std::string("ab\xf4\x90\x80\x80"),  // past U+10FFFF
+  };
+  for (const std::string &name : bad) {
+    expect_bad(name);
+    pm_model *model = nullptr;
+    pm_error err;
+    EXPECT_EQ(pm_model_new(w.w, name.c_str(), nullptr, 0, &model, &err), PM_EINVAL) << name;
+    EXPECT_NE(std::string(err.message).find("UTF-8"), std::string::npos) << err.message;
+    EXPECT_EQ(model, nullptr);
+    pm_model_free(model);
+  }
+  // Well-formed multi-byte names are still names (the server may have its own rules).
+  for (const char *good : {"caf\xc3\xa9", "\xe5\x90\x8d\xe5\x89\x8d", "emoji\xf0\x9f\x98\x80"}) {
+    Db d;
+    pm_error err;
+    EXPECT_EQ(pm_model_db(m.m, good, &d.d, &err), PM_OK) << good << ": " << err.message;
+    Model gm;
+    EXPECT_EQ(pm_model_new(w.w, good, nullptr, 0, &gm.m, &err), PM_OK) << good << ": " << err.message;
+  }
+}
