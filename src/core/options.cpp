@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "db_name.hpp"
@@ -114,6 +115,20 @@ std::unique_ptr<cJSON, JsonDeleter> parse_object(const char *json, const std::st
   return root;
 }
 
+// The maxPoolSize option of a URI that check_mongo_uri accepted, when it has one.
+std::optional<int> uri_max_pool_size(const std::string &uri) {
+  bson_error_t error;
+  mongoc_uri_t *parsed = mongoc_uri_new_with_error(uri.c_str(), &error);
+  if (parsed == nullptr) return std::nullopt;
+  std::optional<int> n;
+  if (mongoc_uri_has_option(parsed, MONGOC_URI_MAXPOOLSIZE))
+    n = mongoc_uri_get_option_as_int32(parsed, MONGOC_URI_MAXPOOLSIZE, 0);
+  mongoc_uri_destroy(parsed);
+  if (n && (*n < 1 || *n > kMaxPool))
+    bad("mongoURI: maxPoolSize=" + std::to_string(*n) + " must be from 1 to " + std::to_string(kMaxPool));
+  return n;
+}
+
 }  // namespace
 
 PoolSpec parse_pool_spec(const char *json, const std::string &where) {
@@ -181,8 +196,16 @@ Options Options::parse(const char *json) {
     o.default_db = uri_db;
   }
 
-  if (auto *v = get("maxPoolSize"))
+  // The URI's own maxPoolSize counts when the option is absent; both given must agree.
+  std::optional<int> uri_max = uri_max_pool_size(o.mongo_uri);
+  if (auto *v = get("maxPoolSize")) {
     o.max_pool_size = static_cast<int>(integer(v, "maxPoolSize", 1, kMaxPool));
+    if (uri_max && *uri_max != o.max_pool_size)
+      bad("maxPoolSize (" + std::to_string(o.max_pool_size) + ") conflicts with the mongoURI's maxPoolSize=" +
+          std::to_string(*uri_max) + ": give one, or the same value in both");
+  } else if (uri_max) {
+    o.max_pool_size = *uri_max;
+  }
   if (auto *v = get("minFreeConnections"))
     o.min_free_connections = static_cast<int>(integer(v, "minFreeConnections", 0, kMaxPool));
   if (o.min_free_connections > o.max_pool_size)

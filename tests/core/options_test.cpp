@@ -145,3 +145,37 @@ TEST(Options, ColdStartFalseConnectsAndFailsFastWhenUnreachable) {
                            " \"coldStart\": false}", &bad, &err), PM_ECONNECT);
   EXPECT_EQ(bad, nullptr);
 }
+
+TEST(Options, UriMaxPoolSizeIsHonouredAndAConflictIsRefused) {
+  std::string uri = add_query(server_uri(), "maxPoolSize=3&waitQueueTimeoutMS=" + std::to_string(slow(300)));
+  Wrapper w;
+  pm_error err;
+  ASSERT_EQ(pm_wrapper_new(("{\"mongoURI\": \"" + uri + "\", \"defaultDB\": \"pm_default\"}").c_str(), &w.w, &err),
+            PM_OK) << err.message;
+  // Three cursors with a batch left each hold the pool's three connections...
+  Model m;
+  m.m = new_model(w.w, "uri_pool_size");
+  Db d;
+  d.d = bind_db(m.m, unique_db("uripool"));
+  for (int i = 0; i < 4; ++i) insert_json(d.d, "{\"i\": " + std::to_string(i) + "}");
+  std::vector<Cursor> held(3);
+  for (Cursor &c : held)
+    ASSERT_EQ(pm_db_find(d.d, nullptr, 0, "{\"batchSize\": 1}", PM_JSON, &c.c, &err), PM_OK) << err.message;
+  // ...so a fourth operation waits for one and times out: the pool has 3, not the default 10.
+  int64_t n = 0;
+  EXPECT_EQ(pm_db_count(d.d, nullptr, 0, nullptr, 0, &n, &err), PM_ETIMEOUT) << err.message;
+  EXPECT_NE(std::string(err.message).find("all 3 in use"), std::string::npos) << err.message;
+  char *stats = nullptr;
+  ASSERT_EQ(pm_wrapper_stats(w.w, &stats, &err), PM_OK);
+  EXPECT_NE(std::string(stats).find("\"maxSize\":3"), std::string::npos) << stats;
+  pm_free(stats);
+  held.clear();
+  EXPECT_EQ(pm_db_count(d.d, nullptr, 0, nullptr, 0, &n, &err), PM_OK) << err.message;
+  EXPECT_EQ(n, 4);
+
+  // Both given: the same value is fine, different values are refused naming both.
+  Wrapper same;
+  EXPECT_EQ(pm_wrapper_new(with_uri(uri, "\"maxPoolSize\": 3").c_str(), &same.w, &err), PM_OK) << err.message;
+  expect_rejected(with_uri(uri, "\"maxPoolSize\": 5"), "maxPoolSize (5)");
+  expect_rejected(with_uri(uri, "\"maxPoolSize\": 5"), "mongoURI's maxPoolSize=3");
+}
