@@ -62,6 +62,10 @@ Error Error::from_driver(const bson_error_t &error, const std::string &context) 
     case MONGOC_ERROR_CLIENT:
       if (error.code == MONGOC_ERROR_CLIENT_AUTHENTICATE) return Error(Code::auth, message);
       if (error.code == MONGOC_ERROR_CLIENT_TOO_BIG) return Error(Code::invalid_argument, message);
+      // "Server does not support sessions": the server answered, and will answer the same
+      // again; a connection error would have callers who retry those retry forever.
+      if (error.code == MONGOC_ERROR_CLIENT_SESSION_FAILURE && std::strstr(error.message, "not support") != nullptr)
+        return Error(Code::not_supported, message);
       return Error(Code::connection, message);
     case MONGOC_ERROR_BSON:
     case MONGOC_ERROR_NAMESPACE:
