@@ -2,6 +2,7 @@
 #include "hot.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -56,6 +57,61 @@ void split_write_options(const bson_t *opts, bson_t *per_write, bson_t *per_bulk
 bool option_bool(const bson_t *opts, const char *key, bool fallback) {
   bson_iter_t it;
   return bson_iter_init_find(&it, opts, key) ? bson_iter_as_bool(&it) : fallback;
+}
+
+const char *type_name(bson_type_t t) {
+  switch (t) {
+    case BSON_TYPE_DOUBLE: return "a double";
+    case BSON_TYPE_UTF8: return "a string";
+    case BSON_TYPE_DOCUMENT: return "a document";
+    case BSON_TYPE_ARRAY: return "an array";
+    case BSON_TYPE_BOOL: return "a boolean";
+    case BSON_TYPE_NULL: return "null";
+    case BSON_TYPE_INT32:
+    case BSON_TYPE_INT64: return "an integer";
+    case BSON_TYPE_DECIMAL128: return "a Decimal128";
+    default: return "another BSON type";
+  }
+}
+
+// The types of the read options polymongo knows, checked before anything is sent: the driver
+// passes most of them through as given, and a string limit reached the server. `what` names
+// the operation in the message. Options not listed are the driver's to check.
+void check_read_options(const bson_t *opts, const char *what) {
+  bson_iter_t it;
+  if (opts == nullptr || !bson_iter_init(&it, opts)) return;
+  while (bson_iter_next(&it)) {
+    const char *key = bson_iter_key(&it);
+    bson_type_t type = bson_iter_type(&it);
+    auto bad = [&](const char *expected) {
+      fail(Code::invalid_argument, std::string(what) + ": option '" + key + "' must be " + expected +
+                                       " (got " + type_name(type) + ")");
+    };
+    bool integer_key = is_one_of(key, {"skip", "limit", "batchSize", "maxTimeMS", "maxAwaitTimeMS"});
+    if (integer_key) {
+      int64_t v = 0;
+      if (type == BSON_TYPE_INT32 || type == BSON_TYPE_INT64) {
+        v = bson_iter_as_int64(&it);
+      } else if (type == BSON_TYPE_DOUBLE) {
+        double d = bson_iter_double(&it);
+        if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9.0e15) bad("an integer");
+        v = static_cast<int64_t>(d);
+      } else {
+        bad("an integer");
+      }
+      if (v < 0) {  // servers refuse them (for one batch, say singleBatch: true)
+        fail(Code::invalid_argument, std::string(what) + ": option '" + key + "' must be >= 0 (got " +
+                                         std::to_string(v) + ")");
+      }
+    } else if (is_one_of(key, {"sort", "projection", "collation", "min", "max", "let"})) {
+      if (type != BSON_TYPE_DOCUMENT) bad("a document");
+    } else if (std::strcmp(key, "hint") == 0) {
+      if (type != BSON_TYPE_DOCUMENT && type != BSON_TYPE_UTF8) bad("a document or an index name");
+    } else if (is_one_of(key, {"singleBatch", "allowDiskUse", "noCursorTimeout", "returnKey", "showRecordId",
+                               "allowPartialResults", "tailable", "awaitData"})) {
+      if (type != BSON_TYPE_BOOL) bad("true or false");
+    }
+  }
 }
 
 DocView sub_document(const bson_iter_t *it) {
@@ -482,6 +538,7 @@ WriteOutcome Db::bulk_write(const std::vector<DocView> &ops, DocView opts) const
 std::unique_ptr<Cursor> Db::find(DocView filter, DocView opts) const {
   Doc f(filter, "filter");
   Doc o(opts, "options");
+  check_read_options(o.get(), "find");
   return run(false, [&](Target &t) {
   mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), OpOpts(o.get(), session_.get()).get(), nullptr);
   return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
@@ -492,6 +549,7 @@ std::unique_ptr<Cursor> Db::find(DocView filter, DocView opts) const {
 PM_HOT std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
   Doc f(filter, "filter");
   Doc o(opts, "options");
+  check_read_options(o.get(), "find one");
   bson_t one = BSON_INITIALIZER;
   copy_except(o.get(), &one, {"limit", "singleBatch", "batchSize"});
   BSON_APPEND_INT64(&one, "limit", 1);  // the server closes the cursor once the limit is met
@@ -585,6 +643,7 @@ std::optional<Bytes> Db::find_one_and_modify(Modify kind, DocView filter, DocVie
 int64_t Db::count(DocView filter, DocView opts) const {
   Doc f(filter, "filter");
   Doc o(opts, "options");
+  check_read_options(o.get(), "count");
   return run(false, [&](Target &t) {
   bson_error_t error;
   int64_t n = mongoc_collection_count_documents(t.coll, f.get(), OpOpts(o.get(), session_.get()).get(), nullptr, nullptr, &error);
@@ -644,6 +703,7 @@ std::unique_ptr<Cursor> Db::aggregate(DocView pipeline, DocView opts) const {
   }
   Doc p(pipeline, "pipeline");
   Doc o(opts, "options");
+  check_read_options(o.get(), "aggregate");
   // Either {"pipeline": [...]} or the array itself (keys "0", "1", ...): anything else would
   // reach libmongoc malformed.
   bson_iter_t it;

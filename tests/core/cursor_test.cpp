@@ -113,3 +113,58 @@ TEST_F(Cursors, OutliveTheirParentHandles) {
   w.w = nullptr;
   EXPECT_EQ(drain(c.c).size(), 10u);
 }
+
+TEST(FindOptions, WrongTypesAreRefusedBeforeAnythingIsSent) {
+  // A cold wrapper: a call that sends anything opens the pool and a socket.
+  int port = server_port();
+  int before = count_sockets_to_port(port);
+  Wrapper w;
+  w.w = new_wrapper();
+  Model m;
+  m.m = new_model(w.w, "rows");
+  Db d;
+  d.d = bind_db(m.m, unique_db("findopts"));
+  struct Case {
+    const char *opts, *option;
+  };
+  for (Case c : {Case{"{\"limit\": \"5\"}", "'limit'"}, Case{"{\"skip\": \"2\"}", "'skip'"},
+                 Case{"{\"batchSize\": \"10\"}", "'batchSize'"}, Case{"{\"skip\": -1}", "'skip'"},
+                 Case{"{\"batchSize\": -3}", "'batchSize'"}, Case{"{\"limit\": 2.5}", "'limit'"},
+                 Case{"{\"limit\": -1}", "'limit'"},
+                 Case{"{\"maxTimeMS\": \"100\"}", "'maxTimeMS'"}, Case{"{\"sort\": \"_id\"}", "'sort'"},
+                 Case{"{\"projection\": 1}", "'projection'"}, Case{"{\"limit\": true}", "'limit'"}}) {
+    Cursor cur;
+    pm_error err;
+    EXPECT_EQ(pm_db_find(d.d, nullptr, 0, c.opts, PM_JSON, &cur.c, &err), PM_EINVAL) << c.opts;
+    EXPECT_NE(std::string(err.message).find(c.option), std::string::npos) << c.opts << ": " << err.message;
+    EXPECT_EQ(cur.c, nullptr);
+    Buf one;
+    EXPECT_EQ(pm_db_find_one(d.d, nullptr, 0, c.opts, PM_JSON, &one.b, &err), PM_EINVAL) << c.opts;
+    EXPECT_NE(std::string(err.message).find(c.option), std::string::npos) << c.opts << ": " << err.message;
+  }
+  int64_t n = 0;
+  pm_error err;
+  EXPECT_EQ(pm_db_count(d.d, nullptr, 0, "{\"limit\": \"5\"}", PM_JSON, &n, &err), PM_EINVAL);
+  EXPECT_NE(std::string(err.message).find("'limit'"), std::string::npos) << err.message;
+  Cursor agg;
+  EXPECT_EQ(pm_db_aggregate(d.d, "[]", PM_JSON, "{\"batchSize\": \"10\"}", PM_JSON, &agg.c, &err), PM_EINVAL);
+  EXPECT_NE(std::string(err.message).find("'batchSize'"), std::string::npos) << err.message;
+  EXPECT_EQ(count_sockets_to_port(port), before) << "nothing may reach the server";
+  char *stats = nullptr;
+  ASSERT_EQ(pm_wrapper_stats(w.w, &stats, &err), PM_OK);
+  EXPECT_NE(std::string(stats).find("\"open\":false"), std::string::npos) << stats;
+  pm_free(stats);
+
+  // The right types still work (an integral double too).
+  insert_json(d.d, "{\"_id\": 1}");
+  insert_json(d.d, "{\"_id\": 2}");
+  insert_json(d.d, "{\"_id\": 3}");
+  Cursor ok;
+  ASSERT_EQ(pm_db_find(d.d, nullptr, 0, "{\"limit\": 2, \"skip\": 0, \"batchSize\": 1, \"sort\": {\"_id\": 1}}",
+                       PM_JSON, &ok.c, &err), PM_OK) << err.message;
+  EXPECT_EQ(drain(ok.c).size(), 2u);
+  Cursor dbl;
+  ASSERT_EQ(pm_db_find(d.d, nullptr, 0, "{\"limit\": 1, \"skip\": 1.0}", PM_JSON, &dbl.c, &err), PM_OK)
+      << err.message;
+  EXPECT_EQ(drain(dbl.c).size(), 1u);
+}
