@@ -47,7 +47,8 @@ PM_EXTERN int pm_wrapper_import_file(pm_wrapper *wrapper, const char *db, const 
                                      void *progress_data, char **report, pm_error *err);
 
 /* Copies database `from` into `to` (which may be served by another pool or cluster), streaming
- * the export into the import. Same options and report as import. */
+ * the export into the import. Same options and report as import. `to` must be named: NULL or
+ * "" is PM_EDBNAME, never the default database; `from` may be "" (the default). */
 PM_EXTERN int pm_wrapper_copy_database(pm_wrapper *wrapper, const char *from, const char *to,
                                        const char *options_json, pm_progress_fn progress,
                                        void *progress_data, char **report, pm_error *err);
@@ -61,7 +62,8 @@ PM_EXTERN int pm_wrapper_import_document(pm_wrapper *wrapper, const char *db, co
                                          pm_error *err);
 
 /* Drops the database, and forgets what models applied there (their indexes are created again
- * on next use). */
+ * on next use). The database must be named: NULL or "" is PM_EDBNAME, never the default
+ * database (no destructive call falls back to it). */
 PM_EXTERN int pm_wrapper_drop_database(pm_wrapper *wrapper, const char *db, pm_error *err);
 
 #ifdef __cplusplus

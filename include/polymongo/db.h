@@ -110,6 +110,8 @@ PM_EXTERN int pm_db_create_index(pm_db *db, const void *keys, size_t keys_len,
                                  const void *opts, size_t opts_len, char **name_out,
                                  pm_error *err);
 PM_EXTERN int pm_db_list_indexes(pm_db *db, pm_cursor **out, pm_error *err);
+/* Destructive calls (drop index, drop collection) on a db bound to the default database
+ * (pm_model_db with NULL or "") fail with PM_EDBNAME: bind the database by name to drop. */
 PM_EXTERN int pm_db_drop_index(pm_db *db, const char *name, pm_error *err);
 
 /* Drops the collection in this database. Dropping a collection that does not exist is OK. */

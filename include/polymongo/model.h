@@ -24,7 +24,7 @@ PM_EXTERN void pm_model_free(pm_model *model); /* NULL-safe */
 PM_EXTERN const char *pm_model_collection(const pm_model *model);
 
 /* Binds the model to a database (PolyMongo's Model.db(name)); NULL or "" means the wrapper's
- * default database. Validates the name and does no I/O and opens no socket, so switching
+ * default database (a db bound so refuses destructive calls: see pm_db_drop_collection). Validates the name and does no I/O and opens no socket, so switching
  * databases is cheap. The db keeps the model (and so the wrapper) alive. */
 PM_EXTERN int pm_model_db(pm_model *model, const char *db_name, pm_db **out, pm_error *err);
 

@@ -31,8 +31,9 @@ PM_HOT int pm_model_db(pm_model *model, const char *db_name, pm_db **out, pm_err
     if (out == nullptr) capi::null_argument("out");
     *out = nullptr;
     if (model == nullptr) capi::null_argument("model");
-    std::string name = model->impl->wrapper()->resolve_db_name(db_name);
-    *out = new pm_db{std::make_shared<core::Db>(model->impl, std::move(name))};
+    bool by_default = false;
+    std::string name = model->impl->wrapper()->resolve_db_name(db_name, &by_default);
+    *out = new pm_db{std::make_shared<core::Db>(model->impl, std::move(name), by_default)};
     return PM_OK;
   });
 }

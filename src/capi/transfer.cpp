@@ -141,8 +141,9 @@ int pm_wrapper_copy_database(pm_wrapper *wrapper, const char *from, const char *
                              pm_progress_fn progress, void *progress_data, char **report, pm_error *err) {
   return with_report(report, err, [&] {
     core::Wrapper &w = wrapper_of(wrapper);
-    if (from == nullptr || to == nullptr) capi::null_argument("from/to");
-    return core::copy_database(w, w.resolve_db_name(from), w.resolve_db_name(to), import_options(options_json),
+    if (from == nullptr) capi::null_argument("from");
+    std::string target = w.destructive_db_name(to, "copy onto");
+    return core::copy_database(w, w.resolve_db_name(from), target, import_options(options_json),
                                progress_of(progress, progress_data));
   });
 }
@@ -173,7 +174,7 @@ int pm_wrapper_import_document(pm_wrapper *wrapper, const char *db, const void *
 int pm_wrapper_drop_database(pm_wrapper *wrapper, const char *db, pm_error *err) {
   return capi::guard(err, [&] {
     core::Wrapper &w = wrapper_of(wrapper);
-    core::drop_database(w, w.resolve_db_name(db));
+    core::drop_database(w, w.destructive_db_name(db, "drop database"));
     return PM_OK;
   });
 }

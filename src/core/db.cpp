@@ -773,6 +773,7 @@ std::unique_ptr<Cursor> Db::list_indexes() const {
 
 void Db::drop_index(const std::string &name) const {
   refuse_in_compensation("drop index");
+  if (by_default_) model_->wrapper()->refuse_default_for("drop index");
   if (name.empty()) fail(Code::invalid_argument, "drop index: the name is empty");
   return run(true, [&](Target &t) {
   bson_error_t error;
@@ -783,6 +784,7 @@ void Db::drop_index(const std::string &name) const {
 
 void Db::drop_collection() const {
   refuse_in_compensation("drop collection");
+  if (by_default_) model_->wrapper()->refuse_default_for("drop collection");
   return run(true, [&](Target &t) {
   bson_error_t error;
   bool ok = mongoc_collection_drop_with_opts(t.coll, OpOpts(nullptr, session_.get()).get(), &error);

@@ -29,15 +29,22 @@ class Db : public std::enable_shared_from_this<Db> {
  public:
   Db(std::shared_ptr<const Model> model, std::string name, std::shared_ptr<Session> session = nullptr)
       : model_(std::move(model)), name_(std::move(name)), session_(std::move(session)) {}
+  // `by_default`: the name was not given, the wrapper's default was used; destructive calls
+  // (drop collection, drop index) then refuse (Wrapper::refuse_default_for).
+  Db(std::shared_ptr<const Model> model, std::string name, bool by_default)
+      : model_(std::move(model)), name_(std::move(name)), by_default_(by_default) {}
 
   // The same database and model, with every operation in `session`.
   std::shared_ptr<Db> with_session(std::shared_ptr<Session> session) const {
-    return std::make_shared<Db>(model_, name_, std::move(session));
+    auto d = std::make_shared<Db>(model_, name_, std::move(session));
+    d->by_default_ = by_default_;
+    return d;
   }
   // The same database and model, with every write recorded by a compensating transaction.
   std::shared_ptr<Db> with_compensation(std::shared_ptr<Compensation> comp) const {
     auto d = std::make_shared<Db>(model_, name_);
     d->comp_ = std::move(comp);
+    d->by_default_ = by_default_;
     return d;
   }
   const std::shared_ptr<const Model> &model() const { return model_; }
@@ -84,6 +91,7 @@ class Db : public std::enable_shared_from_this<Db> {
   std::string name_;
   std::shared_ptr<Session> session_;
   std::shared_ptr<Compensation> comp_;
+  bool by_default_ = false;
   std::shared_ptr<Db> plain() const { return std::make_shared<Db>(model_, name_); }
   void refuse_in_compensation(const char *what) const;
 };

@@ -103,13 +103,30 @@ PM_HOT void Wrapper::check_db_name(std::string_view name) const {
     throw Error(Code::invalid_db_name, "invalid database name: " + *why);
 }
 
-PM_HOT std::string Wrapper::resolve_db_name(const char *name) const {
-  if (name == nullptr || *name == '\0') {
+PM_HOT std::string Wrapper::resolve_db_name(const char *name, bool *defaulted) const {
+  bool none = name == nullptr || *name == '\0';
+  if (defaulted != nullptr) *defaulted = none;
+  if (none) {
     if (const std::string *d = default_db()) return *d;
     throw Error(Code::invalid_db_name,
                 "invalid database name: none given and no default database is configured "
                 "(set defaultDB or name one in mongoURI)");
   }
+  check_db_name(name);
+  return name;
+}
+
+// The one rule for destructive calls: they name their database. Falling back to the default
+// would turn an empty string (a missing argument, a bug upstream) into the loss of the
+// application's main database.
+void Wrapper::refuse_default_for(const char *what) const {
+  throw Error(Code::invalid_db_name,
+              std::string(what) + ": no database named; a destructive call never falls back to the "
+                                  "default database (name it explicitly)");
+}
+
+std::string Wrapper::destructive_db_name(const char *name, const char *what) const {
+  if (name == nullptr || *name == '\0') refuse_default_for(what);
   check_db_name(name);
   return name;
 }

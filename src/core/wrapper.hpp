@@ -37,7 +37,14 @@ class Wrapper {
     return options_.default_db ? &*options_.default_db : nullptr;
   }
   void check_db_name(std::string_view name) const;  // throws Error(invalid_db_name)
-  std::string resolve_db_name(const char *name) const;  // NULL/"" -> the default
+  // NULL/"" -> the default; *defaulted (when given) says whether it was.
+  std::string resolve_db_name(const char *name, bool *defaulted = nullptr) const;
+  // The database a destructive call (`what`: "drop database", "copy onto", ...) acts on. It
+  // never falls back to the default: NULL or "" throws Error(invalid_db_name).
+  std::string destructive_db_name(const char *name, const char *what) const;
+  // Throws what destructive_db_name throws for a missing name: for a destructive call on a db
+  // handle that was bound to the default database.
+  [[noreturn]] void refuse_default_for(const char *what) const;
 
   // Health: the shared pool's state, and a ping through the pool serving `db`.
   PoolState state() const { return router_.shared_pool()->state(); }

@@ -277,3 +277,102 @@ TEST_F(Bulk, CommandLineToolExportsImportsCopiesAndFailsClearly) {
   std::remove(file.c_str());
   std::remove(out.c_str());
 }
+
+namespace {
+// `uri` with `db` as the database in its path (the fixture's URIs have none).
+std::string uri_with_db(const std::string &uri, const std::string &db) {
+  size_t slash = uri.find('/', uri.find("://") + 3);
+  if (slash == std::string::npos) return uri + "/" + db;
+  return std::string(uri).insert(slash + 1, db);
+}
+}  // namespace
+
+TEST(Destructive, DropAndCopyNeverFallBackToTheDefaultDatabase) {
+  std::string main_db = unique_db("dflt_main"), other = unique_db("dflt_other");
+  pm_error err;
+  // The default from the defaultDB option, and from the URI's path.
+  std::vector<std::string> configs = {
+      "{\"mongoURI\": \"" + server_uri() + "\", \"defaultDB\": \"" + main_db + "\"}",
+      "{\"mongoURI\": \"" + uri_with_db(server_uri(), main_db) + "\"}"};
+  Checker c;
+  for (const std::string &json : configs) {
+    Wrapper w;
+    ASSERT_EQ(pm_wrapper_new(json.c_str(), &w.w, &err), PM_OK) << err.message;
+    ASSERT_STREQ(pm_wrapper_default_db(w.w), main_db.c_str());
+    Model users;
+    users.m = new_model(w.w, "users", "{\"indexes\": [{\"key\": {\"email\": 1}, \"unique\": true}]}");
+    if (&json == &configs.front()) {
+      Db named;
+      named.d = bind_db(users.m, main_db);
+      insert_json(named.d, "{\"email\": \"keep@x\"}");
+      Db source;
+      source.d = bind_db(users.m, other);
+      insert_json(source.d, "{\"email\": \"other@x\"}");
+    }
+
+    EXPECT_EQ(pm_wrapper_drop_database(w.w, "", &err), PM_EDBNAME) << json;
+    EXPECT_NE(std::string(err.message).find("never falls back"), std::string::npos) << err.message;
+    EXPECT_EQ(pm_wrapper_drop_database(w.w, nullptr, &err), PM_EDBNAME) << json;
+    char *report = nullptr;
+    EXPECT_EQ(pm_wrapper_copy_database(w.w, other.c_str(), "", nullptr, nullptr, nullptr, &report, &err), PM_EDBNAME);
+    pm_free(report);
+    EXPECT_EQ(pm_wrapper_copy_database(w.w, other.c_str(), nullptr, nullptr, nullptr, nullptr, &report, &err),
+              PM_EDBNAME);
+    pm_free(report);
+    // A db bound to the default (NULL or "") refuses to drop its collection or an index.
+    for (const char *none : {"", static_cast<const char *>(nullptr)}) {
+      Db dflt;
+      ASSERT_EQ(pm_model_db(users.m, none, &dflt.d, &err), PM_OK) << err.message;
+      EXPECT_EQ(pm_db_drop_collection(dflt.d, &err), PM_EDBNAME);
+      EXPECT_NE(std::string(err.message).find("drop collection"), std::string::npos) << err.message;
+      EXPECT_EQ(pm_db_drop_index(dflt.d, "email_1", &err), PM_EDBNAME);
+      // Reads and writes there still go to the default.
+      int64_t n = 0;
+      EXPECT_EQ(pm_db_count(dflt.d, nullptr, 0, nullptr, 0, &n, &err), PM_OK) << err.message;
+      EXPECT_EQ(n, 1);
+    }
+    // Read back independently: the default database, its documents and index are all there,
+    // and nothing was copied onto it.
+    EXPECT_EQ(c.count(main_db, "users"), 1) << json;
+    EXPECT_EQ(c.count(main_db, "users", "{\"email\": \"other@x\"}"), 0) << json;
+    std::string reply;
+    ASSERT_TRUE(c.command_ok(main_db, "{\"listIndexes\": \"users\"}", &reply));
+    EXPECT_NE(reply.find("email_1"), std::string::npos) << reply;
+  }
+  // Named explicitly, the same calls do what they say.
+  Wrapper w;
+  ASSERT_EQ(pm_wrapper_new(configs[0].c_str(), &w.w, &err), PM_OK) << err.message;
+  Model users;
+  users.m = new_model(w.w, "users");
+  Db named;
+  named.d = bind_db(users.m, main_db);
+  EXPECT_EQ(pm_db_drop_collection(named.d, &err), PM_OK) << err.message;
+  EXPECT_EQ(c.count(main_db, "users"), 0);
+  EXPECT_EQ(pm_wrapper_drop_database(w.w, other.c_str(), &err), PM_OK) << err.message;
+  EXPECT_EQ(c.count(other, "users"), 0);
+  pm_wrapper_drop_database(w.w, main_db.c_str(), &err);
+}
+
+TEST(Destructive, CommandLineDropOfAnEmptyNameDropsNothing) {
+  std::string main_db = unique_db("dflt_cli");
+  Wrapper w;
+  pm_error err;
+  ASSERT_EQ(pm_wrapper_new(options().c_str(), &w.w, &err), PM_OK) << err.message;
+  Model m;
+  m.m = new_model(w.w, "kept");
+  Db d;
+  d.d = bind_db(m.m, main_db);
+  insert_json(d.d, "{\"x\": 1}");
+  std::string cli = std::getenv("PM_CLI") ? std::getenv("PM_CLI") : PM_CLI_PATH;
+  std::string out = "/tmp/" + unique_db("cli_drop") + ".out";
+  std::string uri = uri_with_db(server_uri(), main_db);  // the URI names a default database
+  int status = std::system((cli + " --uri '" + uri + "' --json drop '' --yes >" + out + " 2>&1").c_str());
+  std::ifstream f(out);
+  std::stringstream text;
+  text << f.rdbuf();
+  EXPECT_EQ(WEXITSTATUS(status), 2) << text.str();
+  EXPECT_NE(text.str().find("PM_EDBNAME"), std::string::npos) << text.str();
+  EXPECT_EQ(Checker().count(main_db, "kept"), 1) << "the URI's database is still there";
+  std::remove(out.c_str());
+  pm_wrapper_drop_database(w.w, main_db.c_str(), &err);
+}

@@ -123,7 +123,11 @@ fn default_database_comes_from_options_or_uri() {
     assert_eq!(db.name().unwrap(), name);
     db.insert_one(doc! {"here": 1}, None).unwrap();
     assert_eq!(count(&name, "c"), 1);
-    db.drop_collection().unwrap();
+    // A destructive call never falls back to the default database: it names it.
+    assert_eq!(db.drop_collection().unwrap_err().kind(), ErrorKind::InvalidDbName);
+    assert_eq!(count(&name, "c"), 1);
+    pm.model("c", None).unwrap().db(&name).unwrap().drop_collection().unwrap();
+    assert_eq!(count(&name, "c"), 0);
 
     // Without defaultDB: the database in the URI's path.
     let base = server_uri();
