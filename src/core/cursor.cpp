@@ -19,11 +19,34 @@ Cursor::Cursor(std::shared_ptr<const void> owner, Lease lease, mongoc_collection
     close();
     throw;
   }
+  if (cursor_ != nullptr && lease_.pool() != nullptr) {  // still holds its client
+    std::lock_guard<std::mutex> lock(mu_);
+    registered_ = lease_.pool();
+    registered_->add_revocable(this);
+    if (lease_.revoked()) {  // force-closed before it could register: end it as revoke would
+      revoked_ = true;
+      close();
+    }
+  }
 }
 
-Cursor::~Cursor() { close(); }
+Cursor::~Cursor() {
+  std::lock_guard<std::mutex> lock(mu_);
+  close();
+}
 
-void Cursor::close() noexcept {
+void Cursor::revoke() noexcept {
+  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // in a call: advance() sees the revoked lease afterwards
+  registered_ = nullptr;          // the pool has forgotten this cursor
+  if (cursor_ == nullptr) return;
+  revoked_ = true;
+  close(false);
+}
+
+void Cursor::close(bool deregister) noexcept {
+  if (registered_ != nullptr && deregister) registered_->remove_revocable(this);
+  registered_ = nullptr;
   // Destroying a cursor with a live id sends killCursors on its client, so it must happen
   // before the client goes back to the pool.
   if (cursor_ != nullptr) mongoc_cursor_destroy(cursor_);
@@ -55,6 +78,11 @@ const bson_t *Cursor::advance() {
 }
 
 const bson_t *Cursor::next() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (revoked_) {  // reported once, as advance() reports a revoked lease; then the cursor ends
+    revoked_ = false;
+    throw Error(Code::closed, context_ + ": the pool was force-closed");
+  }
   if (primed_valid_) {
     primed_valid_ = false;
     return primed_;

@@ -187,9 +187,9 @@ PM_HOT Lease Pool::checkout(std::shared_ptr<Pool> keep) {
 PM_HOT void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   mongoc_client_pool_push(origin, client);
-  --in_use_;
   if (origin == pool_) {
     --out_;
+    --in_use_;
   } else if (auto it = retired_.find(origin); it != retired_.end() && --it->second == 0) {
     // The last client of a closed pool: now it can go.
     retired_.erase(it);
@@ -284,10 +284,32 @@ bool Pool::close(int64_t timeout_ms) {
 }
 
 void Pool::force_close() {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++generation_;  // revokes every lease taken so far and fails every waiting checkout
-  close_locked(CloseReason::forced);
-  available_.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++generation_;  // revokes every lease taken so far and fails every waiting checkout
+    close_locked(CloseReason::forced);
+    // The closed pool's clients no longer count: a call still holding one cannot keep the
+    // next operation waiting for a connection it will never give back to the new pool.
+    in_use_ = 0;
+    available_.notify_all();
+    idle_.notify_all();
+  }
+  // Idle holders give their clients back now; the last one back destroys the closed libmongoc
+  // pool, and with it every socket it had.
+  std::lock_guard<std::mutex> lock(revocable_mu_);
+  std::unordered_set<Revocable *> holders;
+  holders.swap(revocables_);
+  for (Revocable *h : holders) h->revoke();
+}
+
+void Pool::add_revocable(Revocable *holder) {
+  std::lock_guard<std::mutex> lock(revocable_mu_);
+  revocables_.insert(holder);
+}
+
+void Pool::remove_revocable(Revocable *holder) {
+  std::lock_guard<std::mutex> lock(revocable_mu_);
+  revocables_.erase(holder);
 }
 
 // ---- metrics -----------------------------------------------------------------------------------

@@ -85,6 +85,17 @@ struct PoolSnapshot {
 
 enum class PinKind { cursor, session, stream };
 
+// A long-lived holder of a lease (an open cursor) that a forced close ends at once: revoke()
+// destroys what uses the client and gives the client back, unless the holder is in a call
+// (then it finds its lease revoked when the call returns). Holders register with their pool.
+class Revocable {
+ public:
+  virtual void revoke() noexcept = 0;
+
+ protected:
+  ~Revocable() = default;
+};
+
 struct PoolConfig {
   std::string label;  // "shared", or the database (or rule) a dedicated pool serves
   std::string uri;    // with credentials; never logged as is
@@ -123,6 +134,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   // Long-lived holders of a connection (cursors, sessions, streams) count themselves here.
   void pin(PinKind kind, int delta);
+  // Holders that a forced close revokes (see Revocable). remove waits for a revocation in
+  // progress; a holder revoked by force_close is removed already.
+  void add_revocable(Revocable *holder);
+  void remove_revocable(Revocable *holder);
   // One step of dynamic sizing, when it is due.
   void evaluate_sizing();
   PoolSnapshot snapshot() const;
@@ -132,8 +147,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Waits up to `timeout_ms` for every client to come back, then closes. New checkouts wait
   // meanwhile. False on timeout (the pool stays open).
   bool close(int64_t timeout_ms);
-  // Closes now: waiting checkouts and revoked leases fail with Error closed; clients still out
-  // are destroyed when they come back. The next checkout opens a fresh pool.
+  // Closes now: waiting checkouts and revoked leases fail with Error closed; idle holders
+  // (open cursors between calls) give their clients back at once, so the closed pool and its
+  // sockets go now; clients in a call are destroyed when they come back, without counting
+  // against the new pool. The next checkout opens a fresh pool.
   void force_close();
 
   const PoolConfig &config() const { return config_; }
@@ -170,11 +187,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   std::condition_variable available_, idle_;
   std::unordered_map<mongoc_client_pool_t *, int> retired_;  // closed pools' clients still out
+  std::mutex revocable_mu_;  // before a holder's own lock; never with mu_ held
+  std::unordered_set<Revocable *> revocables_;
   int64_t last_sizing_ms_ = 0;
-  std::string last_error_;
+  std::string last_error_, last_server_error_;
   int64_t created_ms_ = 0;
   std::atomic<int> pinned_[3] = {{0}, {0}, {0}};
-  std::atomic<uint64_t> errors_{0};
+  std::atomic<uint64_t> errors_{0};         // connection and pool failures
+  std::atomic<uint64_t> server_errors_{0};  // operations the server refused
   std::atomic<bool> ready_{false};
 
   // What every operation touches, on three cache lines, the read-mostly apart from the
@@ -190,7 +210,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   alignas(64) mutable std::mutex mu_;
   mongoc_client_pool_t *pool_ = nullptr;  // the current pool, opened lazily
   int out_ = 0;                           // clients out of pool_
-  int in_use_ = 0;
+  int in_use_ = 0;                        // the same (clients of closed pools are not counted)
   int waiting_ = 0;
   int limit_ = 0;  // the checkout gate: max_size, or the dynamic size
   // Read by every operation, written when they change (the first three under mu_):

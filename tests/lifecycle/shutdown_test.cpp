@@ -189,3 +189,47 @@ TEST_F(Shutdown, LibraryThreadsAreNamedAndLeaveWithTheWrapper) {
   EXPECT_TRUE(becomes("pm-maintenance", maintenance)) << threads_named("pm-maintenance");
   EXPECT_TRUE(becomes("pm-events", events)) << threads_named("pm-events");
 }
+
+TEST(ForceClose, IdleCursorGivesBackItsSocketAtOnceAndTheNextCallReconnects) {
+  int port = server_port();
+  int baseline = count_sockets_to_port(port);  // this process's sockets before the wrapper
+  Wrapper w;
+  pm_error err;
+  // One connection, and a wait for it far longer than the bound asserted below.
+  std::string json = "{\"mongoURI\": \"" + add_query(server_uri(), "waitQueueTimeoutMS=10000") +
+                     "\", \"maxPoolSize\": 1}";
+  ASSERT_EQ(pm_wrapper_new(json.c_str(), &w.w, &err), PM_OK) << err.message;
+  Model m;
+  m.m = new_model(w.w, "forced");
+  Db d;
+  d.d = bind_db(m.m, unique_db("forced"));
+  for (int i = 0; i < 5; ++i) insert_json(d.d, "{\"i\": " + std::to_string(i) + "}");
+  Cursor c;
+  ASSERT_EQ(pm_db_find(d.d, nullptr, 0, "{\"batchSize\": 1}", PM_JSON, &c.c, &err), PM_OK) << err.message;
+  const uint8_t *data;
+  size_t len;
+  ASSERT_EQ(pm_cursor_next(c.c, &data, &len, &err), 1);  // open, idle, holding the one connection
+  ASSERT_GT(count_sockets_to_port(port), baseline);
+
+  ASSERT_EQ(pm_wrapper_force_close_all(w.w, &err), PM_OK);
+  // At once: the OS shows none of the closed pool's sockets (connection and monitoring) left.
+  EXPECT_EQ(count_sockets_to_port(port), baseline) << "the force-closed pool's sockets are still open";
+  char *stats = nullptr;
+  ASSERT_EQ(pm_wrapper_stats(w.w, &stats, &err), PM_OK);
+  std::string s = stats;
+  pm_free(stats);
+  EXPECT_NE(s.find("\"open\":false"), std::string::npos) << s;
+  EXPECT_NE(s.find("\"connections\":{\"open\":0,\"inUse\":0"), std::string::npos) << s;
+
+  // The next call reconnects promptly instead of waiting for the revoked connection.
+  auto start = std::chrono::steady_clock::now();
+  int64_t n = 0;
+  ASSERT_EQ(pm_db_count(d.d, nullptr, 0, nullptr, 0, &n, &err), PM_OK) << err.message;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(n, 5);
+  EXPECT_LT(ms, slow(3000)) << "the next call waited for the closed pool's connection";
+  EXPECT_GT(count_sockets_to_port(port), baseline) << "it reconnected";
+  EXPECT_EQ(pm_cursor_next(c.c, &data, &len, &err), PM_ECLOSED);
+  EXPECT_NE(std::string(err.message).find("force-closed"), std::string::npos) << err.message;
+  EXPECT_EQ(pm_cursor_next(c.c, &data, &len, &err), 0) << "then it has ended, as before";
+}
