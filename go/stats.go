@@ -19,13 +19,14 @@ type Stats struct {
 	Pools           []PoolStats `json:"pools"`
 	SharedDatabases []string    `json:"sharedDatabases"`
 	Totals          struct {
-		Pools       int   `json:"pools"`
-		OpenPools   int   `json:"openPools"`
-		Connections int   `json:"connections"`
-		InUse       int   `json:"inUse"`
-		Waiting     int   `json:"waiting"`
-		Errors      int64 `json:"errors"`
-		Evictions   int64 `json:"evictions"`
+		Pools        int   `json:"pools"`
+		OpenPools    int   `json:"openPools"`
+		Connections  int   `json:"connections"`
+		InUse        int   `json:"inUse"`
+		Waiting      int   `json:"waiting"`
+		Errors       int64 `json:"errors"`       // connection and pool failures
+		ServerErrors int64 `json:"serverErrors"` // operations the server refused
+		Evictions    int64 `json:"evictions"`
 	} `json:"totals"`
 	State string          `json:"state"`
 	Raw   json.RawMessage `json:"-"`
@@ -53,9 +54,12 @@ type PoolStats struct {
 		Sessions int `json:"sessions"`
 		Streams  int `json:"streams"`
 	} `json:"pinned"`
-	Errors         int64  `json:"errors"`
-	LastError      string `json:"lastError"`
-	ResponseTimeMs struct {
+	Errors    int64  `json:"errors"` // connection and pool failures
+	LastError string `json:"lastError"`
+	// Operations the server refused (duplicate keys, write errors, other server errors).
+	ServerErrors    int64  `json:"serverErrors"`
+	LastServerError string `json:"lastServerError"`
+	ResponseTimeMs  struct {
 		Commands int64   `json:"commands"`
 		Failed   int64   `json:"failed"`
 		Mean     float64 `json:"mean"`

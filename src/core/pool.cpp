@@ -230,15 +230,22 @@ PM_HOT void Pool::record_success(const std::string &db, uint64_t latency_us) {
 
 void Pool::record_failure(const std::string &db, const Error &error, uint64_t latency_us) {
   usage_->record(db, false, latency_us, id_, 0);
-  ++errors_;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    last_error_ = redact_text(error.what());
-  }
   Code c = error.code();
+  // The pool's errors are its own: no connection, authentication, a broken or timed-out
+  // socket, a forced close, a wait for a connection that ran out. What the server answered (a
+  // duplicate key, a refused write, maxTimeMS) is counted apart: the pool served it fine. The
+  // caller's invalid input is in neither (the database's usage counts every failure).
+  bool server_answer = c == Code::duplicate_key || c == Code::write || c == Code::server ||
+                       c == Code::not_supported || (c == Code::timeout && error.server_code() != 0);
+  bool caller_input = c == Code::invalid_argument || c == Code::invalid_db_name;
+  if (!caller_input) {
+    ++(server_answer ? server_errors_ : errors_);
+    std::lock_guard<std::mutex> lock(mu_);
+    (server_answer ? last_server_error_ : last_error_) = redact_text(error.what());
+  }
   bool connection_level = c == Code::connection || c == Code::auth || c == Code::internal ||
                           (c == Code::timeout && error.before_send());
-  if (!connection_level) return;  // the server answered: the pool is fine
+  if (!connection_level) return;  // the server answered, or the pool was closed: the pool is fine
   if (c == Code::connection || c == Code::auth) set_state(PoolState::disconnected);
   log_->error(error.what());
   events_->emit(Event{EventType::error, db, config_.label, "", error.what(), static_cast<int32_t>(c)});
@@ -369,6 +376,7 @@ PoolSnapshot Pool::snapshot() const {
   s.pinned_sessions = pinned_[1];
   s.pinned_streams = pinned_[2];
   s.errors = errors_;
+  s.server_errors = server_errors_;
   s.created_ms = created_ms_;
   s.last_used_ms = last_used_wall_ms_;
   {
@@ -380,6 +388,7 @@ PoolSnapshot Pool::snapshot() const {
     s.open_connections = opened_clients_;
     s.idle = std::max(0, s.open_connections - in_use_);
     s.last_error = last_error_;
+    s.last_server_error = last_server_error_;
   }
   s.databases = usage_->served_by(id_);
   Usage::Commands c = usage_->commands_of(id_);

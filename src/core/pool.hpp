@@ -77,7 +77,8 @@ struct PoolSnapshot {
   int open_connections = 0, in_use = 0, idle = 0, waiting = 0;
   int pinned_cursors = 0, pinned_sessions = 0, pinned_streams = 0;
   uint64_t errors = 0, commands = 0, failed_commands = 0;
-  std::string last_error;
+  uint64_t server_errors = 0;  // the server's refusals (duplicate keys, write errors, ...)
+  std::string last_error, last_server_error;
   double mean_ms = 0, p50_ms = 0, p99_ms = 0;
   int64_t created_ms = 0, last_used_ms = 0;  // wall clock; last_used 0: never
   std::vector<std::string> databases;       // every database this pool has served

@@ -64,6 +64,9 @@ cJSON *pool_json(const PoolSnapshot &p) {
   cJSON_AddNumberToObject(o, "errors", static_cast<double>(p.errors));
   if (p.last_error.empty()) cJSON_AddNullToObject(o, "lastError");
   else cJSON_AddStringToObject(o, "lastError", p.last_error.c_str());
+  cJSON_AddNumberToObject(o, "serverErrors", static_cast<double>(p.server_errors));
+  if (p.last_server_error.empty()) cJSON_AddNullToObject(o, "lastServerError");
+  else cJSON_AddStringToObject(o, "lastServerError", p.last_server_error.c_str());
   cJSON *rt = cJSON_AddObjectToObject(o, "responseTimeMs");
   cJSON_AddNumberToObject(rt, "commands", static_cast<double>(p.commands));
   cJSON_AddNumberToObject(rt, "failed", static_cast<double>(p.failed_commands));
@@ -115,7 +118,7 @@ std::string general_stats_json(Wrapper &w) {
   Json root(cJSON_CreateObject());
   cJSON *pools = cJSON_AddArrayToObject(root.get(), "pools");
   int open = 0, connections = 0, in_use = 0, waiting = 0;
-  uint64_t errors = 0;
+  uint64_t errors = 0, server_errors = 0;
   for (auto &pool : w.router().pools()) {
     PoolSnapshot s = pool->snapshot();
     open += s.open ? 1 : 0;
@@ -123,6 +126,7 @@ std::string general_stats_json(Wrapper &w) {
     in_use += s.in_use;
     waiting += s.waiting;
     errors += s.errors;
+    server_errors += s.server_errors;
     cJSON_AddItemToArray(pools, pool_json(s));
   }
   cJSON *shared_dbs = cJSON_AddArrayToObject(root.get(), "sharedDatabases");
@@ -135,6 +139,7 @@ std::string general_stats_json(Wrapper &w) {
   cJSON_AddNumberToObject(totals, "inUse", in_use);
   cJSON_AddNumberToObject(totals, "waiting", waiting);
   cJSON_AddNumberToObject(totals, "errors", static_cast<double>(errors));
+  cJSON_AddNumberToObject(totals, "serverErrors", static_cast<double>(server_errors));
   cJSON_AddNumberToObject(totals, "evictions", static_cast<double>(w.router().evictions()));
   cJSON_AddNumberToObject(totals, "streams", static_cast<double>(w.streams().count(nullptr)));
   cJSON_AddStringToObject(root.get(), "state", state_name(w.state()));
@@ -271,8 +276,11 @@ std::string prometheus_text(Wrapper &w) {
         [](const PoolSnapshot &p) { return p.open_connections; });
   gauge("polymongo_pool_connections_in_use", "Connections checked out", "gauge", [](const PoolSnapshot &p) { return p.in_use; });
   gauge("polymongo_pool_waiting", "Callers waiting for a connection", "gauge", [](const PoolSnapshot &p) { return p.waiting; });
-  gauge("polymongo_pool_errors_total", "Operations that failed at the connection level", "counter",
+  gauge("polymongo_pool_errors_total", "Operations that failed at the connection or pool level", "counter",
         [](const PoolSnapshot &p) { return p.errors; });
+  gauge("polymongo_pool_server_errors_total",
+        "Operations the server refused (duplicate keys, write errors, other server errors)", "counter",
+        [](const PoolSnapshot &p) { return p.server_errors; });
   out << "# HELP polymongo_pool_command_duration_seconds Server round trips (libmongoc command monitoring)\n"
          "# TYPE polymongo_pool_command_duration_seconds summary\n";
   for (const auto &p : pools) {

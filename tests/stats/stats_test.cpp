@@ -514,3 +514,52 @@ TEST(Stats, ADatabaseMovedToItsOwnPoolIsListedByBothAndConnectsInEach) {
     if (ev.db == moved) pools.push_back(ev.pool);
   EXPECT_EQ(pools, (std::vector<std::string>{"shared", moved})) << "one connect in each pool, in order";
 }
+
+TEST(Stats, ServerRefusalsAreCountedApartFromPoolErrors) {
+  Wrapper w;
+  w.w = new_wrapper();
+  Model m;
+  m.m = new_model(w.w, "dupes", "{\"indexes\": [{\"key\": {\"k\": 1}, \"unique\": true}]}");
+  Db d;
+  d.d = bind_db(m.m, unique_db("stats_dup"));
+  insert_json(d.d, "{\"k\": 1}");
+  pm_error err;
+  EXPECT_EQ(pm_db_insert_one(d.d, "{\"k\": 1}", PM_JSON, nullptr, 0, nullptr, &err), PM_EDUPKEY);
+  EXPECT_EQ(pm_db_insert_one(d.d, "{\"k\": 1}", PM_JSON, nullptr, 0, nullptr, &err), PM_EDUPKEY);
+  // Read back independently: one document, so both refusals really happened on the server.
+  EXPECT_EQ(Checker().count(pm_db_name(d.d), "dupes"), 1);
+  {
+    Json s = general(w.w);
+    cJSON *shared = pool_named(s.root, "shared");
+    ASSERT_NE(shared, nullptr);
+    EXPECT_EQ(num(shared, "errors"), 0) << "a duplicate key is not a pool error";
+    EXPECT_TRUE(cJSON_IsNull(at(shared, "lastError")));
+    EXPECT_EQ(num(shared, "serverErrors"), 2);
+    cJSON *last = at(shared, "lastServerError");
+    ASSERT_TRUE(cJSON_IsString(last));
+    EXPECT_NE(std::string(last->valuestring).find("E11000"), std::string::npos) << last->valuestring;
+    EXPECT_EQ(num(s.root, "totals.errors"), 0);
+    EXPECT_EQ(num(s.root, "totals.serverErrors"), 2);
+  }
+  char *prom = nullptr;
+  ASSERT_EQ(pm_wrapper_prometheus(w.w, &prom, &err), PM_OK);
+  std::string text = prom;
+  pm_free(prom);
+  EXPECT_NE(text.find("polymongo_pool_errors_total{pool=\"shared\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE polymongo_pool_server_errors_total counter\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("polymongo_pool_server_errors_total{pool=\"shared\"} 2\n"), std::string::npos) << text;
+
+  // A connection failure is the pool's error, and not the server's.
+  const char *names[] = {"stats_down_db"};
+  EXPECT_EQ(pm_wrapper_connect_db(w.w, names, 1,
+                                  "{\"mongoURI\": \"mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200\"}", &err),
+            PM_ECONNECT);
+  Json s = general(w.w);
+  cJSON *down = pool_named(s.root, "stats_down_db");
+  ASSERT_NE(down, nullptr);
+  EXPECT_EQ(num(down, "errors"), 1);
+  EXPECT_TRUE(cJSON_IsString(at(down, "lastError")));
+  EXPECT_EQ(num(down, "serverErrors"), 0);
+  EXPECT_EQ(num(s.root, "totals.errors"), 1);
+  EXPECT_EQ(num(s.root, "totals.serverErrors"), 2);
+}

@@ -38,8 +38,12 @@ pub struct PoolStats {
     pub size_limit: u32,
     pub connections: ConnectionStats,
     pub pinned: PinnedStats,
+    /// Connection and pool failures.
     pub errors: u64,
     pub last_error: Option<serde_json::Value>,
+    /// Operations the server refused (duplicate keys, write errors, other server errors).
+    pub server_errors: u64,
+    pub last_server_error: Option<serde_json::Value>,
     pub response_time_ms: ResponseTimes,
     pub created_ms: i64,
     pub last_used_ms: i64,
@@ -85,6 +89,7 @@ pub struct Totals {
     pub in_use: u32,
     pub waiting: u32,
     pub errors: u64,
+    pub server_errors: u64,
     pub evictions: u64,
 }
 
