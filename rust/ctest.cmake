@@ -44,6 +44,15 @@ set_tests_properties(rust.build PROPERTIES
   ENVIRONMENT "${PM_RUST_ENV}"
   TIMEOUT 900)
 
+# Lint: clippy over both crates and every target, warnings as errors.
+add_test(NAME lint.rust.clippy
+  COMMAND ${PM_CARGO} clippy --locked --quiet --manifest-path ${PM_RUST_DIR}/Cargo.toml --workspace
+          --all-targets -- -D warnings)
+set_tests_properties(lint.rust.clippy PROPERTIES
+  LABELS "rust;lint"
+  ENVIRONMENT "${PM_RUST_ENV}"
+  TIMEOUT 900)
+
 # Registers one CTest test per `#[test] fn name(` in `file` (an attribute line directly followed
 # by the function line). `cargo_args` select the test binary; `prefix` is prepended to the
 # function's name for libtest's --exact filter.

@@ -37,6 +37,12 @@ set_tests_properties(python.build PROPERTIES
   ENVIRONMENT "${PM_PY_ENV}"
   TIMEOUT 300)
 
+# Lint: the package type-checks (mypy; its settings are in pyproject.toml).
+add_test(NAME lint.python.mypy
+  COMMAND ${PM_PYTHON} -m mypy --cache-dir ${PM_PY_OUT}/mypy-cache ${PM_PY_SRC}/polymongo
+  WORKING_DIRECTORY ${PM_PY_SRC})
+set_tests_properties(lint.python.mypy PROPERTIES LABELS "python;lint" TIMEOUT 300)
+
 file(GLOB PM_PY_TEST_FILES CONFIGURE_DEPENDS ${PM_PY_SRC}/tests/test_*.py)
 foreach(file ${PM_PY_TEST_FILES})
   # Re-run the configure step when a test file changes, so that new functions are registered.

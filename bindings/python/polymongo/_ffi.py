@@ -11,7 +11,7 @@ import threading
 from typing import Any, Callable, Optional
 
 try:
-    from ._libpolymongo import ffi, lib  # type: ignore[import-not-found]
+    from ._libpolymongo import ffi, lib
 except ImportError as e:  # pragma: no cover - depends on the installation
     raise ImportError(
         "polymongo's compiled module is missing or cannot load libpolymongo: "

@@ -36,7 +36,7 @@ class _WriteModel:
         return f"{type(self).__name__}({self._spec!r})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._spec == self._spec  # type: ignore[attr-defined]
+        return type(other) is type(self) and other._spec == self._spec
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -48,7 +48,7 @@ class _WriteResultBase:
         return f"{type(self).__name__}({self.raw_result!r})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.raw_result == self.raw_result  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.raw_result == self.raw_result
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -250,7 +250,7 @@ class Session:
             rc = lib.pm_session_with_transaction(ptr, lib._pm_py_transaction, handle, o.ptr,
                                                  o.len, timeout_ms, err)
         if rc == lib.PM_OK:
-            return call.result  # type: ignore[no-any-return]
+            return call.result
         exc, call.exc = call.exc, None
         if exc is not None:
             try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, ContextManager, Dict, Iterator, Optional, Sequence
 
 from bson.codec_options import CodecOptions
 
@@ -158,7 +158,7 @@ class ChangeStream(Iterator[Any]):
         return f"<polymongo.ChangeStream {'closed' if self._h.closed else 'open'}>"
 
 
-def open_stream(root: "PolyMongo", fn: Any, handle: Handle, args: Sequence[Any],
+def open_stream(root: "PolyMongo", fn: Any, handle: ContextManager[Any], args: Sequence[Any],
                 codec: CodecOptions) -> ChangeStream:
     """Calls ``fn(handle, *args, &out, err)`` and wraps the new stream."""
     out = ffi.new("pm_stream **")

@@ -251,7 +251,7 @@ def export_document(client: "PolyMongo", db: Optional[str]) -> Dict[str, Any]:
             rc = lib.pm_wrapper_export_document(ptr, _db(db), buf, err)
         if rc < 0:
             raise error_from(rc, err)
-        return cv.decode(ffi.buffer(buf.data, buf.len)[:],  # type: ignore[no-any-return]
+        return cv.decode(ffi.buffer(buf.data, buf.len)[:],
                          client.codec_options.with_options(document_class=dict))
     finally:
         lib.pm_buf_free(buf)
