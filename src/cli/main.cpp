@@ -59,7 +59,7 @@ std::string options_json(const std::string &uri) {
 
 }  // namespace
 
-int main(int argc, char **argv) {
+int run(int argc, char **argv) {
   CLI::App app{"polymongo " + std::string(pm_version()) +
                ": export, import, copy and inspect MongoDB databases.\n"
                "The server is --uri, or the MONGODB_URI environment variable.\n"
@@ -145,4 +145,13 @@ int main(int argc, char **argv) {
   pm_free(out);
   pm_wrapper_free(w);
   return rc == PM_OK ? kOk : fail(err, json);
+}
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception &e) {  // out of memory, say: a message and an exit code, not abort()
+    std::fprintf(stderr, "polymongo: %s\n", e.what());
+    return kFailed;
+  }
 }

@@ -18,7 +18,7 @@ namespace pm::core {
 
 namespace {
 
-constexpr size_t kFileBytes = 5 * 1024 * 1024;
+constexpr size_t kFileBytes = size_t{5} * 1024 * 1024;
 constexpr size_t kFiles = 5;
 
 spdlog::level::level_enum to_spdlog(LogLevel l) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <vector>
 
 #include "doc.hpp"
@@ -203,6 +204,7 @@ PM_HOT void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client)
 void Pool::connect() {
   std::vector<Lease> leases;
   int n = config_.min_free > 0 ? config_.min_free : 1;
+  leases.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) leases.push_back(checkout());
   for (Lease &lease : leases) {
     bson_t ping = BSON_INITIALIZER;
@@ -399,7 +401,7 @@ PoolSnapshot Pool::snapshot() const {
   if (!samples.empty()) {
     std::sort(samples.begin(), samples.end());
     auto at = [&](double q) {
-      size_t i = static_cast<size_t>(q * static_cast<double>(samples.size() - 1) + 0.5);
+      auto i = static_cast<size_t>(std::lround(q * static_cast<double>(samples.size() - 1)));
       return static_cast<double>(samples[std::min(i, samples.size() - 1)]) / 1000.0;
     };
     s.p50_ms = at(0.50);

@@ -67,7 +67,7 @@ Stream::Stream(Wrapper &w, WatchScope scope, const std::string &db, const std::s
   lease_.pool()->pin(PinKind::stream, +1);
 }
 
-Stream::~Stream() { close(); }
+Stream::~Stream() { Stream::close(); }
 
 void Stream::close() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -158,7 +158,7 @@ Subscriber::Subscriber(std::shared_ptr<SharedStream> shared, std::string db)
 }
 
 Subscriber::~Subscriber() {
-  close();
+  Subscriber::close();
   shared_.reset();  // the last subscriber takes the shared stream (and its client) down
 }
 
