@@ -23,6 +23,19 @@ using namespace pmtest;
 
 namespace {
 
+// NDJSON text handed to pm_wrapper_import in pieces of whatever size it asks for.
+struct TextSource {
+  std::string text;
+  size_t at = 0;
+  static long read(char *buf, size_t cap, void *data) {
+    auto *s = static_cast<TextSource *>(data);
+    size_t n = std::min(cap, s->text.size() - s->at);
+    std::memcpy(buf, s->text.data() + s->at, n);
+    s->at += n;
+    return static_cast<long>(n);
+  }
+};
+
 struct Case {
   std::string name;  // "file: description" (a repeated description gets " #2")
   std::vector<uint8_t> bson;
@@ -457,19 +470,9 @@ TEST_F(CorpusOnServer, ImportCountsEachInvalidDocumentAndWritesTheRest) {
                      to_json_text(&rec) + "\n{\"type\":\"document\",\"collection\":\"c\",\"doc\":{\"_id\":2}}\n";
   bson_destroy(&rec);
   std::string lines_db = db + "_lines";
-  struct Src {
-    std::string text;
-    size_t at = 0;
-  } src{text};
-  auto read = [](char *buf, size_t cap, void *data) -> long {
-    auto *s = static_cast<Src *>(data);
-    size_t n = std::min(cap, s->text.size() - s->at);
-    std::memcpy(buf, s->text.data() + s->at, n);
-    s->at += n;
-    return static_cast<long>(n);
-  };
+  TextSource src{text};
   report = nullptr;
-  EXPECT_EQ(pm_wrapper_import(w.w, lines_db.c_str(), read, &src, nullptr, nullptr, nullptr, &report, &err), PM_EWRITE);
+  EXPECT_EQ(pm_wrapper_import(w.w, lines_db.c_str(), TextSource::read, &src, nullptr, nullptr, nullptr, &report, &err), PM_EWRITE);
   ASSERT_NE(report, nullptr) << err.message;
   EXPECT_EQ(report_number(report, "documents"), 2) << report;
   EXPECT_NE(std::string(report).find("line 4: not valid BSON"), std::string::npos) << report;
@@ -590,20 +593,10 @@ void round_trip_on(const std::string &server, const std::string &uri) {
 
   std::string ndjson;
   ASSERT_EQ(pm_wrapper_export(w.w, src.c_str(), write_line, &ndjson, nullptr, nullptr, &err), PM_OK) << err.message;
-  struct Src {
-    std::string text;
-    size_t at = 0;
-  } in{ndjson};
-  auto read = [](char *buf, size_t cap, void *data) -> long {
-    auto *s = static_cast<Src *>(data);
-    size_t n = std::min(cap, s->text.size() - s->at);
-    std::memcpy(buf, s->text.data() + s->at, n);
-    s->at += n;
-    return static_cast<long>(n);
-  };
+  TextSource in{ndjson};
   dst = src + "_ndjson";
   report = nullptr;
-  EXPECT_EQ(pm_wrapper_import(w.w, dst.c_str(), read, &in, nullptr, nullptr, nullptr, &report, &err), PM_OK)
+  EXPECT_EQ(pm_wrapper_import(w.w, dst.c_str(), TextSource::read, &in, nullptr, nullptr, nullptr, &report, &err), PM_OK)
       << err.message << " " << (report ? report : "");
   pm_free(report);
   compare("export + import (NDJSON)", dst);

@@ -14,21 +14,6 @@ use polymongo::{
     SessionOptions, TransactionOptions,
 };
 
-/// The server with transactions, or `None` (then the caller reports SKIPPED).
-fn txn_uri() -> Option<String> {
-    if let Ok(uri) = std::env::var("PM_TEST_TXN_URI") {
-        if !uri.is_empty() {
-            return Some(uri);
-        }
-    }
-    let dir = match std::env::var("PM_TEST_TXN_DIR") {
-        Ok(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
-        _ => std::path::Path::new(&std::env::var("PM_TEST_SERVER_DIR").ok()?).parent()?.join("server-txn"),
-    };
-    let uri = std::fs::read_to_string(dir.join("uri")).ok()?;
-    Some(uri.trim().to_string()).filter(|u| !u.is_empty())
-}
-
 macro_rules! require_txn_server {
     () => {
         match txn_uri() {
