@@ -43,5 +43,8 @@ foreach(test_file ${PM_GO_TEST_FILES})
       ENVIRONMENT "${PM_TEST_ENV};PM_INCLUDE_DIR=${PROJECT_SOURCE_DIR}/include;GORACE=atexit_sleep_ms=50"
       TIMEOUT 180
       SKIP_REGULAR_EXPRESSION "--- SKIP: ${test_name} ")
+    if(stem STREQUAL "stream")  # see PM_OPLOG_LOCK in tests/CMakeLists.txt
+      set_tests_properties(go.${stem}.${test_name} PROPERTIES RESOURCE_LOCK ${PM_OPLOG_LOCK})
+    endif()
   endforeach()
 endforeach()

@@ -62,5 +62,8 @@ foreach(file ${PM_PY_TEST_FILES})
       ENVIRONMENT "${PM_PY_ENV}"
       SKIP_REGULAR_EXPRESSION "SKIPPED \\["
       TIMEOUT 180)
+    if(short STREQUAL "streams")  # see PM_OPLOG_LOCK in tests/CMakeLists.txt
+      set_tests_properties(python.${short}.${fn} PROPERTIES RESOURCE_LOCK ${PM_OPLOG_LOCK})
+    endif()
   endforeach()
 endforeach()

@@ -10,7 +10,7 @@
 "Belongs to a listed package" means: `dpkg -S` names, for the file (or the file its symlinks
 resolve to), a package that scripts/bootstrap installs, or one those depend on (Depends and
 Pre-Depends, followed through alternatives and virtual packages), or one every Debian system
-has (Essential, or Priority required: debootstrap's minimal base). A file outside Debian's
+has (Essential, Priority required, and apt: debootstrap's minimal base). A file outside Debian's
 packages is allowed only when it belongs to a toolchain that scripts/bootstrap checks (Go, Rust)
 or to the project's own Python environment and build tree. Anything else fails, naming the file
 and the package that would have to be added.
@@ -69,8 +69,9 @@ def allowed_packages(listed: list[str], pkgs: dict[str, dict[str, str]]) -> dict
 
     why: dict[str, str] = {}
     roots = [(p, "listed in scripts/bootstrap") for p in listed]
+    # debootstrap's minimal base: the required packages and apt (which installs the rest).
     roots += [(n, "on every Debian system") for n, p in pkgs.items()
-              if p["essential"] == "yes" or p["priority"] == "required"]
+              if p["essential"] == "yes" or p["priority"] == "required" or n == "apt"]
     queue = collections.deque(roots)  # breadth first: the shortest reason wins
     while queue:
         name, reason = queue.popleft()
