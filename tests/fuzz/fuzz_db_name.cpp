@@ -32,8 +32,30 @@ struct Handles {
 Handles g_plain, g_system;  // without and with allowSystemDatabases
 
 // The rules, written out independently of db_name_problem.
+// Well-formed UTF-8 by the Unicode standard's table of byte sequences (Table 3-7), written apart
+// from the library's decoder.
+bool well_formed_utf8(std::string_view s) {
+  auto in = [](unsigned char c, unsigned lo, unsigned hi) { return c >= lo && c <= hi; };
+  for (size_t i = 0; i < s.size();) {
+    auto b = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0x100; };
+    unsigned char c = b(0);
+    size_t len = 0;
+    if (c <= 0x7F) len = 1;
+    else if (in(c, 0xC2, 0xDF)) len = in(b(1), 0x80, 0xBF) ? 2 : 0;
+    else if (c == 0xE0) len = in(b(1), 0xA0, 0xBF) && in(b(2), 0x80, 0xBF) ? 3 : 0;
+    else if (in(c, 0xE1, 0xEC) || in(c, 0xEE, 0xEF)) len = in(b(1), 0x80, 0xBF) && in(b(2), 0x80, 0xBF) ? 3 : 0;
+    else if (c == 0xED) len = in(b(1), 0x80, 0x9F) && in(b(2), 0x80, 0xBF) ? 3 : 0;
+    else if (c == 0xF0) len = in(b(1), 0x90, 0xBF) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
+    else if (in(c, 0xF1, 0xF3)) len = in(b(1), 0x80, 0xBF) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
+    else if (c == 0xF4) len = in(b(1), 0x80, 0x8F) && in(b(2), 0x80, 0xBF) && in(b(3), 0x80, 0xBF) ? 4 : 0;
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
 bool valid(std::string_view name, bool allow_system) {
-  if (name.empty() || name.size() > 63) return false;
+  if (name.empty() || name.size() > 63 || !well_formed_utf8(name)) return false;
   for (char c : name)
     if (c == '\0' || std::strchr("/\\. \"$*<>:|?", c) != nullptr) return false;
   if (allow_system) return true;
