@@ -244,6 +244,14 @@ inline uint32_t le32(const uint8_t *p) {
 PM_HOT bool valid_utf8(const uint8_t *s, size_t n) {
   size_t i = 0;
   while (i < n) {
+    if (n - i >= 8) {  // eight ASCII bytes at once
+      uint64_t word;
+      std::memcpy(&word, s + i, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     uint8_t c = s[i];
     if (c < 0x80) {
       ++i;
