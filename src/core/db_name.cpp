@@ -3,13 +3,22 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace pm::core {
 
-bool is_valid_utf8(std::string_view s) {
+PM_HOT bool is_valid_utf8(std::string_view s) {
   const auto *p = reinterpret_cast<const unsigned char *>(s.data());
   const unsigned char *end = p + s.size();
   while (p < end) {
+    if (end - p >= 8) {  // eight ASCII bytes at once (documents' strings are mostly ASCII)
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        p += 8;
+        continue;
+      }
+    }
     unsigned char c = *p;
     if (c < 0x80) {
       ++p;
@@ -45,14 +54,12 @@ PM_HOT std::optional<std::string> db_name_problem(std::string_view name, bool al
     for (char c : kForbidden) t[static_cast<unsigned char>(c)] = true;  // includes the NUL
     return t;
   }();
-  bool ascii = true;
   for (char c : name) {
-    ascii = ascii && static_cast<unsigned char>(c) < 0x80;
     if (!forbidden[static_cast<unsigned char>(c)]) continue;
     if (c == '\0') return "database name contains a NUL byte";
     return std::string("database name contains '") + c + "'";
   }
-  if (!ascii && !is_valid_utf8(name)) return "database name is not valid UTF-8";
+  if (!is_valid_utf8(name)) return "database name is not valid UTF-8";
   if (!allow_system && (name == "admin" || name == "config" || name == "local"))
     return "'" + std::string(name) + "' is a system database (set allowSystemDatabases)";
   return std::nullopt;

@@ -7,7 +7,8 @@
 
 namespace pm::core {
 
-// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates, or code points past U+10FFFF).
+// Whether `s` is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates, or code points past
+// U+10FFFF; NUL bytes pass, callers decide). Names and every string of a document use it.
 bool is_valid_utf8(std::string_view s);
 
 // Why `name` may not be used as a database name, or nullopt when it may.

@@ -1,4 +1,5 @@
 #include "doc.hpp"
+#include "db_name.hpp"
 #include "hot.hpp"
 
 #include <cctype>
@@ -239,42 +240,6 @@ inline uint32_t le32(const uint8_t *p) {
          static_cast<uint32_t>(p[3]) << 24;
 }
 
-// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. NUL bytes pass (the
-// caller decides whether they may appear).
-PM_HOT bool valid_utf8(const uint8_t *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    if (n - i >= 8) {  // eight ASCII bytes at once
-      uint64_t word;
-      std::memcpy(&word, s + i, 8);
-      if ((word & 0x8080808080808080ULL) == 0) {
-        i += 8;
-        continue;
-      }
-    }
-    uint8_t c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t more;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) more = 1, cp = c & 0x1Fu;
-    else if (c >= 0xE0 && c <= 0xEF) more = 2, cp = c & 0x0Fu;
-    else if (c >= 0xF0 && c <= 0xF4) more = 3, cp = c & 0x07u;
-    else return false;
-    if (n - i <= more) return false;
-    for (size_t k = 1; k <= more; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = cp << 6 | (s[i + k] & 0x3Fu);
-    }
-    if (more == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return false;
-    if (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)) return false;
-    i += more + 1;
-  }
-  return true;
-}
-
 }  // namespace
 
 // One pass over the bytes, without recursion: a stack of the ends of the open documents.
@@ -286,13 +251,14 @@ PM_HOT std::string bson_problem(const uint8_t *p, size_t n) {
   size_t depth = 0;
   size_t end = n - 1, pos = 4;
   auto at = [](size_t offset, const std::string &why) { return "at byte " + std::to_string(offset) + ": " + why; };
+  auto text = [&](size_t offset, size_t len) { return std::string_view(reinterpret_cast<const char *>(p + offset), len); };
   // A length-prefixed string at pos (string, code, symbol, DBPointer name, code-with-scope code).
   auto string_at = [&](size_t q, size_t limit, size_t *next) -> std::string {
     if (limit - q < 4) return at(q, "truncated string length");
     uint32_t len = le32(p + q);
     if (len < 1 || len > 0x7FFFFFFF || len > limit - q - 4) return at(q, "string length " + std::to_string(static_cast<int32_t>(len)) + " out of bounds");
     if (p[q + 4 + len - 1] != 0) return at(q, "string not terminated by a 0 byte");
-    if (!valid_utf8(p + q + 4, len - 1)) return at(q, "string is not valid UTF-8");
+    if (!is_valid_utf8(text(q + 4, len - 1))) return at(q, "string is not valid UTF-8");
     *next = q + 4 + len;
     return std::string();
   };
@@ -301,7 +267,7 @@ PM_HOT std::string bson_problem(const uint8_t *p, size_t n) {
     const void *nul = std::memchr(p + q, 0, limit - q);
     if (nul == nullptr) return at(q, std::string(what) + " not terminated");
     size_t len = static_cast<size_t>(static_cast<const uint8_t *>(nul) - (p + q));
-    if (!valid_utf8(p + q, len)) return at(q, std::string(what) + " is not valid UTF-8");
+    if (!is_valid_utf8(text(q, len))) return at(q, std::string(what) + " is not valid UTF-8");
     *next = q + len + 1;
     return std::string();
   };
