@@ -48,6 +48,12 @@ extern "C" {
 const char *pm_version(void) { return PM_VERSION_STRING; }
 int pm_version_num(void) { return PM_VERSION_NUM; }
 
+int pm_check_version(int major, int minor, int patch) {
+  if (major != PM_VERSION_MAJOR) return 0;
+  if (minor != PM_VERSION_MINOR) return major >= 1 && minor < PM_VERSION_MINOR ? 1 : 0;
+  return patch <= PM_VERSION_PATCH ? 1 : 0;
+}
+
 const char *pm_code_name(int code) {
   switch (code) {
     case PM_OK: return "PM_OK";
