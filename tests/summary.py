@@ -9,7 +9,7 @@ server. The servers are the ones the run used: `ferretdb` (the main server and t
 cluster) and `secantusdb` (transactions and change streams) when the CTest fixture started them,
 or `PM_TEST_URI` / `PM_TEST_TXN_URI` when the user gave them; skips on a server the user gave are
 listed but not checked (what a server lacks is the user's to know). A test runs on the
-transaction server when its label is txn or stream, on no server when its label is setup, lint,
+transaction server when its label is txn or stream, on no server when its label is setup, lint, abi,
 fixture or fuzz, and on the main server otherwise (the bindings' suites, which use both, count under the main
 one; their transaction and stream tests name SecantusDB in their skip reasons when it is not there).
 With PM_TEST_NO_TXN_SERVER=1 (a user's opt-out; CI never sets it) skips on the transaction server
@@ -55,7 +55,7 @@ def labels_of(build: str) -> dict[str, list[str]]:
 def server_role(labels: list[str]) -> str:
     if {"txn", "stream"} & set(labels):
         return "txn"
-    if {"setup", "fuzz", "fixture", "lint"} & set(labels) or not labels:
+    if {"setup", "fuzz", "fixture", "lint", "abi"} & set(labels) or not labels:
         return "none"
     return "main"
 
