@@ -6,6 +6,12 @@
 #                                 on the real server: FIXTURES_REQUIRED ferretdb;rust_build)
 #   rust.lib.<module>.<function>  one per #[test] in polymongo/src/<module>.rs (unit tests)
 #   rust.sys.<function>           one per #[test] in polymongo-sys/src/lib.rs (ABI checks)
+#   rust.bindings_match_header    polymongo-sys/src/bindings.rs (checked in) is what bindgen makes
+#                                 of the header now (labels rust;abi)
+#   rust.packaging.outside_crate  cargo package both crates, build an outside crate from the
+#                                 unpacked packages in a clean environment (the bundled C
+#                                 library), run it without LD_LIBRARY_PATH, round trip checked
+#                                 with pymongo (labels packaging;rust)
 #
 # Cargo's output (target dir) lives in the CMake build dir, never in the source tree.
 # Variables from tests/CMakeLists.txt: PM_TEST_ENV, PM_UNINSTALLED_PKGCONFIG, and (optional)
@@ -21,9 +27,12 @@ if(NOT PM_CARGO)
     "leave them out")
 endif()
 
+# The tests use this build's library through pkg-config (the build tree's polymongo.pc), never a
+# bundled build: POLYMONGO_SYS_USE_PKG_CONFIG=1 makes a pkg-config failure an error.
 set(PM_RUST_ENV
   "${PM_TEST_ENV}"
   "PKG_CONFIG_PATH=${PM_UNINSTALLED_PKGCONFIG}"
+  "POLYMONGO_SYS_USE_PKG_CONFIG=1"
   "CARGO_TARGET_DIR=${PM_RUST_TARGET_DIR}"
   "CARGO_TERM_COLOR=never"
   "RUST_BACKTRACE=1")
@@ -43,6 +52,26 @@ set_tests_properties(rust.build PROPERTIES
   FIXTURES_SETUP rust_build
   ENVIRONMENT "${PM_RUST_ENV}"
   TIMEOUT 900)
+
+# The pre-generated bindings match the header (bindgen, libclang at run time).
+add_test(NAME rust.bindings_match_header
+  COMMAND ${PM_CARGO} run --locked --quiet --manifest-path ${PM_RUST_DIR}/Cargo.toml
+          -p polymongo-gen-bindings -- --check)
+set_tests_properties(rust.bindings_match_header PROPERTIES
+  LABELS "rust;abi"
+  ENVIRONMENT "${PM_RUST_ENV}"
+  TIMEOUT 900)
+
+# Packaging: the .crate files alone build the library (bundled) for an outside crate, whose
+# binary runs with no environment. A fresh target dir: a full build of the C++ library and the
+# crates, hence the long timeout.
+add_test(NAME rust.packaging.outside_crate
+  COMMAND ${PM_RUST_DIR}/scripts/outside-crate-test ${PM_PYTHON})
+set_tests_properties(rust.packaging.outside_crate PROPERTIES
+  LABELS "packaging;rust"
+  FIXTURES_REQUIRED ferretdb
+  ENVIRONMENT "${PM_TEST_ENV}"
+  TIMEOUT 2400)
 
 # Lint: clippy over both crates and every target, warnings as errors.
 add_test(NAME lint.rust.clippy

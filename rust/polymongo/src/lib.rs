@@ -93,7 +93,7 @@ pub use stream::{ChangeStream, Events};
 pub use transfer::{CollectionReport, ImportReport, Progress};
 pub use wrapper::PolyMongo;
 
-/// The version of the library actually loaded, e.g. "0.1.0".
+/// The version of the library actually loaded, "major.minor.patch".
 pub fn version() -> &'static str {
     // SAFETY: a static string.
     unsafe { std::ffi::CStr::from_ptr(sys::pm_version()) }.to_str().unwrap_or("?")

@@ -103,14 +103,13 @@ impl fmt::Debug for PolyMongo {
     }
 }
 
-/// The library actually loaded must implement the ABI these bindings were generated from.
+/// The library actually loaded must serve a program built against the header these bindings
+/// were built with: the library's own policy, `pm_check_version` (same major; before 1.0 the
+/// same minor; the same minor needs at least the header's patch).
 fn check_library_version() -> Result<()> {
-    let loaded = crate::version_num();
-    let built = sys::PM_VERSION_NUM;
-    // Same major; a minor at least the header's (0.x: the minor must match exactly).
-    let compatible = loaded >> 16 == built >> 16
-        && if built >> 16 == 0 { (loaded >> 8) & 0xff == (built >> 8) & 0xff } else { loaded >= built };
-    if compatible {
+    let compatible =
+        unsafe { sys::pm_check_version(sys::PM_VERSION_MAJOR, sys::PM_VERSION_MINOR, sys::PM_VERSION_PATCH) };
+    if compatible == 1 {
         Ok(())
     } else {
         Err(Error::new(
@@ -118,8 +117,7 @@ fn check_library_version() -> Result<()> {
             format!(
                 "libpolymongo {} is loaded but these bindings were built for {}",
                 crate::version(),
-                std::str::from_utf8(&sys::PM_VERSION_STRING[..sys::PM_VERSION_STRING.len() - 1])
-                    .unwrap_or("?")
+                sys::PM_VERSION_STRING
             ),
         ))
     }
