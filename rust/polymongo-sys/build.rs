@@ -6,8 +6,8 @@
 //! (the version in `polymongo/CMakeLists.txt`). Where it comes from, in this order:
 //!
 //!  1. `POLYMONGO_SYS_BUNDLED=1`: the bundled build (below), whatever pkg-config has.
-//!  2. `POLYMONGO_LIB_DIR` (+ optional `POLYMONGO_INCLUDE_DIR`, default `<lib dir>/../include`):
-//!     the shared library in that directory, no pkg-config.
+//!  2. `POLYMONGO_LIB_DIR` (+ optional `POLYMONGO_INCLUDE_DIR`, default `<lib dir>/../include`;
+//!     a ':'-separated list for a build tree): the shared library in that directory, no pkg-config.
 //!  3. pkg-config `polymongo` with a version in [major.minor.0, major.(minor+1).0): an installed
 //!     library, or a build tree's (`PKG_CONFIG_PATH=<build>/pkgconfig-uninstalled`).
 //!  4. Otherwise, with the `bundled` feature (default) and unless `POLYMONGO_SYS_USE_PKG_CONFIG=1`:
@@ -83,8 +83,12 @@ fn header_version(include_dirs: &[PathBuf]) -> (Version, PathBuf) {
 fn from_lib_dir(lib: PathBuf) -> Found {
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=polymongo");
-    let include = env::var_os("POLYMONGO_INCLUDE_DIR").map(PathBuf::from).unwrap_or_else(|| lib.join("../include"));
-    Found { linkage: "lib-dir", include_dirs: vec![include], shared_lib_dirs: vec![lib] }
+    // A list (':'-separated) for a build tree: the source's include/ and the build's (version.h).
+    let include_dirs = match env::var_os("POLYMONGO_INCLUDE_DIR") {
+        Some(dirs) => env::split_paths(&dirs).collect(),
+        None => vec![lib.join("../include")],
+    };
+    Found { linkage: "lib-dir", include_dirs, shared_lib_dirs: vec![lib] }
 }
 
 fn from_pkg_config(want: Version) -> Result<Found, pkg_config::Error> {
