@@ -48,3 +48,19 @@ foreach(test_file ${PM_GO_TEST_FILES})
     endif()
   endforeach()
 endforeach()
+
+# Packaging (labels packaging;go): a module outside the repository that depends on this one as
+# README.md's Install section says, against `cmake --install` of this build into a temporary
+# prefix, in a clean environment (scripts/packaging-test.sh): the shared library with a run
+# path, -tags static (ldd lists no libpolymongo), and the one error of CGO_ENABLED=0.
+foreach(mode shared static nocgo)
+  add_test(NAME go.packaging.${mode}
+    COMMAND ${PM_GO_SOURCE_DIR}/scripts/packaging-test.sh ${mode} ${CMAKE_BINARY_DIR})
+  set_tests_properties(go.packaging.${mode} PROPERTIES
+    LABELS "packaging;go"
+    TIMEOUT 600
+    ENVIRONMENT "${PM_TEST_ENV};PM_GO=${PM_GO_EXECUTABLE}")
+  if(NOT mode STREQUAL "nocgo")
+    set_tests_properties(go.packaging.${mode} PROPERTIES FIXTURES_REQUIRED ferretdb)
+  endif()
+endforeach()

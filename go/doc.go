@@ -1,3 +1,5 @@
+//go:build cgo
+
 // Package polymongo is the Go binding of polymongo: many MongoDB databases served by a few
 // pooled connections.
 //
