@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Builds the binding into a directory outside the source tree, ready for PYTHONPATH.
+"""Builds the binding against a CMake build tree, into a directory outside the source tree.
 
     PKG_CONFIG_PATH=<cmake build>/pkgconfig-uninstalled \\
         python3 bindings/python/build_inplace.py <out dir>
 
 copies the pure-Python package to <out dir>/polymongo/ and compiles the cffi extension
 (polymongo/_libpolymongo.*.so) there, so that `PYTHONPATH=<out dir> python3 -c "import
-polymongo"` works without installing anything. CTest runs this as its `python.build` step.
+polymongo"` works without installing anything. CTest runs this as its `python.build` step, so
+that the Python tests test the library of the CMake build they belong to (sanitizer builds
+included). Users install with `pip install ./bindings/python` instead (README.md).
 """
 
 from __future__ import annotations
@@ -44,7 +46,12 @@ def main(argv: list) -> int:
     for name in os.listdir(SRC):
         if name.endswith((".py", ".pyi")) or name == "py.typed":
             shutil.copy2(os.path.join(SRC, name), os.path.join(pkg, name))
-    builder = runpy.run_path(os.path.join(SRC, "_build.py"), run_name="__cffi__")["ffibuilder"]
+    build = runpy.run_path(os.path.join(SRC, "_build.py"), run_name="polymongo_build")
+    try:
+        builder = build["make_ffibuilder"]()
+    except build["BuildError"] as e:
+        print(f"polymongo: {e}", file=sys.stderr)
+        return 1
     target = builder.compile(tmpdir=out)
     print(f"polymongo: built {target}")
     return 0

@@ -4,6 +4,13 @@
 #                                uninstalled polymongo.pc) into ${CMAKE_BINARY_DIR}/bindings/python
 #   python.<file>.<function>     one test per pytest function in bindings/python/tests/test_*.py,
 #                                run with PYTHONPATH at the build output, on the real server
+#   python.packaging.wheel       (labels packaging;python) the README's install: `pip wheel` from
+#                                a copy of the sources (no build tree, no environment variables),
+#                                `auditwheel repair`, a fresh venv, a round trip on the server
+#
+# The python.* tests test the library of this CMake build (sanitizer builds included): the
+# binding is compiled against it through pkg-config (build_inplace.py), not through the wheel's
+# own build of libpolymongo.
 #
 # Runs with PM_PYTHON, the project's Python environment (tests/CMakeLists.txt), which holds the
 # packages of bindings/python/requirements-dev.txt.
@@ -37,6 +44,16 @@ set_tests_properties(python.build PROPERTIES
   ENVIRONMENT "${PM_PY_ENV}"
   TIMEOUT 300)
 
+# The wheel a user builds and installs (tests/packaging_wheel.py). It compiles libpolymongo
+# again (library only, Release): about 1-3 minutes on 2 cores.
+add_test(NAME python.packaging.wheel
+  COMMAND ${PM_PYTHON} ${PM_PY_SRC}/tests/packaging_wheel.py ${PROJECT_SOURCE_DIR})
+set_tests_properties(python.packaging.wheel PROPERTIES
+  LABELS "packaging;python"
+  FIXTURES_REQUIRED ferretdb
+  ENVIRONMENT "${PM_TEST_ENV};PYTHONDONTWRITEBYTECODE=1"
+  TIMEOUT 1500)
+
 # Lint: the package type-checks (mypy; its settings are in pyproject.toml).
 add_test(NAME lint.python.mypy
   COMMAND ${PM_PYTHON} -m mypy --cache-dir ${PM_PY_OUT}/mypy-cache ${PM_PY_SRC}/polymongo
@@ -62,6 +79,9 @@ foreach(file ${PM_PY_TEST_FILES})
       ENVIRONMENT "${PM_PY_ENV}"
       SKIP_REGULAR_EXPRESSION "SKIPPED \\["
       TIMEOUT 180)
+    if(short STREQUAL "packaging")  # the POLYMONGO_USE_PKG_CONFIG switch, the import error
+      set_tests_properties(python.${short}.${fn} PROPERTIES LABELS "packaging;python")
+    endif()
     if(short STREQUAL "streams")  # see PM_OPLOG_LOCK in tests/CMakeLists.txt
       set_tests_properties(python.${short}.${fn} PROPERTIES RESOURCE_LOCK ${PM_OPLOG_LOCK})
     endif()

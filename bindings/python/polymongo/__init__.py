@@ -56,7 +56,19 @@ from .results import (
     UpdateResult,
 )
 
-__version__ = "0.2.0"
+
+def _package_version() -> str:
+    """The installed distribution's version (the C library's, from CMakeLists.txt); run from
+    a build directory (PYTHONPATH), the version of the header the module was compiled with."""
+    from importlib.metadata import PackageNotFoundError, version as dist_version
+
+    try:
+        return dist_version("polymongo")
+    except PackageNotFoundError:
+        return HEADER_VERSION_STRING
+
+
+__version__ = _package_version()
 
 __all__ = [
     "PolyMongo", "Model", "Db", "Cursor", "ChangeStream", "Session", "Transaction", "ReturnDocument",

@@ -9,23 +9,27 @@ compiled against the real header, cffi checks every declaration, struct layout a
 build time. New functions in the header therefore appear in ``lib`` with no change here.
 
 Used three ways:
-  * by setuptools through ``cffi_modules`` (``pip install bindings/python``);
-  * by ``build_inplace.py`` (CTest), which compiles into a directory of its choice;
-  * ``python -m polymongo._build --print-cdef`` shows the generated declarations.
+  * by the wheel build (``pip install ./bindings/python``; bindings/python/CMakeLists.txt):
+    ``python _build.py --emit-c <out.c> -I <dir>...`` writes the extension's C source, which
+    CMake compiles (Py_LIMITED_API, abi3) and links to libpolymongo;
+  * by ``build_inplace.py`` (CTest), which compiles into a directory of its choice against the
+    library that ``pkg-config polymongo`` finds (``make_ffibuilder()``);
+  * ``python _build.py --print-cdef [-I <dir>...]`` shows the generated declarations.
 
 Environment: ``PKG_CONFIG_PATH`` (e.g. ``<build>/pkgconfig-uninstalled``), ``PKG_CONFIG``,
-``CC`` (the preprocessor to use; default ``cc``).
+``CC`` (the preprocessor to use; default ``cc``). With ``-I`` no pkg-config is run.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shlex
 import subprocess
 import sys
 import tempfile
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from cffi import FFI
 
@@ -149,34 +153,65 @@ def generate_cdef(header: str, include_dirs: List[str]) -> Tuple[str, List[str]]
     return decls + "\n" + "\n".join(consts) + "\n" + EXTRA_CDEF, headers
 
 
-def make_ffibuilder() -> FFI:
+def _include_dirs_from_pkg_config() -> Tuple[List[str], Dict[str, List[str]]]:
     cfg = pkg_config()
-    header = find_header(cfg["include_dirs"])
-    cdef, _ = generate_cdef(header, cfg["include_dirs"])
+    return cfg["include_dirs"], cfg
+
+
+def make_ffibuilder(include_dirs: Optional[List[str]] = None) -> FFI:
+    """The cffi builder of ``polymongo._libpolymongo``.
+
+    With ``include_dirs`` (the wheel build), only the source is set: the caller compiles and
+    links it. Without, the include and link flags come from ``pkg-config polymongo`` and the
+    builder can compile the module itself (``builder.compile()``, see build_inplace.py)."""
+    cfg: Dict[str, List[str]] = {}
+    if include_dirs is None:
+        include_dirs, cfg = _include_dirs_from_pkg_config()
+    header = find_header(include_dirs)
+    cdef, _ = generate_cdef(header, include_dirs)
     builder = FFI()
     builder.cdef(cdef)
     builder.set_source(
         MODULE_NAME,
         "#include <polymongo.h>\n",
-        include_dirs=cfg["include_dirs"],
-        library_dirs=cfg["library_dirs"],
-        libraries=cfg["libraries"],
+        include_dirs=include_dirs,
+        library_dirs=cfg.get("library_dirs", []),
+        libraries=cfg.get("libraries", []),
         # An rpath to each -L directory, so that a build-tree or /opt install is found at run
         # time without LD_LIBRARY_PATH (the build tree's .pc adds one as well).
-        runtime_library_dirs=cfg["library_dirs"],
-        extra_compile_args=cfg["cflags_other"],
-        extra_link_args=cfg["ldflags_other"],
+        runtime_library_dirs=cfg.get("library_dirs", []),
+        extra_compile_args=cfg.get("cflags_other", []),
+        extra_link_args=cfg.get("ldflags_other", []),
     )
     return builder
 
 
-if __name__ == "__main__" and "--print-cdef" in sys.argv:
-    _cfg = pkg_config()
-    print(generate_cdef(find_header(_cfg["include_dirs"]), _cfg["include_dirs"])[0])
-    raise SystemExit(0)
+def main(argv: List[str]) -> int:
+    ap = argparse.ArgumentParser(description="Generates polymongo's cffi extension.")
+    what = ap.add_mutually_exclusive_group(required=True)
+    what.add_argument("--emit-c", metavar="OUT", help="write the extension's C source to OUT")
+    what.add_argument("--print-cdef", action="store_true", help="print the generated cdef")
+    what.add_argument("--compile", action="store_true",
+                      help="compile the extension here against pkg-config polymongo")
+    ap.add_argument("-I", dest="include_dirs", action="append", metavar="DIR",
+                    help="an include directory of polymongo.h (default: pkg-config's)")
+    args = ap.parse_args(argv)
+    try:
+        if args.print_cdef:
+            dirs = args.include_dirs or _include_dirs_from_pkg_config()[0]
+            print(generate_cdef(find_header(dirs), dirs)[0])
+        elif args.emit_c:
+            builder = make_ffibuilder(args.include_dirs or None)
+            tmp = args.emit_c + ".tmp"
+            builder.emit_c_code(tmp)
+            os.replace(tmp, args.emit_c)  # only a complete file replaces the old one
+        else:
+            make_ffibuilder(args.include_dirs or None).compile(verbose=True)
+    except BuildError as e:
+        print(f"polymongo: {e}", file=sys.stderr)
+        return 1
+    return 0
 
-# setuptools' cffi_modules entry point: "polymongo/_build.py:ffibuilder".
-ffibuilder = make_ffibuilder()
 
 if __name__ == "__main__":
-    ffibuilder.compile(verbose=True)
+    sys.exit(main(sys.argv[1:]))

@@ -12,26 +12,27 @@ from typing import Any, Callable, Optional
 
 try:
     from ._libpolymongo import ffi, lib
-except ImportError as e:  # pragma: no cover - depends on the installation
+except ImportError as _e:  # pragma: no cover - depends on the installation
+    # One line that says what to do (no chained traceback): the compiled module is missing
+    # (a source checkout on sys.path) or cannot load libpolymongo.
+    _why = str(_e) if not isinstance(_e, ModuleNotFoundError) else "the compiled module is missing"
     raise ImportError(
-        "polymongo's compiled module is missing or cannot load libpolymongo: "
-        f"{e}. Build it with `pip install bindings/python` (PKG_CONFIG_PATH pointing at "
-        "polymongo.pc) or bindings/python/build_inplace.py."
-    ) from e
+        f"polymongo cannot load its C library ({_why}): install the package with "
+        "`pip install ./bindings/python` (it builds libpolymongo), or for a CMake build tree "
+        "run `ctest -R python.build` and put <build>/bindings/python on PYTHONPATH"
+    ) from None
 
-HEADER_VERSION: int = lib.PM_VERSION_NUM
 HEADER_VERSION_STRING: str = ffi.string(lib.PM_VERSION_STRING).decode()
 LIBRARY_VERSION: int = lib.pm_version_num()
 LIBRARY_VERSION_STRING: str = ffi.string(lib.pm_version()).decode()
 
-# The loaded library must be ABI-compatible with the header this module was compiled against:
-# the same major version (minor for 0.x) and at least the header's minor version.
-_hmaj, _hmin = HEADER_VERSION >> 16, (HEADER_VERSION >> 8) & 0xFF
-_lmaj, _lmin = LIBRARY_VERSION >> 16, (LIBRARY_VERSION >> 8) & 0xFF
-if _lmaj != _hmaj or _lmin < _hmin or (_hmaj == 0 and _lmin != _hmin):
+# The one compatibility policy of every binding (common.h): can the loaded library serve a
+# module compiled against this header version?
+if not lib.pm_check_version(lib.PM_VERSION_MAJOR, lib.PM_VERSION_MINOR, lib.PM_VERSION_PATCH):
     raise ImportError(
         f"polymongo: compiled against libpolymongo {HEADER_VERSION_STRING} but loaded "
-        f"{LIBRARY_VERSION_STRING}; rebuild the binding"
+        f"{LIBRARY_VERSION_STRING}, which cannot serve it (pm_check_version); reinstall the "
+        "package or rebuild the binding"
     )
 
 
