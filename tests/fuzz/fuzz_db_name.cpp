@@ -1,5 +1,5 @@
 // Fuzzes database names: db_name_problem on any bytes (NUL included) against MongoDB's rules
-// as the README states them (not empty, at most 63 bytes, none of /\. "$*<>:|? or NUL, and
+// as the user guide (docs/guide.md) states them (not empty, at most 63 bytes, none of /\. "$*<>:|? or NUL, and
 // admin/config/local only with allowSystemDatabases), and every public way to name one: the
 // calls that check or bind a name (pm_wrapper_check_db_name, pm_model_db, pm_wrapper_set_db)
 // and the options that carry one (defaultDB, dbSpecific, journalDb, the URI's path). A bad
