@@ -1,11 +1,11 @@
 // pm_version, errors, buffers and JSON conversion.
 #include <bson/bson.h>
-#include "../core/hot.hpp"
+#include "base/hot.hpp"
 
 #include <cstdlib>
 #include <cstring>
 
-#include "../core/redact.hpp"
+#include "base/redact.hpp"
 #include "shim.hpp"
 
 static_assert(sizeof(pm_error) == 512, "pm_error is part of the ABI: keep it 512 bytes");

@@ -1,6 +1,6 @@
 // pm_db_*: operations on a model bound to one database.
 #include "shim.hpp"
-#include "../core/hot.hpp"
+#include "base/hot.hpp"
 
 using namespace pm;
 

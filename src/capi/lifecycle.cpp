@@ -1,5 +1,5 @@
 // pm_wrapper_* lifecycle: run-time dedicated pools, routing rules, shutdown, signals.
-#include "../core/signals.hpp"
+#include "signals.hpp"
 #include "shim.hpp"
 
 using namespace pm;

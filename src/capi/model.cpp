@@ -1,6 +1,6 @@
 // pm_model_*: collection definitions and binding them to databases.
 #include "shim.hpp"
-#include "../core/hot.hpp"
+#include "base/hot.hpp"
 
 using namespace pm;
 

@@ -11,13 +11,13 @@
 #include <new>
 #include <vector>
 
-#include "../core/cursor.hpp"
-#include "../core/db.hpp"
-#include "../core/doc.hpp"
-#include "../core/error.hpp"
-#include "../core/model.hpp"
-#include "../core/wrapper.hpp"
-#include "../core/write_result.hpp"
+#include "ops/cursor.hpp"
+#include "ops/db.hpp"
+#include "base/doc.hpp"
+#include "base/error.hpp"
+#include "ops/model.hpp"
+#include "wrapper.hpp"
+#include "ops/write_result.hpp"
 
 struct pm_wrapper {
   std::shared_ptr<pm::core::Wrapper> impl;

@@ -1,5 +1,5 @@
 // pm_wrapper_* statistics: JSON documents and Prometheus text.
-#include "../core/stats.hpp"
+#include "stats.hpp"
 #include "shim.hpp"
 
 using namespace pm;

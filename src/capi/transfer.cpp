@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "../core/transfer.hpp"
+#include "transfer/transfer.hpp"
 #include "shim.hpp"
 
 using namespace pm;

@@ -7,8 +7,8 @@
 #include <mutex>
 #include <thread>
 
-#include "error.hpp"
-#include "thread_name.hpp"
+#include "base/error.hpp"
+#include "base/thread_name.hpp"
 #include "wrapper.hpp"
 
 namespace pm::core {

@@ -7,8 +7,8 @@
 #include <memory>
 #include <sstream>
 
-#include "doc.hpp"
-#include "error.hpp"
+#include "base/doc.hpp"
+#include "base/error.hpp"
 #include "wrapper.hpp"
 
 namespace pm::core {

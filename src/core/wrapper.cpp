@@ -1,17 +1,17 @@
 #include "wrapper.hpp"
-#include "hot.hpp"
+#include "base/hot.hpp"
 
 #include <mongoc/mongoc.h>
 
 #include <algorithm>
 #include <chrono>
 
-#include "compensation.hpp"
-#include "db_name.hpp"
-#include "error.hpp"
-#include "model.hpp"
-#include "redact.hpp"
-#include "thread_name.hpp"
+#include "txn/compensation.hpp"
+#include "base/db_name.hpp"
+#include "base/error.hpp"
+#include "ops/model.hpp"
+#include "base/redact.hpp"
+#include "base/thread_name.hpp"
 
 namespace pm::core {
 

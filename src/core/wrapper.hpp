@@ -10,12 +10,12 @@
 #include <thread>
 #include <vector>
 
-#include "events.hpp"
-#include "log.hpp"
-#include "options.hpp"
-#include "router.hpp"
-#include "stream.hpp"
-#include "usage.hpp"
+#include "observe/events.hpp"
+#include "observe/log.hpp"
+#include "config/options.hpp"
+#include "pool/router.hpp"
+#include "stream/stream.hpp"
+#include "observe/usage.hpp"
 
 namespace pm::core {
 

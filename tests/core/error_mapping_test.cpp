@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-#include "core/error.hpp"
+#include "base/error.hpp"
 
 using pm::core::Code;
 using pm::core::Error;

@@ -14,9 +14,9 @@
 #include <string>
 #include <string_view>
 
-#include "db_name.hpp"
-#include "error.hpp"
-#include "options.hpp"
+#include "base/db_name.hpp"
+#include "base/error.hpp"
+#include "config/options.hpp"
 #include "fuzz_check.hpp"
 
 using namespace pm::core;

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "doc.hpp"
-#include "error.hpp"
+#include "base/doc.hpp"
+#include "base/error.hpp"
 #include "fuzz_check.hpp"
 
 using namespace pm::core;

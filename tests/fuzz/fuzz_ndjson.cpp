@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "error.hpp"
-#include "ndjson_reader.hpp"
+#include "base/error.hpp"
+#include "transfer/ndjson_reader.hpp"
 #include "fuzz_check.hpp"
 
 using namespace pm::core;

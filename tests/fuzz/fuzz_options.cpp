@@ -14,10 +14,10 @@
 #include <set>
 #include <string>
 
-#include "db_name.hpp"
-#include "error.hpp"
-#include "options.hpp"
-#include "transfer.hpp"
+#include "base/db_name.hpp"
+#include "base/error.hpp"
+#include "config/options.hpp"
+#include "transfer/transfer.hpp"
 #include "fuzz_check.hpp"
 
 using namespace pm::core;

@@ -1,0 +1,287 @@
+#include "config/options.hpp"
+
+#include <cjson/cJSON.h>
+#include <mongoc/mongoc.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <set>
+
+#include "base/db_name.hpp"
+#include "base/error.hpp"
+#include "observe/log.hpp"
+#include "base/redact.hpp"
+
+namespace pm::core {
+
+namespace {
+
+struct JsonDeleter {
+  void operator()(cJSON *j) const { cJSON_Delete(j); }
+};
+
+[[noreturn]] void bad(const std::string &message) { fail(Code::invalid_argument, message); }
+
+void check_keys(const cJSON *object, const std::string &where,
+                std::initializer_list<const char *> known) {
+  for (const cJSON *item = object->child; item != nullptr; item = item->next) {
+    bool ok = false;
+    for (const char *k : known) ok = ok || std::strcmp(item->string, k) == 0;
+    if (!ok) bad(where + "unknown option '" + item->string + "'");
+  }
+}
+
+int64_t integer(const cJSON *item, const std::string &name, int64_t min, int64_t max) {
+  if (!cJSON_IsNumber(item)) bad(name + " must be a number");
+  double d = item->valuedouble;
+  if (!std::isfinite(d) || std::floor(d) != d) bad(name + " must be an integer");
+  if (d < static_cast<double>(min)) bad(name + " must be >= " + std::to_string(min));
+  if (d > static_cast<double>(max)) bad(name + " must be <= " + std::to_string(max));
+  return static_cast<int64_t>(d);
+}
+
+bool boolean(const cJSON *item, const std::string &name) {
+  if (!cJSON_IsBool(item)) bad(name + " must be true or false");
+  return cJSON_IsTrue(item);
+}
+
+std::string string(const cJSON *item, const std::string &name) {
+  if (!cJSON_IsString(item)) bad(name + " must be a string");
+  return item->valuestring;
+}
+
+constexpr int64_t kMaxPool = 100000;
+constexpr int64_t kMaxMs = std::numeric_limits<int32_t>::max();
+
+void parse_spec_options(const cJSON *o, const std::string &ow, PoolSpec &spec) {
+  if (!cJSON_IsObject(o)) bad(ow + " must be an object");
+  check_keys(o, ow + ": ", {"maxConnections", "coldStart", "autoClose", "ttl"});
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "maxConnections"))
+    spec.max_connections = static_cast<int>(integer(v, ow + ".maxConnections", 1, kMaxPool));
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "coldStart"))
+    spec.cold_start = boolean(v, ow + ".coldStart");
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "autoClose"))
+    spec.auto_close = boolean(v, ow + ".autoClose");
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "ttl")) spec.ttl_ms = integer(v, ow + ".ttl", 0, kMaxMs);
+  if (spec.auto_close && spec.ttl_ms == 0) bad(ow + ".ttl must be > 0 when autoClose is true");
+}
+
+void parse_spec_uri(const cJSON *entry, const std::string &where, PoolSpec &spec) {
+  if (const cJSON *uri = cJSON_GetObjectItemCaseSensitive(entry, "mongoURI")) {
+    spec.mongo_uri = string(uri, where + ".mongoURI");
+    check_mongo_uri(spec.mongo_uri, where + ".mongoURI");
+  }
+}
+
+DedicatedPoolOptions parse_dedicated(const cJSON *entry, size_t index, bool allow_system) {
+  std::string where = "dbSpecific[" + std::to_string(index) + "]";
+  if (!cJSON_IsObject(entry)) bad(where + " must be an object");
+  check_keys(entry, where + ": ", {"dbName", "mongoURI", "options"});
+  DedicatedPoolOptions d;
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(entry, "dbName");
+  if (name == nullptr) bad(where + ".dbName is required");
+  d.db_name = string(name, where + ".dbName");
+  if (auto why = db_name_problem(d.db_name, allow_system)) bad(where + ".dbName: " + *why);
+  parse_spec_uri(entry, where, d.spec);
+  if (const cJSON *o = cJSON_GetObjectItemCaseSensitive(entry, "options"))
+    parse_spec_options(o, where + ".options", d.spec);
+  return d;
+}
+
+RouteOptions parse_route_item(const cJSON *entry, const std::string &where) {
+  if (!cJSON_IsObject(entry)) bad(where + " must be an object");
+  check_keys(entry, where + ": ", {"match", "mongoURI", "options", "sharedPool"});
+  RouteOptions r;
+  const cJSON *match = cJSON_GetObjectItemCaseSensitive(entry, "match");
+  if (match == nullptr) bad(where + ".match is required");
+  r.pattern = string(match, where + ".match");
+  if (r.pattern.empty()) bad(where + ".match is empty");
+  parse_spec_uri(entry, where, r.spec);
+  if (const cJSON *o = cJSON_GetObjectItemCaseSensitive(entry, "options"))
+    parse_spec_options(o, where + ".options", r.spec);
+  if (const cJSON *v = cJSON_GetObjectItemCaseSensitive(entry, "sharedPool"))
+    r.shared_pool = boolean(v, where + ".sharedPool");
+  return r;
+}
+
+std::unique_ptr<cJSON, JsonDeleter> parse_object(const char *json, const std::string &where) {
+  if (json == nullptr) bad(where + ": NULL (expected a JSON object)");
+  std::unique_ptr<cJSON, JsonDeleter> root(cJSON_Parse(json));
+  if (!root) bad(where + ": malformed JSON");
+  if (!cJSON_IsObject(root.get())) bad(where + ": expected a JSON object");
+  return root;
+}
+
+// The maxPoolSize option of a URI that check_mongo_uri accepted, when it has one.
+std::optional<int> uri_max_pool_size(const std::string &uri) {
+  bson_error_t error;
+  mongoc_uri_t *parsed = mongoc_uri_new_with_error(uri.c_str(), &error);
+  if (parsed == nullptr) return std::nullopt;
+  std::optional<int> n;
+  if (mongoc_uri_has_option(parsed, MONGOC_URI_MAXPOOLSIZE))
+    n = mongoc_uri_get_option_as_int32(parsed, MONGOC_URI_MAXPOOLSIZE, 0);
+  mongoc_uri_destroy(parsed);
+  if (n && (*n < 1 || *n > kMaxPool))
+    bad("mongoURI: maxPoolSize=" + std::to_string(*n) + " must be from 1 to " + std::to_string(kMaxPool));
+  return n;
+}
+
+}  // namespace
+
+PoolSpec parse_pool_spec(const char *json, const std::string &where) {
+  PoolSpec spec;
+  if (json == nullptr) return spec;
+  auto root = parse_object(json, where);
+  check_keys(root.get(), where + ": ", {"mongoURI", "maxConnections", "coldStart", "autoClose", "ttl"});
+  parse_spec_uri(root.get(), where, spec);
+  cJSON *uri = cJSON_DetachItemFromObjectCaseSensitive(root.get(), "mongoURI");
+  cJSON_Delete(uri);
+  parse_spec_options(root.get(), where, spec);
+  return spec;
+}
+
+RouteOptions parse_route(const char *json) {
+  auto root = parse_object(json, "route");
+  return parse_route_item(root.get(), "route");
+}
+
+std::string check_mongo_uri(const std::string &uri, const std::string &option) {
+  bson_error_t error;
+  mongoc_uri_t *parsed = mongoc_uri_new_with_error(uri.c_str(), &error);
+  if (parsed == nullptr) {
+    // libmongoc's messages describe the problem without echoing credentials.
+    bad(option + " is not a valid MongoDB URI (mongodb:// or mongodb+srv://): " + error.message);
+  }
+  const char *db = mongoc_uri_get_database(parsed);
+  std::string name = db != nullptr ? db : "";
+  mongoc_uri_destroy(parsed);
+  return name;
+}
+
+Options Options::parse(const char *json) {
+  if (json == nullptr) bad("options: NULL options (expected a JSON object with mongoURI)");
+  std::unique_ptr<cJSON, JsonDeleter> root(cJSON_Parse(json));
+  if (!root) {
+    const char *where = cJSON_GetErrorPtr();
+    size_t at = where != nullptr && where >= json ? static_cast<size_t>(where - json) : 0;
+    bad("options: malformed JSON near offset " + std::to_string(at));
+  }
+  if (!cJSON_IsObject(root.get())) bad("options: expected a JSON object");
+  check_keys(root.get(), "options: ",
+             {"mongoURI", "defaultDB", "maxPoolSize", "minFreeConnections", "idleTimeoutMS",
+              "coldStart", "retry", "debug", "logPath", "logLevel", "dbSpecific", "routes",
+              "maxOpenPools", "poolSizing", "allowSystemDatabases", "recoverOnStart", "journalDb"});
+
+  Options o;
+  auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(root.get(), key); };
+
+  if (auto *v = get("allowSystemDatabases"))
+    o.allow_system_databases = boolean(v, "allowSystemDatabases");
+
+  const cJSON *uri = get("mongoURI");
+  if (uri == nullptr) bad("mongoURI is required");
+  o.mongo_uri = string(uri, "mongoURI");
+  std::string uri_db = check_mongo_uri(o.mongo_uri, "mongoURI");
+
+  if (auto *v = get("defaultDB")) {
+    o.default_db = string(v, "defaultDB");
+    if (auto why = db_name_problem(*o.default_db, o.allow_system_databases))
+      bad("defaultDB: " + *why);
+  } else if (!uri_db.empty()) {
+    if (auto why = db_name_problem(uri_db, o.allow_system_databases))
+      bad("mongoURI: the database in its path: " + *why);
+    o.default_db = uri_db;
+  }
+
+  // The URI's own maxPoolSize counts when the option is absent; both given must agree.
+  std::optional<int> uri_max = uri_max_pool_size(o.mongo_uri);
+  if (auto *v = get("maxPoolSize")) {
+    o.max_pool_size = static_cast<int>(integer(v, "maxPoolSize", 1, kMaxPool));
+    if (uri_max && *uri_max != o.max_pool_size)
+      bad("maxPoolSize (" + std::to_string(o.max_pool_size) + ") conflicts with the mongoURI's maxPoolSize=" +
+          std::to_string(*uri_max) + ": give one, or the same value in both");
+  } else if (uri_max) {
+    o.max_pool_size = *uri_max;
+  }
+  if (auto *v = get("minFreeConnections"))
+    o.min_free_connections = static_cast<int>(integer(v, "minFreeConnections", 0, kMaxPool));
+  if (o.min_free_connections > o.max_pool_size)
+    bad("minFreeConnections (" + std::to_string(o.min_free_connections) +
+        ") must be <= maxPoolSize (" + std::to_string(o.max_pool_size) + ")");
+  if (auto *v = get("idleTimeoutMS")) o.idle_timeout_ms = integer(v, "idleTimeoutMS", 0, kMaxMs);
+  if (auto *v = get("coldStart")) o.cold_start = boolean(v, "coldStart");
+  if (auto *v = get("retry")) {
+    // PolyMongo's form is a number (the delay); ours also takes the whole policy.
+    if (cJSON_IsObject(v)) {
+      check_keys(v, "retry: ", {"attempts", "initialDelayMS", "maxDelayMS"});
+      if (auto *a = cJSON_GetObjectItemCaseSensitive(v, "attempts"))
+        o.retry.attempts = static_cast<int>(integer(a, "retry.attempts", 1, 100));
+      if (auto *d = cJSON_GetObjectItemCaseSensitive(v, "initialDelayMS"))
+        o.retry.initial_delay_ms = integer(d, "retry.initialDelayMS", 0, kMaxMs);
+      if (auto *m = cJSON_GetObjectItemCaseSensitive(v, "maxDelayMS"))
+        o.retry.max_delay_ms = integer(m, "retry.maxDelayMS", 0, kMaxMs);
+      if (o.retry.max_delay_ms < o.retry.initial_delay_ms)
+        bad("retry.maxDelayMS must be >= retry.initialDelayMS");
+    } else {
+      int64_t delay = integer(v, "retry", 0, kMaxMs);
+      if (delay > 0) o.retry = RetryOptions{3, delay, delay * 8};
+    }
+  }
+  if (auto *v = get("logLevel")) {
+    o.log_level = string(v, "logLevel");
+    parse_log_level(o.log_level);
+  }
+  if (auto *v = get("recoverOnStart")) o.recover_on_start = boolean(v, "recoverOnStart");
+  if (auto *v = get("journalDb")) {
+    o.journal_db = string(v, "journalDb");
+    if (auto why = db_name_problem(o.journal_db, false)) bad("journalDb: " + *why);
+  }
+  if (auto *v = get("poolSizing")) {
+    if (!cJSON_IsObject(v)) bad("poolSizing must be an object");
+    check_keys(v, "poolSizing: ", {"min", "max", "scaleUpAt", "scaleDownAt", "intervalMS"});
+    PoolSizing &z = o.pool_sizing;
+    z.enabled = true;
+    auto ratio = [&](const char *key, double fallback) {
+      const cJSON *r = cJSON_GetObjectItemCaseSensitive(v, key);
+      if (!r) return fallback;
+      if (!cJSON_IsNumber(r) || r->valuedouble <= 0 || r->valuedouble > 1)
+        bad(std::string("poolSizing.") + key + " must be a number in (0, 1]");
+      return r->valuedouble;
+    };
+    if (auto *x = cJSON_GetObjectItemCaseSensitive(v, "min")) z.min = static_cast<int>(integer(x, "poolSizing.min", 1, kMaxPool));
+    z.max = o.max_pool_size;
+    if (auto *x = cJSON_GetObjectItemCaseSensitive(v, "max")) z.max = static_cast<int>(integer(x, "poolSizing.max", 1, kMaxPool));
+    if (z.min > z.max) bad("poolSizing.min must be <= poolSizing.max");
+    z.scale_up_at = ratio("scaleUpAt", 0.8);
+    z.scale_down_at = ratio("scaleDownAt", 0.3);
+    if (z.scale_down_at >= z.scale_up_at) bad("poolSizing.scaleDownAt must be < poolSizing.scaleUpAt");
+    if (auto *x = cJSON_GetObjectItemCaseSensitive(v, "intervalMS")) z.interval_ms = integer(x, "poolSizing.intervalMS", 10, kMaxMs);
+  }
+  if (auto *v = get("maxOpenPools")) o.max_open_pools = static_cast<int>(integer(v, "maxOpenPools", 0, kMaxPool));
+  if (auto *v = get("routes")) {
+    if (!cJSON_IsArray(v)) bad("routes must be an array");
+    size_t i = 0;
+    for (const cJSON *entry = v->child; entry != nullptr; entry = entry->next, ++i)
+      o.routes.push_back(parse_route_item(entry, "routes[" + std::to_string(i) + "]"));
+  }
+  if (auto *v = get("debug")) o.debug = boolean(v, "debug");
+  if (auto *v = get("logPath")) o.log_path = string(v, "logPath");
+
+  if (auto *v = get("dbSpecific")) {
+    if (!cJSON_IsArray(v)) bad("dbSpecific must be an array");
+    std::set<std::string> seen;
+    size_t i = 0;
+    for (const cJSON *entry = v->child; entry != nullptr; entry = entry->next, ++i) {
+      DedicatedPoolOptions d = parse_dedicated(entry, i, o.allow_system_databases);
+      if (!seen.insert(d.db_name).second)
+        bad("dbSpecific[" + std::to_string(i) + "].dbName '" + d.db_name + "' is listed twice");
+      o.db_specific.push_back(std::move(d));
+    }
+  }
+  return o;
+}
+
+}  // namespace pm::core

@@ -1,0 +1,79 @@
+// The wrapper's options, parsed and validated from PolyMongo-style JSON.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pool/pool.hpp"
+
+namespace pm::core {
+
+// How a dedicated pool is made: PolyMongo's per-database options, plus its own cluster.
+struct PoolSpec {
+  std::string mongo_uri;  // empty: the wrapper's mongoURI
+  int max_connections = 10;
+  bool cold_start = true;
+  bool auto_close = false;
+  int64_t ttl_ms = 0;
+};
+
+// A dedicated pool for one database (PolyMongo's dbSpecific entry).
+struct DedicatedPoolOptions {
+  std::string db_name;
+  PoolSpec spec;
+};
+
+// A routing rule: databases whose name matches `pattern` (a glob: *, ?, [...]) get a
+// dedicated pool made from `spec`, one each, or one for all of them when `shared_pool`.
+struct RouteOptions {
+  std::string pattern;
+  PoolSpec spec;
+  bool shared_pool = false;
+};
+
+// Retries of operations that failed before reaching a server (and of reads whose connection
+// broke), with exponential backoff and full jitter. attempts == 1: no retry.
+struct RetryOptions {
+  int attempts = 1;
+  int64_t initial_delay_ms = 100;
+  int64_t max_delay_ms = 5000;
+};
+
+struct Options {
+  std::string mongo_uri;
+  std::optional<std::string> default_db;  // unset: NULL/"" names no database
+  int max_pool_size = 10;
+  int min_free_connections = 0;
+  int64_t idle_timeout_ms = 0;
+  bool cold_start = true;
+  RetryOptions retry;
+  bool debug = false;
+  std::string log_path;
+  std::string log_level = "info";
+  std::vector<DedicatedPoolOptions> db_specific;
+  std::vector<RouteOptions> routes;
+  int max_open_pools = 0;  // 0: no cap on open dedicated pools
+  PoolSizing pool_sizing;  // dynamic sizing of the shared pool
+  bool allow_system_databases = false;
+  bool recover_on_start = false;               // roll back journals crashed processes left
+  std::string journal_db = "polymongo_journal";
+
+  // Throws Error(invalid_argument) with a message naming the offending option.
+  static Options parse(const char *json);
+};
+
+// Parses {mongoURI?, maxConnections?, coldStart?, autoClose?, ttl?} (the run-time form used by
+// pm_wrapper_set_db) or, when `nested`, {mongoURI?, options: {...}} (the dbSpecific form).
+PoolSpec parse_pool_spec(const char *json, const std::string &where);
+
+// Parses one routing rule {match, mongoURI?, options?, sharedPool?}.
+RouteOptions parse_route(const char *json);
+
+// Parses a MongoDB URI with libmongoc's parser; throws naming `option` on failure.
+// Returns the database named in the URI's path ("" when none).
+std::string check_mongo_uri(const std::string &uri, const std::string &option);
+
+
+}  // namespace pm::core

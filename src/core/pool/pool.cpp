@@ -1,0 +1,413 @@
+#include "pool/pool.hpp"
+#include "base/hot.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <vector>
+
+#include "base/doc.hpp"
+#include "base/error.hpp"
+#include "observe/events.hpp"
+#include "observe/log.hpp"
+#include "base/redact.hpp"
+#include "observe/usage.hpp"
+
+namespace pm::core {
+
+namespace {
+constexpr int32_t kDefaultWaitQueueTimeoutMs = 10000;
+}
+
+const char *close_reason_name(CloseReason reason) {
+  switch (reason) {
+    case CloseReason::ttl: return "ttl";
+    case CloseReason::idle: return "idle";
+    case CloseReason::evicted: return "evicted";
+    case CloseReason::closed: return "closed";
+    case CloseReason::forced: return "forced";
+    case CloseReason::error: return "error";
+  }
+  return "closed";
+}
+
+// ---- Lease -------------------------------------------------------------------------------------
+
+PM_HOT Lease &Lease::operator=(Lease &&other) noexcept {
+  if (this != &other) {
+    release();
+    pool_ = std::exchange(other.pool_, nullptr);
+    keep_ = std::move(other.keep_);
+    client_ = other.client_;
+    origin_ = other.origin_;
+    generation_ = other.generation_;
+    other.client_ = nullptr;
+  }
+  return *this;
+}
+
+PM_HOT void Lease::release() noexcept {
+  if (client_ != nullptr) pool_->checkin(origin_, client_);
+  client_ = nullptr;
+  pool_ = nullptr;
+  keep_.reset();
+}
+
+bool Lease::revoked() const { return pool_ && pool_->generation() != generation_; }
+
+// ---- Pool --------------------------------------------------------------------------------------
+
+std::shared_ptr<Pool> Pool::create(PoolConfig config, std::shared_ptr<const Log> log,
+                                   std::shared_ptr<Events> events, std::shared_ptr<Usage> usage) {
+  return std::shared_ptr<Pool>(
+      new Pool(std::move(config), std::move(log), std::move(events), std::move(usage)));
+}
+
+namespace {
+// Pool ids and opening epochs come from one counter, so no two are ever equal.
+uint64_t next_pool_number() {
+  static std::atomic<uint64_t> next{1};
+  return next++;
+}
+}  // namespace
+
+Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
+           std::shared_ptr<Usage> usage)
+    : config_(std::move(config)), log_(std::move(log)), events_(std::move(events)),
+      usage_owner_(std::move(usage)), redacted_uri_(redact_uri(config_.uri)),
+      id_(next_pool_number()), usage_(usage_owner_.get()) {
+  usage_->add_pool(id_, config_.label);
+  created_ms_ = now_wall_ms();
+  limit_ = config_.max_size;
+  if (config_.sizing.enabled) {
+    limit_ = std::clamp(config_.max_size, config_.sizing.min, config_.sizing.max);
+    config_.max_size = config_.sizing.max;  // libmongoc's bound; the gate enforces limit_
+  }
+  last_sizing_ms_ = steady_ms();
+  bson_error_t error;
+  uri_ = mongoc_uri_new_with_error(config_.uri.c_str(), &error);
+  if (uri_ == nullptr) throw Error(Code::invalid_argument, std::string("mongoURI: ") + error.message);
+  wait_ms_ = mongoc_uri_get_option_as_int32(uri_, MONGOC_URI_WAITQUEUETIMEOUTMS,
+                                            kDefaultWaitQueueTimeoutMs);
+  if (wait_ms_ <= 0) wait_ms_ = kDefaultWaitQueueTimeoutMs;
+  // Set through the URI rather than the pool's setters, which libmongoc guards with a mutex
+  // that sanitizers cannot see into.
+  mongoc_uri_set_option_as_int32(uri_, MONGOC_URI_MAXPOOLSIZE, config_.max_size);
+  if (mongoc_uri_get_appname(uri_) == nullptr) mongoc_uri_set_appname(uri_, "polymongo");
+  last_used_ms_ = steady_ms();
+}
+
+Pool::~Pool() {
+  usage_->remove_pool(id_);
+  // Every client is back here: a lease either holds the pool alive or is held by something
+  // that keeps its wrapper, and so this pool, alive (a borrowed lease, see checkout_borrowed).
+  for (auto &[pool, n] : retired_) mongoc_client_pool_destroy(pool);
+  if (pool_ != nullptr) mongoc_client_pool_destroy(pool_);
+  mongoc_uri_destroy(uri_);
+}
+
+// Called on every checkin, hence the coarse clocks, and a store only once per tick of theirs
+// (the cache line is every thread's).
+PM_HOT void Pool::touch() {
+  int64_t now = steady_ms();
+  if (last_used_ms_.load(std::memory_order_relaxed) == now) return;
+  last_used_ms_.store(now, std::memory_order_relaxed);
+  last_used_wall_ms_.store(coarse_wall_ms(), std::memory_order_relaxed);
+}
+
+bool Pool::is_open() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pool_ != nullptr;
+}
+
+int Pool::in_use() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return in_use_;
+}
+
+mongoc_client_pool_t *Pool::open_locked() {
+  if (pool_ != nullptr) return pool_;
+  mongoc_client_pool_t *pool = mongoc_client_pool_new(uri_);
+  if (pool == nullptr) {
+    // libmongoc refuses a pool only when its topology is invalid, e.g. a failed SRV lookup.
+    std::string message = "cannot open a pool for " + redacted_uri_ +
+                          " (for mongodb+srv://, the DNS SRV lookup failed)";
+    log_->error(message);
+    Event e{EventType::error, "", config_.label, "", message, static_cast<int32_t>(Code::connection)};
+    events_->emit(std::move(e));
+    throw Error(Code::connection, message, 0, true);
+  }
+  mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
+  mongoc_apm_callbacks_t *apm = mongoc_apm_callbacks_new();
+  mongoc_apm_set_command_succeeded_cb(apm, &Pool::on_command_succeeded);
+  mongoc_apm_set_command_failed_cb(apm, &Pool::on_command_failed);
+  mongoc_client_pool_set_apm_callbacks(pool, apm, this);  // copied by libmongoc
+  mongoc_apm_callbacks_destroy(apm);
+  pool_ = pool;
+  epoch_ = next_pool_number();
+  opened_clients_ = 0;
+  set_state(PoolState::connecting);
+  log_->info("pool '" + config_.label + "' opened for " + redacted_uri_ + " (max " +
+             std::to_string(config_.max_size) + ")");
+  events_->emit(Event{EventType::pool_opened, "", config_.label});
+  return pool_;
+}
+
+PM_HOT Lease Pool::checkout(std::shared_ptr<Pool> keep) {
+  mongoc_client_pool_t *pool;
+  uint64_t generation;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    generation = generation_;
+    auto can_go = [&] { return generation_ != generation || (!closing_ && in_use_ < limit_); };
+    if (!can_go()) {  // the deadline is read only when there is something to wait for
+      ++waiting_;
+      bool ready = available_.wait_for(lock, std::chrono::milliseconds(wait_ms_), can_go);
+      --waiting_;
+      if (generation_ != generation)
+        throw Error(Code::closed, "pool '" + config_.label + "' was force-closed while waiting", 0, true);
+      if (!ready)
+        throw Error(Code::timeout, "timed out after " + std::to_string(wait_ms_) +
+                                       " ms waiting for a connection from pool '" + config_.label +
+                                       "' (all " + std::to_string(limit_) + " in use)",
+                    0, true);
+    }
+    pool = open_locked();
+    ++in_use_;
+    // Written only when it changes: its cache line is read by every other checkout.
+    if (config_.sizing.enabled && in_use_ > peak_in_use_) peak_in_use_ = in_use_;
+    // libmongoc's pool makes a client only when none is idle, and keeps every client it made,
+    // so the most ever out at once since it opened is the number of connections it holds.
+    if (++out_ > opened_clients_) opened_clients_ = out_;
+  }
+  // Cannot block: fewer than max_size clients are out, and the pool may hold max_size.
+  mongoc_client_t *client = mongoc_client_pool_pop(pool);
+  return Lease(this, std::move(keep), client, pool, generation);
+}
+
+PM_HOT void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept {
+  std::lock_guard<std::mutex> lock(mu_);
+  mongoc_client_pool_push(origin, client);
+  if (origin == pool_) {
+    --out_;
+    --in_use_;
+  } else if (auto it = retired_.find(origin); it != retired_.end() && --it->second == 0) {
+    // The last client of a closed pool: now it can go.
+    retired_.erase(it);
+    mongoc_client_pool_destroy(origin);
+  }
+  touch();
+  if (waiting_ > 0) available_.notify_one();  // checkouts that wait count themselves there
+  if (in_use_ == 0) idle_.notify_all();
+}
+
+void Pool::connect() {
+  std::vector<Lease> leases;
+  int n = config_.min_free > 0 ? config_.min_free : 1;
+  leases.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) leases.push_back(checkout());
+  for (Lease &lease : leases) {
+    bson_t ping = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&ping, "ping", 1);
+    bson_error_t error;
+    bool ok = mongoc_client_command_simple(lease.client(), "admin", &ping, nullptr, nullptr, &error);
+    bson_destroy(&ping);
+    if (!ok) {
+      Error e = Error::from_driver(error, "connect pool '" + config_.label + "'");
+      log_->error(e.what());
+      record_failure("", e);
+      throw e;
+    }
+  }
+  record_success("");
+  ready_ = true;  // warm: the minimum connections are open and answered a ping
+}
+
+PM_HOT void Pool::record_success(const std::string &db, uint64_t latency_us) {
+  // Read before writing: every operation passes here, and a store would pull the cache line
+  // away from every other thread's core.
+  if (state() != PoolState::connected) set_state(PoolState::connected);
+  usage_->record(db, true, latency_us, id_, epoch_.load(std::memory_order_relaxed));
+}
+
+void Pool::record_failure(const std::string &db, const Error &error, uint64_t latency_us) {
+  usage_->record(db, false, latency_us, id_, 0);
+  Code c = error.code();
+  // The pool's errors are its own: no connection, authentication, a broken or timed-out
+  // socket, a forced close, a wait for a connection that ran out. What the server answered (a
+  // duplicate key, a refused write, maxTimeMS) is counted apart: the pool served it fine. The
+  // caller's invalid input is in neither (the database's usage counts every failure).
+  bool server_answer = c == Code::duplicate_key || c == Code::write || c == Code::server ||
+                       c == Code::not_supported || (c == Code::timeout && error.server_code() != 0);
+  bool caller_input = c == Code::invalid_argument || c == Code::invalid_db_name;
+  if (!caller_input) {
+    ++(server_answer ? server_errors_ : errors_);
+    std::lock_guard<std::mutex> lock(mu_);
+    (server_answer ? last_server_error_ : last_error_) = redact_text(error.what());
+  }
+  bool connection_level = c == Code::connection || c == Code::auth || c == Code::internal ||
+                          (c == Code::timeout && error.before_send());
+  if (!connection_level) return;  // the server answered, or the pool was closed: the pool is fine
+  if (c == Code::connection || c == Code::auth) set_state(PoolState::disconnected);
+  log_->error(error.what());
+  events_->emit(Event{EventType::error, db, config_.label, "", error.what(), static_cast<int32_t>(c)});
+}
+
+void Pool::close_locked(CloseReason reason) {
+  if (pool_ == nullptr) return;
+  mongoc_client_pool_t *old = pool_;
+  pool_ = nullptr;
+  if (out_ == 0) mongoc_client_pool_destroy(old);
+  else retired_[old] = out_;  // destroyed when its last client comes back
+  out_ = 0;
+  opened_clients_ = 0;
+  ready_ = false;
+  set_state(PoolState::disconnected);
+  // After every connect this opening caused (connected_in merges the logs first).
+  for (const std::string &db : usage_->connected_in(id_, epoch_.load()))
+    events_->emit(Event{EventType::disconnect, db, config_.label, close_reason_name(reason)});
+  log_->info(std::string("pool '") + config_.label + "' closed (" + close_reason_name(reason) + ")");
+  events_->emit(Event{EventType::pool_closed, "", config_.label, close_reason_name(reason)});
+}
+
+bool Pool::close_if_idle(CloseReason reason, int64_t idle_for_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pool_ == nullptr || in_use_ > 0 || closing_) return false;
+  if (steady_ms() - last_used_ms_ < idle_for_ms) return false;
+  close_locked(reason);
+  return true;
+}
+
+bool Pool::close(int64_t timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (pool_ == nullptr && in_use_ == 0) return true;
+  closing_ = true;
+  PoolState before = state();
+  set_state(PoolState::disconnecting);
+  bool drained = idle_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return in_use_ == 0; });
+  if (drained) close_locked(CloseReason::closed);
+  else set_state(before);
+  closing_ = false;
+  available_.notify_all();
+  return drained;
+}
+
+void Pool::force_close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++generation_;  // revokes every lease taken so far and fails every waiting checkout
+    close_locked(CloseReason::forced);
+    // The closed pool's clients no longer count: a call still holding one cannot keep the
+    // next operation waiting for a connection it will never give back to the new pool.
+    in_use_ = 0;
+    available_.notify_all();
+    idle_.notify_all();
+  }
+  // Idle holders give their clients back now; the last one back destroys the closed libmongoc
+  // pool, and with it every socket it had.
+  std::lock_guard<std::mutex> lock(revocable_mu_);
+  std::unordered_set<Revocable *> holders;
+  holders.swap(revocables_);
+  for (Revocable *h : holders) h->revoke();
+}
+
+void Pool::add_revocable(Revocable *holder) {
+  std::lock_guard<std::mutex> lock(revocable_mu_);
+  revocables_.insert(holder);
+}
+
+void Pool::remove_revocable(Revocable *holder) {
+  std::lock_guard<std::mutex> lock(revocable_mu_);
+  revocables_.erase(holder);
+}
+
+// ---- metrics -----------------------------------------------------------------------------------
+
+PM_HOT void Pool::on_command_succeeded(const mongoc_apm_command_succeeded_t *event) {
+  static_cast<Pool *>(mongoc_apm_command_succeeded_get_context(event))
+      ->record_command(mongoc_apm_command_succeeded_get_duration(event), true);
+}
+
+void Pool::on_command_failed(const mongoc_apm_command_failed_t *event) {
+  static_cast<Pool *>(mongoc_apm_command_failed_get_context(event))
+      ->record_command(mongoc_apm_command_failed_get_duration(event), false);
+}
+
+PM_HOT void Pool::record_command(int64_t duration_us, bool ok) { usage_->record_command(id_, duration_us, ok); }
+
+void Pool::pin(PinKind kind, int delta) { pinned_[static_cast<int>(kind)] += delta; }
+
+void Pool::evaluate_sizing() {
+  const PoolSizing &z = config_.sizing;
+  if (!z.enabled) return;
+  int64_t now = steady_ms();
+  int old_limit, new_limit;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (now - last_sizing_ms_ < z.interval_ms) return;
+    last_sizing_ms_ = now;
+    // Demand: what was in use at the busiest moment, plus whoever had to wait for it.
+    double utilization = static_cast<double>(peak_in_use_ + waiting_) / static_cast<double>(limit_);
+    peak_in_use_ = in_use_;
+    old_limit = new_limit = limit_;
+    if (utilization >= z.scale_up_at && limit_ < z.max)
+      new_limit = std::min(z.max, limit_ + std::max(1, limit_ / 2));
+    else if (utilization <= z.scale_down_at && limit_ > z.min)
+      new_limit = std::max(z.min, limit_ - std::max(1, limit_ / 4));
+    limit_ = new_limit;
+    if (new_limit > old_limit) available_.notify_all();
+  }
+  if (new_limit == old_limit) return;
+  const char *direction = new_limit > old_limit ? "up" : "down";
+  log_->info("pool '" + config_.label + "' resized " + direction + " from " + std::to_string(old_limit) +
+             " to " + std::to_string(new_limit));
+  events_->emit(Event{EventType::pool_resized, "", config_.label, direction,
+                      "from " + std::to_string(old_limit), new_limit});
+}
+
+PoolSnapshot Pool::snapshot() const {
+  PoolSnapshot s;
+  s.label = config_.label;
+  s.uri = redacted_uri_;
+  s.state = state();
+  s.dedicated = config_.dedicated;
+  s.ready = ready_;
+  s.max_size = config_.max_size;
+  s.min_size = config_.sizing.enabled ? config_.sizing.min : config_.min_free;
+  s.pinned_cursors = pinned_[0];
+  s.pinned_sessions = pinned_[1];
+  s.pinned_streams = pinned_[2];
+  s.errors = errors_;
+  s.server_errors = server_errors_;
+  s.created_ms = created_ms_;
+  s.last_used_ms = last_used_wall_ms_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.open = pool_ != nullptr;
+    s.limit = limit_;
+    s.in_use = in_use_;
+    s.waiting = waiting_;
+    s.open_connections = opened_clients_;
+    s.idle = std::max(0, s.open_connections - in_use_);
+    s.last_error = last_error_;
+    s.last_server_error = last_server_error_;
+  }
+  s.databases = usage_->served_by(id_);
+  Usage::Commands c = usage_->commands_of(id_);
+  s.commands = c.commands;
+  s.failed_commands = c.failed;
+  s.mean_ms = c.commands ? static_cast<double>(c.total_us) / 1000.0 / static_cast<double>(c.commands) : 0;
+  std::vector<int64_t> &samples = c.samples_us;
+  if (!samples.empty()) {
+    std::sort(samples.begin(), samples.end());
+    auto at = [&](double q) {
+      auto i = static_cast<size_t>(std::lround(q * static_cast<double>(samples.size() - 1)));
+      return static_cast<double>(samples[std::min(i, samples.size() - 1)]) / 1000.0;
+    };
+    s.p50_ms = at(0.50);
+    s.p99_ms = at(0.99);
+  }
+  return s;
+}
+
+}  // namespace pm::core

@@ -1,0 +1,226 @@
+// One libmongoc client pool with a bounded checkout, a lifecycle (open lazily, close on TTL,
+// idleness, eviction or request, reopen on next use) and the events that describe it.
+#pragma once
+
+#include <mongoc/mongoc.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "base/clock.hpp"
+
+namespace pm::core {
+
+class Log;
+class Events;
+class Usage;
+class Error;
+class Pool;
+
+enum class PoolState { not_initialized = 0, connecting, connected, disconnecting, disconnected };
+enum class CloseReason { ttl, idle, evicted, closed, forced, error };
+const char *close_reason_name(CloseReason reason);
+
+// A pooled client checked out of a Pool; returned when the lease dies. Move-only.
+class Lease {
+ public:
+  Lease() = default;
+  // `keep` holds the pool alive for the lease's life; empty when the holder guarantees that
+  // (see Pool::checkout_borrowed).
+  Lease(Pool *pool, std::shared_ptr<Pool> keep, mongoc_client_t *client, mongoc_client_pool_t *origin,
+        uint64_t generation)
+      : pool_(pool), keep_(std::move(keep)), client_(client), origin_(origin), generation_(generation) {}
+  Lease(Lease &&other) noexcept { *this = std::move(other); }
+  Lease &operator=(Lease &&other) noexcept;
+  Lease(const Lease &) = delete;
+  Lease &operator=(const Lease &) = delete;
+  ~Lease() { release(); }
+
+  mongoc_client_t *client() const { return client_; }
+  Pool *pool() const { return pool_; }
+  // True once the pool was force-closed after this lease was taken.
+  bool revoked() const;
+  void release() noexcept;
+
+ private:
+  Pool *pool_ = nullptr;
+  std::shared_ptr<Pool> keep_;
+  mongoc_client_t *client_ = nullptr;
+  mongoc_client_pool_t *origin_ = nullptr;
+  uint64_t generation_ = 0;
+};
+
+// Dynamic sizing (the connection-factory note): the pool's size limit moves between min and
+// max by utilisation (peak connections in use / limit) measured over each interval.
+struct PoolSizing {
+  bool enabled = false;
+  int min = 1;
+  int max = 10;
+  double scale_up_at = 0.8;
+  double scale_down_at = 0.3;
+  int64_t interval_ms = 1000;
+};
+
+// A point-in-time view of a pool, for statistics.
+struct PoolSnapshot {
+  std::string label, uri;
+  PoolState state = PoolState::not_initialized;
+  bool dedicated = false, open = false, ready = false;
+  int max_size = 0, min_size = 0, limit = 0;
+  int open_connections = 0, in_use = 0, idle = 0, waiting = 0;
+  int pinned_cursors = 0, pinned_sessions = 0, pinned_streams = 0;
+  uint64_t errors = 0, commands = 0, failed_commands = 0;
+  uint64_t server_errors = 0;  // the server's refusals (duplicate keys, write errors, ...)
+  std::string last_error, last_server_error;
+  double mean_ms = 0, p50_ms = 0, p99_ms = 0;
+  int64_t created_ms = 0, last_used_ms = 0;  // wall clock; last_used 0: never
+  std::vector<std::string> databases;       // every database this pool has served
+};
+
+enum class PinKind { cursor, session, stream };
+
+// A long-lived holder of a lease (an open cursor) that a forced close ends at once: revoke()
+// destroys what uses the client and gives the client back, unless the holder is in a call
+// (then it finds its lease revoked when the call returns). Holders register with their pool.
+class Revocable {
+ public:
+  virtual void revoke() noexcept = 0;
+
+ protected:
+  ~Revocable() = default;
+};
+
+struct PoolConfig {
+  std::string label;  // "shared", or the database (or rule) a dedicated pool serves
+  std::string uri;    // with credentials; never logged as is
+  int max_size = 10;
+  int min_free = 0;
+  bool dedicated = false;
+  bool auto_close = false;
+  int64_t ttl_ms = 0;           // autoClose: close after this long unused
+  int64_t idle_timeout_ms = 0;  // close after this long with no connection checked out
+  PoolSizing sizing;
+};
+
+class Pool : public std::enable_shared_from_this<Pool> {
+ public:
+  static std::shared_ptr<Pool> create(PoolConfig config, std::shared_ptr<const Log> log,
+                                      std::shared_ptr<Events> events, std::shared_ptr<Usage> usage);
+  ~Pool();
+  Pool(const Pool &) = delete;
+  Pool &operator=(const Pool &) = delete;
+
+  // Checks out a client, waiting at most waitQueueTimeoutMS (Error timeout); opens
+  // the libmongoc pool when it is closed (Error connection when it cannot). The lease keeps
+  // the pool alive.
+  Lease checkout() { return checkout(shared_from_this()); }
+  // The same, for a holder that keeps the pool alive longer than the lease (an operation on the
+  // wrapper's shared pool: its db keeps the wrapper, and so that pool, alive). No reference
+  // count changes: one every thread would write, twice per operation.
+  Lease checkout_borrowed() { return checkout(nullptr); }
+
+  // Opens the pool now and verifies max(1, min_free) connections with a ping (kept warm).
+  void connect();
+
+  // Outcomes of operations: drive the state, connect/error events and usage figures.
+  void record_success(const std::string &db, uint64_t latency_us = 0);
+  void record_failure(const std::string &db, const Error &error, uint64_t latency_us = 0);
+
+  // Long-lived holders of a connection (cursors, sessions, streams) count themselves here.
+  void pin(PinKind kind, int delta);
+  // Holders that a forced close revokes (see Revocable). remove waits for a revocation in
+  // progress; a holder revoked by force_close is removed already.
+  void add_revocable(Revocable *holder);
+  void remove_revocable(Revocable *holder);
+  // One step of dynamic sizing, when it is due.
+  void evaluate_sizing();
+  PoolSnapshot snapshot() const;
+
+  // Closes the pool if no client is out and it has been unused for `idle_for_ms`.
+  bool close_if_idle(CloseReason reason, int64_t idle_for_ms);
+  // Waits up to `timeout_ms` for every client to come back, then closes. New checkouts wait
+  // meanwhile. False on timeout (the pool stays open).
+  bool close(int64_t timeout_ms);
+  // Closes now: waiting checkouts and revoked leases fail with Error closed; idle holders
+  // (open cursors between calls) give their clients back at once, so the closed pool and its
+  // sockets go now; clients in a call are destroyed when they come back, without counting
+  // against the new pool. The next checkout opens a fresh pool.
+  void force_close();
+
+  const PoolConfig &config() const { return config_; }
+  const std::string &label() const { return config_.label; }
+  const std::string &redacted_uri() const { return redacted_uri_; }
+  int32_t wait_queue_timeout_ms() const { return wait_ms_; }
+  PoolState state() const { return static_cast<PoolState>(state_.load()); }
+  bool is_open() const;
+  int in_use() const;
+  int64_t last_used_ms() const { return last_used_ms_.load(); }  // steady clock
+  uint64_t generation() const { return generation_.load(); }
+
+ private:
+  Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
+       std::shared_ptr<Usage> usage);
+  static void on_command_succeeded(const mongoc_apm_command_succeeded_t *event);
+  static void on_command_failed(const mongoc_apm_command_failed_t *event);
+  void record_command(int64_t duration_us, bool ok);
+  friend class Lease;
+  Lease checkout(std::shared_ptr<Pool> keep);
+  void checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept;
+  mongoc_client_pool_t *open_locked();
+  void close_locked(CloseReason reason);
+  void set_state(PoolState s) { state_ = static_cast<int>(s); }
+  void touch();
+
+  PoolConfig config_;
+  std::shared_ptr<const Log> log_;
+  std::shared_ptr<Events> events_;
+  std::shared_ptr<Usage> usage_owner_;
+  std::string redacted_uri_;
+  mongoc_uri_t *uri_ = nullptr;
+  int32_t wait_ms_ = 0;
+
+  std::condition_variable available_, idle_;
+  std::unordered_map<mongoc_client_pool_t *, int> retired_;  // closed pools' clients still out
+  std::mutex revocable_mu_;  // before a holder's own lock; never with mu_ held
+  std::unordered_set<Revocable *> revocables_;
+  int64_t last_sizing_ms_ = 0;
+  std::string last_error_, last_server_error_;
+  int64_t created_ms_ = 0;
+  std::atomic<int> pinned_[3] = {{0}, {0}, {0}};
+  std::atomic<uint64_t> errors_{0};         // connection and pool failures
+  std::atomic<uint64_t> server_errors_{0};  // operations the server refused
+  std::atomic<bool> ready_{false};
+
+  // What every operation touches, on three cache lines, the read-mostly apart from the
+  // written: spread over the object, an operation touched seven lines, each a miss once its
+  // thread has waited for the server, and a line that others write is a miss for the readers.
+  // Read by every operation, written when the pool opens or closes:
+  alignas(64) const uint64_t id_;  // unique in the process; Usage records who served what
+  Usage *const usage_;             // usage_owner_'s
+  std::atomic<int> state_{static_cast<int>(PoolState::not_initialized)};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> epoch_{0};  // unique per opening of the libmongoc pool
+  // Written by every checkout and checkin, under mu_:
+  alignas(64) mutable std::mutex mu_;
+  mongoc_client_pool_t *pool_ = nullptr;  // the current pool, opened lazily
+  int out_ = 0;                           // clients out of pool_
+  int in_use_ = 0;                        // the same (clients of closed pools are not counted)
+  int waiting_ = 0;
+  int limit_ = 0;  // the checkout gate: max_size, or the dynamic size
+  // Read by every operation, written when they change (the first three under mu_):
+  alignas(64) int peak_in_use_ = 0;  // since the last sizing evaluation (when sizing)
+  int opened_clients_ = 0;           // clients the current libmongoc pool has made (its connections)
+  bool closing_ = false;
+  std::atomic<int64_t> last_used_ms_{0};  // steady clock
+  std::atomic<int64_t> last_used_wall_ms_{0};
+};
+
+
+}  // namespace pm::core

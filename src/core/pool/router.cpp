@@ -1,0 +1,170 @@
+#include "pool/router.hpp"
+#include "base/hot.hpp"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_set>
+
+#include "base/db_name.hpp"
+#include "base/error.hpp"
+#include "observe/log.hpp"
+
+namespace pm::core {
+
+Router::Router(const Options &options, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
+               std::shared_ptr<Usage> usage)
+    : options_(options), log_(std::move(log)), events_(std::move(events)), usage_(std::move(usage)) {
+  PoolConfig shared{"shared", options.mongo_uri, options.max_pool_size, options.min_free_connections};
+  shared.idle_timeout_ms = options.idle_timeout_ms;
+  shared.sizing = options.pool_sizing;
+  shared_ = Pool::create(shared, log_, events_, usage_);
+  if (options.idle_timeout_ms > 0) maintain_every(options.idle_timeout_ms);
+  if (options.pool_sizing.enabled) maintain_every(options.pool_sizing.interval_ms);
+  for (const DedicatedPoolOptions &d : options.db_specific) {
+    exact_[d.db_name] = d.spec;
+    routed_[d.db_name] = make_pool(d.db_name, d.spec);
+    maintain_for(d.spec);
+  }
+  for (const RouteOptions &r : options.routes) {
+    rules_.push_back(Rule{r, nullptr});
+    maintain_for(r.spec);
+  }
+  routing_ = !exact_.empty() || !rules_.empty();
+}
+
+void Router::maintain_every(int64_t ms) {
+  int64_t period = std::clamp<int64_t>(ms / 4, 50, 1000);
+  int64_t now = period_ms_.load();
+  while (period < now && !period_ms_.compare_exchange_weak(now, period)) {
+  }
+}
+
+std::shared_ptr<Pool> Router::make_pool(const std::string &label, const PoolSpec &spec) const {
+  PoolConfig c{label, spec.mongo_uri.empty() ? options_.mongo_uri : spec.mongo_uri,
+               spec.max_connections, 0};
+  c.dedicated = true;
+  c.auto_close = spec.auto_close;
+  c.ttl_ms = spec.ttl_ms;
+  c.idle_timeout_ms = options_.idle_timeout_ms;
+  return Pool::create(c, log_, events_, usage_);
+}
+
+void Router::connect_eager() {
+  if (!options_.cold_start) shared_->connect();
+  for (const DedicatedPoolOptions &d : options_.db_specific)
+    if (!d.spec.cold_start) route(d.db_name)->connect();
+}
+
+std::shared_ptr<Pool> Router::route(const std::string &db) {
+  if (!routing_.load(std::memory_order_acquire)) return shared_;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = routed_.find(db);
+    if (it != routed_.end()) return it->second;
+    if (exact_.empty() && rules_.empty()) return shared_;
+  }
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  return resolve_locked(db);
+}
+
+PM_HOT Pool *Router::route(const std::string &db, std::shared_ptr<Pool> &keep) {
+  if (!routing_.load(std::memory_order_acquire)) return shared_.get();
+  keep = route(db);
+  return keep.get();
+}
+
+std::shared_ptr<Pool> Router::resolve_locked(const std::string &db) {
+  auto it = routed_.find(db);
+  if (it != routed_.end()) return it->second;
+  std::shared_ptr<Pool> pool = shared_;
+  if (auto e = exact_.find(db); e != exact_.end()) {
+    pool = make_pool(db, e->second);
+  } else {
+    for (Rule &rule : rules_) {
+      if (fnmatch(rule.options.pattern.c_str(), db.c_str(), 0) != 0) continue;
+      if (rule.options.shared_pool) {
+        if (!rule.pool) rule.pool = make_pool(rule.options.pattern, rule.options.spec);
+        pool = rule.pool;
+      } else {
+        pool = make_pool(db, rule.options.spec);
+      }
+      break;
+    }
+  }
+  routed_[db] = pool;
+  return pool;
+}
+
+std::vector<std::shared_ptr<Pool>> Router::set_db(const std::vector<std::string> &names,
+                                                  const PoolSpec &spec) {
+  for (const std::string &name : names)
+    if (auto why = db_name_problem(name, options_.allow_system_databases))
+      throw Error(Code::invalid_db_name, "invalid database name: " + *why);
+  std::vector<std::shared_ptr<Pool>> made;
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  for (const std::string &name : names) {
+    exact_[name] = spec;
+    // A pool replaced here keeps serving the clients it has out and closes with the last one.
+    routed_[name] = make_pool(name, spec);
+    made.push_back(routed_[name]);
+  }
+  maintain_for(spec);
+  routing_ = true;
+  return made;
+}
+
+void Router::add_route(RouteOptions route) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  maintain_for(route.spec);
+  rules_.push_back(Rule{std::move(route), nullptr});
+  routing_ = true;
+  // Names routed to the shared pool so far may match the new rule.
+  for (auto it = routed_.begin(); it != routed_.end();)
+    it = it->second == shared_ ? routed_.erase(it) : std::next(it);
+}
+
+std::vector<std::shared_ptr<Pool>> Router::pools() const {
+  std::vector<std::shared_ptr<Pool>> out{shared_};
+  std::unordered_set<const Pool *> seen{shared_.get()};
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const auto &[name, pool] : routed_)
+    if (seen.insert(pool.get()).second) out.push_back(pool);
+  for (const Rule &rule : rules_)
+    if (rule.pool && seen.insert(rule.pool.get()).second) out.push_back(rule.pool);
+  return out;
+}
+
+void Router::make_room_for(const std::shared_ptr<Pool> &pool) {
+  if (options_.max_open_pools <= 0 || !pool->config().dedicated || pool->is_open()) return;
+  std::vector<std::shared_ptr<Pool>> open;
+  for (auto &p : pools())
+    if (p->config().dedicated && p != pool && p->is_open()) open.push_back(p);
+  if (static_cast<int>(open.size()) < options_.max_open_pools) return;
+  std::sort(open.begin(), open.end(), [](const auto &a, const auto &b) {
+    return a->last_used_ms() < b->last_used_ms();
+  });
+  size_t excess = open.size() - static_cast<size_t>(options_.max_open_pools) + 1;
+  for (auto &candidate : open) {
+    if (excess == 0) break;
+    if (candidate->close_if_idle(CloseReason::evicted, 0)) {
+      ++evictions_;
+      --excess;
+    }
+  }
+  if (excess > 0)
+    log_->warn("maxOpenPools (" + std::to_string(options_.max_open_pools) +
+               ") exceeded: every other open pool has connections checked out");
+}
+
+void Router::maintain() {
+  for (auto &pool : pools()) {
+    const PoolConfig &c = pool->config();
+    if (c.auto_close && c.ttl_ms > 0) pool->close_if_idle(CloseReason::ttl, c.ttl_ms);
+    if (c.idle_timeout_ms > 0 && c.min_free == 0) pool->close_if_idle(CloseReason::idle, c.idle_timeout_ms);
+    pool->evaluate_sizing();
+  }
+}
+
+}  // namespace pm::core

@@ -1,0 +1,94 @@
+// Database name -> pool. Precedence: a database's own pool (dbSpecific, set_db/connect_db),
+// then the routing rules in the order they were added (first match wins), then the shared pool.
+// Also enforces the cap on open dedicated pools (least recently used idle pool evicted first)
+// and runs the periodic closing of idle pools.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/options.hpp"
+#include "pool/pool.hpp"
+
+namespace pm::core {
+
+class Log;
+class Events;
+class Usage;
+
+class Router {
+ public:
+  Router(const Options &options, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
+         std::shared_ptr<Usage> usage);
+
+  // Connects the pools that are not cold-started. Throws on the first failure.
+  void connect_eager();
+
+  // The pool serving `db`. No I/O: a dedicated pool is opened by its first checkout.
+  std::shared_ptr<Pool> route(const std::string &db);
+  // The same without touching the shared pool's reference count (it lives as long as the
+  // router): any other pool is also held in `keep`.
+  Pool *route(const std::string &db, std::shared_ptr<Pool> &keep);
+
+  // Called before a checkout from `pool`: when opening it would pass maxOpenPools, closes the
+  // least recently used idle dedicated pool first. Pools with clients out are never evicted.
+  void make_room_for(const std::shared_ptr<Pool> &pool);
+
+  // A client from `pool` (default: the pool serving `db`), after making room for it.
+  Lease checkout(const std::shared_ptr<Pool> &pool) {
+    make_room_for(pool);
+    return pool->checkout();
+  }
+  Lease checkout(const std::string &db) { return checkout(route(db)); }
+
+  // PolyMongo's scale.setDB (connect now only when !spec.cold_start) and scale.connectDB.
+  std::vector<std::shared_ptr<Pool>> set_db(const std::vector<std::string> &names, const PoolSpec &spec);
+  void add_route(RouteOptions route);
+
+  // One maintenance pass: TTL and idle closing, dynamic sizing.
+  void maintain();
+  // How often maintain() must run for what is configured: a quarter of the shortest TTL, idle
+  // timeout or sizing interval, between 50 ms and 1 s (1 s when none is set). Each wake-up of
+  // the maintenance thread costs the operations' CPU too (perf: at 20 a second, 2% of theirs).
+  int64_t maintenance_period_ms() const { return period_ms_.load(std::memory_order_relaxed); }
+
+  std::vector<std::shared_ptr<Pool>> pools() const;  // shared first, then dedicated, unique
+  const std::shared_ptr<Pool> &shared_pool() const { return shared_; }
+  uint64_t evictions() const { return evictions_.load(); }
+
+ private:
+  std::shared_ptr<Pool> make_pool(const std::string &label, const PoolSpec &spec) const;
+  std::shared_ptr<Pool> resolve_locked(const std::string &db);
+  void maintain_every(int64_t ms);  // shortens the period for a timed duty of `ms`
+  void maintain_for(const PoolSpec &spec) {
+    if (spec.auto_close) maintain_every(spec.ttl_ms);
+  }
+
+  const Options &options_;
+  std::shared_ptr<const Log> log_;
+  std::shared_ptr<Events> events_;
+  std::shared_ptr<Usage> usage_;
+  std::shared_ptr<Pool> shared_;
+
+  mutable std::shared_mutex mu_;
+  // False while no database has its own pool or rule: every name is the shared pool's, and
+  // route() answers without taking mu_ (whose reader count every operation would write to).
+  std::atomic<bool> routing_{false};
+  std::unordered_map<std::string, PoolSpec> exact_;
+  struct Rule {
+    RouteOptions options;
+    std::shared_ptr<Pool> pool;  // sharedPool rules: the one pool of all their databases
+  };
+  std::vector<Rule> rules_;
+  // Every routed database seen so far, to its pool (the shared one included, so that a name
+  // is matched against the rules once).
+  std::unordered_map<std::string, std::shared_ptr<Pool>> routed_;
+  std::atomic<uint64_t> evictions_{0};
+  std::atomic<int64_t> period_ms_{1000};
+};
+
+}  // namespace pm::core
