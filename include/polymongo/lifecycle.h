@@ -33,6 +33,14 @@ PM_EXTERN int pm_wrapper_add_route(pm_wrapper *wrapper, const char *route_json, 
  * reopens what it needs. */
 PM_EXTERN int pm_wrapper_close_all(pm_wrapper *wrapper, int64_t timeout_ms, pm_error *err);
 
+/* Closes the wrapper for good: the one close every binding's close() is. Every pool closes now
+ * (as pm_wrapper_force_close_all), open change streams end, and from then on every operation
+ * of the wrapper and of every handle made from it (models, dbs, cursors, sessions, streams)
+ * fails with PM_ECLOSED, as does binding a database or making a model. Results already
+ * returned stay readable. Freeing stays separate and order-free: each handle is still freed
+ * with its pm_*_free. Idempotent; thread-safe. */
+PM_EXTERN int pm_wrapper_close(pm_wrapper *wrapper, pm_error *err);
+
 /* Closes every pool now. Operations waiting for a connection, and cursors on the closed
  * pools, fail with PM_ECLOSED at their next step; a call already inside the driver finishes
  * (bounded by the socket timeouts) and its connection is then discarded. The wrapper stays

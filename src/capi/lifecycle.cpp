@@ -68,6 +68,13 @@ int pm_wrapper_close_all(pm_wrapper *wrapper, int64_t timeout_ms, pm_error *err)
   });
 }
 
+int pm_wrapper_close(pm_wrapper *wrapper, pm_error *err) {
+  return capi::guard(err, [&] {
+    wrapper_of(wrapper).close();
+    return PM_OK;
+  });
+}
+
 int pm_wrapper_force_close_all(pm_wrapper *wrapper, pm_error *err) {
   return capi::guard(err, [&] {
     wrapper_of(wrapper).force_close_all();

@@ -104,6 +104,7 @@ PM_HOT void Wrapper::check_db_name(std::string_view name) const {
 }
 
 PM_HOT std::string Wrapper::resolve_db_name(const char *name, bool *defaulted) const {
+  check_open();
   bool none = name == nullptr || *name == '\0';
   if (defaulted != nullptr) *defaulted = none;
   if (none) {
@@ -151,7 +152,12 @@ double Wrapper::ping(const std::string &db) {
   return std::chrono::duration<double, std::milli>(elapsed).count();
 }
 
+void Wrapper::check_open() const {
+  if (is_closed()) throw Error(Code::closed, "the wrapper is closed (pm_wrapper_close)");
+}
+
 void Wrapper::register_model(std::weak_ptr<const Model> model) {
+  check_open();
   std::lock_guard<std::mutex> lock(models_mu_);
   models_.erase(std::remove_if(models_.begin(), models_.end(), [](auto &m) { return m.expired(); }), models_.end());
   models_.push_back(std::move(model));
@@ -176,6 +182,13 @@ bool Wrapper::close_all(int64_t timeout_ms) {
   }
   log_->info(all ? "all pools closed" : "close_all: some pools still had connections out");
   return all;
+}
+
+void Wrapper::close() {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  router_.shut_down();
+  streams_.close(nullptr);
+  log_->info("wrapper closed");
 }
 
 void Wrapper::force_close_all() {

@@ -2,6 +2,7 @@
 // maintenance thread (TTL and idle closing, sizing, merging usage logs).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -61,12 +62,18 @@ class Wrapper {
   // Shutdown. Both leave the wrapper usable: the next operation reopens what it needs.
   bool close_all(int64_t timeout_ms);  // false when some pool did not drain in time
   void force_close_all();
+  // For good (pm_wrapper_close): every operation of every descendant fails with Error closed
+  // from now on; open change streams end. Idempotent.
+  void close();
+  bool is_closed() const { return closed_.load(std::memory_order_acquire); }
+  void check_open() const;  // throws Error closed once closed
 
  private:
   explicit Wrapper(Options options);
   void maintenance_loop();
 
   Options options_;
+  std::atomic<bool> closed_{false};
   std::shared_ptr<Events> events_;
   std::shared_ptr<Log> log_;
   std::shared_ptr<Usage> usage_;

@@ -233,3 +233,60 @@ TEST(ForceClose, IdleCursorGivesBackItsSocketAtOnceAndTheNextCallReconnects) {
   EXPECT_NE(std::string(err.message).find("force-closed"), std::string::npos) << err.message;
   EXPECT_EQ(pm_cursor_next(c.c, &data, &len, &err), 0) << "then it has ended, as before";
 }
+
+// pm_wrapper_close: the one close of every binding. After it, every operation of every
+// descendant handle fails with PM_ECLOSED, the OS shows none of its sockets, results already
+// returned stay readable, and the handles are still freed in any order.
+TEST(Close, EveryDescendantFailsWithClosedAndTheSocketsAreGone) {
+  int port = server_port();
+  int baseline = count_sockets_to_port(port);
+  Wrapper w;
+  pm_error err;
+  std::string json = "{\"mongoURI\": \"" + server_uri() + "\", \"maxPoolSize\": 2}";
+  ASSERT_EQ(pm_wrapper_new(json.c_str(), &w.w, &err), PM_OK) << err.message;
+  Model m;
+  m.m = new_model(w.w, "closing");
+  Db d;
+  std::string name = unique_db("close");
+  d.d = bind_db(m.m, name);
+  for (int i = 0; i < 3; ++i) insert_json(d.d, "{\"i\": " + std::to_string(i) + "}");
+  Result r;
+  ASSERT_EQ(pm_db_insert_one(d.d, "{\"i\": 3}", PM_JSON, nullptr, 0, &r.r, &err), PM_OK) << err.message;
+  Cursor c;
+  ASSERT_EQ(pm_db_find(d.d, nullptr, 0, "{\"batchSize\": 1}", PM_JSON, &c.c, &err), PM_OK) << err.message;
+  const uint8_t *data;
+  size_t len;
+  ASSERT_EQ(pm_cursor_next(c.c, &data, &len, &err), 1);
+  pm_session *comp = nullptr;
+  ASSERT_EQ(pm_wrapper_start_compensating(w.w, nullptr, 0, &comp, &err), PM_OK) << err.message;
+  ASSERT_EQ(pm_session_start_transaction(comp, nullptr, 0, &err), PM_OK) << err.message;
+  Db in_comp;
+  ASSERT_EQ(pm_db_with_session(d.d, comp, &in_comp.d, &err), PM_OK) << err.message;
+  ASSERT_GT(count_sockets_to_port(port), baseline);
+
+  ASSERT_EQ(pm_wrapper_close(w.w, &err), PM_OK) << err.message;
+  EXPECT_EQ(pm_wrapper_close(w.w, &err), PM_OK) << "closing twice is harmless";
+  EXPECT_EQ(count_sockets_to_port(port), baseline) << "the closed wrapper's sockets are still open";
+
+  int64_t n = 0;
+  EXPECT_EQ(pm_db_count(d.d, nullptr, 0, nullptr, 0, &n, &err), PM_ECLOSED) << err.message;
+  EXPECT_EQ(pm_db_insert_one(d.d, "{\"i\": 9}", PM_JSON, nullptr, 0, nullptr, &err), PM_ECLOSED) << err.message;
+  EXPECT_EQ(pm_db_insert_one(in_comp.d, "{\"i\": 9}", PM_JSON, nullptr, 0, nullptr, &err), PM_ECLOSED) << err.message;
+  EXPECT_EQ(pm_cursor_next(c.c, &data, &len, &err), PM_ECLOSED) << err.message;
+  pm_db *other = nullptr;
+  EXPECT_EQ(pm_model_db(m.m, "another", &other, &err), PM_ECLOSED) << err.message;
+  EXPECT_EQ(other, nullptr);
+  pm_model *m2 = nullptr;
+  EXPECT_EQ(pm_model_new(w.w, "later", nullptr, 0, &m2, &err), PM_ECLOSED) << err.message;
+  EXPECT_EQ(m2, nullptr);
+  double ms = 0;
+  EXPECT_EQ(pm_wrapper_ping(w.w, name.c_str(), &ms, &err), PM_ECLOSED) << err.message;
+  const char *names[] = {"dedicated_after_close"};
+  EXPECT_EQ(pm_wrapper_connect_db(w.w, names, 1, nullptr, &err), PM_ECLOSED) << err.message;
+  EXPECT_EQ(count_sockets_to_port(port), baseline) << "nothing reconnected";
+  EXPECT_EQ(pm_result_inserted_count(r.r), 1) << "a result already returned stays readable";
+
+  // Nothing the close refused reached the server (read by an independent client).
+  EXPECT_EQ(Checker().count(name, "closing"), 4);
+  pm_session_free(comp);  // freeing stays separate and order-free
+}

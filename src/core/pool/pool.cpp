@@ -127,6 +127,7 @@ int Pool::in_use() const {
 
 mongoc_client_pool_t *Pool::open_locked() {
   if (pool_ != nullptr) return pool_;
+  if (shut_down_) throw Error(Code::closed, "the wrapper is closed (pm_wrapper_close)");
   mongoc_client_pool_t *pool = mongoc_client_pool_new(uri_);
   if (pool == nullptr) {
     // libmongoc refuses a pool only when its topology is invalid, e.g. a failed SRV lookup.
@@ -290,6 +291,14 @@ bool Pool::close(int64_t timeout_ms) {
   closing_ = false;
   available_.notify_all();
   return drained;
+}
+
+void Pool::shut_down() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shut_down_ = true;
+  }
+  force_close();
 }
 
 void Pool::force_close() {

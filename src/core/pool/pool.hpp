@@ -153,6 +153,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // sockets go now; clients in a call are destroyed when they come back, without counting
   // against the new pool. The next checkout opens a fresh pool.
   void force_close();
+  // force_close, for good: every later checkout fails with Error closed (pm_wrapper_close).
+  void shut_down();
 
   const PoolConfig &config() const { return config_; }
   const std::string &label() const { return config_.label; }
@@ -218,6 +220,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   alignas(64) int peak_in_use_ = 0;  // since the last sizing evaluation (when sizing)
   int opened_clients_ = 0;           // clients the current libmongoc pool has made (its connections)
   bool closing_ = false;
+  bool shut_down_ = false;  // set once by shut_down(); the pool never opens again
   std::atomic<int64_t> last_used_ms_{0};  // steady clock
   std::atomic<int64_t> last_used_wall_ms_{0};
 };

@@ -48,7 +48,17 @@ std::shared_ptr<Pool> Router::make_pool(const std::string &label, const PoolSpec
   c.auto_close = spec.auto_close;
   c.ttl_ms = spec.ttl_ms;
   c.idle_timeout_ms = options_.idle_timeout_ms;
-  return Pool::create(c, log_, events_, usage_);
+  auto pool = Pool::create(c, log_, events_, usage_);
+  if (shut_down_) pool->shut_down();  // callers hold mu_, which guards shut_down_
+  return pool;
+}
+
+void Router::shut_down() {
+  {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    shut_down_ = true;  // pools made from now on are born shut down (make_pool)
+  }
+  for (auto &pool : pools()) pool->shut_down();  // every pool made before is in the tables
 }
 
 void Router::connect_eager() {

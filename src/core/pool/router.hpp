@@ -45,6 +45,9 @@ class Router {
   }
   Lease checkout(const std::string &db) { return checkout(route(db)); }
 
+  // pm_wrapper_close: every pool, and every pool made later, is shut down for good.
+  void shut_down();
+
   // PolyMongo's scale.setDB (connect now only when !spec.cold_start) and scale.connectDB.
   std::vector<std::shared_ptr<Pool>> set_db(const std::vector<std::string> &names, const PoolSpec &spec);
   void add_route(RouteOptions route);
@@ -75,6 +78,7 @@ class Router {
   std::shared_ptr<Pool> shared_;
 
   mutable std::shared_mutex mu_;
+  bool shut_down_ = false;  // under mu_
   // False while no database has its own pool or rule: every name is the shared pool's, and
   // route() answers without taking mu_ (whose reader count every operation would write to).
   std::atomic<bool> routing_{false};
