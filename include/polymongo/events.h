@@ -1,9 +1,12 @@
-/* polymongo/events.h: hooks on connections and pools (PolyMongo's onDbConnect, onDbDisconnect,
- * onTheseDBConnect, plus pool and log events).
+/**
+ * @file polymongo/events.h
+ * Hooks on connections and pools (PolyMongo's onDbConnect, onDbDisconnect, onTheseDBConnect,
+ * plus pool and log events).
  *
  * Callbacks run on the wrapper's single event dispatcher thread, in the order the events
  * happened, never while polymongo holds a lock: a slow or failing callback delays only later
- * callbacks, never an operation. A callback may call polymongo (including unsubscribing). */
+ * callbacks, never an operation. A callback may call polymongo (including unsubscribing).
+ */
 #ifndef POLYMONGO_EVENTS_H
 #define POLYMONGO_EVENTS_H
 
@@ -13,48 +16,88 @@
 extern "C" {
 #endif
 
+/** The kinds of events; a subscription's mask is a bitwise OR of them. */
 typedef enum pm_event_type {
-  PM_EVENT_CONNECT = 1 << 0,      /* a database's first successful operation on its open pool */
-  PM_EVENT_DISCONNECT = 1 << 1,   /* a database's pool closed (reason says why)               */
-  PM_EVENT_ERROR = 1 << 2,        /* connection, authentication or pool failure              */
-  PM_EVENT_POOL_OPENED = 1 << 3,  /* a pool opened (first use, connect, reopen)             */
-  PM_EVENT_POOL_CLOSED = 1 << 4,  /* reason: "ttl", "idle", "evicted", "closed", "forced"    */
-  PM_EVENT_POOL_RESIZED = 1 << 5, /* a pool's size limit changed; code is the new limit      */
-  PM_EVENT_LOG = 1 << 6,          /* a log line; code is the level (0 debug .. 3 error)      */
-  PM_EVENT_ALL = 0x7f
+  PM_EVENT_CONNECT = 1 << 0,      /**< a database's first successful operation on its open pool */
+  PM_EVENT_DISCONNECT = 1 << 1,   /**< a database's pool closed (reason says why)               */
+  PM_EVENT_ERROR = 1 << 2,        /**< connection, authentication or pool failure              */
+  PM_EVENT_POOL_OPENED = 1 << 3,  /**< a pool opened (first use, connect, reopen)             */
+  PM_EVENT_POOL_CLOSED = 1 << 4,  /**< reason: "ttl", "idle", "evicted", "closed", "forced"    */
+  PM_EVENT_POOL_RESIZED = 1 << 5, /**< a pool's size limit changed; code is the new limit      */
+  PM_EVENT_LOG = 1 << 6,          /**< a log line; code is the level (0 debug .. 3 error)      */
+  PM_EVENT_ALL = 0x7f             /**< every type                                             */
 } pm_event_type;
 
-/* Borrowed by the callback: valid only during the call. Strings are never NULL ("" when not
- * applicable) and never contain credentials. */
+/** One event. Borrowed by the callback: valid only during the call. Strings are never NULL
+ *  ("" when not applicable) and never contain credentials. */
 typedef struct pm_event {
-  pm_event_type type;
-  const char *db;      /* the database concerned, or ""                              */
-  const char *pool;    /* "shared", or the dedicated pool's database or rule pattern */
-  const char *reason;  /* pool closed / disconnect: why                              */
-  const char *message; /* errors and log lines                                      */
-  int32_t code;        /* errors: a pm_code; log: the level; resized: the new limit  */
-  int64_t timestamp_ms; /* wall clock, milliseconds since the epoch                  */
+  pm_event_type type;  /**< what happened                                             */
+  const char *db;      /**< the database concerned, or ""                              */
+  const char *pool;    /**< "shared", or the dedicated pool's database or rule pattern */
+  const char *reason;  /**< pool closed / disconnect: why                              */
+  const char *message; /**< errors and log lines                                      */
+  int32_t code;        /**< errors: a pm_code; log: the level; resized: the new limit  */
+  int64_t timestamp_ms; /**< wall clock, milliseconds since the epoch                  */
 } pm_event;
 
+/** A subscriber's callback: gets the event (borrowed, valid during the call) and the
+ *  subscription's user_data. Runs on the dispatcher thread. */
 typedef void (*pm_event_fn)(const pm_event *event, void *user_data);
 
-/* Subscribes `fn` to the event types in `mask`, for the databases listed in `dbs` (n_dbs == 0:
- * all databases, and events about no database). `free_user_data` (may be NULL) is called once
- * the subscription is gone for good, also when subscribing fails; it runs on whichever thread
- * drops the last reference (the unsubscribing thread, the dispatcher, or the thread freeing the
- * wrapper). The id for pm_wrapper_unsubscribe goes to *id. */
+/**
+ * Subscribes a callback to events.
+ * @param wrapper The wrapper.
+ * @param mask The event types wanted: an OR of ::pm_event_type values (not 0).
+ * @param dbs The databases whose events are wanted: dbs[0..n_dbs).
+ * @param n_dbs How many; 0 for all databases, and events about no database.
+ * @param fn The callback.
+ * @param user_data Passed to `fn`; polymongo keeps it until the subscription is gone.
+ * @param free_user_data Called with `user_data` once the subscription is gone for good (also
+ *        when subscribing fails), or NULL. It runs on whichever thread drops the last reference:
+ *        the unsubscribing thread, the dispatcher, or the thread freeing the wrapper.
+ * @param id Receives the subscription's id for pm_wrapper_unsubscribe(), or NULL.
+ * @param err Receives the error, or NULL (see @ref pm_errors).
+ * @return #PM_OK; #PM_EINVAL for a NULL `fn` or a mask with no known type; #PM_EDBNAME for an
+ *         invalid name in `dbs`.
+ * @par Thread-safety
+ * Thread-safe; `fn` must tolerate running on the dispatcher thread.
+ */
 PM_EXTERN int pm_wrapper_subscribe(pm_wrapper *wrapper, uint32_t mask, const char *const *dbs,
                                    size_t n_dbs, pm_event_fn fn, void *user_data,
                                    void (*free_user_data)(void *), uint64_t *id, pm_error *err);
-/* Once it returns, the callback is not running and will not be called again (called from the
- * callback itself, it returns at once and the callback finishes normally). */
+/**
+ * Ends a subscription. Once it returns, the callback is not running and will not be called
+ * again (called from the callback itself, it returns at once and the callback finishes
+ * normally).
+ * @param wrapper The wrapper.
+ * @param id The id pm_wrapper_subscribe() gave.
+ * @param err Receives the error, or NULL.
+ * @return #PM_OK, or #PM_EINVAL when there is no such subscription.
+ * @par Thread-safety
+ * Thread-safe, the callback included.
+ */
 PM_EXTERN int pm_wrapper_unsubscribe(pm_wrapper *wrapper, uint64_t id, pm_error *err);
 
-/* Waits up to timeout_ms until every event raised so far has been delivered (PM_ETIMEOUT
- * otherwise). Useful in tests and before shutdown. */
+/**
+ * Waits until every event raised so far has been delivered. Useful in tests and before
+ * shutdown.
+ * @param wrapper The wrapper.
+ * @param timeout_ms The longest wait, in milliseconds.
+ * @param err Receives the error, or NULL.
+ * @return #PM_OK; #PM_ETIMEOUT when some were still undelivered; #PM_EINVAL.
+ * @par Thread-safety
+ * Thread-safe. From a callback it waits out its timeout and returns #PM_ETIMEOUT: the event
+ * being delivered is not delivered until the callback returns.
+ */
 PM_EXTERN int pm_wrapper_flush_events(pm_wrapper *wrapper, int64_t timeout_ms, pm_error *err);
 
-/* Callbacks that threw (C++ subscribers) or were dropped because the queue overflowed. */
+/**
+ * How many callbacks threw (C++ subscribers) or were dropped because the queue overflowed.
+ * @param wrapper The wrapper.
+ * @return The count since the wrapper was created (0 when `wrapper` is NULL).
+ * @par Thread-safety
+ * Thread-safe.
+ */
 PM_EXTERN uint64_t pm_wrapper_dropped_events(pm_wrapper *wrapper);
 
 #ifdef __cplusplus
