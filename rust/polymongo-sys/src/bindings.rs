@@ -29,24 +29,42 @@ pub struct pm_cursor {
 pub struct pm_result {
     _unused: [u8; 0],
 }
+///< success
 pub const PM_OK: pm_code = 0;
+///< an argument or option is invalid; nothing was sent
 pub const PM_EINVAL: pm_code = -1;
+///< a database name breaks MongoDB's rules or is a system database
 pub const PM_EDBNAME: pm_code = -2;
+///< no server could be reached / the connection broke
 pub const PM_ECONNECT: pm_code = -3;
+///< a bounded wait ran out (pool checkout, socket, maxTimeMS)
 pub const PM_ETIMEOUT: pm_code = -4;
+///< authentication failed; never retried
 pub const PM_EAUTH: pm_code = -5;
+///< duplicate key (server codes 11000, 11001, 12582)
 pub const PM_EDUPKEY: pm_code = -6;
+///< any other error from the server; see pm_error.server_code
 pub const PM_ESERVER: pm_code = -7;
+///< the wrapper or handle is closed
 pub const PM_ECLOSED: pm_code = -8;
+///< the server or build cannot do this
 pub const PM_ENOTSUP: pm_code = -9;
+///< a bug or resource exhaustion inside polymongo
 pub const PM_EINTERNAL: pm_code = -10;
+///< some writes of a batch failed; see pm_result_write_error()
 pub const PM_EWRITE: pm_code = -11;
+/// The codes fallible functions return (see @ref pm_errors): 0 or negative.
 pub type pm_code = ::std::os::raw::c_int;
+/** What went wrong (see @ref pm_errors). Fixed size (512 bytes) so that callers can keep one
+  on the stack.*/
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct pm_error {
+    ///< a pm_code
     pub code: i32,
+    ///< the server's error code when the server gave one, else 0
     pub server_code: i32,
+    ///< NUL-terminated, never contains credentials
     pub message: [::std::os::raw::c_char; 504usize],
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
@@ -70,10 +88,14 @@ impl Default for pm_error {
         }
     }
 }
+/** An owned BSON document returned by polymongo. Zero-initialise before use; release with
+  pm_buf_free(). data == NULL and len == 0 means "no document".*/
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct pm_buf {
+    ///< the BSON bytes, or NULL
     pub data: *mut u8,
+    ///< their length, or 0
     pub len: usize,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
@@ -92,33 +114,60 @@ impl Default for pm_buf {
         }
     }
 }
+///< readable: numbers as numbers, dates as ISO-8601 when in range
 pub const PM_JSON_RELAXED: pm_json_mode = 0;
+///< type-exact: every BSON type round-trips
 pub const PM_JSON_CANONICAL: pm_json_mode = 1;
+/// How BSON is written as Extended JSON.
 pub type pm_json_mode = ::std::os::raw::c_uint;
+///< coldStart and never used
 pub const PM_STATE_NOT_INITIALIZED: pm_state = 0;
+///< the pool is open; no operation has succeeded yet
 pub const PM_STATE_CONNECTING: pm_state = 1;
+///< the last operation reached the server
 pub const PM_STATE_CONNECTED: pm_state = 2;
+///< pm_wrapper_close_all is draining the pool
 pub const PM_STATE_DISCONNECTING: pm_state = 3;
+///< closed, or the last operation could not connect
 pub const PM_STATE_DISCONNECTED: pm_state = 4;
+/// The state of a pool (PolyMongo's connection states).
 pub type pm_state = ::std::os::raw::c_uint;
+///< a database's first successful operation on its open pool
 pub const PM_EVENT_CONNECT: pm_event_type = 1;
+///< a database's pool closed (reason says why)
 pub const PM_EVENT_DISCONNECT: pm_event_type = 2;
+///< connection, authentication or pool failure
 pub const PM_EVENT_ERROR: pm_event_type = 4;
+///< a pool opened (first use, connect, reopen)
 pub const PM_EVENT_POOL_OPENED: pm_event_type = 8;
+///< reason: "ttl", "idle", "evicted", "closed", "forced"
 pub const PM_EVENT_POOL_CLOSED: pm_event_type = 16;
+///< a pool's size limit changed; code is the new limit
 pub const PM_EVENT_POOL_RESIZED: pm_event_type = 32;
+///< a log line; code is the level (0 debug .. 3 error)
 pub const PM_EVENT_LOG: pm_event_type = 64;
+///< every type
 pub const PM_EVENT_ALL: pm_event_type = 127;
+/// The kinds of events; a subscription's mask is a bitwise OR of them.
 pub type pm_event_type = ::std::os::raw::c_uint;
+/** One event. Borrowed by the callback: valid only during the call. Strings are never NULL
+  ("" when not applicable) and never contain credentials.*/
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct pm_event {
+    ///< what happened
     pub type_: pm_event_type,
+    ///< the database concerned, or ""
     pub db: *const ::std::os::raw::c_char,
+    ///< "shared", or the dedicated pool's database or rule pattern
     pub pool: *const ::std::os::raw::c_char,
+    ///< pool closed / disconnect: why
     pub reason: *const ::std::os::raw::c_char,
+    ///< errors and log lines
     pub message: *const ::std::os::raw::c_char,
+    ///< errors: a pm_code; log: the level; resized: the new limit
     pub code: i32,
+    ///< wall clock, milliseconds since the epoch
     pub timestamp_ms: i64,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
@@ -154,6 +203,8 @@ impl Default for pm_event {
         }
     }
 }
+/** A subscriber's callback: gets the event (borrowed, valid during the call) and the
+  subscription's user_data. Runs on the dispatcher thread.*/
 pub type pm_event_fn = ::std::option::Option<
     unsafe extern "C" fn(event: *const pm_event, user_data: *mut ::std::os::raw::c_void),
 >;
@@ -162,12 +213,16 @@ pub type pm_event_fn = ::std::option::Option<
 pub struct pm_session {
     _unused: [u8; 0],
 }
+/** The body of a transaction (pm_session_with_transaction()): runs operations on dbs bound to
+  `session` and returns PM_OK to commit, or anything else to abort.*/
 pub type pm_transaction_fn = ::std::option::Option<
     unsafe extern "C" fn(
         session: *mut pm_session,
         user_data: *mut ::std::os::raw::c_void,
     ) -> ::std::os::raw::c_int,
 >;
+/** Progress: documents and bytes (BSON) so far; called every 1,000 documents and at the end,
+  with the `progress_data` given.*/
 pub type pm_progress_fn = ::std::option::Option<
     unsafe extern "C" fn(
         documents: u64,
@@ -175,6 +230,8 @@ pub type pm_progress_fn = ::std::option::Option<
         user_data: *mut ::std::os::raw::c_void,
     ),
 >;
+/** Receives one NDJSON line (no newline; not NUL-terminated; valid during the call) and the
+  `write_data` given. Return 0 to go on, anything else to stop the export.*/
 pub type pm_write_fn = ::std::option::Option<
     unsafe extern "C" fn(
         line: *const ::std::os::raw::c_char,
@@ -182,6 +239,8 @@ pub type pm_write_fn = ::std::option::Option<
         user_data: *mut ::std::os::raw::c_void,
     ) -> ::std::os::raw::c_int,
 >;
+/** Fills buf with up to cap bytes of NDJSON (with `read_data` as given); returns how many, 0 at
+  the end, < 0 on error.*/
 pub type pm_read_fn = ::std::option::Option<
     unsafe extern "C" fn(
         buf: *mut ::std::os::raw::c_char,
@@ -195,41 +254,178 @@ pub struct pm_stream {
     _unused: [u8; 0],
 }
 unsafe extern "C" {
+    /** The version of the library actually loaded, e.g. "0.3.0" (may differ from the header's
+ #PM_VERSION_STRING).
+ @return A static string (never NULL, never freed).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_version() -> *const ::std::os::raw::c_char;
+    /** The version of the library actually loaded as one number (see #PM_VERSION_NUM).
+ @return 0xMMmmpp.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_version_num() -> ::std::os::raw::c_int;
+    /** Whether the library actually loaded can serve a program compiled against the header of
+ version major.minor.patch. The one compatibility policy, used by every binding at load time
+ (see docs/packaging.md):
+  - the major versions are equal;
+  - before 1.0 the minor versions are equal too (every 0.x minor may change the ABI; the
+    SONAME is libpolymongo.so.0.MINOR); from 1.0 the loaded minor is at least `minor`;
+  - with equal minors, the loaded patch is at least `patch`.
+
+ Call it as `pm_check_version(PM_VERSION_MAJOR, PM_VERSION_MINOR, PM_VERSION_PATCH)`.
+ @param major The major version the caller was compiled against.
+ @param minor The minor version the caller was compiled against.
+ @param patch The patch version the caller was compiled against.
+ @return 1 if the loaded library is compatible, 0 if not.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_check_version(
         major: ::std::os::raw::c_int,
         minor: ::std::os::raw::c_int,
         patch: ::std::os::raw::c_int,
     ) -> ::std::os::raw::c_int;
+    /** A short constant name for a code, e.g. "PM_EDBNAME".
+ @param code A pm_code.
+ @return A static string (never NULL, never freed); "PM_UNKNOWN" for a value that is no
+         pm_code.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_code_name(code: ::std::os::raw::c_int) -> *const ::std::os::raw::c_char;
+    /** The error of the last failed call on this thread (a convenience; the out-parameter is the
+ primary channel).
+ @return The thread's last error: never NULL; borrowed, valid until the next polymongo call
+         on this thread.
+ @par Thread-safety
+ Thread-safe: each thread has its own.*/
     pub fn pm_last_error() -> *const pm_error;
+    /** Frees buf->data and zeroes the buffer, so that it may be reused or freed again.
+ @param buf A buffer filled by polymongo, or NULL (nothing happens).
+ @par Thread-safety
+ Thread-safe (for distinct buffers).*/
     pub fn pm_buf_free(buf: *mut pm_buf);
+    /** Converts BSON bytes to Extended JSON.
+ @param data The BSON document.
+ @param len Its length in bytes (#PM_JSON is refused).
+ @param mode Relaxed or canonical Extended JSON.
+ @return A string the caller frees with pm_free(), or NULL when the bytes are not a valid
+         BSON document (or memory ran out).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_bson_to_json(
         data: *const ::std::os::raw::c_void,
         len: usize,
         mode: pm_json_mode,
     ) -> *mut ::std::os::raw::c_char;
+    /** Converts Extended JSON (either mode) to BSON bytes.
+ @param json A NUL-terminated Extended JSON object.
+ @param out Receives the BSON document, owned by the caller (free with pm_buf_free()).
+ @param err Receives the error, or NULL.
+ @return #PM_OK, or #PM_EINVAL when `json` is not a valid Extended JSON object.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_json_to_bson(
         json: *const ::std::os::raw::c_char,
         out: *mut pm_buf,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Frees a string returned by polymongo (`char *` results and `char **` out-parameters).
+ @param ptr The string, or NULL (nothing happens).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_free(ptr: *mut ::std::os::raw::c_void);
+    /** Creates a wrapper from options given as a JSON object, mirroring PolyMongo's createWrapper:
+
+  - `mongoURI` (string, required): mongodb:// or mongodb+srv:// (multi-host allowed). URI
+    options apply to every pool on it, e.g. serverSelectionTimeoutMS, and
+    waitQueueTimeoutMS, the longest wait for a pooled connection (polymongo's default: 10000).
+  - `defaultDB` (string): database used when pm_model_db() gets NULL or "". Default: the
+    database in the URI's path; with neither, NULL/"" fail with #PM_EDBNAME.
+  - `maxPoolSize` (integer >= 1): connections of the shared pool (default 10).
+  - `minFreeConnections` (integer >= 0, <= maxPoolSize): connections opened and kept warm (0).
+  - `idleTimeoutMS` (integer >= 0): idle connections are closed after this long (0: never).
+  - `coldStart` (bool): true (default) opens no socket until first use; false connects (and
+    warms minFreeConnections) inside pm_wrapper_new.
+  - `retry` (integer >= 0): base delay in ms, 3 attempts (0: off); or an object
+    {attempts, initialDelayMS, maxDelayMS}.
+  - `debug` (bool): log to standard error.
+  - `logPath` (string): directory for rotating log files (5 MiB x 5, plus errors.log).
+  - `logLevel`: "debug" | "info" (default) | "warn" | "error" | "off".
+  - `routes`: array of routing rules {match, mongoURI?, options?, sharedPool?} (see
+    pm_wrapper_add_route()).
+  - `maxOpenPools` (integer >= 0): cap on open dedicated pools (0: none); the least recently
+    used idle one is closed first.
+  - `poolSizing`: {min, max, scaleUpAt, scaleDownAt, intervalMS}: dynamic size limit of the
+    shared pool (see stats.h).
+  - `dbSpecific`: array of {dbName, mongoURI?, options: {maxConnections, coldStart,
+    autoClose, ttl}}: databases served by a dedicated pool.
+  - `allowSystemDatabases` (bool): allow admin, config and local (default false).
+  - `recoverOnStart` (bool): roll back compensating transactions that crashed processes left
+    open in the journals (see session.h) when the wrapper starts.
+  - `journalDb` (string): the journals' database (default "polymongo_journal").
+
+ Credentials never appear in messages or logs.
+ @param options_json The options: a NUL-terminated JSON object.
+ @param out Receives the new wrapper, owned by the caller: release it with pm_wrapper_free().
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK; #PM_EINVAL for an unknown option name, a wrong type or an out-of-range value
+         (an invalid defaultDB or mongoURI included; the message names the option); with
+         coldStart false or recoverOnStart, the @ref pm_io_errors "I/O errors" of connecting.
+ @par Thread-safety
+ Thread-safe. The wrapper is fully thread-safe; share one per process.*/
     pub fn pm_wrapper_new(
         options_json: *const ::std::os::raw::c_char,
         out: *mut *mut pm_wrapper,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Releases the caller's reference. Pools close once no model, db, cursor or other child
+ handle still refers to the wrapper (see @ref pm_ownership).
+ @param wrapper The wrapper, or NULL (nothing happens).
+ @par Thread-safety
+ May be called from any thread, an event callback included, once no other thread uses this
+ pointer.*/
     pub fn pm_wrapper_free(wrapper: *mut pm_wrapper);
+    /** The default database name (the defaultDB option, else the URI's database).
+ @param wrapper The wrapper.
+ @return The name, or NULL when there is none (or `wrapper` is NULL). Borrowed: valid while
+         the wrapper lives.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_default_db(
         wrapper: *const pm_wrapper,
     ) -> *const ::std::os::raw::c_char;
+    /** Checks a database name against MongoDB's rules and the wrapper's system-database policy,
+ without any I/O.
+ @param wrapper The wrapper, whose allowSystemDatabases option applies.
+ @param name The database name (NUL-terminated).
+ @param err Receives the error (with the reason), or NULL.
+ @return #PM_OK when the name is valid, #PM_EDBNAME when it is not, #PM_EINVAL when an
+         argument is NULL.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_check_db_name(
         wrapper: *const pm_wrapper,
         name: *const ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Defines a collection. `opts` may hold:
+  - `validator`: a document such as {"$jsonSchema": {...}};
+  - `validationLevel`: "off" | "strict" | "moderate";
+  - `validationAction`: "error" | "warn";
+  - `indexes`: an array of index specifications: {key: {...}, name?, unique?, ...}.
+
+ The validator and indexes are applied once per database, on the first operation there.
+ No I/O happens here.
+ @param wrapper The wrapper; the model keeps it alive.
+ @param collection The collection name (NUL-terminated, valid UTF-8).
+ @param opts The options, a document (see @ref pm_documents), or NULL.
+ @param opts_len The length of `opts` (or #PM_JSON).
+ @param out Receives the new model, owned by the caller: release it with pm_model_free().
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK; #PM_EINVAL for an invalid collection name or options; #PM_ECLOSED when the
+         wrapper is closed.
+ @par Thread-safety
+ Thread-safe. The model is immutable: share it freely.*/
     pub fn pm_model_new(
         wrapper: *mut pm_wrapper,
         collection: *const ::std::os::raw::c_char,
@@ -238,20 +434,82 @@ unsafe extern "C" {
         out: *mut *mut pm_model,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Releases the caller's reference to a model; dbs bound from it keep it alive.
+ @param model The model, or NULL (nothing happens).
+ @par Thread-safety
+ Thread-safe, once no other thread uses this pointer.*/
     pub fn pm_model_free(model: *mut pm_model);
+    /** The collection name.
+ @param model The model.
+ @return The name (NULL when `model` is NULL). Borrowed: valid while the model lives.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_model_collection(model: *const pm_model) -> *const ::std::os::raw::c_char;
+    /** Binds the model to a database (PolyMongo's Model.db(name)). Validates the name and does no
+ I/O and opens no socket, so switching databases is cheap.
+ @param model The model; the db keeps it (and so the wrapper) alive.
+ @param db_name The database name, or NULL or "" for the wrapper's default database (a db
+        bound so refuses destructive calls: see pm_db_drop_collection()).
+ @param out Receives the new db, owned by the caller: release it with pm_db_free().
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK; #PM_EDBNAME for an invalid name, a system database without
+         allowSystemDatabases, or NULL/"" without a default database; #PM_ECLOSED when the
+         wrapper is closed.
+ @par Thread-safety
+ Thread-safe. The db is immutable: share it freely.*/
     pub fn pm_model_db(
         model: *mut pm_model,
         db_name: *const ::std::os::raw::c_char,
         out: *mut *mut pm_db,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The number of documents inserted.
+ @param r The result.
+ @return The count (0 when `r` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_result_inserted_count(r: *const pm_result) -> i64;
+    /** The number of documents the filters matched.
+ @param r The result.
+ @return The count (0 when `r` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_result_matched_count(r: *const pm_result) -> i64;
+    /** The number of documents modified.
+ @param r The result.
+ @return The count (0 when `r` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_result_modified_count(r: *const pm_result) -> i64;
+    /** The number of documents deleted.
+ @param r The result.
+ @return The count (0 when `r` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_result_deleted_count(r: *const pm_result) -> i64;
+    /** The number of documents created by upserts.
+ @param r The result.
+ @return The count (0 when `r` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_result_upserted_count(r: *const pm_result) -> i64;
+    /** The number of write errors (see pm_result_write_error()).
+ @param r The result.
+ @return The count (0 when `r` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_result_write_error_count(r: *const pm_result) -> usize;
+    /** The i-th write error.
+ @param r The result.
+ @param i Which error: 0 to pm_result_write_error_count() - 1.
+ @param index Receives the index of the failed operation in the request, or NULL.
+ @param server_code Receives the server's error code, or NULL.
+ @param message Receives the server's message, or NULL. Borrowed: valid while the result
+        lives.
+ @param err Receives the error, or NULL.
+ @return #PM_OK, or #PM_EINVAL when `r` is NULL or `i` is out of range.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_result_write_error(
         r: *const pm_result,
         i: usize,
@@ -260,29 +518,108 @@ unsafe extern "C" {
         message: *mut *const ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The whole result as a BSON document:
+ `{insertedCount, matchedCount, modifiedCount, deletedCount, upsertedCount,
+ insertedIds: {"<index>": id, ...}, upsertedIds: {"<index>": id, ...},
+ writeErrors: [{index, code, errmsg}], writeConcernErrors: [...]}`.
+ @param r The result.
+ @param data Receives the document's bytes (NULL when `r` is NULL). Borrowed: valid while the
+        result lives.
+ @param len Receives their length.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_result_bson(r: *const pm_result, data: *mut *const u8, len: *mut usize);
+    /** The whole result (see pm_result_bson()) as Extended JSON.
+ @param r The result.
+ @param mode Relaxed or canonical Extended JSON.
+ @return A string the caller frees with pm_free(), or NULL when `r` is NULL or memory ran
+         out.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_result_json(
         r: *const pm_result,
         mode: pm_json_mode,
     ) -> *mut ::std::os::raw::c_char;
+    /** Frees a result; pointers borrowed from it become invalid.
+ @param r The result, or NULL (nothing happens).
+ @par Thread-safety
+ Thread-safe, once no other thread uses this pointer.*/
     pub fn pm_result_free(r: *mut pm_result);
+    /** Advances to the next document, fetching the next batch from the server when needed.
+ @param cursor The cursor.
+ @param data Receives the document's BSON bytes (NULL at the end), or NULL. Borrowed: valid
+        until the next call on this cursor.
+ @param len Receives their length (0 at the end), or NULL.
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return 1 with a document, 0 at the end, or a negative pm_code: the
+         @ref pm_io_errors "I/O errors" (#PM_ECLOSED when its pool was force-closed or the
+         wrapper closed), #PM_EINVAL when `cursor` is NULL.
+ @par Thread-safety
+ One thread at a time per cursor.*/
     pub fn pm_cursor_next(
         cursor: *mut pm_cursor,
         data: *mut *const u8,
         len: *mut usize,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Like pm_cursor_next(), yielding Extended JSON.
+ @param cursor The cursor.
+ @param mode Relaxed or canonical Extended JSON.
+ @param json Receives the document as JSON (NULL at the end), or NULL. Borrowed: valid until
+        the next call on this cursor.
+ @param err Receives the error, or NULL.
+ @return As pm_cursor_next(): 1, 0 at the end, or a negative pm_code.
+ @par Thread-safety
+ One thread at a time per cursor.*/
     pub fn pm_cursor_next_json(
         cursor: *mut pm_cursor,
         mode: pm_json_mode,
         json: *mut *const ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The server-side cursor id.
+ @param cursor The cursor.
+ @return The id: 0 once the server has no more results for it (or `cursor` is NULL).
+ @par Thread-safety
+ One thread at a time per cursor.*/
     pub fn pm_cursor_id(cursor: *const pm_cursor) -> i64;
+    /** Frees a cursor, killing its server-side cursor when it is still open and giving its
+ connection back to the pool.
+ @param cursor The cursor, or NULL (nothing happens).
+ @par Thread-safety
+ From the thread that uses the cursor (or once none does).*/
     pub fn pm_cursor_free(cursor: *mut pm_cursor);
+    /** Releases the caller's reference to a db; cursors and streams made from it keep what they
+ need alive.
+ @param db The db, or NULL (nothing happens).
+ @par Thread-safety
+ Thread-safe, once no other thread uses this pointer.*/
     pub fn pm_db_free(db: *mut pm_db);
+    /** The database's name.
+ @param db The db.
+ @return The name (NULL when `db` is NULL). Borrowed: valid while the db lives.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_db_name(db: *const pm_db) -> *const ::std::os::raw::c_char;
+    /** The collection's name (the model's).
+ @param db The db.
+ @return The name (NULL when `db` is NULL). Borrowed: valid while the db lives.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_db_collection(db: *const pm_db) -> *const ::std::os::raw::c_char;
+    /** Inserts one document (an _id is added when it has none).
+ @param db The db.
+ @param doc The document.
+ @param doc_len Its length (or #PM_JSON).
+ @param opts Options (e.g. writeConcern, bypassDocumentValidation), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the result, owned by the caller (free with pm_result_free()), or NULL
+        (see @ref pm_db_writes "writes").
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK; #PM_EDUPKEY or #PM_EWRITE when the server refused the document; #PM_EINVAL;
+         the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_insert_one(
         db: *mut pm_db,
         doc: *const ::std::os::raw::c_void,
@@ -292,6 +629,20 @@ unsafe extern "C" {
         out: *mut *mut pm_result,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Inserts documents, in order unless opts say {"ordered": false}.
+ @param db The db.
+ @param docs The documents: docs[0..n).
+ @param lens Their lengths (lens[i] may be #PM_JSON).
+ @param n How many (at least 1).
+ @param opts Options (ordered, writeConcern, bypassDocumentValidation), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the result, owned by the caller (free with pm_result_free()), or NULL
+        (see @ref pm_db_writes "writes").
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDUPKEY or #PM_EWRITE when some documents were refused; #PM_EINVAL (also
+         for n == 0); the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_insert_many(
         db: *mut pm_db,
         docs: *const *const ::std::os::raw::c_void,
@@ -302,6 +653,20 @@ unsafe extern "C" {
         out: *mut *mut pm_result,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Updates the first document that matches.
+ @param db The db.
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param update The update: operators ({"$set": ...}) or a pipeline.
+ @param update_len Its length (or #PM_JSON).
+ @param opts Options (upsert, arrayFilters, collation, hint, writeConcern, ...), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the result, owned by the caller (free with pm_result_free()), or NULL
+        (see @ref pm_db_writes "writes").
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDUPKEY or #PM_EWRITE; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_update_one(
         db: *mut pm_db,
         filter: *const ::std::os::raw::c_void,
@@ -313,6 +678,20 @@ unsafe extern "C" {
         out: *mut *mut pm_result,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Updates every document that matches.
+ @param db The db.
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param update The update: operators ({"$set": ...}) or a pipeline.
+ @param update_len Its length (or #PM_JSON).
+ @param opts Options (upsert, arrayFilters, collation, hint, writeConcern, ...), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the result, owned by the caller (free with pm_result_free()), or NULL
+        (see @ref pm_db_writes "writes").
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDUPKEY or #PM_EWRITE; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_update_many(
         db: *mut pm_db,
         filter: *const ::std::os::raw::c_void,
@@ -324,6 +703,21 @@ unsafe extern "C" {
         out: *mut *mut pm_result,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Replaces the first document that matches.
+ @param db The db.
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param replacement The new document (no $-operators).
+ @param replacement_len Its length (or #PM_JSON).
+ @param opts Options (upsert, collation, hint, writeConcern, ...), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the result, owned by the caller (free with pm_result_free()), or NULL
+        (see @ref pm_db_writes "writes").
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDUPKEY or #PM_EWRITE; #PM_EINVAL (also for a replacement with
+         $-operators); the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_replace_one(
         db: *mut pm_db,
         filter: *const ::std::os::raw::c_void,
@@ -335,6 +729,18 @@ unsafe extern "C" {
         out: *mut *mut pm_result,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Deletes the first document that matches.
+ @param db The db.
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param opts Options (collation, hint, writeConcern), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the result, owned by the caller (free with pm_result_free()), or NULL
+        (see @ref pm_db_writes "writes").
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EWRITE; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_delete_one(
         db: *mut pm_db,
         filter: *const ::std::os::raw::c_void,
@@ -344,6 +750,18 @@ unsafe extern "C" {
         out: *mut *mut pm_result,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Deletes every document that matches.
+ @param db The db.
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param opts Options (collation, hint, writeConcern), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the result, owned by the caller (free with pm_result_free()), or NULL
+        (see @ref pm_db_writes "writes").
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EWRITE; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_delete_many(
         db: *mut pm_db,
         filter: *const ::std::os::raw::c_void,
@@ -353,6 +771,24 @@ unsafe extern "C" {
         out: *mut *mut pm_result,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Runs a list of write models in one bulk operation. Each is a document with one key:
+ `{insertOne: {document}}`, `{updateOne|updateMany: {filter, update, upsert?, arrayFilters?,
+ collation?, hint?}}`, `{replaceOne: {filter, replacement, upsert?, collation?, hint?}}`,
+ `{deleteOne|deleteMany: {filter, collation?, hint?}}`.
+ @param db The db.
+ @param ops The write models: ops[0..n).
+ @param lens Their lengths (lens[i] may be #PM_JSON).
+ @param n How many (at least 1).
+ @param opts {ordered: true (default) | false, writeConcern?, bypassDocumentValidation?}, or
+        NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the result, owned by the caller (free with pm_result_free()), or NULL
+        (see @ref pm_db_writes "writes").
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDUPKEY or #PM_EWRITE; #PM_EINVAL for a malformed write model (or
+         n == 0); #PM_ENOTSUP in a compensating session; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_bulk_write(
         db: *mut pm_db,
         ops: *const *const ::std::os::raw::c_void,
@@ -363,6 +799,20 @@ unsafe extern "C" {
         out: *mut *mut pm_result,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Finds the documents that match. The first batch is fetched here, so a bad filter or an
+ unreachable server fails this call.
+ @param db The db.
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param opts Options (projection, sort, skip, limit, batchSize, hint, collation, maxTimeMS,
+        comment, ...), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the cursor, owned by the caller: free it with pm_cursor_free().
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL (also for an option of the wrong type, such as limit: "5"); the
+         @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes); the cursor is for one thread at a time.*/
     pub fn pm_db_find(
         db: *mut pm_db,
         filter: *const ::std::os::raw::c_void,
@@ -372,6 +822,18 @@ unsafe extern "C" {
         out: *mut *mut pm_cursor,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Finds the first document that matches.
+ @param db The db.
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param opts Options as for pm_db_find(), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the document, owned by the caller (free with pm_buf_free()), or an
+        empty buffer (data NULL) when none matches.
+ @param err Receives the error, or NULL.
+ @return #PM_OK (also when nothing matches); #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_find_one(
         db: *mut pm_db,
         filter: *const ::std::os::raw::c_void,
@@ -381,6 +843,22 @@ unsafe extern "C" {
         out: *mut pm_buf,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Finds one document and updates it, atomically (find-and-modify).
+ @param db The db.
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param update The update: operators or a pipeline.
+ @param update_len Its length (or #PM_JSON).
+ @param opts sort, projection, upsert, returnDocument ("before" (default) or "after"),
+        arrayFilters, collation, hint, maxTimeMS, writeConcern; or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the document before or after the change, owned by the caller (free with
+        pm_buf_free()), or an empty buffer when nothing matched.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDUPKEY; #PM_EINVAL; #PM_ENOTSUP in a compensating session; the
+         @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_find_one_and_update(
         db: *mut pm_db,
         filter: *const ::std::os::raw::c_void,
@@ -392,6 +870,21 @@ unsafe extern "C" {
         out: *mut pm_buf,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Finds one document and replaces it, atomically (find-and-modify).
+ @param db The db.
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param replacement The new document (no $-operators).
+ @param replacement_len Its length (or #PM_JSON).
+ @param opts As for pm_db_find_one_and_update() (without arrayFilters), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the document before or after the change, owned by the caller (free with
+        pm_buf_free()), or an empty buffer when nothing matched.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDUPKEY; #PM_EINVAL; #PM_ENOTSUP in a compensating session; the
+         @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_find_one_and_replace(
         db: *mut pm_db,
         filter: *const ::std::os::raw::c_void,
@@ -403,6 +896,19 @@ unsafe extern "C" {
         out: *mut pm_buf,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Finds one document and deletes it, atomically (find-and-modify).
+ @param db The db.
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param opts sort, projection, collation, hint, maxTimeMS, writeConcern; or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the deleted document, owned by the caller (free with pm_buf_free()), or
+        an empty buffer when nothing matched.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; #PM_ENOTSUP in a compensating session; the
+         @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_find_one_and_delete(
         db: *mut pm_db,
         filter: *const ::std::os::raw::c_void,
@@ -412,6 +918,17 @@ unsafe extern "C" {
         out: *mut pm_buf,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Counts the matching documents exactly.
+ @param db The db.
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param opts skip, limit, hint, collation, maxTimeMS; or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the count.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_count(
         db: *mut pm_db,
         filter: *const ::std::os::raw::c_void,
@@ -421,6 +938,15 @@ unsafe extern "C" {
         out: *mut i64,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Counts the collection's documents fast, from its metadata.
+ @param db The db.
+ @param opts maxTimeMS, ...; or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the count.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_estimated_count(
         db: *mut pm_db,
         opts: *const ::std::os::raw::c_void,
@@ -428,6 +954,18 @@ unsafe extern "C" {
         out: *mut i64,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The distinct values of a field among the matching documents.
+ @param db The db.
+ @param field The field's name (dotted paths allowed; not empty).
+ @param filter The filter, or NULL for all documents.
+ @param filter_len Its length (or #PM_JSON).
+ @param opts collation, maxTimeMS, ...; or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives {"values": [...]}, owned by the caller (free with pm_buf_free()).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_distinct(
         db: *mut pm_db,
         field: *const ::std::os::raw::c_char,
@@ -438,6 +976,18 @@ unsafe extern "C" {
         out: *mut pm_buf,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Runs an aggregation pipeline on the collection.
+ @param db The db.
+ @param pipeline The stages: an array (as BSON, a document keyed "0", "1", ...; or a JSON
+        array), or a document {"pipeline": [...]}.
+ @param pipeline_len Its length (or #PM_JSON).
+ @param opts allowDiskUse, batchSize, maxTimeMS, ...; or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the cursor, owned by the caller: free it with pm_cursor_free().
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes); the cursor is for one thread at a time.*/
     pub fn pm_db_aggregate(
         db: *mut pm_db,
         pipeline: *const ::std::os::raw::c_void,
@@ -447,6 +997,18 @@ unsafe extern "C" {
         out: *mut *mut pm_cursor,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Creates one index.
+ @param db The db.
+ @param keys The keys, e.g. {"email": 1} (values 1, -1 or an index type such as "text").
+ @param keys_len Their length (or #PM_JSON).
+ @param opts name, unique, sparse, expireAfterSeconds, partialFilterExpression, ...; or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param name_out Receives the index name, owned by the caller (free with pm_free()), or NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; #PM_ENOTSUP in a compensating session; the
+         @ref pm_io_errors "I/O errors" (#PM_EDUPKEY for a unique index over duplicates).
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_create_index(
         db: *mut pm_db,
         keys: *const ::std::os::raw::c_void,
@@ -456,20 +1018,55 @@ unsafe extern "C" {
         name_out: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Lists the collection's indexes, one specification document each.
+ @param db The db.
+ @param out Receives the cursor, owned by the caller: free it with pm_cursor_free().
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes); the cursor is for one thread at a time.*/
     pub fn pm_db_list_indexes(
         db: *mut pm_db,
         out: *mut *mut pm_cursor,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Drops one index by name. Destructive calls (drop index, drop collection) on a db bound to
+ the default database (pm_model_db() with NULL or "") fail with #PM_EDBNAME: bind the
+ database by name to drop.
+ @param db The db.
+ @param name The index name (not empty).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDBNAME on a db bound to the default database; #PM_EINVAL;
+         #PM_ENOTSUP in a compensating session; the @ref pm_io_errors "I/O errors" (#PM_ESERVER
+         when there is no such index).
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_drop_index(
         db: *mut pm_db,
         name: *const ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Drops the collection in this database. Dropping a collection that does not exist is OK.
+ @param db The db, bound to a named database.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDBNAME on a db bound to the default database (see pm_db_drop_index());
+         #PM_ENOTSUP in a compensating session; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_drop_collection(
         db: *mut pm_db,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Runs a command on this database, through the pool that serves it.
+ @param db The db (its collection plays no part).
+ @param command The command document, e.g. {"ping": 1} (not empty).
+ @param command_len Its length (or #PM_JSON).
+ @param reply Receives the server's reply, owned by the caller (free with pm_buf_free()).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; #PM_ENOTSUP in a compensating session; the
+         @ref pm_io_errors "I/O errors" (a command the server refuses: its code).
+ @par Thread-safety
+ Thread-safe (see the file's notes).*/
     pub fn pm_db_command(
         db: *mut pm_db,
         command: *const ::std::os::raw::c_void,
@@ -477,6 +1074,20 @@ unsafe extern "C" {
         reply: *mut pm_buf,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Gives each named database a dedicated pool (PolyMongo's scale.setDB). The spec is
+ `{mongoURI?, maxConnections? (10), coldStart? (true), autoClose? (false), ttl?}` where
+ mongoURI may name another cluster and ttl (ms, required with autoClose) closes the pool after
+ that long unused; the next use reopens it. Connects now when coldStart is false. A database
+ that already had a pool gets a new one; the old one finishes what it has out.
+ @param wrapper The wrapper.
+ @param names The database names: names[0..n).
+ @param n How many (at least 1).
+ @param spec_json The pool's spec as a JSON object, or NULL for the defaults.
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK; #PM_EDBNAME for an invalid name; #PM_EINVAL for an invalid spec or n == 0;
+         when connecting, the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_set_db(
         wrapper: *mut pm_wrapper,
         names: *const *const ::std::os::raw::c_char,
@@ -484,6 +1095,15 @@ unsafe extern "C" {
         spec_json: *const ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Like pm_wrapper_set_db(), and connects now whatever coldStart says (scale.connectDB).
+ @param wrapper The wrapper.
+ @param names The database names: names[0..n).
+ @param n How many (at least 1).
+ @param spec_json The pool's spec as a JSON object, or NULL for the defaults.
+ @param err Receives the error, or NULL.
+ @return As pm_wrapper_set_db(), with the @ref pm_io_errors "I/O errors" of connecting.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_connect_db(
         wrapper: *mut pm_wrapper,
         names: *const *const ::std::os::raw::c_char,
@@ -491,36 +1111,144 @@ unsafe extern "C" {
         spec_json: *const ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Adds a routing rule: `{match: "tenant_eu_*", mongoURI?, options?: {maxConnections,
+ coldStart, autoClose, ttl}, sharedPool?: false}`. `match` is a glob (*, ?, [...]). Each
+ matching database gets its own pool, or with sharedPool all of them share one.
+ Precedence: a database's own pool (dbSpecific, pm_wrapper_set_db()) first, then the rules in
+ the order they were added (the `routes` option first), first match wins; then the shared
+ pool.
+ @param wrapper The wrapper.
+ @param route_json The rule as a JSON object.
+ @param err Receives the error, or NULL.
+ @return #PM_OK, or #PM_EINVAL for an invalid rule.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_add_route(
         wrapper: *mut pm_wrapper,
         route_json: *const ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Closes every pool, letting operations in flight finish: waits up to timeout_ms for each
+ pool's connections to come back (new operations wait meanwhile). The wrapper stays usable:
+ the next operation reopens what it needs.
+ @param wrapper The wrapper.
+ @param timeout_ms The longest wait in milliseconds (>= 0), for all pools together.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_ETIMEOUT when some pool still had connections out (those stay open);
+         #PM_EINVAL for a negative timeout.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_close_all(
         wrapper: *mut pm_wrapper,
         timeout_ms: i64,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Closes the wrapper for good: the one close every binding's close() is. Every pool closes now
+ (as pm_wrapper_force_close_all()), open change streams end, and from then on every operation
+ of the wrapper and of every handle made from it (models, dbs, cursors, sessions, streams)
+ fails with #PM_ECLOSED, as does binding a database or making a model. Results already
+ returned stay readable. Freeing stays separate and order-free: each handle is still freed
+ with its pm_*_free. Idempotent.
+ @param wrapper The wrapper.
+ @param err Receives the error, or NULL.
+ @return #PM_OK (also when already closed), or #PM_EINVAL when `wrapper` is NULL.
+ @par Thread-safety
+ Thread-safe, also while other threads run operations (they fail with #PM_ECLOSED).*/
+    pub fn pm_wrapper_close(
+        wrapper: *mut pm_wrapper,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Closes every pool now. Operations waiting for a connection, and cursors on the closed
+ pools, fail with #PM_ECLOSED at their next step; a call already inside the driver finishes
+ (bounded by the socket timeouts) and its connection is then discarded. The wrapper stays
+ usable.
+ @param wrapper The wrapper.
+ @param err Receives the error, or NULL.
+ @return #PM_OK, or #PM_EINVAL when `wrapper` is NULL.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_force_close_all(
         wrapper: *mut pm_wrapper,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The number of pools (shared and dedicated) currently open.
+ @param wrapper The wrapper.
+ @return The count (0 when `wrapper` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_open_pools(wrapper: *mut pm_wrapper) -> usize;
+    /** How many dedicated pools were closed to stay within the maxOpenPools option.
+ @param wrapper The wrapper.
+ @return The count since the wrapper was created (0 when `wrapper` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_evictions(wrapper: *mut pm_wrapper) -> u64;
+    /** Opt-in graceful shutdown: on SIGINT or SIGTERM, closes the wrapper's pools (waiting up to
+ timeout_ms) on a helper thread, then restores the handler that was installed before and
+ raises the signal again, so that handler (or the default action) runs. One wrapper per
+ process; calling it again moves the duty to the new wrapper. The duty never keeps the
+ wrapper alive.
+ @param wrapper The wrapper.
+ @param timeout_ms How long to wait for the pools, in milliseconds.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when `wrapper` is NULL; #PM_EINTERNAL when the helper could not
+         be set up.
+ @par Thread-safety
+ Thread-safe; installs process-wide signal handlers.*/
     pub fn pm_wrapper_handle_signals(
         wrapper: *mut pm_wrapper,
         timeout_ms: i64,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The state of the shared pool (PolyMongo's getConnectionState). No I/O.
+ @param wrapper The wrapper.
+ @return The state (#PM_STATE_NOT_INITIALIZED when `wrapper` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_state(wrapper: *const pm_wrapper) -> pm_state;
+    /** A state's name.
+ @param state The state.
+ @return "not initialized", "connecting", "connected", "disconnecting", "disconnected", or
+         "unknown": a static string (never NULL, never freed).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_state_name(state: pm_state) -> *const ::std::os::raw::c_char;
+    /** Whether the shared pool is connected (pm_wrapper_state() is #PM_STATE_CONNECTED). No I/O.
+ @param wrapper The wrapper.
+ @return 1 when connected, else 0.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_is_connected(wrapper: *const pm_wrapper) -> ::std::os::raw::c_int;
+    /** Pings a database through the pool that serves it (opening the pool if needed).
+ @param wrapper The wrapper.
+ @param db The database, or NULL or "" for the default database.
+ @param latency_ms Receives the round-trip time in milliseconds, or NULL.
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK; #PM_EDBNAME; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_ping(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
         latency_ms: *mut f64,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Subscribes a callback to events.
+ @param wrapper The wrapper.
+ @param mask The event types wanted: an OR of ::pm_event_type values (not 0).
+ @param dbs The databases whose events are wanted: dbs[0..n_dbs).
+ @param n_dbs How many; 0 for all databases, and events about no database.
+ @param fn The callback.
+ @param user_data Passed to `fn`; polymongo keeps it until the subscription is gone.
+ @param free_user_data Called with `user_data` once the subscription is gone for good (also
+        when subscribing fails), or NULL. It runs on whichever thread drops the last reference:
+        the unsubscribing thread, the dispatcher, or the thread freeing the wrapper.
+ @param id Receives the subscription's id for pm_wrapper_unsubscribe(), or NULL.
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK; #PM_EINVAL for a NULL `fn` or a mask with no known type; #PM_EDBNAME for an
+         invalid name in `dbs`.
+ @par Thread-safety
+ Thread-safe; `fn` must tolerate running on the dispatcher thread.*/
     pub fn pm_wrapper_subscribe(
         wrapper: *mut pm_wrapper,
         mask: u32,
@@ -534,44 +1262,131 @@ unsafe extern "C" {
         id: *mut u64,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Ends a subscription. Once it returns, the callback is not running and will not be called
+ again (called from the callback itself, it returns at once and the callback finishes
+ normally).
+ @param wrapper The wrapper.
+ @param id The id pm_wrapper_subscribe() gave.
+ @param err Receives the error, or NULL.
+ @return #PM_OK, or #PM_EINVAL when there is no such subscription.
+ @par Thread-safety
+ Thread-safe, the callback included.*/
     pub fn pm_wrapper_unsubscribe(
         wrapper: *mut pm_wrapper,
         id: u64,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Waits until every event raised so far has been delivered. Useful in tests and before
+ shutdown.
+ @param wrapper The wrapper.
+ @param timeout_ms The longest wait, in milliseconds.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_ETIMEOUT when some were still undelivered; #PM_EINVAL.
+ @par Thread-safety
+ Thread-safe. From a callback it waits out its timeout and returns #PM_ETIMEOUT: the event
+ being delivered is not delivered until the callback returns.*/
     pub fn pm_wrapper_flush_events(
         wrapper: *mut pm_wrapper,
         timeout_ms: i64,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** How many callbacks threw (C++ subscribers) or were dropped because the queue overflowed.
+ @param wrapper The wrapper.
+ @return The count since the wrapper was created (0 when `wrapper` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_dropped_events(wrapper: *mut pm_wrapper) -> u64;
+    /** General statistics, from what the wrapper knows (no I/O): `{pools: [{name, uri (redacted),
+ dedicated, state, open, ready, maxSize, minSize, sizeLimit, connections: {open, inUse, idle,
+ waiting}, pinned: {cursors, sessions, streams}, errors, lastError, responseTimeMs: {commands,
+ failed, mean, p50, p99}, createdMs, lastUsedMs, databases: [...]}], sharedDatabases: [...],
+ totals: {pools, openPools, connections, inUse, waiting, errors, evictions}, state}`.
+ Response times come from libmongoc's command monitoring (the last 1,024 commands for the
+ percentiles).
+ @param wrapper The wrapper.
+ @param json Receives the JSON text, owned by the caller (free with pm_free()).
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK, or #PM_EINVAL when an argument is NULL.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_stats(
         wrapper: *mut pm_wrapper,
         json: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Statistics of one database, from the server's dbStats and collStats, through the pool that
+ serves it (connecting if needed): `{db, sizeMb, storageSizeMb, numCollections, collections:
+ [{name, documents, sizeMb, indexes}], lastUsedMs, pool: {...}}`.
+ @param wrapper The wrapper.
+ @param db The database, or NULL or "" for the default database.
+ @param json Receives the JSON text, owned by the caller (free with pm_free()).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDBNAME; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_db_stats(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
         json: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The server's databases (through the shared pool): `[{name, sizeMb, empty}]`.
+ @param wrapper The wrapper.
+ @param json Receives the JSON text, owned by the caller (free with pm_free()).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_list_databases(
         wrapper: *mut pm_wrapper,
         json: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Usage analytics, most used first (no I/O): `[{db, operations, errors, lastUsedMs,
+ meanLatencyMs}]`.
+ @param wrapper The wrapper.
+ @param top_n How many databases to list; 0 lists every database.
+ @param json Receives the JSON text, owned by the caller (free with pm_free()).
+ @param err Receives the error, or NULL.
+ @return #PM_OK, or #PM_EINVAL when an argument is NULL.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_usage(
         wrapper: *mut pm_wrapper,
         top_n: usize,
         json: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The same metrics in the Prometheus text exposition format (0.0.4), no I/O. Metric names:
+ polymongo_pool_open, polymongo_pool_max_connections, polymongo_pool_connections,
+ polymongo_pool_connections_in_use, polymongo_pool_waiting, polymongo_pool_errors_total,
+ polymongo_pool_command_duration_seconds (summary), polymongo_database_operations_total,
+ polymongo_database_errors_total (label db), polymongo_pool_evictions_total; pool metrics are
+ labelled pool="shared" or the dedicated pool's name.
+ @param wrapper The wrapper.
+ @param text Receives the text, owned by the caller (free with pm_free()).
+ @param err Receives the error, or NULL.
+ @return #PM_OK, or #PM_EINVAL when an argument is NULL.
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_prometheus(
         wrapper: *mut pm_wrapper,
         text: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Starts a native session on the pool serving a database.
+ @param wrapper The wrapper.
+ @param db The database whose pool serves the session, or NULL or "" for the default.
+ @param opts `{causalConsistency?, readConcern?: {level}, writeConcern?: {w, wtimeout, j},
+        readPreference?: "primary"|..., maxCommitTimeMS?}` (the last four are the defaults of
+        its transactions), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the session, owned by the caller: free it with pm_session_free().
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK; #PM_EDBNAME; #PM_EINVAL for invalid options; the
+         @ref pm_io_errors "I/O errors" (#PM_ENOTSUP for a server without sessions).
+ @par Thread-safety
+ Thread-safe; the session is for one thread at a time.*/
     pub fn pm_wrapper_start_session(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
@@ -580,23 +1395,76 @@ unsafe extern "C" {
         out: *mut *mut pm_session,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Starts a transaction (the explicit form; see also pm_session_with_transaction()).
+ @param session The session.
+ @param opts For a native session, the transaction's options as for
+        pm_wrapper_start_session() (overriding the session's defaults); a compensating one
+        takes none. Or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_ENOTSUP when the server cannot run multi-document transactions
+         (nothing was written); #PM_EINVAL (also when a compensating transaction is already
+         open); the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ One thread at a time per session.*/
     pub fn pm_session_start_transaction(
         session: *mut pm_session,
         opts: *const ::std::os::raw::c_void,
         opts_len: usize,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Commits the open transaction; a compensating one keeps its writes and drops its journal.
+ @param session The session.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when no transaction is open; the @ref pm_io_errors "I/O errors"
+         (a native commit whose outcome is unknown may be retried).
+ @par Thread-safety
+ One thread at a time per session.*/
     pub fn pm_session_commit(
         session: *mut pm_session,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Aborts the open transaction: a native one is rolled back by the server; a compensating one
+ undoes its writes newest first (see pm_session_rollback_report() for what each step did; a
+ failed undo step keeps its journal for pm_wrapper_recover()).
+ @param session The session.
+ @param err Receives the error, or NULL.
+ @return #PM_OK (a compensating rollback also when some undo steps failed: see the report);
+         #PM_EINVAL when no transaction is open; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ One thread at a time per session.*/
     pub fn pm_session_abort(
         session: *mut pm_session,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Whether a transaction is open.
+ @param session The session.
+ @return 1 when a transaction is open, else 0 (also when `session` is NULL).
+ @par Thread-safety
+ One thread at a time per session.*/
     pub fn pm_session_in_transaction(
         session: *const pm_session,
     ) -> ::std::os::raw::c_int;
+    /** Runs a transaction with the drivers' with-transaction semantics: starts a transaction, runs
+ `fn`, and commits when it returns PM_OK. On a native session, an operation that failed with
+ the TransientTransactionError label makes the whole transaction run again (after an
+ exponential backoff with jitter, 5 ms doubling to 500 ms), and a commit that failed with
+ UnknownTransactionCommitResult is retried, both within timeout_ms. Any other return value
+ from `fn` aborts the transaction and is returned. A compensating session runs `fn` once and
+ undoes its writes unless it returns PM_OK.
+ @param session The session.
+ @param fn The transaction's body; it runs on the calling thread.
+ @param user_data Passed to `fn`.
+ @param opts The transaction's options as for pm_session_start_transaction(), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param timeout_ms The time allowed for retries, in milliseconds (<= 0: 120000).
+ @param err Receives the error, or NULL: when `fn` failed with a negative pm_code, the error
+        of the operation that failed (never replaced by an undo failure).
+ @return #PM_OK when committed; `fn`'s own value when it aborted (a negative pm_code from a
+         failed operation, or a positive value of the callback's choosing); otherwise the
+         codes of pm_session_start_transaction() and pm_session_commit().
+ @par Thread-safety
+ One thread at a time per session.*/
     pub fn pm_session_with_transaction(
         session: *mut pm_session,
         fn_: pm_transaction_fn,
@@ -606,6 +1474,19 @@ unsafe extern "C" {
         timeout_ms: i64,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Starts a compensating session (see @ref pm_compensating "above"). With the journal, each
+ undo record is written before its write to `<journalDb>.polymongo_journal` on the same
+ cluster, updated with the exact pre-image after it, and removed when the transaction ends;
+ pm_wrapper_recover() (or the wrapper option recoverOnStart) rolls back what a crashed process
+ left open. No I/O happens here.
+ @param wrapper The wrapper.
+ @param opts `{journal?: false, journalDb?: "polymongo_journal"}`, or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the session, owned by the caller: free it with pm_session_free().
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL for invalid options; #PM_EDBNAME for an invalid journalDb.
+ @par Thread-safety
+ Thread-safe; the session is for one thread at a time.*/
     pub fn pm_wrapper_start_compensating(
         wrapper: *mut pm_wrapper,
         opts: *const ::std::os::raw::c_void,
@@ -613,23 +1494,76 @@ unsafe extern "C" {
         out: *mut *mut pm_session,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The report of the last rollback of a compensating session: `{txn, steps: [{seq, db,
+ collection, undo, documents, ok, error?}], failedSteps}`. No I/O.
+ @param session A compensating session.
+ @param json Receives the report as JSON, owned by the caller (free with pm_free()), or NULL
+        when there was no rollback yet.
+ @return #PM_OK; #PM_EINVAL when an argument is NULL or the session is native;
+         #PM_EINTERNAL when memory ran out. (No pm_error: nothing else can fail.)
+ @par Thread-safety
+ One thread at a time per session.*/
     pub fn pm_session_rollback_report(
         session: *const pm_session,
         json: *mut *mut ::std::os::raw::c_char,
     ) -> ::std::os::raw::c_int;
+    /** Rolls back the compensating transactions that crashed processes left open in the journals
+ (journalDb wrapper option, default "polymongo_journal") of every cluster this wrapper knows,
+ if they are older than older_than_ms. Transactions of a process still alive on this host are
+ never touched; for other hosts, older_than_ms is what tells a crashed process from a slow one
+ (recoverOnStart uses 0: give each host its own journalDb, or pass a margin).
+ @param wrapper The wrapper.
+ @param older_than_ms Only transactions opened at least this long ago, in milliseconds.
+ @param report_json Receives `{recovered: [{txn, cluster, undone, failed}]}`, owned by the
+        caller (free with pm_free()), or NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_recover(
         wrapper: *mut pm_wrapper,
         older_than_ms: i64,
         report_json: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The same database and model as `db`, with every operation in `session`. Unlike other dbs, a
+ db bound to a native session shares the session's one connection: it and its cursors are
+ for one thread at a time, with the session. The session ends (aborting an open transaction)
+ when pm_session_free() has been called and the last db bound to it is freed. No I/O.
+ @param db The db to bind; it is left unchanged.
+ @param session The session; the new db keeps it alive.
+ @param out Receives the new db, owned by the caller: free it with pm_db_free().
+ @param err Receives the error, or NULL.
+ @return #PM_OK, or #PM_EINVAL when an argument is NULL. (A db served by another pool than a
+         native session's fails its operations with #PM_EINVAL.)
+ @par Thread-safety
+ One thread at a time per session.*/
     pub fn pm_db_with_session(
         db: *const pm_db,
         session: *mut pm_session,
         out: *mut *mut pm_db,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Releases the caller's reference to a session. A native session ends (aborting an open
+ transaction, giving its connection back) once no db bound to it remains. An open
+ compensating transaction is abandoned: its writes stay (with the journal,
+ pm_wrapper_recover() can undo them later).
+ @param session The session, or NULL (nothing happens).
+ @par Thread-safety
+ From the thread that uses the session (or once none does).*/
     pub fn pm_session_free(session: *mut pm_session);
+    /** Exports a database as NDJSON lines, given one by one to a callback.
+ @param wrapper The wrapper.
+ @param db The database, or NULL or "" for the default database.
+ @param write Receives each line.
+ @param write_data Passed to `write`.
+ @param progress Called with the progress, or NULL.
+ @param progress_data Passed to `progress`.
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK; #PM_EDBNAME; #PM_EINVAL; #PM_EINTERNAL when `write` stopped the export; the
+         @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe; the callbacks run on the calling thread.*/
     pub fn pm_wrapper_export(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
@@ -639,6 +1573,17 @@ unsafe extern "C" {
         progress_data: *mut ::std::os::raw::c_void,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Exports a database as NDJSON to a file.
+ @param wrapper The wrapper.
+ @param db The database, or NULL or "" for the default database.
+ @param path The file to write (created or truncated), or "-" for standard output.
+ @param progress Called with the progress, or NULL.
+ @param progress_data Passed to `progress`.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDBNAME; #PM_EINVAL when the file cannot be opened; #PM_EINTERNAL when
+         writing it fails; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe; the callback runs on the calling thread.*/
     pub fn pm_wrapper_export_file(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
@@ -647,6 +1592,22 @@ unsafe extern "C" {
         progress_data: *mut ::std::os::raw::c_void,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Imports NDJSON (as written by pm_wrapper_export()) into a database; see
+ @ref pm_import_report "imports" for the options and the report.
+ @param wrapper The wrapper.
+ @param db The database, or NULL or "" for the default database.
+ @param read Gives the NDJSON text, piece by piece.
+ @param read_data Passed to `read`.
+ @param options_json The import options as JSON, or NULL.
+ @param progress Called with the progress, or NULL.
+ @param progress_data Passed to `progress`.
+ @param report Receives the report, owned by the caller (free with pm_free()), or NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EWRITE when documents were refused; #PM_EINVAL for a malformed record
+         or invalid options; #PM_EDBNAME; #PM_EINTERNAL when `read` failed; the
+         @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe; the callbacks run on the calling thread.*/
     pub fn pm_wrapper_import(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
@@ -658,6 +1619,18 @@ unsafe extern "C" {
         report: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Imports an NDJSON file into a database; see @ref pm_import_report "imports".
+ @param wrapper The wrapper.
+ @param db The database, or NULL or "" for the default database.
+ @param path The file to read, or "-" for standard input.
+ @param options_json The import options as JSON, or NULL.
+ @param progress Called with the progress, or NULL.
+ @param progress_data Passed to `progress`.
+ @param report Receives the report, owned by the caller (free with pm_free()), or NULL.
+ @param err Receives the error, or NULL.
+ @return As pm_wrapper_import(); #PM_EINVAL also when the file cannot be opened.
+ @par Thread-safety
+ Thread-safe; the callback runs on the calling thread.*/
     pub fn pm_wrapper_import_file(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
@@ -668,6 +1641,20 @@ unsafe extern "C" {
         report: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Copies a database into another (which may be served by another pool or cluster), streaming
+ the export into the import; see @ref pm_import_report "imports".
+ @param wrapper The wrapper.
+ @param from The source database, or "" for the default database.
+ @param to The target database: it must be named (NULL or "" is #PM_EDBNAME, never the
+        default database).
+ @param options_json The import options as JSON, or NULL.
+ @param progress Called with the progress, or NULL.
+ @param progress_data Passed to `progress`.
+ @param report Receives the report, owned by the caller (free with pm_free()), or NULL.
+ @param err Receives the error, or NULL.
+ @return As pm_wrapper_import(); #PM_EINVAL also when `from` and `to` are the same.
+ @par Thread-safety
+ Thread-safe; the callback runs on the calling thread.*/
     pub fn pm_wrapper_copy_database(
         wrapper: *mut pm_wrapper,
         from: *const ::std::os::raw::c_char,
@@ -678,12 +1665,33 @@ unsafe extern "C" {
         report: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Exports a database into one BSON document, in memory: `{database, exportedAt, collections:
+ {name: {options, indexes, documents}}}`.
+ @param wrapper The wrapper.
+ @param db The database, or NULL or "" for the default database.
+ @param out Receives the document, owned by the caller (free with pm_buf_free()).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDBNAME; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_export_document(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
         out: *mut pm_buf,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Imports a document made by pm_wrapper_export_document() into a database; see
+ @ref pm_import_report "imports".
+ @param wrapper The wrapper.
+ @param db The database, or NULL or "" for the default database.
+ @param doc The document.
+ @param doc_len Its length (or #PM_JSON).
+ @param options_json The import options as JSON, or NULL.
+ @param report Receives the report, owned by the caller (free with pm_free()), or NULL.
+ @param err Receives the error, or NULL.
+ @return As pm_wrapper_import().
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_import_document(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
@@ -693,11 +1701,35 @@ unsafe extern "C" {
         report: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Drops a database, and forgets what models applied there (their indexes are created again
+ on next use); its open change streams are closed.
+ @param wrapper The wrapper.
+ @param db The database: it must be named (NULL or "" is #PM_EDBNAME, never the default
+        database: no destructive call falls back to it).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDBNAME; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_drop_database(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Watches the model's collection in db's database.
+ @param db The db.
+ @param pipeline The stages to filter or shape events: an array or {"pipeline": [...]}, or
+        NULL.
+ @param pipeline_len Its length (or #PM_JSON).
+ @param opts fullDocument ("updateLookup", ...), fullDocumentBeforeChange, resumeAfter,
+        startAfter, startAtOperationTime, maxAwaitTimeMS (default 200: how long one server
+        round trip waits), batchSize; or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the stream, owned by the caller: free it with pm_stream_free().
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK; #PM_EINVAL; the @ref pm_io_errors "I/O errors" (#PM_ENOTSUP without change
+         streams).
+ @par Thread-safety
+ Thread-safe; the stream is for one thread at a time.*/
     pub fn pm_db_watch(
         db: *mut pm_db,
         pipeline: *const ::std::os::raw::c_void,
@@ -707,6 +1739,18 @@ unsafe extern "C" {
         out: *mut *mut pm_stream,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Watches a whole database.
+ @param wrapper The wrapper.
+ @param db The database, or NULL or "" for the default database.
+ @param pipeline As for pm_db_watch(), or NULL.
+ @param pipeline_len Its length (or #PM_JSON).
+ @param opts As for pm_db_watch(), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the stream, owned by the caller: free it with pm_stream_free().
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDBNAME; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe; the stream is for one thread at a time.*/
     pub fn pm_wrapper_watch_database(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
@@ -717,6 +1761,18 @@ unsafe extern "C" {
         out: *mut *mut pm_stream,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Watches every database of a cluster: the one the admin database is routed to (normally the
+ shared pool's).
+ @param wrapper The wrapper.
+ @param pipeline As for pm_db_watch(), or NULL.
+ @param pipeline_len Its length (or #PM_JSON).
+ @param opts As for pm_db_watch(), or NULL.
+ @param opts_len Their length (or #PM_JSON).
+ @param out Receives the stream, owned by the caller: free it with pm_stream_free().
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; the @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe; the stream is for one thread at a time.*/
     pub fn pm_wrapper_watch_cluster(
         wrapper: *mut pm_wrapper,
         pipeline: *const ::std::os::raw::c_void,
@@ -726,6 +1782,20 @@ unsafe extern "C" {
         out: *mut *mut pm_stream,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Subscribes to the shared stream of a database or of one collection: all subscribers of the
+ same target share one server-side stream and one pooled client; each gets every event from
+ when it subscribed, once, in order, and may leave (pm_stream_free()) without disturbing the
+ others. A subscriber more than 100,000 events behind is ended with an error rather than
+ silently losing events.
+ @param wrapper The wrapper.
+ @param db The database, or NULL or "" for the default database.
+ @param collection One collection, or NULL for the whole database.
+ @param out Receives the subscriber, owned by the caller: free it with pm_stream_free().
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDBNAME; #PM_EINVAL for an invalid collection name; the
+         @ref pm_io_errors "I/O errors".
+ @par Thread-safety
+ Thread-safe; the subscriber is for one thread at a time.*/
     pub fn pm_wrapper_subscribe_stream(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
@@ -733,6 +1803,17 @@ unsafe extern "C" {
         out: *mut *mut pm_stream,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Waits for the next event.
+ @param stream The stream.
+ @param timeout_ms The longest wait, in milliseconds.
+ @param data Receives the event's BSON bytes (NULL when none came), or NULL. Borrowed: valid
+        until the next call on this stream.
+ @param len Receives their length, or NULL.
+ @param err Receives the error, or NULL.
+ @return 1 with an event, 0 when none came in time, or a negative pm_code: #PM_ECLOSED once
+         the stream was closed; the @ref pm_io_errors "I/O errors" it could not resume from.
+ @par Thread-safety
+ One thread at a time per stream.*/
     pub fn pm_stream_next(
         stream: *mut pm_stream,
         timeout_ms: i64,
@@ -740,6 +1821,16 @@ unsafe extern "C" {
         len: *mut usize,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Like pm_stream_next(), yielding Extended JSON.
+ @param stream The stream.
+ @param timeout_ms The longest wait, in milliseconds.
+ @param mode Relaxed or canonical Extended JSON.
+ @param json Receives the event as JSON (NULL when none came), or NULL. Borrowed: valid until
+        the next call on this stream.
+ @param err Receives the error, or NULL.
+ @return As pm_stream_next(): 1, 0, or a negative pm_code.
+ @par Thread-safety
+ One thread at a time per stream.*/
     pub fn pm_stream_next_json(
         stream: *mut pm_stream,
         timeout_ms: i64,
@@ -747,18 +1838,45 @@ unsafe extern "C" {
         json: *mut *const ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The token to resume after the last event returned (for the resumeAfter and startAfter
+ options).
+ @param stream The stream.
+ @param out Receives the token document, owned by the caller (free with pm_buf_free()).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_ECLOSED once the stream was closed; #PM_EINVAL.
+ @par Thread-safety
+ One thread at a time per stream.*/
     pub fn pm_stream_resume_token(
         stream: *mut pm_stream,
         out: *mut pm_buf,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Closes and frees a stream (a subscriber leaves its shared stream).
+ @param stream The stream, or NULL (nothing happens).
+ @par Thread-safety
+ From the thread that uses the stream (or once none does).*/
     pub fn pm_stream_free(stream: *mut pm_stream);
+    /** Closes the open streams of one database, or all of them: their next call returns
+ #PM_ECLOSED (each is still freed with pm_stream_free()).
+ @param wrapper The wrapper.
+ @param db The database, or NULL for every stream ("" is the default database).
+ @param closed Receives how many were closed, or NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDBNAME; #PM_EINVAL.
+ @par Thread-safety
+ Thread-safe, also while the streams are in use on other threads.*/
     pub fn pm_wrapper_close_streams(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
         closed: *mut usize,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** The number of open streams (subscribers included) of one database, or of all.
+ @param wrapper The wrapper.
+ @param db The database, or NULL for all.
+ @return The count (0 when `wrapper` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
     pub fn pm_wrapper_stream_count(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
