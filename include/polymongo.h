@@ -44,8 +44,9 @@
  *    pm_free().
  *  - Returned `const` pointers are borrowed: each function says how long they stay valid. Never
  *    free them.
- *  - polymongo never keeps a pointer the caller passed in after the call returns, except the
- *    `user_data` of a subscription (see pm_wrapper_subscribe()).
+ *  - polymongo never keeps a pointer the caller passed in after the call returns (strings and
+ *    documents are copied; handles given as arguments may be freed right after), except a
+ *    subscription's callback and `user_data` (see pm_wrapper_subscribe()).
  *
  * @section pm_documents Documents
  *
