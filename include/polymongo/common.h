@@ -38,7 +38,7 @@ extern "C" {
 #define PM_VERSION_NUM ((PM_VERSION_MAJOR << 16) | (PM_VERSION_MINOR << 8) | PM_VERSION_PATCH)
 
 /**
- * The version of the library actually loaded, e.g. "0.3.0" (may differ from the header's
+ * The version of the library actually loaded, e.g. "1.2.3" (may differ from the header's
  * #PM_VERSION_STRING).
  * @return A static string (never NULL, never freed).
  * @par Thread-safety

@@ -254,7 +254,7 @@ pub struct pm_stream {
     _unused: [u8; 0],
 }
 unsafe extern "C" {
-    /** The version of the library actually loaded, e.g. "0.3.0" (may differ from the header's
+    /** The version of the library actually loaded, e.g. "1.2.3" (may differ from the header's
  #PM_VERSION_STRING).
  @return A static string (never NULL, never freed).
  @par Thread-safety
