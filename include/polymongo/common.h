@@ -80,6 +80,11 @@ PM_EXTERN const char *pm_code_name(int code);
  * primary channel). Valid until the next polymongo call on this thread. Never NULL. */
 PM_EXTERN const pm_error *pm_last_error(void);
 
+/* 1 when a server error code means a duplicate key (11000, 11001, 12582: the codes that give
+ * PM_EDUPKEY), else 0. For per-document write errors, whose codes are the server's. Pure;
+ * thread-safe. */
+PM_EXTERN int pm_is_duplicate_key(int32_t server_code);
+
 /* ---- documents ---------------------------------------------------------------------------- */
 
 /* Pass as a document's length to give Extended JSON text (NUL-terminated) instead of BSON. */

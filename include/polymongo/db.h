@@ -114,6 +114,14 @@ PM_EXTERN int pm_db_list_indexes(pm_db *db, pm_cursor **out, pm_error *err);
  * (pm_model_db with NULL or "") fail with PM_EDBNAME: bind the database by name to drop. */
 PM_EXTERN int pm_db_drop_index(pm_db *db, const char *name, pm_error *err);
 
+/* The name the server gives an index on `keys` when none is given (libmongoc's rule, e.g.
+ * {"a": 1, "b": -1} -> "a_1_b_-1"): what pm_db_create_index and a model's indexes use, so a
+ * binding that drops an index by its keys computes the same name. `keys`: BSON, or Extended
+ * JSON with keys_len PM_JSON. On success *name is a string the caller frees with pm_free (NULL
+ * on failure). PM_EINVAL when keys is NULL, empty, malformed, or has values other than
+ * integers and index type strings. No I/O; thread-safe. */
+PM_EXTERN int pm_index_name(const void *keys, size_t keys_len, char **name, pm_error *err);
+
 /* Drops the collection in this database. Dropping a collection that does not exist is OK. */
 PM_EXTERN int pm_db_drop_collection(pm_db *db, pm_error *err);
 
