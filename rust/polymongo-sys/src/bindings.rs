@@ -204,6 +204,7 @@ unsafe extern "C" {
     ) -> ::std::os::raw::c_int;
     pub fn pm_code_name(code: ::std::os::raw::c_int) -> *const ::std::os::raw::c_char;
     pub fn pm_last_error() -> *const pm_error;
+    pub fn pm_is_duplicate_key(server_code: i32) -> ::std::os::raw::c_int;
     pub fn pm_buf_free(buf: *mut pm_buf);
     pub fn pm_bson_to_json(
         data: *const ::std::os::raw::c_void,
@@ -466,6 +467,12 @@ unsafe extern "C" {
         name: *const ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    pub fn pm_index_name(
+        keys: *const ::std::os::raw::c_void,
+        keys_len: usize,
+        name: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
     pub fn pm_db_drop_collection(
         db: *mut pm_db,
         err: *mut pm_error,
@@ -499,6 +506,10 @@ unsafe extern "C" {
     pub fn pm_wrapper_close_all(
         wrapper: *mut pm_wrapper,
         timeout_ms: i64,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    pub fn pm_wrapper_close(
+        wrapper: *mut pm_wrapper,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
     pub fn pm_wrapper_force_close_all(
