@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"runtime"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -208,8 +209,12 @@ func signedMS(d time.Duration) int64 {
 // concurrent use; share one per process.
 type Client struct {
 	h         *handle[*C.pm_wrapper]
-	reg       *registry
 	defaultDB string
+
+	// The open subscriptions, which Close ends: the C wrapper outlives Close while models,
+	// DBs or cursors made from it are not yet freed, and so would the Go callbacks it holds.
+	subsMu sync.Mutex
+	subs   map[*Subscription]struct{}
 }
 
 // New creates a client. Unknown, mistyped or out-of-range options fail with
@@ -244,31 +249,42 @@ func NewContext(ctx context.Context, opts Options) (*Client, error) {
 	}
 	c := &Client{
 		h:         newHandle(ptr, func(w *C.pm_wrapper) { C.pm_wrapper_free(w) }, "client"),
-		reg:       newRegistry(),
 		defaultDB: C.GoString(C.pm_wrapper_default_db(ptr)),
+		subs:      make(map[*Subscription]struct{}),
 	}
-	// The cleanup runs on the runtime's cleanup goroutine, which must not block: shutting the
-	// pools down happens on a goroutine of its own.
-	runtime.AddCleanup(c, func(s clientState) { go s.close() }, clientState{c.h, c.reg})
+	// A forgotten client is freed (and so its pools closed) by the GC. The cleanup runs on the
+	// runtime's cleanup goroutine, which must not block: the free happens on a goroutine of its
+	// own. Its models, DBs and cursors keep the C wrapper alive until they are freed too.
+	runtime.AddCleanup(c, func(h *handle[*C.pm_wrapper]) { h.closeAsync() }, c.h)
 	return c, nil
 }
 
-// clientState is what the client's GC cleanup needs (never the *Client itself).
-type clientState struct {
-	h   *handle[*C.pm_wrapper]
-	reg *registry
-}
-
-func (s clientState) close() bool {
-	s.reg.closeAll()
-	return s.h.close()
-}
-
-// Close closes every model, db and cursor made from this client and then the client: the pools
-// shut down once calls still in flight have returned. Later calls on any of them return
-// ErrClosed. Closing twice is harmless.
+// Close closes the client for good: it is pm_wrapper_close, the one close every binding shares
+// (include/polymongo/lifecycle.h). The pools close now, and every later call on the client and
+// on every model, DB, cursor, session and change stream made from it returns ErrClosed; results
+// already returned stay readable. Closing twice is harmless. The C wrapper itself is freed once
+// calls in flight on it have returned.
 func (c *Client) Close() error {
-	clientState{c.h, c.reg}.close()
+	c.subsMu.Lock()
+	subs := make([]*Subscription, 0, len(c.subs))
+	for s := range c.subs {
+		subs = append(subs, s)
+	}
+	c.subsMu.Unlock()
+	for _, s := range subs { // no callback runs after Close returns
+		_ = s.Unsubscribe() // fails only when the client is closed already: nothing to end
+	}
+	w, err := c.h.acquire()
+	if err != nil {
+		return nil // closed already
+	}
+	var e C.pm_error
+	rc := C.pm_wrapper_close(w, &e)
+	c.h.release()
+	c.h.close()
+	if rc != 0 {
+		return cError(rc, &e)
+	}
 	return nil
 }
 
@@ -330,7 +346,7 @@ func (c *Client) Model(collection string, opts ...ModelOptions) (*Model, error) 
 		client:     c,
 		collection: C.GoString(C.pm_model_collection(m)),
 	}
-	if err := track(model, model.h, c.reg); err != nil {
+	if err := track(model, model.h, nil); err != nil {
 		return nil, err
 	}
 	return model, nil

@@ -506,6 +506,16 @@ func TestIndexesCommandsAndDrop(t *testing.T) {
 	if err != nil || idx != "email_1" {
 		t.Fatalf("CreateIndex: %q, %v", idx, err)
 	}
+	// The library's naming rule, without the server, names what the server made.
+	if n, err := IndexName(bson.D{{Key: "email", Value: 1}}); err != nil || n != idx {
+		t.Fatalf("IndexName: %q, %v; CreateIndex named it %q", n, err, idx)
+	}
+	if n, err := IndexName(bson.D{{Key: "a", Value: 1}, {Key: "b", Value: -1}, {Key: "t", Value: "text"}}); err != nil || n != "a_1_b_-1_t_text" {
+		t.Fatalf("IndexName(compound): %q, %v", n, err)
+	}
+	if _, err := IndexName(bson.D{{Key: "a", Value: 1.5}}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("IndexName(1.5): %v", err)
+	}
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	named, err := d.CreateIndex(tctx, IndexModel{Keys: bson.D{{Key: "age", Value: -1}}, Options: &IndexOptions{Name: "by_age"}})

@@ -23,6 +23,13 @@ set_tests_properties(go.build PROPERTIES
   TIMEOUT 420
   ENVIRONMENT "PKG_CONFIG_PATH=${PM_UNINSTALLED_PKGCONFIG};PM_GO=${PM_GO_EXECUTABLE}")
 
+# Lint: go vet ./... (labels go;lint), with the cgo pointer-passing check.
+add_test(NAME lint.go.vet COMMAND ${PM_GO_SOURCE_DIR}/scripts/vet.sh)
+set_tests_properties(lint.go.vet PROPERTIES
+  LABELS "go;lint"
+  TIMEOUT 420
+  ENVIRONMENT "PKG_CONFIG_PATH=${PM_UNINSTALLED_PKGCONFIG};PM_GO=${PM_GO_EXECUTABLE}")
+
 file(GLOB PM_GO_TEST_FILES ${PM_GO_SOURCE_DIR}/*_test.go)
 # Re-run the configuration when a test file changes, so new test functions get registered.
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${PM_GO_TEST_FILES})

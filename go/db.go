@@ -25,12 +25,12 @@ type DB struct {
 	name       string
 	collection string
 	sess       *Session  // the session it is bound to, or nil
-	reg        *registry // where its cursors register: the client's, or the session's
+	reg        *registry // where its cursors register: the session's registry, or nil
 }
 
 // newDB wraps a new C db handle bound from model (and to sess, when not nil).
 func newDB(ptr *C.pm_db, m *Model, sess *Session) (*DB, error) {
-	reg := m.client.reg
+	var reg *registry
 	var lock sessionLock
 	if sess != nil {
 		reg, lock = sess.st.reg, sess.st.lock
@@ -588,6 +588,28 @@ func (d *DB) CreateIndex(ctx context.Context, model IndexModel) (string, error) 
 			return C.GoString(name), nil
 		})
 	}, nil)
+}
+
+// IndexName is the name the server gives an index on keys when none is given (bson.D{{"a", 1},
+// {"b", -1}} gives "a_1_b_-1"): the library's rule (pm_index_name), the one CreateIndex and a
+// model's indexes use, e.g. to drop an index by its keys. No I/O. ErrInvalidArgument for empty
+// keys or values other than integers and index type strings.
+func IndexName(keys any) (string, error) {
+	if keys == nil {
+		return "", errorf(CodeInvalidArgument, nil, "IndexName: keys is nil")
+	}
+	k, err := toDoc(keys, "index keys")
+	if err != nil {
+		return "", err
+	}
+	kp, kn := k.arg()
+	var name *C.char
+	var e C.pm_error
+	if rc := C.pm_index_name(kp, kn, &name, &e); rc != 0 {
+		return "", cError(rc, &e)
+	}
+	defer C.pm_free(unsafe.Pointer(name))
+	return C.GoString(name), nil
 }
 
 // ListIndexes returns a cursor over the collection's index specifications.

@@ -108,9 +108,10 @@ func (e *Error) Is(target error) bool {
 // Unwrap returns the Go-side cause, if any.
 func (e *Error) Unwrap() error { return e.cause }
 
-// IsDuplicateKey reports whether a server error code means a duplicate key.
+// IsDuplicateKey reports whether a server error code means a duplicate key: the library's rule
+// (pm_is_duplicate_key), the one that gives CodeDuplicateKey. For WriteErrors[i].Code.
 func IsDuplicateKey(serverCode int32) bool {
-	return serverCode == 11000 || serverCode == 11001 || serverCode == 12582
+	return C.pm_is_duplicate_key(C.int32_t(serverCode)) != 0
 }
 
 // errorf makes a Go-side error (nothing reached the C library).

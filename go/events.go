@@ -124,7 +124,11 @@ func (c *Client) Subscribe(mask EventType, fn func(Event), dbs ...string) (*Subs
 	if err != nil {
 		return nil, err
 	}
-	return &Subscription{id: id, client: c}, nil
+	s := &Subscription{id: id, client: c}
+	c.subsMu.Lock()
+	c.subs[s] = struct{}{}
+	c.subsMu.Unlock()
+	return s, nil
 }
 
 // Unsubscribe stops delivery. An event being delivered finishes first; fn is released after.
@@ -133,6 +137,9 @@ func (s *Subscription) Unsubscribe() error {
 	if s.done.Swap(true) {
 		return nil
 	}
+	s.client.subsMu.Lock()
+	delete(s.client.subs, s)
+	s.client.subsMu.Unlock()
 	_, err := withWrapper(s.client, func(w *C.pm_wrapper) (struct{}, error) {
 		var e C.pm_error
 		if rc := C.pm_wrapper_unsubscribe(w, C.uint64_t(s.id), &e); rc != 0 {

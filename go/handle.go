@@ -9,18 +9,23 @@ import (
 )
 
 // handle owns one C handle (pm_wrapper, pm_model, pm_db, pm_cursor) for the Go object that
-// wraps it. It is the single place where C handles are freed, and it makes three things safe:
+// wraps it. It is the single place where C handles are freed. Closing the client is the C
+// library's business (Client.Close is pm_wrapper_close: every descendant handle then fails
+// with PM_ECLOSED), so no handle here tracks its client. What stays is memory safety:
 //
 //   - Close racing with calls: every call acquire()s the pointer and release()s it when the C
 //     call returns; close() marks the handle closed at once (later acquires fail with
-//     ErrClosed) but frees the C handle only when no call is in flight. A call abandoned
-//     because its context was cancelled keeps the handle busy until the C call returns.
+//     ErrClosed) but frees the C handle only when no call is in flight, because pm_*_free under
+//     a running C call on the same handle would free memory that call uses, which C cannot
+//     guard against. A call abandoned because its context was cancelled keeps the handle busy
+//     until the C call returns.
 //   - Garbage collection: the Go object registers a runtime.AddCleanup that closes the handle
 //     (see track). The cleanup's argument is the handle, not the Go object, so it never keeps
 //     the object alive; and since a call holds the handle (not the Go object) busy, the object
 //     may become unreachable during a call without the C handle being freed under it. That
 //     busy count is what runtime.KeepAlive would otherwise have to provide.
-//   - Client.Close: children register with their client's registry, which closes them all.
+//   - Session.Close: the DBs bound to a session (and their cursors) register with the
+//     session's registry, which closes them before the session ends.
 type handle[P comparable] struct {
 	mu     sync.Mutex
 	ptr    P // a C handle pointer such as *C.pm_db
@@ -28,7 +33,7 @@ type handle[P comparable] struct {
 	closed bool
 	free   func(P)
 	what   string    // "client", "db", ... for ErrClosed messages
-	reg    *registry // the client's registry; nil for the client's own handle
+	reg    *registry // the session's registry for handles bound to a session, else nil
 }
 
 // liveHandles counts C handles not yet freed (for tests and leak hunting).
@@ -118,12 +123,10 @@ func (h *handle[P]) freeC(p P, ok bool) {
 }
 
 // closer is what a registry closes.
-//
-// (closeAll closes synchronously: Client.Close returns once the pools are down, unless calls
-// are still in flight.)
 type closer interface{ close() bool }
 
-// registry holds the open child handles of one client so that Client.Close can close them.
+// registry holds the open handles bound to one session (DBs and their cursors) so that
+// Session.Close can close them first: a bound DB runs on the session's connection.
 type registry struct {
 	mu     sync.Mutex
 	closed bool
@@ -170,12 +173,13 @@ func (r *registry) closeAll() {
 	}
 }
 
-// track registers a child handle with its client's registry and a GC cleanup on the Go object
-// that owns it. It returns ErrClosed (having freed the handle) when the client is closed.
+// track registers a GC cleanup on the Go object that owns h and, for a handle bound to a
+// session, registers it with the session's registry (reg; nil otherwise). It returns ErrClosed
+// (having freed the handle) when that session is already closed.
 func track[P comparable, O any](obj *O, h *handle[P], reg *registry) error {
 	h.reg = reg
-	if !reg.add(h) {
-		return closedError("the client")
+	if reg != nil && !reg.add(h) {
+		return closedError("the session")
 	}
 	runtime.AddCleanup(obj, func(h *handle[P]) { h.closeAsync() }, h)
 	return nil

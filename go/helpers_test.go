@@ -252,3 +252,59 @@ func int64Of(v any) int64 {
 	}
 	panic(fmt.Sprintf("not a number: %T %v", v, v))
 }
+
+// serverPort is the port of the first host in the test server's URI.
+func serverPort(t testing.TB) int {
+	t.Helper()
+	rest := serverURI(t)
+	if i := strings.Index(rest, "//"); i >= 0 {
+		rest = rest[i+2:]
+	}
+	hosts := strings.FieldsFunc(rest, func(r rune) bool { return r == '/' || r == '?' })[0]
+	host := strings.Split(hosts, ",")[0]
+	i := strings.LastIndexByte(host, ':')
+	if i < 0 {
+		return 27017
+	}
+	var port int
+	if _, err := fmt.Sscanf(host[i+1:], "%d", &port); err != nil {
+		t.Fatalf("port of %q: %v", host, err)
+	}
+	return port
+}
+
+// socketsToPort counts this process's ESTABLISHED TCP connections to port, from /proc (the
+// OS's view, not the library's).
+func socketsToPort(t testing.TB, port int) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		target, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		if err == nil && strings.HasPrefix(target, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(target, "socket:["), "]")] = true
+		}
+	}
+	n := 0
+	for _, table := range []string{"/proc/self/net/tcp", "/proc/self/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "01" {
+				continue
+			}
+			var remote int
+			if _, err := fmt.Sscanf(f[2][strings.LastIndexByte(f[2], ':')+1:], "%X", &remote); err == nil &&
+				remote == port && inodes[f[9]] {
+				n++
+			}
+		}
+	}
+	return n
+}

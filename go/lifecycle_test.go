@@ -396,3 +396,70 @@ func TestContextCancellationReturnsPromptly(t *testing.T) {
 		t.Fatal("a call with a cancelled context wrote")
 	}
 }
+
+// Close is pm_wrapper_close (include/polymongo/lifecycle.h), the contract every binding shares:
+// every operation of everything made from the client fails with ErrClosed (PM_ECLOSED, from C),
+// a result obtained before stays readable, closing twice is harmless, and the OS shows none of
+// the client's sockets.
+func TestCloseIsTheCContract(t *testing.T) {
+	ctx := context.Background()
+	port := serverPort(t)
+	before := socketsToPort(t, port)
+	c := newClient(t, func(o *Options) { o.MaxPoolSize = 2 })
+	m := mustModel(t, c, "contract")
+	name := uniqueDB("contract")
+	d := mustDB(t, m, name)
+	seed(t, d, 3)
+	res, err := d.InsertOne(ctx, bson.D{{Key: "_id", Value: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := d.Find(ctx, nil, &FindOptions{BatchSize: 1, Sort: bson.D{{Key: "_id", Value: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cur.Next(ctx) {
+		t.Fatalf("first Next: %v", cur.Err())
+	}
+	if socketsToPort(t, port) <= before {
+		t.Fatal("no socket open before Close")
+	}
+
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if n := socketsToPort(t, port); n != before {
+		t.Fatalf("%d sockets to the server after Close, want %d", n, before)
+	}
+	expectClosed := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("%s after Close: expected ErrClosed, got %v", what, err)
+		}
+		asError(t, err, CodeClosed)
+	}
+	_, err = d.InsertOne(ctx, bson.D{{Key: "_id", Value: 9}})
+	expectClosed("DB.InsertOne", err)
+	_, err = d.CountDocuments(ctx, nil)
+	expectClosed("DB.CountDocuments", err)
+	if cur.Next(ctx) {
+		t.Fatal("Cursor.Next after Close returned a document")
+	}
+	expectClosed("Cursor.Next", cur.Err())
+	_, err = m.DB(uniqueDB("later"))
+	expectClosed("Model.DB", err)
+	_, err = c.Model("later")
+	expectClosed("Client.Model", err)
+	if fmt.Sprint(res.InsertedID) != "3" {
+		t.Fatalf("a result obtained before Close: %#v", res.InsertedID)
+	}
+	if n := socketsToPort(t, port); n != before {
+		t.Fatalf("%d sockets to the server after the refused calls, want %d: something reconnected", n, before)
+	}
+	if got := newChecker(t).count(name, "contract", nil); got != 4 {
+		t.Fatalf("%d documents on the server, want 4: a refused call reached it", got)
+	}
+}

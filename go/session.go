@@ -179,16 +179,14 @@ type Session struct {
 	compensating bool
 }
 
-// sessionState is what Close, Client.Close and the GC cleanup need (never the *Session).
+// sessionState is what Close and the GC cleanup need (never the *Session).
 type sessionState struct {
-	h      *handle[*C.pm_session]
-	lock   sessionLock
-	reg    *registry // DBs bound to the session and their cursors
-	parent *registry // the client's
+	h    *handle[*C.pm_session]
+	lock sessionLock
+	reg  *registry // DBs bound to the session and their cursors
 }
 
 func (s *sessionState) close() bool {
-	s.parent.remove(s)
 	s.reg.closeAll() // frees the bound DBs and cursors first: then freeing the session ends it
 	return s.h.close()
 }
@@ -196,13 +194,9 @@ func (s *sessionState) close() bool {
 func newSession(c *Client, ptr *C.pm_session, db string) (*Session, error) {
 	lock := newSessionLock()
 	st := &sessionState{
-		h:      newHandle(ptr, freeUnder(lock, func(p *C.pm_session) { C.pm_session_free(p) }), "session"),
-		lock:   lock,
-		reg:    newRegistry(),
-		parent: c.reg,
-	}
-	if !c.reg.add(st) {
-		return nil, closedError("the client")
+		h:    newHandle(ptr, freeUnder(lock, func(p *C.pm_session) { C.pm_session_free(p) }), "session"),
+		lock: lock,
+		reg:  newRegistry(),
 	}
 	s := &Session{st: st, client: c, db: db}
 	runtime.AddCleanup(s, func(st *sessionState) { go st.close() }, st)

@@ -79,16 +79,16 @@ type ChangeStream struct {
 	Current bson.Raw
 }
 
-func newStream(ptr *C.pm_stream, reg *registry) (*ChangeStream, error) {
+func newStream(ptr *C.pm_stream) (*ChangeStream, error) {
 	s := &ChangeStream{h: newHandle(ptr, func(p *C.pm_stream) { C.pm_stream_free(p) }, "change stream")}
-	if err := track(s, s.h, reg); err != nil {
+	if err := track(s, s.h, nil); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
 // openStream runs an opening call under ctx (a stream opened after ctx gave up is freed).
-func openStream(ctx context.Context, reg *registry, call func(e *C.pm_error) (*C.pm_stream, C.int, error)) (*ChangeStream, error) {
+func openStream(ctx context.Context, call func(e *C.pm_error) (*C.pm_stream, C.int, error)) (*ChangeStream, error) {
 	ptr, err := run(ctx, func() (*C.pm_stream, error) {
 		var e C.pm_error
 		p, rc, err := call(&e)
@@ -103,7 +103,7 @@ func openStream(ctx context.Context, reg *registry, call func(e *C.pm_error) (*C
 	if err != nil {
 		return nil, err
 	}
-	return newStream(ptr, reg)
+	return newStream(ptr)
 }
 
 // Watch opens a change stream on the model's collection in this database. pipeline is nil or
@@ -118,7 +118,7 @@ func (d *DB) Watch(ctx context.Context, pipeline any, opts ...*ChangeStreamOptio
 	if err != nil {
 		return nil, err
 	}
-	return openStream(ctx, d.model.client.reg, func(e *C.pm_error) (*C.pm_stream, C.int, error) {
+	return openStream(ctx, func(e *C.pm_error) (*C.pm_stream, C.int, error) {
 		p, err := d.h.acquire()
 		if err != nil {
 			return nil, 0, err
@@ -162,7 +162,7 @@ func (c *Client) watch(ctx context.Context, pipeline any, opts []*ChangeStreamOp
 	if err != nil {
 		return nil, err
 	}
-	return openStream(ctx, c.reg, func(e *C.pm_error) (*C.pm_stream, C.int, error) {
+	return openStream(ctx, func(e *C.pm_error) (*C.pm_stream, C.int, error) {
 		w, err := c.h.acquire()
 		if err != nil {
 			return nil, 0, err
@@ -188,7 +188,7 @@ func (c *Client) SubscribeStream(ctx context.Context, db, collection string) (*C
 	if strings.IndexByte(collection, 0) >= 0 {
 		return nil, errorf(CodeInvalidArgument, nil, "collection name %q contains a NUL byte", collection)
 	}
-	return openStream(ctx, c.reg, func(e *C.pm_error) (*C.pm_stream, C.int, error) {
+	return openStream(ctx, func(e *C.pm_error) (*C.pm_stream, C.int, error) {
 		w, err := c.h.acquire()
 		if err != nil {
 			return nil, 0, err

@@ -54,9 +54,10 @@ set_tests_properties(python.packaging.wheel PROPERTIES
   ENVIRONMENT "${PM_TEST_ENV};PYTHONDONTWRITEBYTECODE=1"
   TIMEOUT 1500)
 
-# Lint: the package type-checks (mypy; its settings are in pyproject.toml).
+# Lint: the package type-checks under mypy --strict (also set in pyproject.toml, so that a
+# plain `mypy polymongo` in bindings/python checks the same).
 add_test(NAME lint.python.mypy
-  COMMAND ${PM_PYTHON} -m mypy --cache-dir ${PM_PY_OUT}/mypy-cache ${PM_PY_SRC}/polymongo
+  COMMAND ${PM_PYTHON} -m mypy --strict --cache-dir ${PM_PY_OUT}/mypy-cache ${PM_PY_SRC}/polymongo
   WORKING_DIRECTORY ${PM_PY_SRC})
 set_tests_properties(lint.python.mypy PROPERTIES LABELS "python;lint" TIMEOUT 300)
 

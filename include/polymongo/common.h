@@ -135,6 +135,16 @@ PM_EXTERN const char *pm_code_name(int code);
  */
 PM_EXTERN const pm_error *pm_last_error(void);
 
+/**
+ * Whether a server error code means a duplicate key: 11000, 11001 and 12582, the codes that
+ * give #PM_EDUPKEY. For per-document write errors, whose codes are the server's.
+ * @param server_code A server error code.
+ * @return 1 for a duplicate key, else 0.
+ * @par Thread-safety
+ * Thread-safe (pure).
+ */
+PM_EXTERN int pm_is_duplicate_key(int32_t server_code);
+
 /* ---- documents ---------------------------------------------------------------------------- */
 
 /** Pass as a document's length to give Extended JSON text (NUL-terminated) instead of BSON

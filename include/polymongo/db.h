@@ -425,6 +425,21 @@ PM_EXTERN int pm_db_list_indexes(pm_db *db, pm_cursor **out, pm_error *err);
 PM_EXTERN int pm_db_drop_index(pm_db *db, const char *name, pm_error *err);
 
 /**
+ * The name the server gives an index on `keys` when none is given (libmongoc's rule, e.g.
+ * {"a": 1, "b": -1} gives "a_1_b_-1"): what pm_db_create_index() and a model's indexes use, so
+ * a binding that drops an index by its keys computes the same name. No I/O.
+ * @param keys The index keys: BSON, or Extended JSON when keys_len is #PM_JSON.
+ * @param keys_len The length of `keys` in bytes, or #PM_JSON.
+ * @param name Receives the name, owned by the caller: free it with pm_free(); NULL on failure.
+ * @param err Receives the error, or NULL.
+ * @return #PM_OK; #PM_EINVAL when keys is NULL, empty or malformed, or has values other than
+ *         integers and index type strings.
+ * @par Thread-safety
+ * Thread-safe.
+ */
+PM_EXTERN int pm_index_name(const void *keys, size_t keys_len, char **name, pm_error *err);
+
+/**
  * Drops the collection in this database. Dropping a collection that does not exist is OK.
  * @param db The db, bound to a named database.
  * @param err Receives the error, or NULL.

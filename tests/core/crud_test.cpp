@@ -417,6 +417,50 @@ TEST_F(Crud, IndexesCreateListDrop) {
   EXPECT_NE(err.server_code, 0);
 }
 
+// pm_index_name is the name the server-side creation used (checked against the server's own
+// list), so a binding can drop an index by its keys; and pm_is_duplicate_key classifies the
+// server's own duplicate-key code, per document as for the whole call.
+TEST_F(Crud, IndexNameMatchesTheCreatedIndexAndDuplicateKeyCodesAreClassified) {
+  pm_error err;
+  const char *keys = "{\"email\": 1, \"age\": -1, \"bio\": \"text\"}";
+  char *created = nullptr;
+  ASSERT_EQ(pm_db_create_index(db.d, "{\"email\": 1, \"age\": -1}", PM_JSON, "{\"unique\": true}", PM_JSON,
+                               &created, &err), PM_OK) << err.message;
+  char *named = nullptr;
+  ASSERT_EQ(pm_index_name("{\"email\": 1, \"age\": -1}", PM_JSON, &named, &err), PM_OK) << err.message;
+  EXPECT_STREQ(named, created);
+  EXPECT_STREQ(named, "email_1_age_-1");
+  Cursor c;
+  ASSERT_EQ(pm_db_list_indexes(db.d, &c.c, &err), PM_OK) << err.message;
+  auto listed = drain(c.c);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(field(listed[1], "name"), std::string("\"") + named + "\"") << "the server knows it by this name";
+
+  insert_json(db.d, "{\"email\": \"a@x\", \"age\": 3}");
+  EXPECT_EQ(pm_db_insert_one(db.d, "{\"email\": \"a@x\", \"age\": 3}", PM_JSON, nullptr, 0, nullptr, &err),
+            PM_EDUPKEY);
+  EXPECT_EQ(pm_is_duplicate_key(err.server_code), 1) << err.server_code;
+  EXPECT_EQ(pm_db_drop_index(db.d, "no_such_index", &err), PM_ESERVER);
+  EXPECT_EQ(pm_is_duplicate_key(err.server_code), 0) << err.server_code;
+
+  ASSERT_EQ(pm_db_drop_index(db.d, named, &err), PM_OK) << err.message;
+  EXPECT_EQ(pm_db_insert_one(db.d, "{\"email\": \"a@x\", \"age\": 3}", PM_JSON, nullptr, 0, nullptr, &err),
+            PM_OK) << "the index the name named is gone";
+  pm_free(created);
+  pm_free(named);
+
+  char *text = nullptr;
+  ASSERT_EQ(pm_index_name(keys, PM_JSON, &text, &err), PM_OK) << err.message;
+  EXPECT_STREQ(text, "email_1_age_-1_bio_text");
+  pm_free(text);
+  char *bad = reinterpret_cast<char *>(1);
+  EXPECT_EQ(pm_index_name("{\"a\": 1.5}", PM_JSON, &bad, &err), PM_EINVAL);
+  EXPECT_EQ(bad, nullptr);
+  EXPECT_EQ(pm_index_name("{}", PM_JSON, &bad, &err), PM_EINVAL);
+  EXPECT_EQ(pm_index_name(nullptr, 0, &bad, &err), PM_EINVAL);
+  EXPECT_EQ(pm_index_name("{\"a\": 1}", PM_JSON, nullptr, &err), PM_EINVAL);
+}
+
 TEST_F(Crud, DropCollectionAndCommand) {
   insert_json(db.d, "{\"a\": 1}");
   pm_error err;

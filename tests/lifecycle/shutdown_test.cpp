@@ -290,3 +290,33 @@ TEST(Close, EveryDescendantFailsWithClosedAndTheSocketsAreGone) {
   EXPECT_EQ(Checker().count(name, "closing"), 4);
   pm_session_free(comp);  // freeing stays separate and order-free
 }
+
+// A native session keeps its own pooled client (its lease), so shutting the pools down alone
+// would leave it working: after pm_wrapper_close its own calls and its bound dbs' fail with
+// PM_ECLOSED too, and nothing reaches the server.
+TEST(Close, NativeSessionAndItsDbsFailWithClosed) {
+  Wrapper w;
+  pm_error err;
+  std::string json = "{\"mongoURI\": \"" + server_uri() + "\", \"maxPoolSize\": 2}";
+  ASSERT_EQ(pm_wrapper_new(json.c_str(), &w.w, &err), PM_OK) << err.message;
+  Model m;
+  m.m = new_model(w.w, "closing");
+  Db d;
+  std::string name = unique_db("closesess");
+  d.d = bind_db(m.m, name);
+  pm_session *s = nullptr;
+  ASSERT_EQ(pm_wrapper_start_session(w.w, name.c_str(), nullptr, 0, &s, &err), PM_OK) << err.message;
+  Db bound;
+  ASSERT_EQ(pm_db_with_session(d.d, s, &bound.d, &err), PM_OK) << err.message;
+  ASSERT_EQ(pm_db_insert_one(bound.d, "{\"i\": 1}", PM_JSON, nullptr, 0, nullptr, &err), PM_OK) << err.message;
+
+  ASSERT_EQ(pm_wrapper_close(w.w, &err), PM_OK) << err.message;
+  int64_t n = 0;
+  EXPECT_EQ(pm_db_count(bound.d, nullptr, 0, nullptr, 0, &n, &err), PM_ECLOSED) << err.message;
+  EXPECT_EQ(pm_db_insert_one(bound.d, "{\"i\": 2}", PM_JSON, nullptr, 0, nullptr, &err), PM_ECLOSED) << err.message;
+  EXPECT_EQ(pm_session_start_transaction(s, nullptr, 0, &err), PM_ECLOSED) << err.message;
+  EXPECT_EQ(pm_session_commit(s, &err), PM_ECLOSED) << err.message;
+  EXPECT_EQ(pm_session_abort(s, &err), PM_ECLOSED) << err.message;
+  EXPECT_EQ(Checker().count(name, "closing"), 1) << "nothing refused reached the server";
+  pm_session_free(s);  // freeing stays separate and order-free
+}

@@ -119,7 +119,7 @@ def generate_cdef(header: str, include_dirs: List[str]) -> Tuple[str, List[str]]
     Returns (cdef text, list of the headers read)."""
     cc = shlex.split(os.environ.get("CC", "cc"))
     headers = _module_headers(header)
-    system: set = set()
+    system: set[str] = set()
     for h in headers:
         with open(h, encoding="utf-8") as f:
             system.update(re.findall(r"^\s*#\s*include\s*<([^>]+)>", f.read(), re.M))

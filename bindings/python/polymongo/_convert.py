@@ -21,7 +21,7 @@ from .errors import InvalidArgument
 # subtypes stay Binary, dates are timezone-aware UTC datetimes (and DatetimeMS when outside
 # Python's range instead of an error), Decimal128, Regex, Timestamp, Code, MinKey/MaxKey stay
 # themselves.
-DEFAULT_CODEC_OPTIONS: CodecOptions = CodecOptions(
+DEFAULT_CODEC_OPTIONS: CodecOptions[Any] = CodecOptions(
     document_class=dict,
     tz_aware=True,
     tzinfo=datetime.timezone.utc,
@@ -30,12 +30,12 @@ DEFAULT_CODEC_OPTIONS: CodecOptions = CodecOptions(
 )
 
 # What a document argument may be: a mapping, a RawBSONDocument, or BSON bytes as they are.
-Document = Union[Mapping, RawBSONDocument, bytes, bytearray, memoryview]
+Document = Union[Mapping[str, Any], RawBSONDocument, bytes, bytearray, memoryview]
 # Sort and index keys: "field", [("a", 1), ("b", -1)] or {"a": 1, "b": -1}.
-KeySpec = Union[str, Sequence[Tuple[str, Any]], Mapping]
+KeySpec = Union[str, Sequence[Tuple[str, Any]], Mapping[str, Any]]
 
 
-def encode(doc: Any, codec: CodecOptions, what: str = "document") -> bytes:
+def encode(doc: Any, codec: CodecOptions[Any], what: str = "document") -> bytes:
     """BSON bytes for a document argument."""
     if isinstance(doc, RawBSONDocument):
         return bytes(doc.raw)
@@ -51,7 +51,7 @@ def encode(doc: Any, codec: CodecOptions, what: str = "document") -> bytes:
         raise TypeError(f"{what} cannot be encoded as BSON: {e}") from e
 
 
-def decode(data: bytes, codec: CodecOptions) -> Any:
+def decode(data: bytes, codec: CodecOptions[Any]) -> Any:
     return bson.decode(data, codec_options=codec)
 
 
@@ -68,11 +68,11 @@ class Arg:
             self.ptr, self.len = ffi.from_buffer(data), len(data)
 
 
-def doc_arg(doc: Any, codec: CodecOptions, what: str) -> Arg:
+def doc_arg(doc: Any, codec: CodecOptions[Any], what: str) -> Arg:
     return Arg(encode(doc, codec, what))
 
 
-def opt_arg(doc: Optional[Any], codec: CodecOptions, what: str = "options") -> Arg:
+def opt_arg(doc: Optional[Any], codec: CodecOptions[Any], what: str = "options") -> Arg:
     """None (or an empty options mapping) becomes NULL."""
     if doc is None or (isinstance(doc, Mapping) and not doc):
         return Arg(None)
@@ -84,7 +84,7 @@ class DocArray:
 
     __slots__ = ("data", "bufs", "ptrs", "lens", "n")
 
-    def __init__(self, docs: Iterable[Any], codec: CodecOptions, what: str) -> None:
+    def __init__(self, docs: Iterable[Any], codec: CodecOptions[Any], what: str) -> None:
         if isinstance(docs, (Mapping, str, bytes, bytearray, RawBSONDocument)):
             raise TypeError(f"{what} must be a list of documents, not a single {type(docs).__name__}")
         try:
@@ -112,7 +112,7 @@ def camel(name: str) -> str:
     return first + "".join(_UPPER.get(p, p[:1].upper() + p[1:]) for p in rest)
 
 
-def options(explicit: Optional[Mapping] = None, extra: Optional[Mapping] = None) -> Dict[str, Any]:
+def options(explicit: Optional[Mapping[str, Any]] = None, extra: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """An options document: keys camel-cased, None values dropped."""
     out: Dict[str, Any] = {}
     for src in (explicit or {}), (extra or {}):

@@ -11,7 +11,7 @@ import threading
 from typing import Any, Callable, Optional
 
 try:
-    from ._libpolymongo import ffi, lib
+    from ._libpolymongo import ffi as ffi, lib as lib  # re-exported to the other modules
 except ImportError as _e:  # pragma: no cover - depends on the installation
     # One line that says what to do (no chained traceback): the compiled module is missing
     # (a source checkout on sys.path) or cannot load libpolymongo.
@@ -45,11 +45,18 @@ def cstr(p: Any) -> Optional[str]:
     """A borrowed ``const char *`` as a str (None for NULL)."""
     if p == ffi.NULL:
         return None
-    return ffi.string(p).decode("utf-8", "replace")
+    text: str = ffi.string(p).decode("utf-8", "replace")
+    return text
 
 
 class Handle:
     """Owns one C handle; frees it exactly once, never while a call is using it.
+
+    Closing the PolyMongo is the C library's business (``pm_wrapper_close`` makes every
+    descendant handle fail with PM_ECLOSED), so no handle here tracks its parent. What stays is
+    memory safety: ``pm_*_free`` under a C call running on the same handle on another thread
+    would free memory that call is using, which C cannot guard against; hence the count of
+    calls in flight, and the free deferred to the last one.
 
     ``with handle as ptr:`` raises :class:`~polymongo.errors.Closed` once the handle is closed;
     otherwise it yields the pointer and counts the call as in flight. ``close()`` from any thread

@@ -10,9 +10,9 @@ from __future__ import annotations
 import enum
 import json
 import threading
-import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Type,
+                    TypeVar, Union, cast)
 
 from bson.codec_options import CodecOptions
 
@@ -39,7 +39,8 @@ from .results import (
 __all__ = ["PolyMongo", "Model", "Db", "Session", "ReturnDocument", "ConnectionState",
            "bson_to_json", "json_to_bson", "version"]
 
-Filter = Optional[Mapping]
+Filter = Optional[Mapping[str, Any]]
+_R = TypeVar("_R", bound=_WriteResultBase)  # the result class a write returns
 
 if TYPE_CHECKING:  # what type checkers see; at run time the members come from the header
 
@@ -83,12 +84,13 @@ def json_to_bson(text: str) -> bytes:
     try:
         if rc < 0:
             raise error_from(rc, err)
-        return ffi.buffer(buf.data, buf.len)[:]
+        data: bytes = ffi.buffer(buf.data, buf.len)[:]
+        return data
     finally:
         lib.pm_buf_free(buf)
 
 
-def bson_to_json(data: Union[bytes, bytearray, memoryview, Mapping], canonical: bool = False) -> str:
+def bson_to_json(data: Union[bytes, bytearray, memoryview, Mapping[str, Any]], canonical: bool = False) -> str:
     """BSON bytes (or a document) to Extended JSON: relaxed, or canonical (type-exact)."""
     raw = cv.encode(data, cv.DEFAULT_CODEC_OPTIONS)
     mode = lib.PM_JSON_CANONICAL if canonical else lib.PM_JSON_RELAXED
@@ -96,7 +98,8 @@ def bson_to_json(data: Union[bytes, bytearray, memoryview, Mapping], canonical: 
     if out == ffi.NULL:
         raise InvalidArgument("not a valid BSON document")
     try:
-        return ffi.string(out).decode("utf-8")
+        text: str = ffi.string(out).decode("utf-8")
+        return text
     finally:
         lib.pm_free(out)
 
@@ -119,8 +122,8 @@ class PolyMongo:
     refuses unknown names with :class:`InvalidArgument`.
 
     Thread-safety: share one instance per process; every method may be called from any thread.
-    ``close()`` (or leaving a ``with`` block) closes this instance and every model, db and
-    cursor made from it; their later use raises :class:`Closed`. Calls in flight finish first.
+    ``close()`` (or leaving a ``with`` block) closes this instance and everything made from it
+    for good: their later use raises :class:`Closed` (the C library's ``pm_wrapper_close``).
     """
 
     def __init__(
@@ -135,11 +138,11 @@ class PolyMongo:
         retry: Optional[int] = None,
         debug: Optional[bool] = None,
         log_path: Optional[str] = None,
-        db_specific: Optional[Sequence[Mapping]] = None,
+        db_specific: Optional[Sequence[Mapping[str, Any]]] = None,
         allow_system_databases: Optional[bool] = None,
         recover_on_start: Optional[bool] = None,
         journal_db: Optional[str] = None,
-        codec_options: Optional[CodecOptions] = None,
+        codec_options: Optional[CodecOptions[Any]] = None,
         **extra_options: Any,
     ) -> None:
         self._h: Optional[Handle] = None
@@ -172,11 +175,10 @@ class PolyMongo:
             text = json.dumps(opts)
         except (TypeError, ValueError) as e:
             raise TypeError(f"PolyMongo options must be JSON values: {e}") from None
-        self.codec_options: CodecOptions = codec_options or cv.DEFAULT_CODEC_OPTIONS
+        self.codec_options: CodecOptions[Any] = codec_options or cv.DEFAULT_CODEC_OPTIONS
         # Result and reply documents are always read as dicts, whatever document_class is.
         self._dict_codec = self.codec_options.with_options(document_class=dict)
         self._lock = threading.Lock()
-        self._children: "weakref.WeakSet[Handle]" = weakref.WeakSet()
         self._subs: List[Subscription] = []
         out = ffi.new("pm_wrapper **")
         err = new_error()
@@ -186,18 +188,14 @@ class PolyMongo:
         self._h = Handle(out[0], lib.pm_wrapper_free, "PolyMongo")
 
     # ---- lifecycle ---------------------------------------------------------------------------
-    def _track(self, handle: Handle) -> None:
-        """Registers a child handle so that close() closes it too."""
-        with self._lock:
-            if self._h is None or self._h.closed:
-                handle.close()
-                raise Closed("this PolyMongo is closed", code=lib.PM_ECLOSED)
-            self._children.add(handle)
-
     def close(self) -> None:
-        """Closes this instance and everything made from it; the pools close once the last
-        in-flight call returns. Idempotent."""
-        if self._h is None:
+        """Closes this instance for good (``pm_wrapper_close``): the pools close now, and every
+        later operation of it and of every model, db, cursor, session and change stream made
+        from it raises :class:`Closed`; results already returned stay readable. Idempotent.
+
+        The C library enforces all of it; this method only stops event callbacks first, then
+        lets go of the wrapper handle (freed once calls in flight on it have returned)."""
+        if self._h is None or self._h.closed:
             return
         with self._lock:
             subs = list(self._subs)
@@ -206,12 +204,11 @@ class PolyMongo:
                 self._unsubscribe(sub)
             except Closed:
                 pass
-        with self._lock:
-            children = list(self._children)
-            self._children.clear()
-            self._h.close()
-        for child in children:
-            child.close()
+        try:
+            self._status(lib.pm_wrapper_close)
+        except Closed:
+            return  # another thread closed it meanwhile
+        self._h.close()
 
     @property
     def closed(self) -> bool:
@@ -260,7 +257,7 @@ class PolyMongo:
     @staticmethod
     def _pool_spec(mongo_uri: Optional[str], max_connections: Optional[int],
                    cold_start: Optional[bool], auto_close: Optional[bool], ttl_ms: Optional[int],
-                   extra: Mapping) -> Any:
+                   extra: Mapping[str, Any]) -> Any:
         spec = cv.options({"mongoURI": mongo_uri, "maxConnections": max_connections,
                            "coldStart": cold_start, "autoClose": auto_close, "ttl": ttl_ms},
                           _camel_tree(extra))
@@ -286,7 +283,7 @@ class PolyMongo:
         self._status(lib.pm_wrapper_connect_db, arr.ptrs, arr.n, spec)
 
     def add_route(self, match: str, *, mongo_uri: Optional[str] = None,
-                  options: Optional[Mapping] = None, shared_pool: Optional[bool] = None,
+                  options: Optional[Mapping[str, Any]] = None, shared_pool: Optional[bool] = None,
                   **extra: Any) -> None:
         """Routes databases whose name matches the glob ``match`` ("tenant_eu_*") to their own
         pools (or, with ``shared_pool=True``, to one pool for all of them)."""
@@ -360,23 +357,27 @@ class PolyMongo:
     def stats(self) -> Dict[str, Any]:
         """Pools, connections (open, in use, idle, waiting), pinned cursors, errors, response
         times and totals, as a dict (see stats.h for the fields)."""
-        return json.loads(self._string_call(lib.pm_wrapper_stats))
+        stats: Dict[str, Any] = json.loads(self._string_call(lib.pm_wrapper_stats))
+        return stats
 
     def db_stats(self, db: Optional[str] = None) -> Dict[str, Any]:
         """One database's statistics from the server (dbStats/collStats) plus its pool."""
         raw = ffi.NULL if db is None else _db_name(db)
-        return json.loads(self._string_call(lib.pm_wrapper_db_stats, raw))
+        stats: Dict[str, Any] = json.loads(self._string_call(lib.pm_wrapper_db_stats, raw))
+        return stats
 
     def list_databases(self) -> List[Dict[str, Any]]:
         """The server's databases: [{"name", "sizeMb", "empty"}]."""
-        return json.loads(self._string_call(lib.pm_wrapper_list_databases))
+        dbs: List[Dict[str, Any]] = json.loads(self._string_call(lib.pm_wrapper_list_databases))
+        return dbs
 
     def usage(self, top_n: int = 0) -> List[Dict[str, Any]]:
         """Per-database usage, most used first: [{"db", "operations", "errors", "lastUsedMs",
         "meanLatencyMs"}]; ``top_n=0`` lists every database."""
         if not isinstance(top_n, int) or top_n < 0:
             raise ValueError("top_n must be an int >= 0")
-        return json.loads(self._string_call(lib.pm_wrapper_usage, top_n))
+        usage: List[Dict[str, Any]] = json.loads(self._string_call(lib.pm_wrapper_usage, top_n))
+        return usage
 
     def prometheus(self) -> str:
         """The metrics in the Prometheus text exposition format (0.0.4), e.g. to serve from a
@@ -610,7 +611,7 @@ class PolyMongo:
         collection: str,
         *,
         indexes: Optional[Sequence[Any]] = None,
-        validator: Optional[Mapping] = None,
+        validator: Optional[Mapping[str, Any]] = None,
         validation_level: Optional[str] = None,
         validation_action: Optional[str] = None,
         **extra_options: Any,
@@ -678,6 +679,22 @@ def _db_name(name: Any) -> bytes:
     return name.encode("utf-8")
 
 
+def _index_name(keys: cv.KeySpec) -> str:
+    """The name the server gives an index on ``keys`` when none is given (``[("a", 1),
+    ("b", -1)]`` -> "a_1_b_-1"): the C library's rule (``pm_index_name``), the one
+    :meth:`Db.create_index` and a model's indexes use."""
+    k = cv.doc_arg(cv.key_spec(keys, "index"), cv.DEFAULT_CODEC_OPTIONS, "index")
+    out = ffi.new("char **")
+    err = new_error()
+    rc = lib.pm_index_name(k.ptr, k.len, out, err)
+    try:
+        if rc < 0:
+            raise error_from(rc, err)
+        return cstr(out[0]) or ""
+    finally:
+        lib.pm_free(out[0])
+
+
 class Model:
     """A collection definition (immutable, thread-safe). ``model.db("tenant_1")`` binds it to a
     database."""
@@ -687,7 +704,6 @@ class Model:
     def __init__(self, client: PolyMongo, ptr: Any) -> None:
         self._h = Handle(ptr, lib.pm_model_free, "model")
         self.client = client
-        client._track(self._h)
 
     @property
     def collection(self) -> str:
@@ -711,7 +727,9 @@ class Model:
     __getitem__ = db
 
     def __repr__(self) -> str:
-        return f"<polymongo.Model {self.collection!r}>" if not self._h.closed else "<polymongo.Model closed>"
+        if self._h.closed or self.client.closed:
+            return "<polymongo.Model closed>"
+        return f"<polymongo.Model {self.collection!r}>"
 
 
 def _return_document(value: Any) -> str:
@@ -739,7 +757,6 @@ class Db:
         self.session = session
         self._codec = model.client.codec_options
         self._dict_codec = model.client._dict_codec
-        model.client._track(self._h)
 
     def with_session(self, session: Session) -> "Db":
         """This model and database with every operation in ``session`` (inside its
@@ -774,7 +791,7 @@ class Db:
             return cstr(lib.pm_db_collection(ptr)) or ""
 
     def __repr__(self) -> str:
-        if self._h.closed:
+        if self._h.closed or self.model.client.closed:
             return "<polymongo.Db closed>"
         where = " in a session" if self.session is not None else ""
         return f"<polymongo.Db {self.name}.{self.collection_name}{where}>"
@@ -790,10 +807,10 @@ class Db:
             raise TypeError(f"{what} must be a mapping such as a dict, not {type(flt).__name__}")
         return self._doc(flt, what)
 
-    def _opts(self, explicit: Optional[Mapping], extra: Mapping) -> cv.Arg:
+    def _opts(self, explicit: Optional[Mapping[str, Any]], extra: Mapping[str, Any]) -> cv.Arg:
         return cv.opt_arg(cv.options(explicit, extra), self._codec)
 
-    def _write(self, fn: Callable[..., int], args: Sequence[Any], kind: type) -> Any:
+    def _write(self, fn: Callable[..., int], args: Sequence[Any], kind: Type[_R]) -> _R:
         out = ffi.new("pm_result **")
         err = new_error()
         with self._h as ptr:
@@ -801,9 +818,9 @@ class Db:
         result = self._take_result(out[0], kind)
         if rc < 0:
             raise error_from(rc, err, result)
-        return result
+        return cast(_R, result)  # None only for an unacknowledged write, as before
 
-    def _take_result(self, r: Any, kind: type) -> Optional[_WriteResultBase]:
+    def _take_result(self, r: Any, kind: Type[_R]) -> Optional[_R]:
         if r == ffi.NULL:
             return None
         try:
@@ -815,7 +832,7 @@ class Db:
             lib.pm_result_free(r)
         return kind(raw)
 
-    def _buf_call(self, fn: Callable[..., int], args: Sequence[Any], codec: Optional[CodecOptions] = None) -> Any:
+    def _buf_call(self, fn: Callable[..., int], args: Sequence[Any], codec: Optional[CodecOptions[Any]] = None) -> Any:
         buf = ffi.new("pm_buf *")
         err = new_error()
         try:
@@ -877,7 +894,7 @@ class Db:
                            InsertManyResult)
 
     def _update(self, fn: Callable[..., int], flt: Filter, update: Any, explicit: Dict[str, Any],
-                options: Mapping) -> UpdateResult:
+                options: Mapping[str, Any]) -> UpdateResult:
         f = self._filter(flt)
         if isinstance(update, (list, tuple)):  # an aggregation-pipeline update
             u = self._doc({str(i): s for i, s in enumerate(update)}, "update")
@@ -955,7 +972,7 @@ class Db:
             options)
         return self._buf_call(lib.pm_db_find_one, (f.ptr, f.len, o.ptr, o.len))
 
-    def _fam_opts(self, projection: Any, sort: Any, extra: Dict[str, Any], options: Mapping) -> cv.Arg:
+    def _fam_opts(self, projection: Any, sort: Any, extra: Dict[str, Any], options: Mapping[str, Any]) -> cv.Arg:
         return self._opts(
             {"projection": cv.projection_spec(projection) if projection is not None else None,
              "sort": cv.key_spec(sort, "sort") if sort is not None else None, **extra},
@@ -1011,7 +1028,7 @@ class Db:
         reply = self._buf_call(lib.pm_db_distinct, (k, f.ptr, f.len, o.ptr, o.len))
         return list(reply.get("values", [])) if reply is not None else []
 
-    def aggregate(self, pipeline: Sequence[Mapping], *, batch_size: Optional[int] = None,
+    def aggregate(self, pipeline: Sequence[Mapping[str, Any]], *, batch_size: Optional[int] = None,
                   allow_disk_use: Optional[bool] = None, **options: Any) -> Cursor:
         """A :class:`Cursor` over the pipeline's output."""
         if isinstance(pipeline, (str, bytes)) or not isinstance(pipeline, (list, tuple, Mapping)):
@@ -1068,15 +1085,14 @@ class Db:
     def drop_index(self, index: Union[str, cv.KeySpec]) -> None:
         """Drops an index by name, or by its key spec (``[("a", 1)]`` -> "a_1")."""
         if not isinstance(index, str) or index == "":
-            keys = cv.key_spec(index, "index")
-            index = "_".join(f"{k}_{v}" for k, v in keys.items())
+            index = _index_name(index)
         self._status_call(lib.pm_db_drop_index, (cv.c_name(index, "index"),))
 
     def drop(self) -> None:
         """Drops the collection in this database (fine when it does not exist)."""
         self._status_call(lib.pm_db_drop_collection, ())
 
-    def command(self, command: Union[str, Mapping], value: Any = 1, **kwargs: Any) -> Dict[str, Any]:
+    def command(self, command: Union[str, Mapping[str, Any]], value: Any = 1, **kwargs: Any) -> Dict[str, Any]:
         """Runs a database command and returns the reply: ``command("ping")``,
         ``command({"collStats": "users"})``, ``command("count", "users", query={...})``.
         Keyword arguments are added to the command as given (server names)."""

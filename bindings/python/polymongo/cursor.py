@@ -36,7 +36,7 @@ class Cursor(Iterator[Any]):
     __slots__ = ("_h", "_codec", "_lock", "_exhausted", "_data", "_len", "_err", "_root",
                  "__weakref__")
 
-    def __init__(self, ptr: Any, root: "PolyMongo", codec: CodecOptions,
+    def __init__(self, ptr: Any, root: "PolyMongo", codec: CodecOptions[Any],
                  session: Optional["Session"] = None) -> None:
         self._root = root
         if session is None:
@@ -47,7 +47,6 @@ class Cursor(Iterator[Any]):
             # session's lock (one lock, so no lock-order inversion with the session's calls).
             self._h = session._adopt(ptr, lib.pm_cursor_free, "cursor")
             self._lock = session._lock
-        root._track(self._h)
         self._codec = codec
         self._exhausted = False
         self._data = ffi.new("const uint8_t **")

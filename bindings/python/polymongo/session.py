@@ -48,7 +48,7 @@ T = TypeVar("T")
 
 def transaction_options(read_concern: Any = None, write_concern: Any = None,
                         read_preference: Any = None, max_commit_time_ms: Optional[int] = None,
-                        extra: Optional[Mapping] = None) -> Dict[str, Any]:
+                        extra: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """The C API's transaction options from Python values: ``read_concern="snapshot"`` (or
     ``{"level": ...}``, or pymongo's ``ReadConcern``), ``write_concern={"w": "majority"}`` (or
     ``"majority"``, ``1``, pymongo's ``WriteConcern``), ``read_preference="primary"`` (or
@@ -157,7 +157,7 @@ class Session:
     :meth:`start_transaction` / :meth:`commit_transaction` / :meth:`abort_transaction`.
     ``close()`` (or leaving a ``with`` block) aborts an open transaction, releases the
     connection, and closes the dbs and cursors bound to the session; their later use raises
-    :class:`~polymongo.errors.Closed`. Closing the PolyMongo closes its sessions too.
+    :class:`~polymongo.errors.Closed`. Closing the PolyMongo closes its sessions too (``pm_wrapper_close``).
     """
 
     __slots__ = ("_h", "_lock", "_children", "client", "compensating", "database", "__weakref__")
@@ -170,7 +170,6 @@ class Session:
         self.client = client
         self.compensating = compensating
         self.database = database
-        client._track(self._h)
 
     def _adopt(self, ptr: Any, free: Callable[[Any], None], what: str) -> LockedHandle:
         """The handle of a db or cursor that runs in this session (closed with it)."""
@@ -250,7 +249,8 @@ class Session:
             rc = lib.pm_session_with_transaction(ptr, lib._pm_py_transaction, handle, o.ptr,
                                                  o.len, timeout_ms, err)
         if rc == lib.PM_OK:
-            return call.result
+            result: T = call.result
+            return result
         exc, call.exc = call.exc, None
         if exc is not None:
             try:
@@ -299,7 +299,8 @@ class Session:
 
     @property
     def closed(self) -> bool:
-        return self._h.closed
+        """Ended, or its PolyMongo is closed (then every call fails with Closed in C)."""
+        return self._h.closed or self.client.closed
 
     def __enter__(self) -> "Session":
         return self

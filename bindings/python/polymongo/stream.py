@@ -24,7 +24,7 @@ __all__ = ["ChangeStream"]
 _SLICE_MS = 500
 
 
-def pipeline_arg(pipeline: Optional[Any], codec: CodecOptions) -> cv.Arg:
+def pipeline_arg(pipeline: Optional[Any], codec: CodecOptions[Any]) -> cv.Arg:
     """None, a list of stages, or ``{"pipeline": [...]}`` as the C API's pipeline argument."""
     if pipeline is None:
         return cv.Arg(None)
@@ -37,7 +37,7 @@ def pipeline_arg(pipeline: Optional[Any], codec: CodecOptions) -> cv.Arg:
 def watch_options(full_document: Optional[str], full_document_before_change: Optional[str],
                   resume_after: Any, start_after: Any, start_at_operation_time: Any,
                   max_await_time_ms: Optional[int], batch_size: Optional[int],
-                  extra: Mapping, codec: CodecOptions) -> cv.Arg:
+                  extra: Mapping[str, Any], codec: CodecOptions[Any]) -> cv.Arg:
     return cv.opt_arg(cv.options(
         {"fullDocument": full_document, "fullDocumentBeforeChange": full_document_before_change,
          "resumeAfter": resume_after, "startAfter": start_after,
@@ -73,10 +73,9 @@ class ChangeStream(Iterator[Any]):
 
     __slots__ = ("_h", "_codec", "_lock", "_data", "_len", "_err", "_root", "__weakref__")
 
-    def __init__(self, ptr: Any, root: "PolyMongo", codec: CodecOptions) -> None:
+    def __init__(self, ptr: Any, root: "PolyMongo", codec: CodecOptions[Any]) -> None:
         self._root = root
         self._h = Handle(ptr, lib.pm_stream_free, "change stream")
-        root._track(self._h)
         self._codec = codec
         self._lock = threading.Lock()
         self._data = ffi.new("const uint8_t **")
@@ -159,7 +158,7 @@ class ChangeStream(Iterator[Any]):
 
 
 def open_stream(root: "PolyMongo", fn: Any, handle: ContextManager[Any], args: Sequence[Any],
-                codec: CodecOptions) -> ChangeStream:
+                codec: CodecOptions[Any]) -> ChangeStream:
     """Calls ``fn(handle, *args, &out, err)`` and wraps the new stream."""
     out = ffi.new("pm_stream **")
     err = new_error()

@@ -126,7 +126,7 @@ def _path(x: Any) -> bytes:
 
 
 def _import_options(batch_size: Optional[int], stop_on_error: Optional[bool],
-                    extra: Mapping) -> Any:
+                    extra: Mapping[str, Any]) -> Any:
     if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool)):
         raise TypeError("batch_size must be an int")
     opts = cv.options({"batchSize": batch_size, "stopOnError": stop_on_error}, extra)
@@ -251,8 +251,9 @@ def export_document(client: "PolyMongo", db: Optional[str]) -> Dict[str, Any]:
             rc = lib.pm_wrapper_export_document(ptr, _db(db), buf, err)
         if rc < 0:
             raise error_from(rc, err)
-        return cv.decode(ffi.buffer(buf.data, buf.len)[:],
-                         client.codec_options.with_options(document_class=dict))
+        doc: Dict[str, Any] = cv.decode(ffi.buffer(buf.data, buf.len)[:],
+                                        client.codec_options.with_options(document_class=dict))
+        return doc
     finally:
         lib.pm_buf_free(buf)
 

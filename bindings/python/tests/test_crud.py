@@ -320,6 +320,12 @@ def test_indexes_create_list_and_drop(pm, checker):
     with pytest.raises(ServerError) as e:
         db.drop_index("no_such_index")
     assert e.value.server_code != 0
+    # A compound key spec is named by the library's rule (pm_index_name), as the server named it.
+    assert db.create_index([("x", 1), ("y", -1)]) == "x_1_y_-1"
+    db.drop_index([("x", 1), ("y", -1)])
+    assert {ix["name"] for ix in checker[db.name]["items"].list_indexes()} == {"_id_"}
+    with pytest.raises(polymongo.InvalidArgument):
+        db.drop_index([("x", 1.5)])  # no name for such keys: refused before any I/O
 
 
 def test_model_indexes_are_applied_per_database_on_first_use(pm, checker):

@@ -174,10 +174,11 @@ def test_use_after_close_raises_closed(uri):
     pm.close()  # idempotent
     for call in (lambda: pm.model("x"), lambda: model.db("y"), lambda: db.insert_one({}),
                  lambda: db.find_one(), lambda: next(cursor), lambda: db.count_documents(),
-                 lambda: pm.default_db, lambda: pm.ping(), lambda: db.name):
+                 lambda: pm.default_db, lambda: pm.ping()):
         with pytest.raises(Closed) as info:
             call()
         assert info.value.code == lib.PM_ECLOSED
+    assert db.name.startswith("closed"), "names are fixed at bind time and stay readable"
     cursor.close()  # closing a closed handle is fine
     assert "closed" in repr(pm) and "closed" in repr(db) and "closed" in repr(cursor)
 

@@ -11,6 +11,7 @@ from conftest import server_port, server_uri, sockets_to_port, unique_db, uri_wi
 
 import polymongo
 from polymongo import ConnectionState, PolyMongo
+from polymongo._ffi import lib
 
 
 def test_handles_freed_in_any_order_and_by_gc(uri, checker):
@@ -72,6 +73,37 @@ def test_close_releases_pools_and_sockets(uri):
     assert sockets_to_port(port) == before, "close() closed every pool, children included"
     with pytest.raises(polymongo.Closed):
         next(cursor)
+
+
+def test_close_is_the_c_contract(uri, checker):
+    """close() is pm_wrapper_close (include/polymongo/lifecycle.h), as in every binding: every
+    operation of everything made from the client fails with Closed (PM_ECLOSED, from C), a
+    result obtained before stays readable, closing twice is harmless, and the OS shows none of
+    its sockets."""
+    port = server_port()
+    before = sockets_to_port(port)
+    pm = PolyMongo(uri, max_pool_size=2)
+    model = pm.model("contract")
+    name = unique_db("contract")
+    db = model.db(name)
+    db.insert_many([{"i": i} for i in range(3)])
+    result = db.insert_one({"i": 3})
+    cursor = db.find({}, sort=[("i", 1)], batch_size=1)
+    assert next(cursor)["i"] == 0  # in progress
+    assert sockets_to_port(port) > before
+
+    pm.close()
+    pm.close()  # harmless
+    assert sockets_to_port(port) == before, "close() shut every pool now, cursor included"
+    for call in (lambda: db.insert_one({"i": 9}), lambda: db.count_documents(),
+                 lambda: next(cursor), lambda: model.db(unique_db("later")),
+                 lambda: pm.model("later")):
+        with pytest.raises(polymongo.Closed) as info:
+            call()
+        assert info.value.code == lib.PM_ECLOSED
+    assert result.inserted_id is not None and result.acknowledged, "results stay readable"
+    assert sockets_to_port(port) == before, "nothing reconnected"
+    assert checker[name]["contract"].count_documents({}) == 4, "nothing refused reached the server"
 
 
 def test_options_are_mapped_from_snake_case(uri, checker):

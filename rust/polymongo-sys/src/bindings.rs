@@ -299,6 +299,13 @@ unsafe extern "C" {
  @par Thread-safety
  Thread-safe: each thread has its own.*/
     pub fn pm_last_error() -> *const pm_error;
+    /** Whether a server error code means a duplicate key: 11000, 11001 and 12582, the codes that
+ give #PM_EDUPKEY. For per-document write errors, whose codes are the server's.
+ @param server_code A server error code.
+ @return 1 for a duplicate key, else 0.
+ @par Thread-safety
+ Thread-safe (pure).*/
+    pub fn pm_is_duplicate_key(server_code: i32) -> ::std::os::raw::c_int;
     /** Frees buf->data and zeroes the buffer, so that it may be reused or freed again.
  @param buf A buffer filled by polymongo, or NULL (nothing happens).
  @par Thread-safety
@@ -1044,6 +1051,23 @@ unsafe extern "C" {
     pub fn pm_db_drop_index(
         db: *mut pm_db,
         name: *const ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** The name the server gives an index on `keys` when none is given (libmongoc's rule, e.g.
+ {"a": 1, "b": -1} gives "a_1_b_-1"): what pm_db_create_index() and a model's indexes use, so
+ a binding that drops an index by its keys computes the same name. No I/O.
+ @param keys The index keys: BSON, or Extended JSON when keys_len is #PM_JSON.
+ @param keys_len The length of `keys` in bytes, or #PM_JSON.
+ @param name Receives the name, owned by the caller: free it with pm_free(); NULL on failure.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when keys is NULL, empty or malformed, or has values other than
+         integers and index type strings.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_index_name(
+        keys: *const ::std::os::raw::c_void,
+        keys_len: usize,
+        name: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
     /** Drops the collection in this database. Dropping a collection that does not exist is OK.

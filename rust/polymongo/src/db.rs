@@ -22,6 +22,17 @@ use crate::options::{
 use crate::result::WriteResult;
 use crate::session::Session;
 
+/// The name the server gives an index on `keys` when none is given (`doc! {"a": 1, "b": -1}`
+/// gives `"a_1_b_-1"`): the library's rule (`pm_index_name`), the one [`Db::create_index`] and a
+/// model's indexes use, e.g. to drop an index by its keys. No I/O. `InvalidArgument` for empty
+/// keys or values other than integers and index type strings.
+pub fn index_name(keys: impl Serialize) -> Result<String> {
+    let keys = Doc::new(&keys, "index keys")?;
+    let mut name: *mut c_char = std::ptr::null_mut();
+    call::ffi(|err| unsafe { sys::pm_index_name(keys.ptr(), keys.len(), &mut name, err) })?;
+    Ok(unsafe { call::take_string(name) }.unwrap_or_default())
+}
+
 /// A model bound to one database (PolyMongo's `Model.db("tenant_1")`); made by
 /// [`crate::Model::db`]. Cheap: no I/O and no socket until an operation runs. Every operation
 /// goes through the wrapper's router (the database's dedicated pool when it has one).

@@ -72,7 +72,7 @@ pub use polymongo_sys as sys;
 
 pub use bulk::{DeleteModel, InsertOneModel, ReplaceOneModel, Update, UpdateModel, WriteModel};
 pub use cursor::{Cursor, SessionCursor};
-pub use db::{Db, SessionDb};
+pub use db::{index_name, Db, SessionDb};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventMask, EventType, Subscription};
 pub use health::State;

@@ -31,6 +31,15 @@ pub struct WriteError {
     pub message: String,
 }
 
+impl WriteError {
+    /// Whether the server's code means a duplicate key (the library's rule,
+    /// `pm_is_duplicate_key`: the codes that make a whole call fail with `DuplicateKey`).
+    pub fn is_duplicate_key(&self) -> bool {
+        // SAFETY: a pure function of an integer.
+        unsafe { sys::pm_is_duplicate_key(self.code) != 0 }
+    }
+}
+
 impl WriteResult {
     pub(crate) fn from_raw(ptr: *mut sys::pm_result) -> Self {
         WriteResult { inner: Arc::new(Owned::new(ptr)) }

@@ -85,10 +85,14 @@ impl PolyMongo {
         Ok(())
     }
 
-    /// Releases the C handle for this value and all its clones: returns at once; calls in
-    /// flight finish normally (the C handle is freed after the last one), later calls through it fail with `ErrorKind::Closed`. Models, dbs and cursors
-    /// already made keep the pools alive and keep working.
+    /// Closes the wrapper for good (`pm_wrapper_close`, the contract every binding shares; see
+    /// include/polymongo/lifecycle.h): its pools close now, and every later call on it, its
+    /// clones, and every model, db, cursor, session and change stream made from it fails with
+    /// `ErrorKind::Closed`. Results already returned stay readable. Closing twice is harmless.
+    /// The C handle itself is freed once calls in flight on it have returned.
     pub fn close(&self) {
+        // Err only when another clone closed it first (the handle is gone): nothing left to do.
+        let _ = self.with(|w| call::ffi(|err| unsafe { sys::pm_wrapper_close(w, err) }));
         self.inner.handle.close()
     }
 

@@ -112,6 +112,10 @@ fn indexes_created_listed_and_dropped() {
     assert_eq!(name, "i_even");
     let auto = db.create_index(doc! {"pad": 1}, None).unwrap();
     assert_eq!(auto, "pad_1");
+    // The library's naming rule, computed without the server, names what the server made.
+    assert_eq!(polymongo::index_name(doc! {"pad": 1}).unwrap(), auto);
+    assert_eq!(polymongo::index_name(doc! {"i": 1, "even": -1}).unwrap(), "i_1_even_-1");
+    assert_eq!(polymongo::index_name(doc! {"a": 1.5}).unwrap_err().kind(), ErrorKind::InvalidArgument);
     let names: Vec<String> =
         db.list_indexes().unwrap().map(|spec| spec.unwrap().get_str("name").unwrap().to_string()).collect();
     for expected in ["_id_", "i_even", "pad_1"] {
@@ -119,6 +123,8 @@ fn indexes_created_listed_and_dropped() {
     }
     db.drop_index("i_even").unwrap();
     assert!(!index_names(&db.name().unwrap(), "seq").contains(&"i_even".to_string()));
+    db.drop_index(&polymongo::index_name(doc! {"pad": 1}).unwrap()).unwrap();
+    assert!(!index_names(&db.name().unwrap(), "seq").contains(&auto));
     let err = db.drop_index("no_such_index").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Server, "{err}");
     assert_ne!(err.server_code(), 0);

@@ -60,6 +60,9 @@ fn bulk_write_reports_per_index_write_errors() {
     assert_eq!(errors[0].code, 11000);
     assert_eq!(errors[1].code, 11000);
     assert_ne!(errors[2].code, 11000);
+    // Per operation, the library's rule (pm_is_duplicate_key) classifies the server's codes.
+    assert!(errors[0].is_duplicate_key() && errors[1].is_duplicate_key());
+    assert!(!errors[2].is_duplicate_key(), "{:?}", errors[2]);
     assert!(!errors[2].message.is_empty());
     assert_eq!(result.inserted_count(), 1);
     assert_eq!(result.matched_count(), 1);

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use polymongo::{doc, Document, ErrorKind, FindOptions};
+use polymongo::{doc, Document, ErrorKind, FindOptions, PolyMongo};
 
 #[test]
 fn use_after_close_is_an_error() {
@@ -13,21 +13,6 @@ fn use_after_close_is_an_error() {
     db.insert_many((0..4).map(|i| doc! {"i": i}), None).unwrap();
     let mut cursor = db.find(doc! {}, FindOptions::default().batch_size(1)).unwrap();
     let db_clone = db.clone();
-
-    // The wrapper: closed for this value and its clones; children keep working.
-    let pm_clone = pm.clone();
-    pm.close();
-    assert!(pm.is_closed() && pm_clone.is_closed());
-    for err in [
-        pm.model("other", None).unwrap_err(),
-        pm_clone.check_db_name("x").unwrap_err(),
-        pm.default_db_name().unwrap_err(),
-    ] {
-        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
-        assert_eq!(err.code(), polymongo::sys::PM_ECLOSED);
-    }
-    pm.close(); // idempotent
-    assert_eq!(db.count_documents(doc! {}, None).unwrap(), 4, "the db keeps the wrapper alive");
 
     // The model.
     model.close();
@@ -55,9 +40,59 @@ fn use_after_close_is_an_error() {
     assert_eq!(cursor.id(), 0);
     cursor.close(); // idempotent
 
+    // The wrapper: closed for this value and its clones.
+    let pm_clone = pm.clone();
+    pm.close();
+    assert!(pm.is_closed() && pm_clone.is_closed());
+    for err in [
+        pm.model("other", None).unwrap_err(),
+        pm_clone.check_db_name("x").unwrap_err(),
+        pm.default_db_name().unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        assert_eq!(err.code(), polymongo::sys::PM_ECLOSED);
+    }
+    pm.close(); // idempotent
+
     // The data is all there, seen through a fresh wrapper.
     let name = unique_db("unused");
     assert_eq!(count(&name, "closing"), 0);
+}
+
+/// `close()` is `pm_wrapper_close` (include/polymongo/lifecycle.h), the contract every binding
+/// shares: every operation of everything made from the wrapper fails with `Closed` (PM_ECLOSED,
+/// from C), a result obtained before stays readable, closing twice is harmless, and the OS
+/// shows none of its sockets.
+#[test]
+fn close_is_the_c_contract() {
+    let port = server_port();
+    let before = sockets_to_port(port);
+    let pm = PolyMongo::new(&options().max_pool_size(2)).unwrap();
+    let model = pm.model("contract", None).unwrap();
+    let name = unique_db("contract");
+    let db = model.db(&name).unwrap();
+    db.insert_many((0..3).map(|i| doc! {"i": i}), None).unwrap();
+    let result = db.insert_one(doc! {"i": 3}, None).unwrap();
+    let mut cursor = db.find(doc! {}, FindOptions::default().batch_size(1).sort(doc! {"i": 1})).unwrap();
+    assert_eq!(cursor.next().unwrap().unwrap().get_i32("i").unwrap(), 0, "in progress");
+    assert!(sockets_to_port(port) > before);
+
+    pm.close();
+    pm.close(); // harmless
+    assert_eq!(sockets_to_port(port), before, "close() shut every pool now, the cursor's included");
+    for err in [
+        db.insert_one(doc! {"i": 9}, None).unwrap_err(),
+        db.count_documents(doc! {}, None).unwrap_err(),
+        cursor.try_next().unwrap_err(),
+        model.db(&unique_db("later")).unwrap_err(),
+        pm.model("later", None).unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::Closed, "{err}");
+        assert_eq!(err.code(), polymongo::sys::PM_ECLOSED);
+    }
+    assert_eq!(result.inserted_count(), 1, "a result already returned stays readable");
+    assert_eq!(sockets_to_port(port), before, "nothing reconnected");
+    assert_eq!(count(&name, "contract"), 4, "nothing refused reached the server");
 }
 
 fn permutations(items: &[usize]) -> Vec<Vec<usize>> {

@@ -187,12 +187,12 @@ fn close_streams_and_drop_database_close_them() {
     );
     assert_eq!(s.pm.stream_count(None).unwrap(), 0);
     assert_eq!(s.pm.close_streams(None).unwrap(), 0);
-    // Streams keep the wrapper alive: a closed PolyMongo value fails cleanly, streams do not crash.
+    // Closing the PolyMongo (pm_wrapper_close) ends its streams too: they fail cleanly with Closed.
     let mut c = s.db("events", &s.a).watch([], None).unwrap();
     s.pm.close();
     assert_eq!(s.pm.stream_count(None).unwrap_err().kind(), ErrorKind::Closed);
     assert_eq!(s.pm.watch_cluster([], None).unwrap_err().kind(), ErrorKind::Closed);
-    assert_eq!(c.next(Duration::from_millis(10)).unwrap(), None, "still open through its own reference");
+    assert_eq!(c.next(Duration::from_millis(10)).unwrap_err().kind(), ErrorKind::Closed, "ended by the close");
 }
 
 #[test]

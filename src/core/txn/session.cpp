@@ -154,7 +154,13 @@ void Session::check_transactions_supported() {
   supported_checked_ = true;
 }
 
+mongoc_client_t *Session::client() const {
+  wrapper_->check_open();
+  return lease_.client();
+}
+
 void Session::start_transaction(DocView opts) {
+  wrapper_->check_open();
   check_transactions_supported();
   Doc o(opts, "transaction options");
   mongoc_transaction_opt_t *t = o.empty() ? nullptr : transaction_options(o.get());
@@ -166,6 +172,7 @@ void Session::start_transaction(DocView opts) {
 }
 
 void Session::commit() {
+  wrapper_->check_open();
   bson_t reply;
   bson_error_t error;
   bool ok = mongoc_client_session_commit_transaction(session_, &reply, &error);
@@ -175,6 +182,7 @@ void Session::commit() {
 }
 
 void Session::abort() {
+  wrapper_->check_open();
   bson_error_t error;
   if (!mongoc_client_session_abort_transaction(session_, &error))
     throw Error::from_driver(error, "abort");

@@ -42,7 +42,9 @@ class Session {
 
   // Adds this session's id to operation options.
   void append_to(bson_t *opts) const;
-  mongoc_client_t *client() const { return lease_.client(); }
+  // The session's client; Error closed once the wrapper is closed (pm_wrapper_close): the
+  // session keeps its lease, so the pool's shutdown alone would not stop it.
+  mongoc_client_t *client() const;
   const std::shared_ptr<Pool> &pool() const { return pool_; }
 
   // The error the last failed operation on this session reported (for with_transaction).

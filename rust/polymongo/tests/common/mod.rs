@@ -37,6 +37,39 @@ pub fn unique_db(prefix: &str) -> String {
     format!("rs_{prefix}_{ms}_{}_{n}", std::process::id() % 100_000)
 }
 
+/// The port of the server under test (the first host of its URI).
+pub fn server_port() -> u16 {
+    let uri = server_uri();
+    let hosts = uri.split("//").nth(1).unwrap_or("").split(['/', '?']).next().unwrap_or("");
+    let first = hosts.split(',').next().unwrap_or("");
+    first.rsplit_once(':').map_or(27017, |(_, p)| p.parse().expect("a port number"))
+}
+
+/// ESTABLISHED TCP connections of this process to `port`, from /proc (the OS's view).
+pub fn sockets_to_port(port: u16) -> usize {
+    let mut inodes = std::collections::HashSet::new();
+    for fd in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        if let Ok(target) = std::fs::read_link(fd.path()) {
+            let t = target.to_string_lossy();
+            if let Some(inode) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
+                inodes.insert(inode.to_string());
+            }
+        }
+    }
+    let mut n = 0;
+    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = f[2].rsplit_once(':').and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            if f[3] == "01" && remote_port == Some(port) && inodes.contains(f[9]) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
 pub fn options() -> Options {
     Options::new(server_uri()).default_db("pm_default")
 }
