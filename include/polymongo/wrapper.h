@@ -41,6 +41,10 @@ extern "C" {
  *  - `recoverOnStart` (bool): roll back compensating transactions that crashed processes left
  *    open in the journals (see session.h) when the wrapper starts.
  *  - `journalDb` (string): the journals' database (default "polymongo_journal").
+ *  - `maxTrackedDatabases` (integer >= 16): databases each per-database table remembers
+ *    (routing, usage figures, a model's setup; default 10000); the least recently used are
+ *    forgotten first, routed and set up again when they come back, their usage kept as an
+ *    aggregate (see stats.h).
  *
  * Credentials never appear in messages or logs.
  * @param options_json The options: a NUL-terminated JSON object.

@@ -9,6 +9,7 @@
 
 #include "base/doc.hpp"
 #include "base/error.hpp"
+#include "ops/model.hpp"
 #include "wrapper.hpp"
 
 namespace pm::core {
@@ -138,10 +139,29 @@ std::string general_stats_json(Wrapper &w) {
   cJSON_AddNumberToObject(totals, "connections", connections);
   cJSON_AddNumberToObject(totals, "inUse", in_use);
   cJSON_AddNumberToObject(totals, "waiting", waiting);
-  cJSON_AddNumberToObject(totals, "errors", static_cast<double>(errors));
-  cJSON_AddNumberToObject(totals, "serverErrors", static_cast<double>(server_errors));
+  // Pools the router let go of (closed, held by no one) took their failures along.
+  Router::Table routes = w.router().table();
+  cJSON_AddNumberToObject(totals, "errors", static_cast<double>(errors + routes.dropped_pool_errors));
+  cJSON_AddNumberToObject(totals, "serverErrors",
+                          static_cast<double>(server_errors + routes.dropped_pool_server_errors));
   cJSON_AddNumberToObject(totals, "evictions", static_cast<double>(w.router().evictions()));
   cJSON_AddNumberToObject(totals, "streams", static_cast<double>(w.streams().count(nullptr)));
+  // The per-database tables, bounded by maxTrackedDatabases: what each holds now, and what
+  // the databases they forgot had counted (so that per-database figures plus these add up).
+  Usage::Forgotten forgotten;
+  size_t usage_size = w.usage().top(0, &forgotten).size();
+  size_t ready = 0;
+  for (const auto &model : w.models()) ready += model->ready_count();
+  cJSON *tables = cJSON_AddObjectToObject(root.get(), "databaseTables");
+  cJSON_AddNumberToObject(tables, "maxTracked", static_cast<double>(w.options().max_tracked_databases));
+  cJSON_AddNumberToObject(tables, "routed", static_cast<double>(routes.databases));
+  cJSON_AddNumberToObject(tables, "routedForgotten", static_cast<double>(routes.forgotten));
+  cJSON_AddNumberToObject(tables, "usage", static_cast<double>(usage_size));
+  cJSON_AddNumberToObject(tables, "modelsReady", static_cast<double>(ready));
+  cJSON *gone = cJSON_AddObjectToObject(tables, "usageForgotten");
+  cJSON_AddNumberToObject(gone, "databases", static_cast<double>(forgotten.databases));
+  cJSON_AddNumberToObject(gone, "operations", static_cast<double>(forgotten.operations));
+  cJSON_AddNumberToObject(gone, "errors", static_cast<double>(forgotten.errors));
   cJSON_AddStringToObject(root.get(), "state", state_name(w.state()));
   return print(root.get());
 }
@@ -290,13 +310,24 @@ std::string prometheus_text(Wrapper &w) {
         << "polymongo_pool_command_duration_seconds_sum{" << l << "} " << p.mean_ms * static_cast<double>(p.commands) / 1000.0 << '\n'
         << "polymongo_pool_command_duration_seconds_count{" << l << "} " << p.commands << '\n';
   }
-  std::vector<DbUsage> usage = w.usage().top(0);
+  Usage::Forgotten forgotten;
+  std::vector<DbUsage> usage = w.usage().top(0, &forgotten);
+  // The databases the usage table forgot (maxTrackedDatabases) are one series, db="" (no
+  // database has that name), so that summing over db still gives every operation.
   out << "# HELP polymongo_database_operations_total Operations per database\n"
          "# TYPE polymongo_database_operations_total counter\n";
   for (const auto &u : usage) out << "polymongo_database_operations_total{db=\"" << label(u.db) << "\"} " << u.operations << '\n';
+  if (forgotten.databases > 0) out << "polymongo_database_operations_total{db=\"\"} " << forgotten.operations << '\n';
   out << "# HELP polymongo_database_errors_total Failed operations per database\n"
          "# TYPE polymongo_database_errors_total counter\n";
   for (const auto &u : usage) out << "polymongo_database_errors_total{db=\"" << label(u.db) << "\"} " << u.errors << '\n';
+  if (forgotten.databases > 0) out << "polymongo_database_errors_total{db=\"\"} " << forgotten.errors << '\n';
+  out << "# HELP polymongo_databases_tracked Databases in the usage table (at most maxTrackedDatabases)\n"
+         "# TYPE polymongo_databases_tracked gauge\n"
+      << "polymongo_databases_tracked " << usage.size() << '\n'
+      << "# HELP polymongo_databases_forgotten_total Databases the usage table forgot, least recently used first\n"
+         "# TYPE polymongo_databases_forgotten_total counter\n"
+      << "polymongo_databases_forgotten_total " << forgotten.databases << '\n';
   out << "# HELP polymongo_pool_evictions_total Pools closed to respect maxOpenPools\n"
          "# TYPE polymongo_pool_evictions_total counter\n"
       << "polymongo_pool_evictions_total " << w.router().evictions() << '\n';

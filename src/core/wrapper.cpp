@@ -33,7 +33,7 @@ Wrapper::Wrapper(Options options)
       events_(std::make_shared<Events>()),
       log_(std::make_shared<Log>(options_.debug, options_.log_path, parse_log_level(options_.log_level),
                                  events_)),
-      usage_(std::make_shared<Usage>(events_)),
+      usage_(std::make_shared<Usage>(events_, static_cast<size_t>(options_.max_tracked_databases))),
       router_(options_, log_, events_, usage_) {
   log_->attach_driver_log();
 }
@@ -163,14 +163,16 @@ void Wrapper::register_model(std::weak_ptr<const Model> model) {
   models_.push_back(std::move(model));
 }
 
-void Wrapper::forget_database(const std::string &db) {
+std::vector<std::shared_ptr<const Model>> Wrapper::models() {
   std::vector<std::shared_ptr<const Model>> live;
-  {
-    std::lock_guard<std::mutex> lock(models_mu_);
-    for (auto &m : models_)
-      if (auto s = m.lock()) live.push_back(std::move(s));
-  }
-  for (auto &m : live) m->forget(db);
+  std::lock_guard<std::mutex> lock(models_mu_);
+  for (auto &m : models_)
+    if (auto s = m.lock()) live.push_back(std::move(s));
+  return live;
+}
+
+void Wrapper::forget_database(const std::string &db) {
+  for (auto &m : models()) m->forget(db);
 }
 
 bool Wrapper::close_all(int64_t timeout_ms) {

@@ -54,6 +54,7 @@ class Wrapper {
   // Models made on this wrapper, so that dropping a database evicts what they cached about it.
   void register_model(std::weak_ptr<const class Model> model);
   void forget_database(const std::string &db);
+  std::vector<std::shared_ptr<const class Model>> models();  // the live ones
 
   // After something that may shorten the maintenance period (a TTL, a routing rule, a
   // subscriber to connect events): the thread recomputes it now instead of after its sleep.

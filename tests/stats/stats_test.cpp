@@ -563,3 +563,115 @@ TEST(Stats, ServerRefusalsAreCountedApartFromPoolErrors) {
   EXPECT_EQ(num(s.root, "totals.errors"), 1);
   EXPECT_EQ(num(s.root, "totals.serverErrors"), 2);
 }
+
+// Tenant churn: every per-database table (the router's routed names, the usage table, a
+// model's set-up databases) stays at maxTrackedDatabases however many names go through, the
+// figures of the databases forgotten are kept as aggregates so that totals still add up, and a
+// forgotten database comes back to the same routing and the same setup.
+TEST(Stats, PerDatabaseTablesStayAtTheCapAndForgottenDatabasesComeBackTheSame) {
+  const int cap = 16;
+  std::string prefix = unique_db("churn");
+  std::string eu = prefix + "_eu_0";
+  Wrapper w;
+  w.w = new_wrapper("\"maxTrackedDatabases\": 16, \"routes\": [{\"match\": \"" + prefix +
+                    "_eu_*\", \"mongoURI\": \"" + second_uri() + "\", \"sharedPool\": true}]");
+  Model plain, indexed;
+  plain.m = new_model(w.w, "t");
+  indexed.m = new_model(w.w, "ix", "{\"indexes\": [{\"key\": {\"k\": 1}}]}");
+  Checker main_cluster, second_cluster(second_uri());
+  pm_error err;
+  uint64_t operations = 0;
+  auto touch = [&](pm_model *m, const std::string &name) {  // one operation, creating nothing
+    Db d;
+    d.d = bind_db(m, name);
+    int64_t n = -1;
+    ASSERT_EQ(pm_db_count(d.d, nullptr, 0, nullptr, 0, &n, &err), PM_OK) << err.message;
+    ++operations;
+  };
+  auto insert = [&](pm_model *m, const std::string &name) {
+    Db d;
+    d.d = bind_db(m, name);
+    insert_json(d.d, "{\"k\": 1}");
+    ++operations;
+  };
+
+  // The routed database, and a model's setup in one database, before the churn.
+  insert(plain.m, eu);
+  ASSERT_EQ(second_cluster.count(eu, "t"), 1);
+  ASSERT_EQ(main_cluster.count(eu, "t"), 0);
+  std::string x = prefix + "_x";
+  insert(indexed.m, x);
+  std::string reply;
+  ASSERT_TRUE(main_cluster.command_ok(x, "{\"listIndexes\": \"ix\"}", &reply));
+  ASSERT_NE(reply.find("k_1"), std::string::npos) << reply;
+  ASSERT_TRUE(main_cluster.command_ok(x, "{\"dropIndexes\": \"ix\", \"index\": \"k_1\"}", &reply)) << reply;
+  insert(indexed.m, x);  // remembered as set up: the index stays dropped
+  ASSERT_TRUE(main_cluster.command_ok(x, "{\"listIndexes\": \"ix\"}", &reply));
+  ASSERT_EQ(reply.find("k_1"), std::string::npos) << "the setup is cached, or this test proves nothing: " << reply;
+
+  // The churn: 6 times the cap in names, and 2 times the cap in databases the indexed model
+  // sets up (those are created on the server).
+  for (int i = 0; i < 6 * cap; ++i) touch(plain.m, prefix + "_n" + std::to_string(i));
+  for (int i = 0; i < 2 * cap; ++i) insert(indexed.m, prefix + "_s" + std::to_string(i));
+
+  {
+    Json s = general(w.w);
+    EXPECT_EQ(num(s.root, "databaseTables.maxTracked"), cap);
+    EXPECT_LE(num(s.root, "databaseTables.routed"), cap);
+    EXPECT_GE(num(s.root, "databaseTables.routedForgotten"), 6 * cap - cap);
+    EXPECT_LE(num(s.root, "databaseTables.usage"), cap);
+    EXPECT_GT(num(s.root, "databaseTables.usage"), 0);
+    EXPECT_LE(num(s.root, "databaseTables.modelsReady"), cap);
+    EXPECT_GE(num(s.root, "databaseTables.modelsReady"), 1);
+    double forgotten = num(s.root, "databaseTables.usageForgotten.databases");
+    EXPECT_GE(forgotten, 2 + 8 * cap - cap);
+    // Per-database operations plus the forgotten ones' aggregate: every operation done here.
+    char *usage_json = nullptr;
+    ASSERT_EQ(pm_wrapper_usage(w.w, 0, &usage_json, &err), PM_OK) << err.message;
+    Json usage(usage_json);
+    double listed = 0;
+    int entries = 0;
+    cJSON *u;
+    cJSON_ArrayForEach(u, usage.root) {
+      listed += num(u, "operations");
+      ++entries;
+      EXPECT_NE(std::string(at(u, "db")->valuestring), eu) << "the least recently used is forgotten first";
+    }
+    EXPECT_EQ(entries, num(s.root, "databaseTables.usage"));
+    EXPECT_EQ(listed + num(s.root, "databaseTables.usageForgotten.operations"), static_cast<double>(operations));
+    EXPECT_EQ(num(s.root, "databaseTables.usageForgotten.errors"), 0);
+  }
+  {  // Prometheus: summing the per-database counter over db still counts every operation.
+    char *prom = nullptr;
+    ASSERT_EQ(pm_wrapper_prometheus(w.w, &prom, &err), PM_OK) << err.message;
+    std::string text = prom;
+    pm_free(prom);
+    double sum = 0;
+    size_t at_line = 0;
+    const std::string metric = "polymongo_database_operations_total{";
+    while ((at_line = text.find("\n" + metric, at_line)) != std::string::npos) {
+      size_t end = text.find('\n', at_line + 1);
+      std::string line = text.substr(at_line + 1, end - at_line - 1);
+      sum += std::stod(line.substr(line.rfind(' ') + 1));
+      at_line = end;
+    }
+    EXPECT_EQ(sum, static_cast<double>(operations)) << text;
+    EXPECT_NE(text.find("polymongo_database_operations_total{db=\"\"} "), std::string::npos) << text;
+    EXPECT_NE(text.find("polymongo_databases_tracked "), std::string::npos) << text;
+  }
+
+  // Forgotten by the router: matched against the rules again, so the second cluster again.
+  insert(plain.m, eu);
+  EXPECT_EQ(second_cluster.count(eu, "t"), 2);
+  EXPECT_EQ(main_cluster.count(eu, "t"), 0);
+  // Forgotten by the model: set up again on its next use, so the dropped index is back.
+  insert(indexed.m, x);
+  ASSERT_TRUE(main_cluster.command_ok(x, "{\"listIndexes\": \"ix\"}", &reply));
+  EXPECT_NE(reply.find("k_1"), std::string::npos) << reply;
+
+  // The databases made here.
+  for (int i = 0; i < 2 * cap; ++i)
+    main_cluster.command_ok(prefix + "_s" + std::to_string(i), "{\"dropDatabase\": 1}");
+  main_cluster.command_ok(x, "{\"dropDatabase\": 1}");
+  second_cluster.command_ok(eu, "{\"dropDatabase\": 1}");
+}

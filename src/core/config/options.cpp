@@ -173,7 +173,8 @@ Options Options::parse(const char *json) {
   check_keys(root.get(), "options: ",
              {"mongoURI", "defaultDB", "maxPoolSize", "minFreeConnections", "idleTimeoutMS",
               "coldStart", "retry", "debug", "logPath", "logLevel", "dbSpecific", "routes",
-              "maxOpenPools", "poolSizing", "allowSystemDatabases", "recoverOnStart", "journalDb"});
+              "maxOpenPools", "poolSizing", "allowSystemDatabases", "recoverOnStart", "journalDb",
+              "maxTrackedDatabases"});
 
   Options o;
   auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(root.get(), key); };
@@ -261,6 +262,8 @@ Options Options::parse(const char *json) {
     if (auto *x = cJSON_GetObjectItemCaseSensitive(v, "intervalMS")) z.interval_ms = integer(x, "poolSizing.intervalMS", 10, kMaxMs);
   }
   if (auto *v = get("maxOpenPools")) o.max_open_pools = static_cast<int>(integer(v, "maxOpenPools", 0, kMaxPool));
+  if (auto *v = get("maxTrackedDatabases"))
+    o.max_tracked_databases = integer(v, "maxTrackedDatabases", 16, 100000000);
   if (auto *v = get("routes")) {
     if (!cJSON_IsArray(v)) bad("routes must be an array");
     size_t i = 0;

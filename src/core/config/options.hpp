@@ -55,6 +55,9 @@ struct Options {
   std::vector<DedicatedPoolOptions> db_specific;
   std::vector<RouteOptions> routes;
   int max_open_pools = 0;  // 0: no cap on open dedicated pools
+  // Databases each per-database table (routing, usage, a model's setup) remembers at most;
+  // the least recently used are forgotten first (see Router, Usage, Model).
+  int64_t max_tracked_databases = 10000;
   PoolSizing pool_sizing;  // dynamic sizing of the shared pool
   bool allow_system_databases = false;
   bool recover_on_start = false;               // roll back journals crashed processes left

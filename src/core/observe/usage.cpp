@@ -27,7 +27,7 @@ Usage::PoolUse &Usage::Entry::use_by(uint64_t pool_id) {
   }
   for (PoolUse &p : other_pools)
     if (p.pool_id == pool_id) return p;
-  return other_pools.emplace_back(PoolUse{pool_id, 0});
+  return other_pools.emplace_back(PoolUse{pool_id, 0, false});
 }
 
 Usage::Entry *Usage::Shard::find(const std::string &db, size_t hash) const {
@@ -55,11 +55,22 @@ Usage::Entry &Usage::Shard::find_or_add(const std::string &db, size_t hash) {
   entries.push_back(std::make_unique<Entry>());
   Entry *e = entries.back().get();
   e->db = db;
+  e->hash = hash;
   size_t mask = slots.size() - 1;
   size_t i = hash & mask;
   while (slots[i].entry != nullptr) i = (i + 1) & mask;
   slots[i] = Slot{hash, e};
   return *e;
+}
+
+void Usage::Shard::reindex() {
+  std::fill(slots.begin(), slots.end(), Slot{});
+  size_t mask = slots.size() - 1;
+  for (const auto &e : entries) {
+    size_t i = e->hash & mask;
+    while (slots[i].entry != nullptr) i = (i + 1) & mask;
+    slots[i] = Slot{e->hash, e.get()};
+  }
 }
 
 void Usage::add_pool(uint64_t pool_id, const std::string &label) {
@@ -164,9 +175,14 @@ void Usage::merge_locked(Log &log) {
   for (size_t k = 0; k < log.size; ++k) {
     const Record &r = log.records[k];
     if (r.db.empty()) continue;
-    Entry &u = found[k] != nullptr && found[k]->db == r.db
-                   ? *found[k]
-                   : shards_[shard_index(hashes[k])].find_or_add(r.db, hashes[k]);
+    Entry *u_ptr = found[k];
+    if (u_ptr == nullptr || u_ptr->db != r.db) {
+      Shard &s = shards_[shard_index(hashes[k])];
+      size_t before = s.entries.size();
+      u_ptr = &s.find_or_add(r.db, hashes[k]);
+      if (s.entries.size() != before) size_.fetch_add(1, std::memory_order_relaxed);
+    }
+    Entry &u = *u_ptr;
     ++u.operations;
     if (!r.ok) ++u.errors;
     u.total_latency_us += r.latency_us;
@@ -175,6 +191,7 @@ void Usage::merge_locked(Log &log) {
     PoolUse &use = u.use_by(r.pool_id);
     if (r.ok && r.epoch != 0 && use.epoch != r.epoch) {
       use.epoch = r.epoch;  // its first success since the pool opened
+      use.connected = true;
       connects.push_back(Connect{r.db, r.pool_id});
     }
   }
@@ -200,6 +217,57 @@ void Usage::merge_locked(Log &log) {
       if (PoolInfo *p = pool_locked(c.pool_id)) events_->emit(Event{EventType::connect, std::move(c.db), p->label});
   }
   log.size = 0;
+  if (size_.load(std::memory_order_relaxed) > max_databases_) forget_oldest();
+}
+
+void Usage::lock_all(std::unique_lock<std::mutex> (&locks)[kShards]) {
+  for (size_t i = 0; i < kShards; ++i) locks[i] = std::unique_lock<std::mutex>(shards_[i].mu);
+}
+
+// Least recently used first. Plain: one pass that sorts the table by last use, every
+// max_databases_ / 4 new databases, so each new database pays for about four entries' worth.
+void Usage::forget_oldest() {
+  struct Gone {
+    std::string db;
+    uint64_t pool_id;
+  };
+  std::vector<Gone> disconnects;
+  {
+    std::unique_lock<std::mutex> locks[kShards];
+    lock_all(locks);
+    size_t size = size_.load(std::memory_order_relaxed);
+    if (size <= max_databases_) return;
+    std::vector<Entry *> all;
+    all.reserve(size);
+    for (Shard &s : shards_)
+      for (auto &e : s.entries) all.push_back(e.get());
+    size_t drop = all.size() - max_databases_ * 3 / 4;
+    std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(drop), all.end(),
+                     [](const Entry *a, const Entry *b) { return a->last_used_ms < b->last_used_ms; });
+    for (size_t i = 0; i < drop; ++i) {
+      Entry &e = *all[i];
+      ++forgotten_.databases;
+      forgotten_.operations += e.operations;
+      forgotten_.errors += e.errors;
+      forgotten_.total_latency_us += e.total_latency_us;
+      e.for_each_pool([&](const PoolUse &p) {
+        if (p.connected) disconnects.push_back(Gone{e.db, p.pool_id});
+      });
+      e.db.clear();  // the mark: removed below (no database has an empty name)
+    }
+    for (Shard &s : shards_) {
+      size_t before = s.entries.size();
+      s.entries.erase(std::remove_if(s.entries.begin(), s.entries.end(), [](const auto &e) { return e->db.empty(); }),
+                      s.entries.end());
+      if (s.entries.size() != before) s.reindex();
+    }
+    size_.fetch_sub(drop, std::memory_order_relaxed);
+  }
+  if (disconnects.empty()) return;
+  std::lock_guard<std::mutex> lock(pools_mu_);
+  for (Gone &g : disconnects)
+    if (PoolInfo *p = pool_locked(g.pool_id))
+      events_->emit(Event{EventType::disconnect, std::move(g.db), p->label, "forgotten"});
 }
 
 Usage::Commands Usage::commands_of(uint64_t pool_id) {
@@ -219,10 +287,10 @@ void Usage::flush() {
 template <class F>
 void Usage::for_each(F &&visit) {
   flush();
-  for (const Shard &s : shards_) {
-    std::lock_guard<std::mutex> lock(s.mu);
-    for (const auto &u : s.entries) visit(*u);
-  }
+  std::unique_lock<std::mutex> locks[kShards];
+  lock_all(locks);
+  for (Shard &s : shards_)
+    for (auto &u : s.entries) visit(*u);
 }
 
 std::vector<std::string> Usage::served_by(uint64_t pool_id) {
@@ -236,26 +304,42 @@ std::vector<std::string> Usage::served_by(uint64_t pool_id) {
   return out;
 }
 
-std::vector<std::string> Usage::connected_in(uint64_t pool_id, uint64_t epoch) {
+std::vector<std::string> Usage::disconnect_all(uint64_t pool_id, uint64_t epoch) {
   std::vector<std::string> out;
   if (epoch == 0) return out;
-  for_each([&](const Entry &u) {
-    u.for_each_pool([&](const PoolUse &p) {
-      if (p.pool_id == pool_id && p.epoch == epoch) out.push_back(u.db);
-    });
+  for_each([&](Entry &u) {
+    PoolUse *use = u.pool.pool_id == pool_id ? &u.pool : nullptr;
+    for (PoolUse &p : u.other_pools)
+      if (p.pool_id == pool_id) use = &p;
+    if (use != nullptr && use->epoch == epoch && use->connected) {
+      use->connected = false;  // forgetting it later raises no second disconnect
+      out.push_back(u.db);
+    }
   });
   std::sort(out.begin(), out.end());
   return out;
 }
 
-std::vector<DbUsage> Usage::top(size_t n) {
+std::vector<DbUsage> Usage::top(size_t n, Forgotten *forgotten) {
   std::vector<DbUsage> all;
-  for_each([&](const Entry &u) { all.push_back(u.report()); });
+  flush();
+  {
+    std::unique_lock<std::mutex> locks[kShards];
+    lock_all(locks);
+    for (const Shard &s : shards_)
+      for (const auto &u : s.entries) all.push_back(u->report());
+    if (forgotten != nullptr) *forgotten = forgotten_;
+  }
   std::sort(all.begin(), all.end(), [](const DbUsage &a, const DbUsage &b) {
     return a.operations != b.operations ? a.operations > b.operations : a.db < b.db;
   });
   if (n > 0 && all.size() > n) all.resize(n);
   return all;
+}
+
+size_t Usage::size() {
+  flush();
+  return size_.load(std::memory_order_relaxed);
 }
 
 bool Usage::find(const std::string &db, DbUsage *out) {

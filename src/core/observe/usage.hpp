@@ -2,6 +2,7 @@
 // wrapper served, whichever pool served it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -35,9 +36,17 @@ class Events;
 // The merge also tells when a database first succeeds in a pool's opening (its epoch) and
 // emits the connect event then; it holds the log while it emits, so that a pool closing (which
 // merges first) emits its disconnects after every connect it has caused.
+//
+// The table is bounded, for processes whose tenants come and go: beyond `max_databases`
+// entries, the least recently used quarter is forgotten (a pass over the table, once every
+// max_databases / 4 new databases). Their counts are kept as one aggregate (forgotten()), so
+// that totals still add up; a database that comes back starts a new entry. One still connected
+// in its pool's opening gets its `disconnect` (reason "forgotten") then, so that every
+// `connect` has one, and its next success raises `connect` again.
 class Usage {
  public:
-  explicit Usage(std::shared_ptr<Events> events) : events_(std::move(events)) {}
+  explicit Usage(std::shared_ptr<Events> events, size_t max_databases = 10000)
+      : events_(std::move(events)), max_databases_(max_databases < 4 ? 4 : max_databases) {}
   Usage(const Usage &) = delete;
   Usage &operator=(const Usage &) = delete;
 
@@ -64,19 +73,29 @@ class Usage {
 
   // The databases pool `pool_id` has served, sorted.
   std::vector<std::string> served_by(uint64_t pool_id);
-  // The databases that succeeded in pool `pool_id`'s opening `epoch` (its connected ones).
-  std::vector<std::string> connected_in(uint64_t pool_id, uint64_t epoch);
-  std::vector<DbUsage> top(size_t n);  // most operations first; n == 0: all
+  // The databases that succeeded in pool `pool_id`'s opening `epoch` (its connected ones),
+  // which are connected no more: the pool calls this when that opening closes.
+  std::vector<std::string> disconnect_all(uint64_t pool_id, uint64_t epoch);
+  // The databases forgotten so far (each time one was), and what they had counted.
+  struct Forgotten {
+    uint64_t databases = 0, operations = 0, errors = 0, total_latency_us = 0;
+  };
+  // Most operations first; n == 0: all. `forgotten` (when given) is read at the same moment,
+  // so that the two add up to every operation recorded.
+  std::vector<DbUsage> top(size_t n, Forgotten *forgotten = nullptr);
   bool find(const std::string &db, DbUsage *out);
+  size_t size();  // databases in the table
 
  private:
   struct PoolUse {
     uint64_t pool_id = 0;
     uint64_t epoch = 0;  // the pool's opening of the database's last success through it
+    bool connected = false;  // its connect raised, its disconnect not yet
   };
   // 128 bytes, aligned: the two lines a merge touches are fetched as one pair.
   struct alignas(128) Entry {
     std::string db;
+    size_t hash = 0;
     uint64_t operations = 0, errors = 0, total_latency_us = 0;
     int64_t last_used_ms = 0;
     PoolUse pool;                      // the first pool that served it (most have one)
@@ -102,6 +121,7 @@ class Usage {
     Entry *find(const std::string &db, size_t hash) const;
     Entry *candidate(size_t hash) const;  // the first entry with this hash, if any
     Entry &find_or_add(const std::string &db, size_t hash);
+    void reindex();  // the slots again, from the entries (after some were removed)
   };
   struct Record {
     std::string db;  // assigned in place: its buffer is reused; empty for a command
@@ -123,14 +143,19 @@ class Usage {
   };
   Log &this_thread_log();
   void merge_locked(Log &log);  // log.mu held
+  void forget_oldest();  // log.mu held: back to 3/4 of max_databases_
   PoolInfo *pool_locked(uint64_t pool_id);  // pools_mu_ held
   template <class F>
-  void for_each(F &&visit);  // every entry after a flush, one shard locked at a time
+  void for_each(F &&visit);  // every entry after a flush, every shard locked
+  void lock_all(std::unique_lock<std::mutex> (&locks)[kShards]);  // in index order
   static size_t hash_of(const std::string &db) { return std::hash<std::string>{}(db); }
   static size_t shard_index(size_t hash) { return (hash >> 56) % kShards; }
   Shard &shard_of(size_t hash) { return shards_[shard_index(hash)]; }
 
   std::shared_ptr<Events> events_;
+  const size_t max_databases_;
+  std::atomic<size_t> size_{0};  // entries, in every shard
+  Forgotten forgotten_;          // under every shard's lock
   std::mutex pools_mu_;
   std::vector<PoolInfo> pools_;
   Shard shards_[kShards];

@@ -1,6 +1,7 @@
 #include "ops/model.hpp"
 #include "base/hot.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/db_name.hpp"
@@ -59,7 +60,8 @@ void append_index(bson_t *array, uint32_t i, const bson_t *spec) {
 
 Model::Model(std::shared_ptr<Wrapper> wrapper, std::string collection, DocView opts)
     : wrapper_(std::move(wrapper)), collection_(std::move(collection)),
-      create_options_(make_bson()), indexes_(make_bson()) {
+      create_options_(make_bson()), indexes_(make_bson()),
+      turnover_at_(static_cast<size_t>(std::max<int64_t>(1, wrapper_->options().max_tracked_databases / 2))) {
   check_collection_name(collection_);
   Doc o(opts, "model options");
   bson_iter_t it;
@@ -100,17 +102,34 @@ PM_HOT void Model::ensure(mongoc_client_t *client, const std::string &db) const 
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (ready_.count(db) != 0) return;
+    if (auto node = older_.extract(db)) {  // used again: back to the recent ones, no allocation
+      ready_.insert(std::move(node));
+      if (ready_.size() >= turnover_at_) turn_over_locked();
+      return;
+    }
   }
   // Applying twice (two threads racing on a new database) is harmless: both steps are
   // idempotent, so no lock is held during I/O.
   apply(client, db);
   std::lock_guard<std::mutex> lock(mu_);
   ready_.insert(db);
+  if (ready_.size() >= turnover_at_) turn_over_locked();
+}
+
+void Model::turn_over_locked() const {
+  older_.swap(ready_);
+  ready_.clear();  // the older names go; the buckets stay
 }
 
 void Model::forget(const std::string &db) const {
   std::lock_guard<std::mutex> lock(mu_);
   ready_.erase(db);
+  older_.erase(db);
+}
+
+size_t Model::ready_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ready_.size() + older_.size();
 }
 
 void Model::apply(mongoc_client_t *client, const std::string &db) const {

@@ -27,9 +27,12 @@ class Model {
   void ensure(mongoc_client_t *client, const std::string &db) const;
   // After the collection was dropped in `db`: apply the setup again on next use there.
   void forget(const std::string &db) const;
+  // Databases whose setup is remembered as done (statistics).
+  size_t ready_count() const;
 
  private:
   void apply(mongoc_client_t *client, const std::string &db) const;
+  void turn_over_locked() const;  // mu_ held
 
   std::shared_ptr<Wrapper> wrapper_;
   std::string collection_;
@@ -37,8 +40,14 @@ class Model {
   BsonPtr indexes_;         // the createIndexes "indexes" array, names filled in
   bool has_setup_ = false;
 
+  // The databases set up, bounded like the router's table: those used since the last turnover
+  // in ready_, the others in older_; once ready_ holds half of maxTrackedDatabases, older_ is
+  // forgotten and ready_ becomes older_. A forgotten database is set up again on its next use
+  // (the setup is idempotent: one more round trip). A hit in ready_ costs what it did before
+  // the bound: the lock and one lookup.
   mutable std::mutex mu_;
-  mutable std::unordered_set<std::string> ready_;
+  mutable std::unordered_set<std::string> ready_, older_;
+  size_t turnover_at_;
 };
 
 }  // namespace pm::core

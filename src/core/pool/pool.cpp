@@ -264,8 +264,8 @@ void Pool::close_locked(CloseReason reason) {
   opened_clients_ = 0;
   ready_ = false;
   set_state(PoolState::disconnected);
-  // After every connect this opening caused (connected_in merges the logs first).
-  for (const std::string &db : usage_->connected_in(id_, epoch_.load()))
+  // After every connect this opening caused (disconnect_all merges the logs first).
+  for (const std::string &db : usage_->disconnect_all(id_, epoch_.load()))
     events_->emit(Event{EventType::disconnect, db, config_.label, close_reason_name(reason)});
   log_->info(std::string("pool '") + config_.label + "' closed (" + close_reason_name(reason) + ")");
   events_->emit(Event{EventType::pool_closed, "", config_.label, close_reason_name(reason)});

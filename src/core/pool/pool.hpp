@@ -165,6 +165,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   int in_use() const;
   int64_t last_used_ms() const { return last_used_ms_.load(); }  // steady clock
   uint64_t generation() const { return generation_.load(); }
+  uint64_t errors() const { return errors_.load(); }
+  uint64_t server_errors() const { return server_errors_.load(); }
 
  private:
   Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,

@@ -15,7 +15,8 @@ namespace pm::core {
 
 Router::Router(const Options &options, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
                std::shared_ptr<Usage> usage)
-    : options_(options), log_(std::move(log)), events_(std::move(events)), usage_(std::move(usage)) {
+    : options_(options), log_(std::move(log)), events_(std::move(events)), usage_(std::move(usage)),
+      turnover_at_(static_cast<size_t>(std::max<int64_t>(1, options.max_tracked_databases / 2))) {
   PoolConfig shared{"shared", options.mongo_uri, options.max_pool_size, options.min_free_connections};
   shared.idle_timeout_ms = options.idle_timeout_ms;
   shared.sizing = options.pool_sizing;
@@ -88,6 +89,12 @@ PM_HOT Pool *Router::route(const std::string &db, std::shared_ptr<Pool> &keep) {
 std::shared_ptr<Pool> Router::resolve_locked(const std::string &db) {
   auto it = routed_.find(db);
   if (it != routed_.end()) return it->second;
+  if (auto node = older_.extract(db)) {  // used again: back to the recent names, no allocation
+    std::shared_ptr<Pool> pool = node.mapped();
+    routed_.insert(std::move(node));
+    if (routed_.size() >= turnover_at_) turn_over_locked();
+    return pool;
+  }
   std::shared_ptr<Pool> pool = shared_;
   if (auto e = exact_.find(db); e != exact_.end()) {
     pool = make_pool(db, e->second);
@@ -104,7 +111,44 @@ std::shared_ptr<Pool> Router::resolve_locked(const std::string &db) {
     }
   }
   routed_[db] = pool;
+  if (routed_.size() >= turnover_at_) turn_over_locked();
   return pool;
+}
+
+bool Router::must_keep_locked(const std::string &db, const std::shared_ptr<Pool> &pool) const {
+  if (pool == shared_ || !pool->config().dedicated) return false;
+  if (exact_.count(db) != 0) return true;  // the database's own pool: configured, not cached
+  for (const Rule &rule : rules_)
+    if (rule.pool == pool) return false;  // a sharedPool rule's: the rule keeps it
+  // A rule's pool of this database alone. Forgetting it closes nothing: it is let go of only
+  // when closed and held by no one else (an operation, a cursor, a snapshot), which cannot
+  // change meanwhile since only route() hands it out, under mu_.
+  return pool->is_open() || pool.use_count() > 1;
+}
+
+// older_'s names are forgotten, but for those must_keep_locked keeps; routed_ becomes older_.
+void Router::turn_over_locked() {
+  for (auto it = older_.begin(); it != older_.end();) {
+    if (must_keep_locked(it->first, it->second)) {
+      auto next = std::next(it);
+      routed_.insert(older_.extract(it));
+      it = next;
+      continue;
+    }
+    ++forgotten_;
+    if (it->second != shared_ && it->second.use_count() == 1) {  // a pool let go of: its counts stay
+      dropped_errors_ += it->second->errors();
+      dropped_server_errors_ += it->second->server_errors();
+    }
+    it = older_.erase(it);
+  }
+  older_.swap(routed_);
+  routed_.clear();
+}
+
+Router::Table Router::table() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return Table{routed_.size() + older_.size(), forgotten_, dropped_errors_, dropped_server_errors_};
 }
 
 std::vector<std::shared_ptr<Pool>> Router::set_db(const std::vector<std::string> &names,
@@ -117,6 +161,7 @@ std::vector<std::shared_ptr<Pool>> Router::set_db(const std::vector<std::string>
   for (const std::string &name : names) {
     exact_[name] = spec;
     // A pool replaced here keeps serving the clients it has out and closes with the last one.
+    older_.erase(name);
     routed_[name] = make_pool(name, spec);
     made.push_back(routed_[name]);
   }
@@ -131,16 +176,18 @@ void Router::add_route(RouteOptions route) {
   rules_.push_back(Rule{std::move(route), nullptr});
   routing_ = true;
   // Names routed to the shared pool so far may match the new rule.
-  for (auto it = routed_.begin(); it != routed_.end();)
-    it = it->second == shared_ ? routed_.erase(it) : std::next(it);
+  for (auto *table : {&routed_, &older_})
+    for (auto it = table->begin(); it != table->end();)
+      it = it->second == shared_ ? table->erase(it) : std::next(it);
 }
 
 std::vector<std::shared_ptr<Pool>> Router::pools() const {
   std::vector<std::shared_ptr<Pool>> out{shared_};
   std::unordered_set<const Pool *> seen{shared_.get()};
   std::shared_lock<std::shared_mutex> lock(mu_);
-  for (const auto &[name, pool] : routed_)
-    if (seen.insert(pool.get()).second) out.push_back(pool);
+  for (const auto *table : {&routed_, &older_})
+    for (const auto &[name, pool] : *table)
+      if (seen.insert(pool.get()).second) out.push_back(pool);
   for (const Rule &rule : rules_)
     if (rule.pool && seen.insert(rule.pool.get()).second) out.push_back(rule.pool);
   return out;

@@ -63,9 +63,20 @@ class Router {
   const std::shared_ptr<Pool> &shared_pool() const { return shared_; }
   uint64_t evictions() const { return evictions_.load(); }
 
+  // The routing table, for statistics: names it holds now, names it forgot (each time one
+  // was), and the failures counted by the dedicated pools it let go of.
+  struct Table {
+    size_t databases = 0;
+    uint64_t forgotten = 0;
+    uint64_t dropped_pool_errors = 0, dropped_pool_server_errors = 0;
+  };
+  Table table() const;
+
  private:
   std::shared_ptr<Pool> make_pool(const std::string &label, const PoolSpec &spec) const;
   std::shared_ptr<Pool> resolve_locked(const std::string &db);
+  void turn_over_locked();
+  bool must_keep_locked(const std::string &db, const std::shared_ptr<Pool> &pool) const;
   void maintain_every(int64_t ms);  // shortens the period for a timed duty of `ms`
   void maintain_for(const PoolSpec &spec) {
     if (spec.auto_close) maintain_every(spec.ttl_ms);
@@ -88,9 +99,20 @@ class Router {
     std::shared_ptr<Pool> pool;  // sharedPool rules: the one pool of all their databases
   };
   std::vector<Rule> rules_;
-  // Every routed database seen so far, to its pool (the shared one included, so that a name
-  // is matched against the rules once).
-  std::unordered_map<std::string, std::shared_ptr<Pool>> routed_;
+  // Routed databases, to their pools (the shared one included, so that a name is matched
+  // against the rules once, not on every operation). Bounded for processes whose tenants come
+  // and go: names used since the last turnover are in routed_, the others in older_; once
+  // routed_ holds half of maxTrackedDatabases names, older_ is forgotten and routed_ becomes
+  // older_ (a name found in older_ moves back to routed_). A forgotten name is matched against
+  // the rules again when it comes back, and the rules only grow at the end, so it gets the same
+  // outcome: the shared pool, a sharedPool rule's pool, or a new pool of the same rule. What is
+  // more than a cache entry is kept (must_keep_locked): a database's own pool (exact_), and a
+  // rule's per-database pool that is open or held by anyone.
+  std::unordered_map<std::string, std::shared_ptr<Pool>> routed_, older_;
+  size_t turnover_at_;
+  uint64_t forgotten_ = 0;                 // under mu_
+  uint64_t dropped_errors_ = 0;            // under mu_: errors of the pools let go of
+  uint64_t dropped_server_errors_ = 0;     // under mu_
   std::atomic<uint64_t> evictions_{0};
   std::atomic<int64_t> period_ms_{1000};
 };
