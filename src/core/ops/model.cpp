@@ -57,8 +57,8 @@ void append_index(bson_t *array, uint32_t i, const bson_t *spec) {
 
 }  // namespace
 
-Model::Model(std::shared_ptr<Wrapper> wrapper, std::string collection, DocView opts)
-    : wrapper_(std::move(wrapper)), collection_(std::move(collection)),
+Model::Model(std::shared_ptr<const OpsContext> context, std::string collection, DocView opts)
+    : context_(std::move(context)), collection_(std::move(collection)),
       create_options_(make_bson()), indexes_(make_bson()) {
   check_collection_name(collection_);
   Doc o(opts, "model options");

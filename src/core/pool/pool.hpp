@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/clock.hpp"
+#include "config/options.hpp"
 
 namespace pm::core {
 
@@ -57,16 +58,6 @@ class Lease {
   uint64_t generation_ = 0;
 };
 
-// Dynamic sizing (the connection-factory note): the pool's size limit moves between min and
-// max by utilisation (peak connections in use / limit) measured over each interval.
-struct PoolSizing {
-  bool enabled = false;
-  int min = 1;
-  int max = 10;
-  double scale_up_at = 0.8;
-  double scale_down_at = 0.3;
-  int64_t interval_ms = 1000;
-};
 
 // A point-in-time view of a pool, for statistics.
 struct PoolSnapshot {
