@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 
 namespace pm::core {
 
@@ -76,6 +77,11 @@ JsonWriter &JsonWriter::value(double d) {
   std::snprintf(buf, sizeof buf, "%.15g", d);
   if (std::strtod(buf, nullptr) != d) std::snprintf(buf, sizeof buf, "%.17g", d);
   return raw(buf);
+}
+
+std::string JsonWriter::take() {
+  if (!first_.empty() || after_key_) throw std::logic_error("JsonWriter: an object or array was left open");
+  return std::move(out_);
 }
 
 JsonWriter &JsonWriter::raw(std::string_view json) {

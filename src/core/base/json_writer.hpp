@@ -32,7 +32,8 @@ class JsonWriter {
   // A value that is already JSON (a document's Extended JSON, say).
   JsonWriter &raw(std::string_view json);
 
-  std::string take() { return std::move(out_); }
+  // The text; throws std::logic_error when an object or array was left open (a bug).
+  std::string take();
 
  private:
   JsonWriter &open(char c);

@@ -625,7 +625,7 @@ std::string ImportReport::to_json() const {
   j.end_array();
   if (stopped) j.key("stopped").value(true);
   if (error) j.key("error").value(*error);
-  j.key("ok").value(ok());
+  j.key("ok").value(ok()).end_object();
   return j.take();
 }
 
