@@ -38,12 +38,13 @@ int pm_wrapper_start_compensating(pm_wrapper *wrapper, const void *opts, size_t 
 int pm_session_rollback_report(const pm_session *session, char **json) {
   if (json != nullptr) *json = nullptr;
   if (session == nullptr || json == nullptr) return PM_EINVAL;
-  std::optional<std::string> r = session->impl->rollback_report();
-  if (!r) return PM_EINVAL;  // a native session makes no report
-  if (r->empty()) return PM_OK;
-  *json = static_cast<char *>(std::malloc(r->size() + 1));
+  std::optional<std::string> report = session->impl->rollback_report();
+  if (!report) return PM_EINVAL;  // a native session makes no report
+  const std::string &r = *report;
+  if (r.empty()) return PM_OK;
+  *json = static_cast<char *>(std::malloc(r.size() + 1));
   if (*json == nullptr) return PM_EINTERNAL;
-  std::memcpy(*json, r->c_str(), r->size() + 1);
+  std::memcpy(*json, r.c_str(), r.size() + 1);
   return PM_OK;
 }
 
