@@ -19,8 +19,8 @@ int pm_cursor_next_json(pm_cursor *cursor, pm_json_mode mode, const char **json,
   return capi::guard(err, [&] {
     if (cursor == nullptr) capi::null_argument("cursor");
     const bson_t *doc = cursor->impl->next();
-    if (doc) cursor->impl->json = core::to_json(doc, mode == PM_JSON_CANONICAL);
-    if (json) *json = doc ? cursor->impl->json.c_str() : nullptr;
+    if (doc) cursor->json = core::to_json(doc, mode == PM_JSON_CANONICAL);
+    if (json) *json = doc ? cursor->json.c_str() : nullptr;
     return doc ? 1 : 0;
   });
 }

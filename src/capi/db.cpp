@@ -44,7 +44,7 @@ int give_optional(std::optional<core::Bytes> &&doc, pm_buf *out) {
 }
 
 int give_cursor(std::unique_ptr<core::Cursor> cursor, pm_cursor **out) {
-  *out = new pm_cursor{std::move(cursor)};
+  *out = new pm_cursor{std::move(cursor), {}};
   return PM_OK;
 }
 
@@ -153,7 +153,7 @@ int pm_db_find_one_and_update(pm_db *db, const void *filter, size_t filter_len,
   return capi::guard(err, [&] {
     reset(out);
     return give_optional(db_of(db).find_one_and_modify(
-                             core::Db::Modify::update, capi::view(filter, filter_len),
+                             core::Modify::update, capi::view(filter, filter_len),
                              capi::view(update, update_len), capi::view(opts, opts_len)),
                          out);
   });
@@ -165,7 +165,7 @@ int pm_db_find_one_and_replace(pm_db *db, const void *filter, size_t filter_len,
   return capi::guard(err, [&] {
     reset(out);
     return give_optional(db_of(db).find_one_and_modify(
-                             core::Db::Modify::replace, capi::view(filter, filter_len),
+                             core::Modify::replace, capi::view(filter, filter_len),
                              capi::view(replacement, replacement_len),
                              capi::view(opts, opts_len)),
                          out);
@@ -176,7 +176,7 @@ int pm_db_find_one_and_delete(pm_db *db, const void *filter, size_t filter_len,
                               const void *opts, size_t opts_len, pm_buf *out, pm_error *err) {
   return capi::guard(err, [&] {
     reset(out);
-    return give_optional(db_of(db).find_one_and_modify(core::Db::Modify::remove,
+    return give_optional(db_of(db).find_one_and_modify(core::Modify::remove,
                                                        capi::view(filter, filter_len), {},
                                                        capi::view(opts, opts_len)),
                          out);

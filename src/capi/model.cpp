@@ -13,9 +13,9 @@ int pm_model_new(pm_wrapper *wrapper, const char *collection, const void *opts, 
     *out = nullptr;
     if (wrapper == nullptr) capi::null_argument("wrapper");
     if (collection == nullptr) capi::null_argument("collection");
-    auto impl = std::make_shared<core::Model>(wrapper->impl, collection, capi::view(opts, opts_len));
+    auto impl = std::make_shared<core::Model>(wrapper->impl->ops_context(), collection, capi::view(opts, opts_len));
     wrapper->impl->register_model(impl);
-    *out = new pm_model{std::move(impl)};
+    *out = new pm_model{std::move(impl), wrapper->impl.get()};
     return PM_OK;
   });
 }
@@ -32,8 +32,8 @@ PM_HOT int pm_model_db(pm_model *model, const char *db_name, pm_db **out, pm_err
     *out = nullptr;
     if (model == nullptr) capi::null_argument("model");
     bool by_default = false;
-    std::string name = model->impl->wrapper()->resolve_db_name(db_name, &by_default);
-    *out = new pm_db{std::make_shared<core::Db>(model->impl, std::move(name), by_default)};
+    std::string name = model->wrapper->resolve_db_name(db_name, &by_default);
+    *out = new pm_db{std::make_shared<core::Db>(model->impl, std::move(name), by_default), model->wrapper};
     return PM_OK;
   });
 }

@@ -1,8 +1,5 @@
-// pm_session_*: native transactions.
+// pm_session_*: transactions, native or compensating (the core decides what each call does).
 #include "shim.hpp"
-
-#include <cstdlib>
-#include <cstring>
 
 using namespace pm;
 
@@ -22,7 +19,7 @@ int pm_wrapper_start_session(pm_wrapper *wrapper, const char *db, const void *op
     *out = nullptr;
     if (wrapper == nullptr) capi::null_argument("wrapper");
     std::string name = wrapper->impl->resolve_db_name(db);
-    *out = new pm_session{std::make_shared<core::Session>(wrapper->impl, name, capi::view(opts, opts_len)), nullptr};
+    *out = new pm_session{wrapper->impl->start_session(name, capi::view(opts, opts_len)), wrapper->impl};
     return PM_OK;
   });
 }
@@ -33,17 +30,17 @@ int pm_wrapper_start_compensating(pm_wrapper *wrapper, const void *opts, size_t 
     if (out == nullptr) capi::null_argument("out");
     *out = nullptr;
     if (wrapper == nullptr) capi::null_argument("wrapper");
-    auto comp = std::make_shared<core::Compensation>(
-        wrapper->impl, core::CompensationOptions::parse(capi::view(opts, opts_len)));
-    *out = new pm_session{nullptr, std::move(comp)};
+    *out = new pm_session{wrapper->impl->start_compensating(capi::view(opts, opts_len)), wrapper->impl};
     return PM_OK;
   });
 }
 
 int pm_session_rollback_report(const pm_session *session, char **json) {
   if (json != nullptr) *json = nullptr;
-  if (session == nullptr || json == nullptr || !session->comp) return PM_EINVAL;
-  std::string r = session->comp->last_report();
+  if (session == nullptr || json == nullptr) return PM_EINVAL;
+  std::optional<std::string> report = session->impl->rollback_report();
+  if (!report) return PM_EINVAL;  // a native session makes no report
+  const std::string &r = *report;
   if (r.empty()) return PM_OK;
   *json = static_cast<char *>(std::malloc(r.size() + 1));
   if (*json == nullptr) return PM_EINTERNAL;
@@ -55,7 +52,7 @@ int pm_wrapper_recover(pm_wrapper *wrapper, int64_t older_than_ms, char **report
   if (report_json != nullptr) *report_json = nullptr;
   return capi::guard(err, [&] {
     if (wrapper == nullptr) capi::null_argument("wrapper");
-    std::string r = core::Compensation::recover(*wrapper->impl, wrapper->impl->options().journal_db, older_than_ms);
+    std::string r = wrapper->impl->recover(older_than_ms);
     if (report_json != nullptr) *report_json = capi::give_string(r);
     return PM_OK;
   });
@@ -63,39 +60,28 @@ int pm_wrapper_recover(pm_wrapper *wrapper, int64_t older_than_ms, char **report
 
 int pm_session_start_transaction(pm_session *session, const void *opts, size_t opts_len, pm_error *err) {
   return capi::guard(err, [&] {
-    pm_session &s = session_of(session);
-    if (s.comp) {
-      core::Doc o(capi::view(opts, opts_len), "transaction options");
-      if (!o.empty()) throw core::Error(core::Code::invalid_argument, "a compensating transaction takes no options");
-      s.comp->begin();
-    } else {
-      s.impl->start_transaction(capi::view(opts, opts_len));
-    }
+    session_of(session).impl->start_transaction(capi::view(opts, opts_len));
     return PM_OK;
   });
 }
 
 int pm_session_commit(pm_session *session, pm_error *err) {
   return capi::guard(err, [&] {
-    pm_session &s = session_of(session);
-    if (s.comp) s.comp->commit();
-    else s.impl->commit();
+    session_of(session).impl->commit();
     return PM_OK;
   });
 }
 
 int pm_session_abort(pm_session *session, pm_error *err) {
   return capi::guard(err, [&] {
-    pm_session &s = session_of(session);
-    if (s.comp) s.comp->rollback();
-    else s.impl->abort();
+    session_of(session).impl->abort();
     return PM_OK;
   });
 }
 
 int pm_session_in_transaction(const pm_session *session) {
   if (session == nullptr) return 0;
-  return (session->comp ? session->comp->active() : session->impl->in_transaction()) ? 1 : 0;
+  return session->impl->in_transaction() ? 1 : 0;
 }
 
 int pm_session_with_transaction(pm_session *session, pm_transaction_fn fn, void *user_data,
@@ -105,31 +91,13 @@ int pm_session_with_transaction(pm_session *session, pm_transaction_fn fn, void 
   int rc = capi::guard(err, [&]() -> int {
     if (fn == nullptr) capi::null_argument("fn");
     pm_session &s = session_of(session);
-    if (s.comp) {
-      // Compensating: begin, run, commit on PM_OK, otherwise roll back (the report is kept;
-      // the callback's error is what the caller gets).
-      s.comp->begin();
-      try {
-        callback_rc = fn(session, user_data);
-      } catch (...) {
-        s.comp->rollback();
-        throw;
-      }
-      if (callback_rc < 0) callback_err = *pm_last_error();
-      if (callback_rc == PM_OK) {
-        s.comp->commit();
-        return PM_OK;
-      }
-      s.comp->rollback();
-      return 1;
-    }
     bool committed = s.impl->with_transaction(
         [&] {
           callback_rc = fn(session, user_data);
           if (callback_rc < 0) callback_err = *pm_last_error();  // the failed operation's error
           return callback_rc == PM_OK;
         },
-        capi::view(opts, opts_len), timeout_ms > 0 ? timeout_ms : 120000);
+        capi::view(opts, opts_len), timeout_ms);
     return committed ? PM_OK : 1;
   });
   if (rc != 1) return rc;
@@ -145,8 +113,7 @@ int pm_db_with_session(const pm_db *db, pm_session *session, pm_db **out, pm_err
     *out = nullptr;
     if (db == nullptr) capi::null_argument("db");
     if (session == nullptr) capi::null_argument("session");
-    *out = new pm_db{session->comp ? db->impl->with_compensation(session->comp)
-                                   : db->impl->with_session(session->impl)};
+    *out = new pm_db{db->impl->with_session(session->impl), db->wrapper};
     return PM_OK;
   });
 }

@@ -22,19 +22,25 @@
 struct pm_wrapper {
   std::shared_ptr<pm::core::Wrapper> impl;
 };
+// A model and the dbs bound from it keep their wrapper alive (through the model's context), so
+// the plain pointer stays valid as long as the handle: it is for the calls that go through the
+// wrapper (naming the database, watching), and copying it costs nothing on the hot path.
 struct pm_model {
   std::shared_ptr<pm::core::Model> impl;
+  pm::core::Wrapper *wrapper;
 };
 struct pm_db {
   std::shared_ptr<pm::core::Db> impl;
+  pm::core::Wrapper *wrapper;
 };
 struct pm_cursor {
   std::unique_ptr<pm::core::Cursor> impl;
+  std::string json;  // the JSON form of the current document (pm_cursor_next_json)
 };
-// A native session (impl) or a compensating one (comp): exactly one is set.
+// A native session or a compensating one: the core decides what each call does.
 struct pm_session {
   std::shared_ptr<pm::core::Session> impl;
-  std::shared_ptr<pm::core::Compensation> comp;
+  std::shared_ptr<pm::core::Wrapper> wrapper;  // children keep their parent alive
 };
 struct pm_stream {
   std::shared_ptr<pm::core::EventSource> impl;

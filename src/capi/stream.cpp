@@ -11,13 +11,10 @@ pm_stream **stream_out(pm_stream **out) {
   return out;
 }
 
-int open(core::Wrapper &w, std::shared_ptr<core::Wrapper> keep, core::WatchScope scope, const std::string &db,
-         const std::string &coll, const void *pipeline, size_t pipeline_len, const void *opts, size_t opts_len,
-         pm_stream **out) {
-  auto s = std::make_shared<core::Stream>(w, scope, db, coll, capi::view(pipeline, pipeline_len),
-                                          capi::view(opts, opts_len));
-  w.streams().add(s);
-  *out = new pm_stream{s, std::move(keep), {}};
+int open(core::Wrapper &w, core::WatchScope scope, const std::string &db, const std::string &coll,
+         const void *pipeline, size_t pipeline_len, const void *opts, size_t opts_len, pm_stream **out) {
+  auto s = w.watch(scope, db, coll, capi::view(pipeline, pipeline_len), capi::view(opts, opts_len));
+  *out = new pm_stream{std::move(s), w.shared_from_this(), {}};
   return PM_OK;
 }
 
@@ -30,8 +27,7 @@ int pm_db_watch(pm_db *db, const void *pipeline, size_t pipeline_len, const void
   return capi::guard(err, [&] {
     stream_out(out);
     if (db == nullptr) capi::null_argument("db");
-    auto wrapper = db->impl->model()->wrapper();
-    return open(*wrapper, wrapper, core::WatchScope::collection, db->impl->name(), db->impl->collection(), pipeline,
+    return open(*db->wrapper, core::WatchScope::collection, db->impl->name(), db->impl->collection(), pipeline,
                 pipeline_len, opts, opts_len, out);
   });
 }
@@ -41,7 +37,7 @@ int pm_wrapper_watch_database(pm_wrapper *wrapper, const char *db, const void *p
   return capi::guard(err, [&] {
     stream_out(out);
     if (wrapper == nullptr) capi::null_argument("wrapper");
-    return open(*wrapper->impl, wrapper->impl, core::WatchScope::database, wrapper->impl->resolve_db_name(db), "",
+    return open(*wrapper->impl, core::WatchScope::database, wrapper->impl->resolve_db_name(db), "",
                 pipeline, pipeline_len, opts, opts_len, out);
   });
 }
@@ -51,7 +47,7 @@ int pm_wrapper_watch_cluster(pm_wrapper *wrapper, const void *pipeline, size_t p
   return capi::guard(err, [&] {
     stream_out(out);
     if (wrapper == nullptr) capi::null_argument("wrapper");
-    return open(*wrapper->impl, wrapper->impl, core::WatchScope::cluster, "admin", "", pipeline, pipeline_len, opts,
+    return open(*wrapper->impl, core::WatchScope::cluster, "admin", "", pipeline, pipeline_len, opts,
                 opts_len, out);
   });
 }
@@ -63,7 +59,7 @@ int pm_wrapper_subscribe_stream(pm_wrapper *wrapper, const char *db, const char 
     if (wrapper == nullptr) capi::null_argument("wrapper");
     std::string coll = collection ? collection : "";
     if (coll.find('$') != std::string::npos) throw core::Error(core::Code::invalid_argument, "invalid collection name");
-    auto sub = wrapper->impl->streams().subscribe(*wrapper->impl, wrapper->impl->resolve_db_name(db), coll);
+    auto sub = wrapper->impl->streams().subscribe(wrapper->impl->router(), wrapper->impl->resolve_db_name(db), coll);
     *out = new pm_stream{sub, wrapper->impl, {}};
     return PM_OK;
   });

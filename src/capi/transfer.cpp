@@ -2,8 +2,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "transfer/transfer.hpp"
 #include "shim.hpp"
+#include "transfer/transfer.hpp"
 
 using namespace pm;
 
@@ -28,35 +28,17 @@ core::LineSource line_reader(pm_read_fn read, void *data) {
   return core::ndjson_lines([read, data](char *buf, size_t cap) { return read(buf, cap, data); });
 }
 
-// Runs an import-like call: hands out the report, maps failures to PM_EWRITE, and keeps the
-// report of an import stopped by a bad line.
-int with_report(char **report, pm_error *err, const std::function<std::string()> &body) {
+// Runs an import-like call: hands out its report, and maps what the report says to the
+// return code (a malformed record: PM_EINVAL; refused documents: PM_EWRITE).
+int with_report(char **report, pm_error *err, const std::function<core::ImportReport()> &body) {
   if (report != nullptr) *report = nullptr;
-  std::string failed_report;
-  int rc = capi::guard(err, [&] {
-    std::string r;
-    try {
-      r = body();
-    } catch (const core::Error &e) {
-      std::string msg = e.what();
-      size_t nl = msg.find('\n');
-      if (e.code() != core::Code::invalid_argument || nl == std::string::npos) throw;
-      failed_report = msg.substr(nl + 1);
-      throw core::Error(core::Code::invalid_argument, msg.substr(0, nl));
-    }
-    if (report != nullptr) *report = capi::give_string(r);
-    // The report's top-level count (collections report their own counts after it).
-    if (r.find("\"failures\":0,\"collections\"") == std::string::npos)
-      throw core::Error(core::Code::write, "import: some documents were refused; see the report");
+  return capi::guard(err, [&] {
+    core::ImportReport r = body();
+    if (report != nullptr) *report = capi::give_string(r.to_json());
+    if (r.error) throw core::Error(core::Code::invalid_argument, *r.error);
+    if (r.failures != 0) throw core::Error(core::Code::write, "import: some documents were refused; see the report");
     return PM_OK;
   });
-  if (rc != PM_OK && !failed_report.empty() && report != nullptr && *report == nullptr) {
-    try {
-      *report = capi::give_string(failed_report);
-    } catch (...) {
-    }
-  }
-  return rc;
 }
 
 }  // namespace
@@ -68,7 +50,7 @@ int pm_wrapper_export(pm_wrapper *wrapper, const char *db, pm_write_fn write, vo
   return capi::guard(err, [&] {
     core::Wrapper &w = wrapper_of(wrapper);
     if (write == nullptr) capi::null_argument("write");
-    core::export_database(w, w.resolve_db_name(db),
+    core::export_database(w.router(), w.resolve_db_name(db),
                           [&](const std::string &line) { return write(line.data(), line.size(), write_data) == 0; },
                           progress_of(progress, progress_data));
     return PM_OK;
@@ -86,7 +68,7 @@ int pm_wrapper_export_file(pm_wrapper *wrapper, const char *db, const char *path
     if (f == nullptr)
       throw core::Error(core::Code::invalid_argument, std::string("cannot write ") + path + ": " + std::strerror(errno));
     try {
-      core::export_database(w, name, [&](const std::string &line) {
+      core::export_database(w.router(), name, [&](const std::string &line) {
         return std::fwrite(line.data(), 1, line.size(), f) == line.size() && std::fputc('\n', f) != EOF;
       }, progress_of(progress, progress_data));
     } catch (...) {
@@ -105,7 +87,7 @@ int pm_wrapper_import(pm_wrapper *wrapper, const char *db, pm_read_fn read, void
   return with_report(report, err, [&] {
     core::Wrapper &w = wrapper_of(wrapper);
     if (read == nullptr) capi::null_argument("read");
-    return core::import_database(w, w.resolve_db_name(db), line_reader(read, read_data), import_options(options_json),
+    return core::import_database(w.router(), w.resolve_db_name(db), line_reader(read, read_data), import_options(options_json),
                                  progress_of(progress, progress_data));
   });
 }
@@ -127,7 +109,7 @@ int pm_wrapper_import_file(pm_wrapper *wrapper, const char *db, const char *path
       return n == 0 && std::ferror(file) ? -1 : static_cast<long>(n);
     };
     try {
-      std::string r = core::import_database(w, name, line_reader(read, f), options, progress_of(progress, progress_data));
+      core::ImportReport r = core::import_database(w.router(), name, line_reader(read, f), options, progress_of(progress, progress_data));
       if (!from_stdin) std::fclose(f);
       return r;
     } catch (...) {
@@ -143,7 +125,7 @@ int pm_wrapper_copy_database(pm_wrapper *wrapper, const char *from, const char *
     core::Wrapper &w = wrapper_of(wrapper);
     if (from == nullptr) capi::null_argument("from");
     std::string target = w.destructive_db_name(to, "copy onto");
-    return core::copy_database(w, w.resolve_db_name(from), target, import_options(options_json),
+    return core::copy_database(w.router(), w.resolve_db_name(from), target, import_options(options_json),
                                progress_of(progress, progress_data));
   });
 }
@@ -154,7 +136,7 @@ int pm_wrapper_export_document(pm_wrapper *wrapper, const char *db, pm_buf *out,
     if (out == nullptr) capi::null_argument("out");
     out->data = nullptr;
     out->len = 0;
-    core::BsonPtr doc = core::export_document(w, w.resolve_db_name(db));
+    core::BsonPtr doc = core::export_document(w.router(), w.resolve_db_name(db));
     capi::give(core::to_bytes(doc.get()), out);
     return PM_OK;
   });
@@ -167,14 +149,14 @@ int pm_wrapper_import_document(pm_wrapper *wrapper, const char *db, const void *
     if (doc == nullptr) capi::null_argument("doc");
     // Framed only: each document in it is checked on its own (a counted failure when invalid).
     core::Doc parsed(capi::view(doc, doc_len), "import document", core::Doc::Accept::framing);
-    return core::import_document(w, w.resolve_db_name(db), parsed.get(), import_options(options_json));
+    return core::import_document(w.router(), w.resolve_db_name(db), parsed.get(), import_options(options_json));
   });
 }
 
 int pm_wrapper_drop_database(pm_wrapper *wrapper, const char *db, pm_error *err) {
   return capi::guard(err, [&] {
     core::Wrapper &w = wrapper_of(wrapper);
-    core::drop_database(w, w.destructive_db_name(db, "drop database"));
+    w.drop_database(w.destructive_db_name(db, "drop database"));
     return PM_OK;
   });
 }

@@ -1,6 +1,5 @@
 #include "stats.hpp"
 
-#include <cjson/cJSON.h>
 #include <mongoc/mongoc.h>
 
 #include <cmath>
@@ -9,25 +8,13 @@
 
 #include "base/doc.hpp"
 #include "base/error.hpp"
+#include "base/json_writer.hpp"
 #include "ops/model.hpp"
 #include "wrapper.hpp"
 
 namespace pm::core {
 
 namespace {
-
-struct JsonDeleter {
-  void operator()(cJSON *j) const { cJSON_Delete(j); }
-};
-using Json = std::unique_ptr<cJSON, JsonDeleter>;
-
-std::string print(cJSON *j) {
-  char *text = cJSON_PrintUnformatted(j);
-  if (text == nullptr) throw Error(Code::internal, "cannot render statistics");
-  std::string out(text);
-  cJSON_free(text);
-  return out;
-}
 
 const char *state_name(PoolState s) {
   switch (s) {
@@ -42,44 +29,54 @@ const char *state_name(PoolState s) {
 
 double mb(double bytes) { return std::round(bytes / 1048576.0 * 1000.0) / 1000.0; }
 
-cJSON *pool_json(const PoolSnapshot &p) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "name", p.label.c_str());
-  cJSON_AddStringToObject(o, "uri", p.uri.c_str());
-  cJSON_AddBoolToObject(o, "dedicated", p.dedicated);
-  cJSON_AddStringToObject(o, "state", state_name(p.state));
-  cJSON_AddBoolToObject(o, "open", p.open);
-  cJSON_AddBoolToObject(o, "ready", p.ready);
-  cJSON_AddNumberToObject(o, "maxSize", p.max_size);
-  cJSON_AddNumberToObject(o, "minSize", p.min_size);
-  cJSON_AddNumberToObject(o, "sizeLimit", p.limit);
-  cJSON *c = cJSON_AddObjectToObject(o, "connections");
-  cJSON_AddNumberToObject(c, "open", p.open_connections);
-  cJSON_AddNumberToObject(c, "inUse", p.in_use);
-  cJSON_AddNumberToObject(c, "idle", p.idle);
-  cJSON_AddNumberToObject(c, "waiting", p.waiting);
-  cJSON *pinned = cJSON_AddObjectToObject(o, "pinned");
-  cJSON_AddNumberToObject(pinned, "cursors", p.pinned_cursors);
-  cJSON_AddNumberToObject(pinned, "sessions", p.pinned_sessions);
-  cJSON_AddNumberToObject(pinned, "streams", p.pinned_streams);
-  cJSON_AddNumberToObject(o, "errors", static_cast<double>(p.errors));
-  if (p.last_error.empty()) cJSON_AddNullToObject(o, "lastError");
-  else cJSON_AddStringToObject(o, "lastError", p.last_error.c_str());
-  cJSON_AddNumberToObject(o, "serverErrors", static_cast<double>(p.server_errors));
-  if (p.last_server_error.empty()) cJSON_AddNullToObject(o, "lastServerError");
-  else cJSON_AddStringToObject(o, "lastServerError", p.last_server_error.c_str());
-  cJSON *rt = cJSON_AddObjectToObject(o, "responseTimeMs");
-  cJSON_AddNumberToObject(rt, "commands", static_cast<double>(p.commands));
-  cJSON_AddNumberToObject(rt, "failed", static_cast<double>(p.failed_commands));
-  cJSON_AddNumberToObject(rt, "mean", p.mean_ms);
-  cJSON_AddNumberToObject(rt, "p50", p.p50_ms);
-  cJSON_AddNumberToObject(rt, "p99", p.p99_ms);
-  cJSON_AddNumberToObject(o, "createdMs", static_cast<double>(p.created_ms));
-  if (p.last_used_ms == 0) cJSON_AddNullToObject(o, "lastUsedMs");
-  else cJSON_AddNumberToObject(o, "lastUsedMs", static_cast<double>(p.last_used_ms));
-  cJSON *dbs = cJSON_AddArrayToObject(o, "databases");
-  for (const auto &d : p.databases) cJSON_AddItemToArray(dbs, cJSON_CreateString(d.c_str()));
-  return o;
+// A string, or null when empty.
+void string_or_null(JsonWriter &j, const std::string &s) {
+  if (s.empty()) j.null();
+  else j.value(s);
+}
+
+void pool_json(JsonWriter &j, const PoolSnapshot &p) {
+  j.begin_object()
+      .key("name").value(p.label)
+      .key("uri").value(p.uri)
+      .key("dedicated").value(p.dedicated)
+      .key("state").value(state_name(p.state))
+      .key("open").value(p.open)
+      .key("ready").value(p.ready)
+      .key("maxSize").value(p.max_size)
+      .key("minSize").value(p.min_size)
+      .key("sizeLimit").value(p.limit);
+  j.key("connections").begin_object()
+      .key("open").value(p.open_connections)
+      .key("inUse").value(p.in_use)
+      .key("idle").value(p.idle)
+      .key("waiting").value(p.waiting)
+      .end_object();
+  j.key("pinned").begin_object()
+      .key("cursors").value(p.pinned_cursors)
+      .key("sessions").value(p.pinned_sessions)
+      .key("streams").value(p.pinned_streams)
+      .end_object();
+  j.key("errors").value(p.errors);
+  j.key("lastError");
+  string_or_null(j, p.last_error);
+  j.key("serverErrors").value(p.server_errors);
+  j.key("lastServerError");
+  string_or_null(j, p.last_server_error);
+  j.key("responseTimeMs").begin_object()
+      .key("commands").value(p.commands)
+      .key("failed").value(p.failed_commands)
+      .key("mean").value(p.mean_ms)
+      .key("p50").value(p.p50_ms)
+      .key("p99").value(p.p99_ms)
+      .end_object();
+  j.key("createdMs").value(p.created_ms);
+  j.key("lastUsedMs");
+  if (p.last_used_ms == 0) j.null();
+  else j.value(p.last_used_ms);
+  j.key("databases").begin_array();
+  for (const auto &d : p.databases) j.value(d);
+  j.end_array().end_object();
 }
 
 // A command reply: libmongoc initialises it, we destroy it. Not movable (bson_t).
@@ -116,9 +113,9 @@ double number(const bson_t *doc, const char *key) {
 }  // namespace
 
 std::string general_stats_json(Wrapper &w) {
-  Json root(cJSON_CreateObject());
-  cJSON *pools = cJSON_AddArrayToObject(root.get(), "pools");
-  int open = 0, connections = 0, in_use = 0, waiting = 0;
+  JsonWriter j;
+  j.begin_object().key("pools").begin_array();
+  int count = 0, open = 0, connections = 0, in_use = 0, waiting = 0;
   uint64_t errors = 0, server_errors = 0;
   for (auto &pool : w.router().pools()) {
     PoolSnapshot s = pool->snapshot();
@@ -128,42 +125,45 @@ std::string general_stats_json(Wrapper &w) {
     waiting += s.waiting;
     errors += s.errors;
     server_errors += s.server_errors;
-    cJSON_AddItemToArray(pools, pool_json(s));
+    ++count;
+    pool_json(j, s);
   }
-  cJSON *shared_dbs = cJSON_AddArrayToObject(root.get(), "sharedDatabases");
-  for (const auto &d : w.router().shared_pool()->snapshot().databases)
-    cJSON_AddItemToArray(shared_dbs, cJSON_CreateString(d.c_str()));
-  cJSON *totals = cJSON_AddObjectToObject(root.get(), "totals");
-  cJSON_AddNumberToObject(totals, "pools", cJSON_GetArraySize(pools));
-  cJSON_AddNumberToObject(totals, "openPools", open);
-  cJSON_AddNumberToObject(totals, "connections", connections);
-  cJSON_AddNumberToObject(totals, "inUse", in_use);
-  cJSON_AddNumberToObject(totals, "waiting", waiting);
+  j.end_array().key("sharedDatabases").begin_array();
+  for (const auto &d : w.router().shared_pool()->snapshot().databases) j.value(d);
+  j.end_array();
   // Pools the router let go of (closed, held by no one) took their failures along.
   Router::Table routes = w.router().table();
-  cJSON_AddNumberToObject(totals, "errors", static_cast<double>(errors + routes.dropped_pool_errors));
-  cJSON_AddNumberToObject(totals, "serverErrors",
-                          static_cast<double>(server_errors + routes.dropped_pool_server_errors));
-  cJSON_AddNumberToObject(totals, "evictions", static_cast<double>(w.router().evictions()));
-  cJSON_AddNumberToObject(totals, "streams", static_cast<double>(w.streams().count(nullptr)));
+  j.key("totals").begin_object()
+      .key("pools").value(count)
+      .key("openPools").value(open)
+      .key("connections").value(connections)
+      .key("inUse").value(in_use)
+      .key("waiting").value(waiting)
+      .key("errors").value(errors + routes.dropped_pool_errors)
+      .key("serverErrors").value(server_errors + routes.dropped_pool_server_errors)
+      .key("evictions").value(w.router().evictions())
+      .key("streams").value(w.streams().count(nullptr))
+      .end_object();
   // The per-database tables, bounded by maxTrackedDatabases: what each holds now, and what
   // the databases they forgot had counted (so that per-database figures plus these add up).
   Usage::Forgotten forgotten;
   size_t usage_size = w.usage().top(0, &forgotten).size();
   size_t ready = 0;
   for (const auto &model : w.models()) ready += model->ready_count();
-  cJSON *tables = cJSON_AddObjectToObject(root.get(), "databaseTables");
-  cJSON_AddNumberToObject(tables, "maxTracked", static_cast<double>(w.options().max_tracked_databases));
-  cJSON_AddNumberToObject(tables, "routed", static_cast<double>(routes.databases));
-  cJSON_AddNumberToObject(tables, "routedForgotten", static_cast<double>(routes.forgotten));
-  cJSON_AddNumberToObject(tables, "usage", static_cast<double>(usage_size));
-  cJSON_AddNumberToObject(tables, "modelsReady", static_cast<double>(ready));
-  cJSON *gone = cJSON_AddObjectToObject(tables, "usageForgotten");
-  cJSON_AddNumberToObject(gone, "databases", static_cast<double>(forgotten.databases));
-  cJSON_AddNumberToObject(gone, "operations", static_cast<double>(forgotten.operations));
-  cJSON_AddNumberToObject(gone, "errors", static_cast<double>(forgotten.errors));
-  cJSON_AddStringToObject(root.get(), "state", state_name(w.state()));
-  return print(root.get());
+  j.key("databaseTables").begin_object()
+      .key("maxTracked").value(w.options().max_tracked_databases)
+      .key("routed").value(routes.databases)
+      .key("routedForgotten").value(routes.forgotten)
+      .key("usage").value(usage_size)
+      .key("modelsReady").value(ready)
+      .key("usageForgotten").begin_object()
+          .key("databases").value(forgotten.databases)
+          .key("operations").value(forgotten.operations)
+          .key("errors").value(forgotten.errors)
+          .end_object()
+      .end_object();
+  j.key("state").value(state_name(w.state())).end_object();
+  return j.take();
 }
 
 std::string db_stats_json(Wrapper &w, const std::string &db) {
@@ -172,11 +172,12 @@ std::string db_stats_json(Wrapper &w, const std::string &db) {
   auto db_stats = run_command(w, db, &cmd);
   bson_destroy(&cmd);
 
-  Json root(cJSON_CreateObject());
-  cJSON_AddStringToObject(root.get(), "db", db.c_str());
-  cJSON_AddNumberToObject(root.get(), "sizeMb", mb(number(db_stats->get(), "dataSize")));
-  cJSON_AddNumberToObject(root.get(), "storageSizeMb", mb(number(db_stats->get(), "storageSize")));
-  cJSON *collections = cJSON_AddArrayToObject(root.get(), "collections");
+  JsonWriter j;
+  j.begin_object()
+      .key("db").value(db)
+      .key("sizeMb").value(mb(number(db_stats->get(), "dataSize")))
+      .key("storageSizeMb").value(mb(number(db_stats->get(), "storageSize")))
+      .key("collections").begin_array();
 
   bson_t list = BSON_INITIALIZER;
   BSON_APPEND_INT32(&list, "listCollections", 1);
@@ -201,19 +202,22 @@ std::string db_stats_json(Wrapper &w, const std::string &db) {
     BSON_APPEND_UTF8(&cs, "collStats", name.c_str());
     auto stats = run_command(w, db, &cs);
     bson_destroy(&cs);
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddStringToObject(c, "name", name.c_str());
-    cJSON_AddNumberToObject(c, "documents", number(stats->get(), "count"));
-    cJSON_AddNumberToObject(c, "sizeMb", mb(number(stats->get(), "size")));
-    cJSON_AddNumberToObject(c, "indexes", number(stats->get(), "nindexes"));
-    cJSON_AddItemToArray(collections, c);
+    j.begin_object()
+        .key("name").value(name)
+        .key("documents").value(number(stats->get(), "count"))
+        .key("sizeMb").value(mb(number(stats->get(), "size")))
+        .key("indexes").value(number(stats->get(), "nindexes"))
+        .end_object();
   }
-  cJSON_AddNumberToObject(root.get(), "numCollections", static_cast<double>(names.size()));
+  j.end_array().key("numCollections").value(names.size());
   DbUsage u;
-  if (w.usage().find(db, &u)) cJSON_AddNumberToObject(root.get(), "lastUsedMs", static_cast<double>(u.last_used_ms));
-  else cJSON_AddNullToObject(root.get(), "lastUsedMs");
-  cJSON_AddItemToObject(root.get(), "pool", pool_json(w.router().route(db)->snapshot()));
-  return print(root.get());
+  j.key("lastUsedMs");
+  if (w.usage().find(db, &u)) j.value(u.last_used_ms);
+  else j.null();
+  j.key("pool");
+  pool_json(j, w.router().route(db)->snapshot());
+  j.end_object();
+  return j.take();
 }
 
 std::string list_databases_json(Wrapper &w) {
@@ -230,7 +234,8 @@ std::string list_databases_json(Wrapper &w) {
     bson_destroy(&reply);
     throw Error::from_driver(error, "listDatabases");
   }
-  Json root(cJSON_CreateArray());
+  JsonWriter j;
+  j.begin_array();
   bson_iter_t it, dbs;
   if (bson_iter_init_find(&it, &reply, "databases") && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &dbs)) {
     while (bson_iter_next(&dbs)) {
@@ -241,29 +246,32 @@ std::string list_databases_json(Wrapper &w) {
       bson_t entry;
       bson_init_static(&entry, data, len);
       bson_iter_t f;
-      cJSON *o = cJSON_CreateObject();
-      cJSON_AddStringToObject(o, "name", bson_iter_init_find(&f, &entry, "name") ? bson_iter_utf8(&f, nullptr) : "");
-      cJSON_AddNumberToObject(o, "sizeMb", mb(number(&entry, "sizeOnDisk")));
-      cJSON_AddBoolToObject(o, "empty", bson_iter_init_find(&f, &entry, "empty") && bson_iter_as_bool(&f));
-      cJSON_AddItemToArray(root.get(), o);
+      j.begin_object()
+          .key("name").value(bson_iter_init_find(&f, &entry, "name") && BSON_ITER_HOLDS_UTF8(&f) ? bson_iter_utf8(&f, nullptr) : "")
+          .key("sizeMb").value(mb(number(&entry, "sizeOnDisk")))
+          .key("empty").value(bson_iter_init_find(&f, &entry, "empty") && bson_iter_as_bool(&f))
+          .end_object();
     }
   }
   bson_destroy(&reply);
-  return print(root.get());
+  j.end_array();
+  return j.take();
 }
 
 std::string usage_json(Wrapper &w, size_t top_n) {
-  Json root(cJSON_CreateArray());
+  JsonWriter j;
+  j.begin_array();
   for (const DbUsage &u : w.usage().top(top_n)) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "db", u.db.c_str());
-    cJSON_AddNumberToObject(o, "operations", static_cast<double>(u.operations));
-    cJSON_AddNumberToObject(o, "errors", static_cast<double>(u.errors));
-    cJSON_AddNumberToObject(o, "lastUsedMs", static_cast<double>(u.last_used_ms));
-    cJSON_AddNumberToObject(o, "meanLatencyMs", u.mean_latency_ms());
-    cJSON_AddItemToArray(root.get(), o);
+    j.begin_object()
+        .key("db").value(u.db)
+        .key("operations").value(u.operations)
+        .key("errors").value(u.errors)
+        .key("lastUsedMs").value(u.last_used_ms)
+        .key("meanLatencyMs").value(u.mean_latency_ms())
+        .end_object();
   }
-  return print(root.get());
+  j.end_array();
+  return j.take();
 }
 
 namespace {

@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <chrono>
 
-#include "txn/compensation.hpp"
 #include "base/db_name.hpp"
 #include "base/error.hpp"
-#include "ops/model.hpp"
 #include "base/redact.hpp"
 #include "base/thread_name.hpp"
+#include "ops/model.hpp"
+#include "transfer/transfer.hpp"
+#include "txn/compensation.hpp"
+#include "txn/session.hpp"
 
 namespace pm::core {
 
@@ -58,7 +60,7 @@ std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
                 std::to_string(w->options_.max_pool_size) + ", coldStart " +
                 (w->options_.cold_start ? "true" : "false") + ")");
   w->router_.connect_eager();
-  if (w->options_.recover_on_start) Compensation::recover(*w, w->options_.journal_db, 0);
+  if (w->options_.recover_on_start) w->recover(0);
   // The thread holds a plain pointer: the destructor stops it before anything it uses goes.
   Wrapper *raw = w.get();
   w->maintenance_ = std::thread([raw] {
@@ -117,17 +119,8 @@ PM_HOT std::string Wrapper::resolve_db_name(const char *name, bool *defaulted) c
   return name;
 }
 
-// The one rule for destructive calls: they name their database. Falling back to the default
-// would turn an empty string (a missing argument, a bug upstream) into the loss of the
-// application's main database.
-void Wrapper::refuse_default_for(const char *what) const {
-  throw Error(Code::invalid_db_name,
-              std::string(what) + ": no database named; a destructive call never falls back to the "
-                                  "default database (name it explicitly)");
-}
-
 std::string Wrapper::destructive_db_name(const char *name, const char *what) const {
-  if (name == nullptr || *name == '\0') refuse_default_for(what);
+  if (name == nullptr || *name == '\0') core::refuse_default_for(what);
   check_db_name(name);
   return name;
 }
@@ -196,6 +189,32 @@ void Wrapper::close() {
 void Wrapper::force_close_all() {
   for (auto &pool : router_.pools()) pool->force_close();
   log_->info("all pools force-closed");
+}
+
+std::shared_ptr<Session> Wrapper::start_session(const std::string &db, DocView opts) {
+  return std::make_shared<NativeSession>(router_, db, opts);
+}
+
+std::shared_ptr<Session> Wrapper::start_compensating(DocView opts) {
+  return std::make_shared<CompensatingSession>(shared_router(), CompensationOptions::parse(opts));
+}
+
+std::string Wrapper::recover(int64_t older_than_ms) {
+  return CompensatingSession::recover(router_, *log_, options_.journal_db, older_than_ms);
+}
+
+std::shared_ptr<EventSource> Wrapper::watch(WatchScope scope, const std::string &db, const std::string &collection,
+                                            DocView pipeline, DocView opts) {
+  auto s = std::make_shared<Stream>(router_, scope, db, collection, pipeline, opts);
+  streams_.add(s);
+  return s;
+}
+
+void Wrapper::drop_database(const std::string &db) {
+  streams_.close(&db);  // before the drop: its streams would only see an invalidate
+  core::drop_database(router_, db);
+  streams_.close(&db);
+  forget_database(db);
 }
 
 }  // namespace pm::core

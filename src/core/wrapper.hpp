@@ -1,5 +1,8 @@
-// The wrapper: options, logging, events, the router that owns every pool, and the one
-// maintenance thread (TTL and idle closing, sizing, merging usage logs).
+// The wrapper, the composition root: it builds the options, logging, events, usage counts and
+// the router that owns every pool, and hands each component of the core what that component
+// uses (a model gets an OpsContext, a session the router, ...), never itself. It also runs the
+// one maintenance thread (TTL and idle closing, sizing, merging usage logs) and the
+// operations that span components (dropping a database ends its streams and models' caches).
 #pragma once
 
 #include <atomic>
@@ -11,16 +14,18 @@
 #include <thread>
 #include <vector>
 
+#include "config/options.hpp"
 #include "observe/events.hpp"
 #include "observe/log.hpp"
-#include "config/options.hpp"
+#include "observe/usage.hpp"
+#include "ops/context.hpp"
+#include "ops/session.hpp"
 #include "pool/router.hpp"
 #include "stream/stream.hpp"
-#include "observe/usage.hpp"
 
 namespace pm::core {
 
-class Wrapper {
+class Wrapper : public std::enable_shared_from_this<Wrapper> {
  public:
   // Parses and validates the options; connects eagerly unless coldStart.
   static std::shared_ptr<Wrapper> create(const char *options_json);
@@ -33,6 +38,22 @@ class Wrapper {
   Usage &usage() const { return *usage_; }
   StreamRegistry &streams() { return streams_; }
 
+  // What a component receives, each holding the wrapper alive without seeing it.
+  std::shared_ptr<const OpsContext> ops_context() { return {shared_from_this(), &ops_context_}; }
+  std::shared_ptr<Router> shared_router() { return {shared_from_this(), &router_}; }
+
+  // A native session on the pool serving `db` (see txn/session.hpp).
+  std::shared_ptr<Session> start_session(const std::string &db, DocView opts);
+  // A compensating session (see txn/compensation.hpp); `opts`: {journal?, journalDb?}.
+  std::shared_ptr<Session> start_compensating(DocView opts);
+  // Rolls back what crashed processes left in the journals (journalDb of the options).
+  std::string recover(int64_t older_than_ms);
+  // A change stream on a collection, a database or the cluster, counted among the streams.
+  std::shared_ptr<EventSource> watch(WatchScope scope, const std::string &db, const std::string &collection,
+                                     DocView pipeline, DocView opts);
+  // Drops `db` on the server, ends its streams and makes models apply their setup there again.
+  void drop_database(const std::string &db);
+
   // The default database, or nullptr when neither defaultDB nor the URI names one.
   const std::string *default_db() const {
     return options_.default_db ? &*options_.default_db : nullptr;
@@ -43,9 +64,6 @@ class Wrapper {
   // The database a destructive call (`what`: "drop database", "copy onto", ...) acts on. It
   // never falls back to the default: NULL or "" throws Error(invalid_db_name).
   std::string destructive_db_name(const char *name, const char *what) const;
-  // Throws what destructive_db_name throws for a missing name: for a destructive call on a db
-  // handle that was bound to the default database.
-  [[noreturn]] void refuse_default_for(const char *what) const;
 
   // Health: the shared pool's state, and a ping through the pool serving `db`.
   PoolState state() const { return router_.shared_pool()->state(); }
@@ -79,6 +97,7 @@ class Wrapper {
   std::shared_ptr<Log> log_;
   std::shared_ptr<Usage> usage_;
   Router router_;
+  OpsContext ops_context_{router_, *log_, options_.retry, options_.max_tracked_databases};
 
   StreamRegistry streams_;
   std::mutex models_mu_;

@@ -1,4 +1,6 @@
 #include "base/db_name.hpp"
+
+#include "base/error.hpp"
 #include "base/hot.hpp"
 
 #include <array>
@@ -63,6 +65,14 @@ PM_HOT std::optional<std::string> db_name_problem(std::string_view name, bool al
   if (!allow_system && (name == "admin" || name == "config" || name == "local"))
     return "'" + std::string(name) + "' is a system database (set allowSystemDatabases)";
   return std::nullopt;
+}
+
+// Falling back to the default would turn an empty string (a missing argument, a bug upstream)
+// into the loss of the application's main database.
+void refuse_default_for(const char *what) {
+  throw Error(Code::invalid_db_name,
+              std::string(what) + ": no database named; a destructive call never falls back to the "
+                                  "default database (name it explicitly)");
 }
 
 }  // namespace pm::core

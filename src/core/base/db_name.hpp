@@ -14,4 +14,9 @@ bool is_valid_utf8(std::string_view s);
 // Why `name` may not be used as a database name, or nullopt when it may.
 std::optional<std::string> db_name_problem(std::string_view name, bool allow_system);
 
+// The one rule for destructive calls (drop database, drop collection, drop index, copy onto):
+// they name their database, never falling back to the default. Throws Error(invalid_db_name)
+// saying so; `what` names the call.
+[[noreturn]] void refuse_default_for(const char *what);
+
 }  // namespace pm::core

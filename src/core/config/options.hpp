@@ -6,9 +6,18 @@
 #include <string>
 #include <vector>
 
-#include "pool/pool.hpp"
-
 namespace pm::core {
+
+// Dynamic sizing (the connection-factory note): the pool's size limit moves between min and
+// max by utilisation (peak connections in use / limit) measured over each interval.
+struct PoolSizing {
+  bool enabled = false;
+  int min = 1;
+  int max = 10;
+  double scale_up_at = 0.8;
+  double scale_down_at = 0.3;
+  int64_t interval_ms = 1000;
+};
 
 // How a dedicated pool is made: PolyMongo's per-database options, plus its own cluster.
 struct PoolSpec {

@@ -32,9 +32,6 @@ class Cursor final : public Revocable {
   }
   void revoke() noexcept override;
 
-  // Storage for the JSON form of the current document (see pm_cursor_next_json).
-  std::string json;
-
  private:
   const bson_t *advance();
   // Gives everything back; `deregister` false when the pool already forgot this cursor.

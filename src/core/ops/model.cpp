@@ -58,10 +58,10 @@ void append_index(bson_t *array, uint32_t i, const bson_t *spec) {
 
 }  // namespace
 
-Model::Model(std::shared_ptr<Wrapper> wrapper, std::string collection, DocView opts)
-    : wrapper_(std::move(wrapper)), collection_(std::move(collection)),
+Model::Model(std::shared_ptr<const OpsContext> context, std::string collection, DocView opts)
+    : context_(std::move(context)), collection_(std::move(collection)),
       create_options_(make_bson()), indexes_(make_bson()),
-      turnover_at_(static_cast<size_t>(std::max<int64_t>(1, wrapper_->options().max_tracked_databases / 2))) {
+      turnover_at_(static_cast<size_t>(std::max<int64_t>(1, context_->max_tracked_databases / 2))) {
   check_collection_name(collection_);
   Doc o(opts, "model options");
   bson_iter_t it;

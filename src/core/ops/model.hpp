@@ -10,17 +10,18 @@
 #include <unordered_set>
 
 #include "base/doc.hpp"
-#include "wrapper.hpp"
+#include "ops/context.hpp"
 
 namespace pm::core {
 
 class Model {
  public:
   // `opts`: {validator?, validationLevel?, validationAction?, indexes?: [{key, ...}]}.
-  Model(std::shared_ptr<Wrapper> wrapper, std::string collection, DocView opts);
+  // `context`: what the model's dbs use; holding it keeps what it refers to alive.
+  Model(std::shared_ptr<const OpsContext> context, std::string collection, DocView opts);
 
   const std::string &collection() const { return collection_; }
-  const std::shared_ptr<Wrapper> &wrapper() const { return wrapper_; }
+  const OpsContext &context() const { return *context_; }
 
   // Applies the validator and indexes in `db` through `client` the first time it is called
   // for that database. Failures propagate and leave the database to be tried again.
@@ -34,7 +35,7 @@ class Model {
   void apply(mongoc_client_t *client, const std::string &db) const;
   void turn_over_locked() const;  // mu_ held
 
-  std::shared_ptr<Wrapper> wrapper_;
+  std::shared_ptr<const OpsContext> context_;
   std::string collection_;
   BsonPtr create_options_;  // validator, validationLevel, validationAction
   BsonPtr indexes_;         // the createIndexes "indexes" array, names filled in

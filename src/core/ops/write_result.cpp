@@ -1,4 +1,7 @@
 #include "ops/write_result.hpp"
+#include "base/hot.hpp"
+
+#include <mongoc/mongoc.h>
 
 #include <algorithm>
 #include <cstring>
@@ -130,6 +133,42 @@ void WriteResult::build() const {
   bson_append_array_end(d, &errors);
 
   if (has_concern) bson_append_iter(d, "writeConcernErrors", -1, &concern_it);
+}
+
+// Normalises a write's reply (destroyed here) into a result and, when it failed, an error.
+PM_HOT WriteOutcome write_outcome(bool ok, bson_t *reply, const bson_error_t &error,
+                                  const std::shared_ptr<const InsertedIds> &inserted, bool ordered,
+                                  bool want_result, const std::string &db, const std::string &coll) {
+  WriteOutcome out;
+  if (ok) {
+    if (want_result) out.result = std::make_shared<WriteResult>(reply, inserted, ordered, false);
+    bson_destroy(reply);
+    return out;
+  }
+  // The reply carries the transaction labels (TransientTransactionError ...); read them before
+  // the result takes the reply over.
+  Error driver_error = Error::from_driver(error, "write to " + (db + "." + coll), reply);
+  bool transient = mongoc_error_has_label(reply, "TransientTransactionError");
+  out.result = std::make_shared<WriteResult>(reply, inserted, ordered, true);
+  bson_destroy(reply);
+
+  const auto &errors = out.result->write_errors;
+  if (errors.empty()) {
+    Error e = driver_error;
+    if (e.before_send()) throw e;  // nothing was applied: the caller may retry
+    out.error = e;
+    return out;
+  }
+  bool all_duplicates = true;
+  for (const WriteError &e : errors) all_duplicates = all_duplicates && is_duplicate_key_code(e.code);
+  const WriteError &first = errors.front();
+  out.error = Error(all_duplicates ? Code::duplicate_key : Code::write,
+                    "write to " + (db + "." + coll) + ": " + std::to_string(errors.size()) +
+                        " write error(s); first at index " + std::to_string(first.index) +
+                        ": " + first.message + " (code " + std::to_string(first.code) + ")",
+                    first.code);
+  out.error->set_labels(transient, false);
+  return out;
 }
 
 }  // namespace pm::core

@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/doc.hpp"
+#include "base/error.hpp"
 
 namespace pm::core {
 
@@ -58,5 +60,18 @@ class WriteResult {
   mutable std::once_flag built_;
   mutable BsonPtr doc_;
 };
+
+// A write's result (when the server reported one) and its error (when it failed).
+struct WriteOutcome {
+  std::shared_ptr<WriteResult> result;
+  std::optional<Error> error;
+};
+
+// Normalises libmongoc's reply to a write (`reply`, destroyed here) into a result and, when it
+// failed, an error naming `db`.`coll`: duplicate_key when every write error is one, write
+// otherwise. A failure before anything was sent throws instead (the caller may retry it).
+WriteOutcome write_outcome(bool ok, bson_t *reply, const bson_error_t &error,
+                           const std::shared_ptr<const InsertedIds> &inserted, bool ordered,
+                           bool want_result, const std::string &db, const std::string &coll);
 
 }  // namespace pm::core

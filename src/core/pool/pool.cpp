@@ -127,7 +127,7 @@ int Pool::in_use() const {
 
 mongoc_client_pool_t *Pool::open_locked() {
   if (pool_ != nullptr) return pool_;
-  if (shut_down_) throw Error(Code::closed, "the wrapper is closed (pm_wrapper_close)");
+  if (shut_down_.load(std::memory_order_relaxed)) throw Error(Code::closed, "the wrapper is closed (pm_wrapper_close)");
   mongoc_client_pool_t *pool = mongoc_client_pool_new(uri_);
   if (pool == nullptr) {
     // libmongoc refuses a pool only when its topology is invalid, e.g. a failed SRV lookup.
@@ -296,7 +296,7 @@ bool Pool::close(int64_t timeout_ms) {
 void Pool::shut_down() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    shut_down_ = true;
+    shut_down_.store(true, std::memory_order_release);
   }
   force_close();
 }

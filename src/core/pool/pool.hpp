@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/clock.hpp"
+#include "config/options.hpp"
 
 namespace pm::core {
 
@@ -57,16 +58,6 @@ class Lease {
   uint64_t generation_ = 0;
 };
 
-// Dynamic sizing (the connection-factory note): the pool's size limit moves between min and
-// max by utilisation (peak connections in use / limit) measured over each interval.
-struct PoolSizing {
-  bool enabled = false;
-  int min = 1;
-  int max = 10;
-  double scale_up_at = 0.8;
-  double scale_down_at = 0.3;
-  int64_t interval_ms = 1000;
-};
 
 // A point-in-time view of a pool, for statistics.
 struct PoolSnapshot {
@@ -155,6 +146,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void force_close();
   // force_close, for good: every later checkout fails with Error closed (pm_wrapper_close).
   void shut_down();
+  bool is_shut_down() const { return shut_down_.load(std::memory_order_acquire); }
 
   const PoolConfig &config() const { return config_; }
   const std::string &label() const { return config_.label; }
@@ -222,7 +214,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   alignas(64) int peak_in_use_ = 0;  // since the last sizing evaluation (when sizing)
   int opened_clients_ = 0;           // clients the current libmongoc pool has made (its connections)
   bool closing_ = false;
-  bool shut_down_ = false;  // set once by shut_down(); the pool never opens again
+  // Set once by shut_down() (under mu_); the pool never opens again. Atomic so that a native
+  // session, which keeps its own lease, can check it without the pool's lock.
+  std::atomic<bool> shut_down_{false};
   std::atomic<int64_t> last_used_ms_{0};  // steady clock
   std::atomic<int64_t> last_used_wall_ms_{0};
 };

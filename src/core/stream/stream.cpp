@@ -7,7 +7,6 @@
 
 #include "base/error.hpp"
 #include "base/thread_name.hpp"
-#include "wrapper.hpp"
 
 namespace pm::core {
 
@@ -22,7 +21,7 @@ BsonPtr copy_of(const bson_t *b) { return BsonPtr(bson_copy(b)); }
 
 // ---- Stream ----------------------------------------------------------------------------------
 
-Stream::Stream(Wrapper &w, WatchScope scope, const std::string &db, const std::string &collection, DocView pipeline,
+Stream::Stream(Router &router, WatchScope scope, const std::string &db, const std::string &collection, DocView pipeline,
                DocView opts)
     : db_(scope == WatchScope::cluster ? "" : db) {
   // libmongoc wants a pipeline document (never NULL): an array, or {"pipeline": [...]}.
@@ -41,8 +40,8 @@ Stream::Stream(Wrapper &w, WatchScope scope, const std::string &db, const std::s
   bson_concat(&options, o.get());
   if (!bson_has_field(&options, "maxAwaitTimeMS")) BSON_APPEND_INT32(&options, "maxAwaitTimeMS", kDefaultMaxAwaitMs);
 
-  std::shared_ptr<Pool> pool = scope == WatchScope::cluster ? w.router().shared_pool() : w.router().route(db);
-  lease_ = w.router().checkout(pool);
+  std::shared_ptr<Pool> pool = scope == WatchScope::cluster ? router.shared_pool() : router.route(db);
+  lease_ = router.checkout(pool);
   mongoc_client_t *client = lease_.client();
   if (scope == WatchScope::collection) {
     mongoc_collection_t *c = mongoc_client_get_collection(client, db.c_str(), collection.c_str());
@@ -108,8 +107,8 @@ BsonPtr Stream::resume_token() {
 
 class SharedStream {
  public:
-  SharedStream(Wrapper &w, const std::string &db, const std::string &collection)
-      : inner_(w, collection.empty() ? WatchScope::database : WatchScope::collection, db, collection, DocView{}, DocView{}) {
+  SharedStream(Router &router, const std::string &db, const std::string &collection)
+      : inner_(router, collection.empty() ? WatchScope::database : WatchScope::collection, db, collection, DocView{}, DocView{}) {
     pump_ = std::thread([this] {
       name_this_thread("pm-stream");
       pump();
@@ -247,7 +246,7 @@ size_t StreamRegistry::count(const std::string *db) {
   return n;
 }
 
-std::shared_ptr<Subscriber> StreamRegistry::subscribe(Wrapper &w, const std::string &db, const std::string &collection) {
+std::shared_ptr<Subscriber> StreamRegistry::subscribe(Router &router, const std::string &db, const std::string &collection) {
   std::string key = db + "\n" + collection;
   std::shared_ptr<SharedStream> shared;
   {
@@ -255,7 +254,7 @@ std::shared_ptr<Subscriber> StreamRegistry::subscribe(Wrapper &w, const std::str
     shared = shared_[key].lock();
   }
   if (!shared) {
-    auto fresh = std::make_shared<SharedStream>(w, db, collection);  // I/O: outside the lock
+    auto fresh = std::make_shared<SharedStream>(router, db, collection);  // I/O: outside the lock
     std::lock_guard<std::mutex> lock(mu_);
     shared = shared_[key].lock();
     if (!shared) {

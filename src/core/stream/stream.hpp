@@ -15,10 +15,9 @@
 
 #include "base/doc.hpp"
 #include "pool/pool.hpp"
+#include "pool/router.hpp"
 
 namespace pm::core {
-
-class Wrapper;
 
 // What a consumer pulls events from.
 class EventSource {
@@ -38,7 +37,7 @@ class Stream : public EventSource {
  public:
   // `opts`: fullDocument, fullDocumentBeforeChange, resumeAfter, startAfter,
   // startAtOperationTime, maxAwaitTimeMS (default 1000), batchSize.
-  Stream(Wrapper &w, WatchScope scope, const std::string &db, const std::string &collection, DocView pipeline,
+  Stream(Router &router, WatchScope scope, const std::string &db, const std::string &collection, DocView pipeline,
          DocView opts);
   ~Stream() override;
   const bson_t *next(int64_t timeout_ms) override;
@@ -89,7 +88,7 @@ class StreamRegistry {
   size_t close(const std::string *db);  // nullptr: all
   size_t count(const std::string *db);
   // The shared stream for (db, collection), created on first use.
-  std::shared_ptr<Subscriber> subscribe(Wrapper &w, const std::string &db, const std::string &collection);
+  std::shared_ptr<Subscriber> subscribe(Router &router, const std::string &db, const std::string &collection);
   void forget_shared(const std::string &key);
 
  private:

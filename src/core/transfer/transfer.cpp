@@ -6,8 +6,7 @@
 #include <vector>
 
 #include "base/error.hpp"
-#include "observe/events.hpp"
-#include "wrapper.hpp"
+#include "base/json_writer.hpp"
 
 namespace pm::core {
 
@@ -18,16 +17,9 @@ constexpr size_t kReportedErrors = 10;
 
 std::string canonical(const bson_t *b) { return to_json(b, true); }
 
-std::string json_string(const std::string &s) {
-  char *e = bson_utf8_escape_for_json(s.c_str(), static_cast<ssize_t>(s.size()));
-  std::string out = std::string("\"") + (e ? e : "") + "\"";
-  bson_free(e);
-  return out;
-}
-
 struct Checkout {
   Lease lease;
-  Checkout(Wrapper &w, const std::string &db) : lease(w.router().checkout(db)) {}
+  Checkout(Router &router, const std::string &db) : lease(router.checkout(db)) {}
 };
 
 // One collection of a database as listCollections reports it.
@@ -78,9 +70,9 @@ class Importer {
  public:
   // How a failure names its document: by NDJSON line, or by its position in its collection.
   enum class Places { lines, positions };
-  Importer(Wrapper &w, const std::string &db, const ImportOptions &options, const Progress &progress,
+  Importer(Router &router, const std::string &db, const ImportOptions &options, const Progress &progress,
            Places places = Places::lines)
-      : checkout_(w, db), db_(db), options_(options), progress_(progress), places_(places) {}
+      : checkout_(router, db), db_(db), options_(options), progress_(progress), places_(places) {}
   ~Importer() {
     // finish() normally closed it; after an exception, release without more I/O.
     if (coll_ != nullptr) mongoc_collection_destroy(coll_);
@@ -104,15 +96,18 @@ class Importer {
     return feed_record(type, collection, doc, problem);
   }
 
-  std::string finish(const std::string *error_message) {
+  ImportReport finish(const std::string *error_message) {
     close_collection();
     if (progress_) progress_(documents_, bytes_);
-    std::string out = "{\"database\":" + json_string(db_) + ",\"lines\":" + std::to_string(line_no_) +
-                      ",\"documents\":" + std::to_string(documents_) + ",\"failures\":" + std::to_string(failures_) +
-                      ",\"collections\":[" + collections_ + "]";
-    if (stopped_) out += ",\"stopped\":true";
-    if (error_message) out += ",\"error\":" + json_string(*error_message);
-    return out + ",\"ok\":" + (error_message == nullptr && failures_ == 0 ? "true" : "false") + "}";
+    ImportReport r;
+    r.database = db_;
+    r.lines = line_no_;
+    r.documents = documents_;
+    r.failures = failures_;
+    r.collections = std::move(collections_);
+    r.stopped = stopped_;
+    if (error_message) r.error = *error_message;
+    return r;
   }
 
   uint64_t line() const { return line_no_; }
@@ -298,11 +293,7 @@ class Importer {
       bson_destroy(&cmd);
     }
     pending_indexes_.clear();
-    std::string errors;
-    for (auto &e : coll_errors_) errors += (errors.empty() ? "" : ",") + json_string(e);
-    collections_ += (collections_.empty() ? "" : ",") + std::string("{\"name\":") + json_string(name_) +
-                    ",\"documents\":" + std::to_string(coll_docs_) + ",\"indexes\":" + std::to_string(coll_indexes_) +
-                    ",\"failures\":" + std::to_string(coll_failures_) + ",\"errors\":[" + errors + "]}";
+    collections_.push_back({name_, coll_docs_, coll_indexes_, coll_failures_, coll_errors_});
     mongoc_collection_destroy(coll_);
     coll_ = nullptr;
   }
@@ -320,18 +311,18 @@ class Importer {
   std::vector<BsonPtr> pending_indexes_;
   uint64_t coll_docs_ = 0, coll_failures_ = 0, coll_indexes_ = 0, coll_seen_ = 0;
   std::vector<std::string> coll_errors_;
-  std::string collections_;
+  std::vector<ImportReport::Collection> collections_;
 };
 
-std::string run_import(Importer &importer, const std::function<void(Importer &)> &drive) {
+ImportReport run_import(Importer &importer, const std::function<void(Importer &)> &drive) {
   try {
     drive(importer);
   } catch (const Error &e) {
     if (e.code() != Code::invalid_argument) throw;
-    // A bad record: everything before it is written (the pending batch too); report and fail.
+    // A bad record: everything before it is written (the pending batch too); the report says
+    // where it stopped and why.
     std::string message = e.what();
-    std::string report = importer.finish(&message);
-    throw Error(Code::invalid_argument, message + "\n" + report);
+    return importer.finish(&message);
   }
   return importer.finish(nullptr);
 }
@@ -346,7 +337,7 @@ struct Record {
 using RecordFn = std::function<void(const Record &)>;
 
 // Streams `db` as records into `emit`; returns the number of documents.
-uint64_t export_records(Wrapper &w, const std::string &db, const RecordFn &emit, const Progress &progress);
+uint64_t export_records(Router &router, const std::string &db, const RecordFn &emit, const Progress &progress);
 
 }  // namespace
 
@@ -372,8 +363,8 @@ ImportOptions ImportOptions::parse(DocView opts) {
 
 namespace {
 
-uint64_t export_records(Wrapper &w, const std::string &db, const RecordFn &emit, const Progress &progress) {
-  Checkout out(w, db);
+uint64_t export_records(Router &router, const std::string &db, const RecordFn &emit, const Progress &progress) {
+  Checkout out(router, db);
   mongoc_client_t *client = out.lease.client();
   const std::string none;
   emit(Record{ExportRecord::Type::meta, none, nullptr, 0});
@@ -435,12 +426,12 @@ uint64_t export_records(Wrapper &w, const std::string &db, const RecordFn &emit,
 
 }  // namespace
 
-uint64_t export_database(Wrapper &w, const std::string &db, const LineSink &sink, const Progress &progress) {
+uint64_t export_database(Router &router, const std::string &db, const LineSink &sink, const Progress &progress) {
   auto emit = [&](const std::string &line) {
     if (!sink(line)) throw Error(Code::internal, "export of " + db + ": the output failed");
   };
   std::string prefix, prefix_of;
-  return export_records(w, db, [&](const Record &r) {
+  return export_records(router, db, [&](const Record &r) {
     bson_t rec = BSON_INITIALIZER;
     switch (r.type) {
       case ExportRecord::Type::meta:
@@ -463,7 +454,7 @@ uint64_t export_database(Wrapper &w, const std::string &db, const LineSink &sink
       case ExportRecord::Type::document: {
         bson_destroy(&rec);
         if (prefix_of != r.collection || prefix.empty()) {
-          prefix = "{\"type\":\"document\",\"collection\":" + json_string(r.collection) + ",";
+          prefix = "{\"type\":\"document\",\"collection\":" + json_quote(r.collection) + ",";
           prefix_of = r.collection;
         }
         // Canonical Extended JSON, unless the text could not hold the document exactly: then
@@ -481,7 +472,7 @@ uint64_t export_database(Wrapper &w, const std::string &db, const LineSink &sink
       }
       case ExportRecord::Type::collection_end:
         bson_destroy(&rec);
-        emit("{\"type\":\"collectionEnd\",\"collection\":" + json_string(r.collection) + ",\"documents\":" +
+        emit("{\"type\":\"collectionEnd\",\"collection\":" + json_quote(r.collection) + ",\"documents\":" +
              std::to_string(r.documents) + "}");
         return;
       case ExportRecord::Type::blank:
@@ -493,9 +484,9 @@ uint64_t export_database(Wrapper &w, const std::string &db, const LineSink &sink
   }, progress);
 }
 
-std::string import_database(Wrapper &w, const std::string &db, const LineSource &source,
+ImportReport import_database(Router &router, const std::string &db, const LineSource &source,
                             const ImportOptions &options, const Progress &progress) {
-  Importer importer(w, db, options, progress);
+  Importer importer(router, db, options, progress);
   return run_import(importer, [&](Importer &im) {
     std::string line;
     while (source(line))
@@ -503,17 +494,17 @@ std::string import_database(Wrapper &w, const std::string &db, const LineSource 
   });
 }
 
-std::string copy_database(Wrapper &w, const std::string &from, const std::string &to,
+ImportReport copy_database(Router &router, const std::string &from, const std::string &to,
                           const ImportOptions &options, const Progress &progress) {
   if (from == to) fail(Code::invalid_argument, "copy: the source and the target are the same database");
   // Records go from the export to the import as BSON: no text in between.
-  Importer importer(w, to, options, progress, Importer::Places::positions);
+  Importer importer(router, to, options, progress, Importer::Places::positions);
   return run_import(importer, [&](Importer &im) {
-    export_records(w, from, [&](const Record &r) { im.feed(r.type, r.collection, r.doc); }, nullptr);
+    export_records(router, from, [&](const Record &r) { im.feed(r.type, r.collection, r.doc); }, nullptr);
   });
 }
 
-BsonPtr export_document(Wrapper &w, const std::string &db) {
+BsonPtr export_document(Router &router, const std::string &db) {
   // Collected per collection, then assembled: the in-memory form holds the database anyway.
   struct Coll {
     std::string name;
@@ -521,7 +512,7 @@ BsonPtr export_document(Wrapper &w, const std::string &db) {
     uint32_t n_indexes = 0, n_documents = 0;
   };
   std::vector<Coll> colls;
-  export_records(w, db, [&](const Record &r) {
+  export_records(router, db, [&](const Record &r) {
     char buf[16];
     const char *key;
     if (r.type == ExportRecord::Type::collection) {
@@ -556,10 +547,10 @@ BsonPtr export_document(Wrapper &w, const std::string &db) {
   return out;
 }
 
-std::string import_document(Wrapper &w, const std::string &db, const bson_t *doc, const ImportOptions &options) {
+ImportReport import_document(Router &router, const std::string &db, const bson_t *doc, const ImportOptions &options) {
   // `doc` is only framed (see pm_wrapper_import_document): each document in it is checked
   // on its own, and one that is not valid BSON is a counted failure.
-  Importer importer(w, db, options, nullptr, Importer::Places::positions);
+  Importer importer(router, db, options, nullptr, Importer::Places::positions);
   return run_import(importer, [&](Importer &im) {
     bson_iter_t it, colls;
     if (!bson_iter_init_find(&it, doc, "collections") || !BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &colls))
@@ -604,16 +595,38 @@ std::string import_document(Wrapper &w, const std::string &db, const bson_t *doc
   });
 }
 
-void drop_database(Wrapper &w, const std::string &db) {
-  w.streams().close(&db);  // before the drop: its streams would only see an invalidate
-  Checkout out(w, db);
+void drop_database(Router &router, const std::string &db) {
+  Checkout out(router, db);
   mongoc_database_t *d = mongoc_client_get_database(out.lease.client(), db.c_str());
   bson_error_t error;
   bool ok = mongoc_database_drop_with_opts(d, nullptr, &error);
   mongoc_database_destroy(d);
   if (!ok) throw Error::from_driver(error, "drop database " + db);
-  w.streams().close(&db);
-  w.forget_database(db);
+}
+
+std::string ImportReport::to_json() const {
+  JsonWriter j;
+  j.begin_object()
+      .key("database").value(database)
+      .key("lines").value(lines)
+      .key("documents").value(documents)
+      .key("failures").value(failures)
+      .key("collections").begin_array();
+  for (const Collection &c : collections) {
+    j.begin_object()
+        .key("name").value(c.name)
+        .key("documents").value(c.documents)
+        .key("indexes").value(c.indexes)
+        .key("failures").value(c.failures)
+        .key("errors").begin_array();
+    for (const std::string &e : c.errors) j.value(e);
+    j.end_array().end_object();
+  }
+  j.end_array();
+  if (stopped) j.key("stopped").value(true);
+  if (error) j.key("error").value(*error);
+  j.key("ok").value(ok()).end_object();
+  return j.take();
 }
 
 }  // namespace pm::core

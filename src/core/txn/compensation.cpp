@@ -10,12 +10,9 @@
 #include <functional>
 #include <thread>
 #include <map>
-#include <sstream>
 
-#include "ops/db.hpp"
 #include "base/db_name.hpp"
-#include "observe/events.hpp"
-#include "wrapper.hpp"
+#include "base/json_writer.hpp"
 
 namespace pm::core {
 
@@ -60,7 +57,7 @@ BsonPtr restrict_to(const bson_t *filter, const std::vector<BsonPtr> &docs) {
 
 DocView view(const bson_t *b) { return DocView{bson_get_data(b), b->len}; }
 
-std::vector<BsonPtr> read_matching(const Db &plain, const bson_t *filter, int64_t limit) {
+std::vector<BsonPtr> read_matching(const CollectionTarget &plain, const bson_t *filter, int64_t limit) {
   bson_t opts = BSON_INITIALIZER;
   if (limit > 0) BSON_APPEND_INT64(&opts, "limit", limit);
   std::unique_ptr<Cursor> c = plain.find(view(filter), view(&opts));
@@ -224,15 +221,15 @@ CompensationOptions CompensationOptions::parse(DocView opts) {
   return o;
 }
 
-Compensation::Compensation(std::shared_ptr<Wrapper> wrapper, CompensationOptions options)
-    : wrapper_(std::move(wrapper)), options_(std::move(options)) {
+CompensatingSession::CompensatingSession(std::shared_ptr<Router> router, CompensationOptions options)
+    : router_(std::move(router)), options_(std::move(options)) {
   if (options_.journal) {
     if (auto why = db_name_problem(options_.journal_db, false))
       fail(Code::invalid_db_name, "journalDb: " + *why);
   }
 }
 
-void Compensation::begin() {
+void CompensatingSession::begin() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!txn_.empty()) fail(Code::invalid_argument, "a compensating transaction is already open in this session");
   bson_oid_t oid;
@@ -247,25 +244,48 @@ void Compensation::begin() {
   report_.clear();
 }
 
-bool Compensation::active() const {
+bool CompensatingSession::in_transaction() const {
   std::lock_guard<std::mutex> lock(mu_);
   return !txn_.empty();
 }
 
-std::string Compensation::last_report() const {
+std::optional<std::string> CompensatingSession::rollback_report() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return report_;
+  return report_;  // "" before any rollback
 }
 
-void Compensation::require_active() const {
+void CompensatingSession::start_transaction(DocView opts) {
+  Doc o(opts, "transaction options");
+  if (!o.empty()) fail(Code::invalid_argument, "a compensating transaction takes no options");
+  begin();
+}
+
+bool CompensatingSession::with_transaction(const std::function<bool()> &body, DocView, int64_t) {
+  begin();
+  bool keep;
+  try {
+    keep = body();
+  } catch (...) {
+    rollback();
+    throw;
+  }
+  if (!keep) {
+    rollback();
+    return false;
+  }
+  commit();
+  return true;
+}
+
+void CompensatingSession::require_active() const {
   if (txn_.empty())
     fail(Code::invalid_argument, "no compensating transaction is open in this session (start one first)");
 }
 
-uint64_t Compensation::journal_pending(const Db &plain, UndoKind kind, const std::vector<const bson_t *> &items) {
+uint64_t CompensatingSession::journal_pending(const CollectionTarget &plain, UndoKind kind, const std::vector<const bson_t *> &items) {
   uint64_t seq = next_seq_++;
   if (!options_.journal) return seq;
-  std::shared_ptr<Pool> pool = wrapper_->router().route(plain.name());
+  std::shared_ptr<Pool> pool = router_->route(plain.name());
   if (journaled_.insert(pool.get()).second) {
     journal_pools_.push_back(pool);
     bson_t header = BSON_INITIALIZER;
@@ -308,7 +328,7 @@ uint64_t Compensation::journal_pending(const Db &plain, UndoKind kind, const std
   return seq;
 }
 
-void Compensation::journal_applied(const Step &step) {
+void CompensatingSession::journal_applied(const Step &step) {
   if (!options_.journal) return;
   std::string id = txn_ + ":" + std::to_string(step.seq);
   bson_t selector = BSON_INITIALIZER, update = BSON_INITIALIZER, set, arr;
@@ -332,13 +352,13 @@ void Compensation::journal_applied(const Step &step) {
   bson_destroy(&update);
 }
 
-void Compensation::record(const Db &plain, UndoKind kind, std::vector<BsonPtr> items, uint64_t seq) {
-  Step step{seq, plain.name(), plain.collection(), kind, std::move(items), wrapper_->router().route(plain.name())};
+void CompensatingSession::record(const CollectionTarget &plain, UndoKind kind, std::vector<BsonPtr> items, uint64_t seq) {
+  Step step{seq, plain.name(), plain.collection(), kind, std::move(items), router_->route(plain.name())};
   journal_applied(step);
   log_.push_back(std::move(step));
 }
 
-WriteOutcome Compensation::insert_many(const Db &plain, const std::vector<DocView> &docs, DocView opts) {
+WriteOutcome CompensatingSession::insert_many(const CollectionTarget &plain, const std::vector<DocView> &docs, DocView opts) {
   std::lock_guard<std::mutex> lock(mu_);
   require_active();
   if (docs.empty()) fail(Code::invalid_argument, "insert: no documents given");
@@ -405,7 +425,7 @@ WriteOutcome Compensation::insert_many(const Db &plain, const std::vector<DocVie
   return out;
 }
 
-WriteOutcome Compensation::update(const Db &plain, DocView filter, DocView change, DocView opts, bool many,
+WriteOutcome CompensatingSession::update(const CollectionTarget &plain, DocView filter, DocView change, DocView opts, bool many,
                                   bool replace) {
   std::lock_guard<std::mutex> lock(mu_);
   require_active();
@@ -427,7 +447,7 @@ WriteOutcome Compensation::update(const Db &plain, DocView filter, DocView chang
     uint64_t upsert_seq = 0;
     if (upsert && provisional.empty())
       upsert_seq = journal_pending(plain, UndoKind::delete_ids, {upsert_id.get()});
-    std::optional<Bytes> pre = plain.find_one_and_modify(replace ? Db::Modify::replace : Db::Modify::update,
+    std::optional<Bytes> pre = plain.find_one_and_modify(replace ? Modify::replace : Modify::update,
                                                          filter, view(effective.get()), opts);
     std::vector<BsonPtr> restore;
     if (pre) restore.push_back(copy_bytes(*pre));
@@ -468,7 +488,7 @@ WriteOutcome Compensation::update(const Db &plain, DocView filter, DocView chang
   return out;
 }
 
-WriteOutcome Compensation::remove(const Db &plain, DocView filter, DocView opts, bool many) {
+WriteOutcome CompensatingSession::remove(const CollectionTarget &plain, DocView filter, DocView opts, bool many) {
   std::lock_guard<std::mutex> lock(mu_);
   require_active();
   Doc f(filter, "filter");
@@ -477,7 +497,7 @@ WriteOutcome Compensation::remove(const Db &plain, DocView filter, DocView opts,
     std::vector<const bson_t *> pending;
     for (auto &d : provisional) pending.push_back(d.get());
     uint64_t seq = journal_pending(plain, UndoKind::restore_docs, pending);
-    std::optional<Bytes> pre = plain.find_one_and_modify(Db::Modify::remove, filter, {}, opts);
+    std::optional<Bytes> pre = plain.find_one_and_modify(Modify::remove, filter, {}, opts);
     std::vector<BsonPtr> restore;
     if (pre) restore.push_back(copy_bytes(*pre));
     record(plain, UndoKind::restore_docs, std::move(restore), seq);
@@ -498,7 +518,7 @@ WriteOutcome Compensation::remove(const Db &plain, DocView filter, DocView opts,
   return out;
 }
 
-void Compensation::commit() {
+void CompensatingSession::commit() {
   std::lock_guard<std::mutex> lock(mu_);
   require_active();
   std::string txn = txn_;
@@ -514,12 +534,12 @@ void Compensation::commit() {
   log_.clear();
 }
 
-std::string Compensation::rollback() {
+std::string CompensatingSession::rollback() {
   std::lock_guard<std::mutex> lock(mu_);
   require_active();
-  std::ostringstream report;
-  report << "{\"txn\":\"" << txn_ << "\",\"steps\":[";
-  bool first = true;
+  // {"txn", "steps": [{seq, db, collection, undo, documents, ok, error?}], "failedSteps"}
+  JsonWriter report;
+  report.begin_object().key("txn").value(txn_).key("steps").begin_array();
   size_t failed = 0;
   for (auto step = log_.rbegin(); step != log_.rend(); ++step) {
     std::string error;
@@ -532,18 +552,17 @@ std::string Compensation::rollback() {
       error = e.what();
     }
     failed += error.empty() ? 0 : 1;
-    char *db = bson_utf8_escape_for_json(step->db.c_str(), -1);
-    char *err = bson_utf8_escape_for_json(error.c_str(), -1);
-    report << (first ? "" : ",") << "{\"seq\":" << step->seq << ",\"db\":\"" << db << "\",\"collection\":\""
-           << step->coll << "\",\"undo\":\"" << kind_name(static_cast<int>(step->kind))
-           << "\",\"documents\":" << step->items.size() << ",\"ok\":" << (error.empty() ? "true" : "false");
-    if (!error.empty()) report << ",\"error\":\"" << err << "\"";
-    report << "}";
-    bson_free(db);
-    bson_free(err);
-    first = false;
+    report.begin_object()
+        .key("seq").value(step->seq)
+        .key("db").value(step->db)
+        .key("collection").value(step->coll)
+        .key("undo").value(kind_name(static_cast<int>(step->kind)))
+        .key("documents").value(step->items.size())
+        .key("ok").value(error.empty());
+    if (!error.empty()) report.key("error").value(error);
+    report.end_object();
   }
-  report << "],\"failedSteps\":" << failed << "}";
+  report.end_array().key("failedSteps").value(failed).end_object();
   // The journal of a transaction rolled back (even partly) has served its purpose only when
   // every undo succeeded; otherwise it stays for recover().
   if (failed == 0) {
@@ -559,19 +578,20 @@ std::string Compensation::rollback() {
       }
     }
   }
-  report_ = report.str();
+  report_ = report.take();
   txn_.clear();
   log_.clear();
   return report_;
 }
 
-std::string Compensation::recover(Wrapper &wrapper, const std::string &journal_db, int64_t older_than_ms) {
-  // One pool per cluster the wrapper knows.
+std::string CompensatingSession::recover(Router &router, const Log &log, const std::string &journal_db,
+                                        int64_t older_than_ms) {
+  // One pool per cluster the router knows.
   std::map<std::string, std::shared_ptr<Pool>> clusters;
-  for (auto &pool : wrapper.router().pools()) clusters.emplace(pool->config().uri, pool);
-  std::ostringstream report;
-  report << "{\"recovered\":[";
-  bool first = true;
+  for (auto &pool : router.pools()) clusters.emplace(pool->config().uri, pool);
+  // {"recovered": [{txn, cluster, undone, failed}]}
+  JsonWriter report;
+  report.begin_object().key("recovered").begin_array();
   int64_t cutoff = now_wall_ms() - older_than_ms;
   for (auto &[uri, pool] : clusters) {
     Lease lease = pool->checkout();
@@ -634,17 +654,21 @@ std::string Compensation::recover(Wrapper &wrapper, const std::string &journal_d
         mongoc_collection_delete_many(c, &all, nullptr, nullptr, &error);
         bson_destroy(&all);
       }
-      report << (first ? "" : ",") << "{\"txn\":\"" << txn << "\",\"cluster\":\"" << pool->redacted_uri()
-             << "\",\"undone\":" << undone << ",\"failed\":" << failed << "}";
-      first = false;
+      report.begin_object()
+          .key("txn").value(txn)
+          .key("cluster").value(pool->redacted_uri())
+          .key("undone").value(undone)
+          .key("failed").value(failed)
+          .end_object();
       bson_destroy(&steps_filter);
       bson_destroy(&opts);
     }
     mongoc_collection_destroy(c);
   }
-  report << "]}";
-  wrapper.log().info("recovery: " + report.str());
-  return report.str();
+  report.end_array().end_object();
+  std::string text = report.take();
+  log.info("recovery: " + text);
+  return text;
 }
 
 }  // namespace pm::core

@@ -1,4 +1,6 @@
-// Compensating transactions across any pools and clusters, one undo log per session.
+// Compensating transactions across any pools and clusters, one undo log per session: the
+// other implementation of Session (ops/session.hpp). It makes the writes of a db bound to it
+// itself (WriteRecorder), on the plain target the db hands it, never on a Db.
 //
 // Every write made through a db bound to the session records its exact undo before returning:
 // the ids it inserted (known before the write: polymongo assigns missing ids); the pre-image of
@@ -24,13 +26,12 @@
 
 #include "base/doc.hpp"
 #include "base/error.hpp"
+#include "observe/log.hpp"
+#include "ops/session.hpp"
+#include "ops/target.hpp"
+#include "pool/router.hpp"
 
 namespace pm::core {
-
-class Wrapper;
-class Db;
-class Pool;
-struct WriteOutcome;
 
 struct CompensationOptions {
   bool journal = false;
@@ -38,25 +39,38 @@ struct CompensationOptions {
   static CompensationOptions parse(DocView opts);
 };
 
-class Compensation {
+class CompensatingSession final : public Session, public WriteRecorder {
  public:
-  Compensation(std::shared_ptr<Wrapper> wrapper, CompensationOptions options);
+  // `router`: where each write's database is served (its journal goes to the same cluster).
+  CompensatingSession(std::shared_ptr<Router> router, CompensationOptions options);
 
   void begin();
-  void commit();
   // Undoes every recorded write, newest first; returns the report (JSON) and keeps it.
   std::string rollback();
-  bool active() const;
-  std::string last_report() const;
 
-  // The writes of a db bound to this session; `plain` is the same db without the session.
-  WriteOutcome insert_many(const Db &plain, const std::vector<DocView> &docs, DocView opts);
-  WriteOutcome update(const Db &plain, DocView filter, DocView update, DocView opts, bool many, bool replace);
-  WriteOutcome remove(const Db &plain, DocView filter, DocView opts, bool many);
+  // ---- Session
+  // Takes no options (Error invalid_argument when given some).
+  void start_transaction(DocView opts) override;
+  void commit() override;
+  void abort() override { rollback(); }
+  bool in_transaction() const override;
+  // Begins, runs `body`, commits when it returns true, rolls back otherwise (the report is
+  // kept). No retries: nothing here is transient. `opts` and `timeout_ms` are not used.
+  bool with_transaction(const std::function<bool()> &body, DocView opts, int64_t timeout_ms) override;
+  std::optional<std::string> rollback_report() const override;
+  WriteRecorder *recorder() override { return this; }
 
-  // Rolls back what crashed processes left open in the journals of every cluster the wrapper
-  // knows, for transactions older than `older_than_ms`. Returns a JSON report.
-  static std::string recover(Wrapper &wrapper, const std::string &journal_db, int64_t older_than_ms);
+  // ---- WriteRecorder: the writes of a db bound to this session, made on `plain`
+  WriteOutcome insert_many(const CollectionTarget &plain, const std::vector<DocView> &docs,
+                           DocView opts) override;
+  WriteOutcome update(const CollectionTarget &plain, DocView filter, DocView update, DocView opts,
+                      bool many, bool replace) override;
+  WriteOutcome remove(const CollectionTarget &plain, DocView filter, DocView opts, bool many) override;
+
+  // Rolls back what crashed processes left open in the journals of every cluster `router`
+  // knows, for transactions older than `older_than_ms`. Returns a JSON report (also logged).
+  static std::string recover(Router &router, const Log &log, const std::string &journal_db,
+                             int64_t older_than_ms);
 
  private:
   enum class UndoKind { delete_ids, restore_docs };
@@ -68,12 +82,12 @@ class Compensation {
     std::shared_ptr<Pool> pool;  // the cluster the write (and its journal record) went to
   };
 
-  uint64_t journal_pending(const Db &plain, UndoKind kind, const std::vector<const bson_t *> &items);
+  uint64_t journal_pending(const CollectionTarget &plain, UndoKind kind, const std::vector<const bson_t *> &items);
   void journal_applied(const Step &step);
-  void record(const Db &plain, UndoKind kind, std::vector<BsonPtr> items, uint64_t seq);
+  void record(const CollectionTarget &plain, UndoKind kind, std::vector<BsonPtr> items, uint64_t seq);
   void require_active() const;
 
-  std::shared_ptr<Wrapper> wrapper_;
+  std::shared_ptr<Router> router_;
   CompensationOptions options_;
   mutable std::mutex mu_;
   std::string txn_;  // empty: no transaction open

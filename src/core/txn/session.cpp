@@ -6,7 +6,6 @@
 #include <thread>
 
 #include "base/error.hpp"
-#include "wrapper.hpp"
 
 namespace pm::core {
 
@@ -84,8 +83,16 @@ mongoc_transaction_opt_t *transaction_options(const bson_t *opts) {
 
 }  // namespace
 
-Session::Session(std::shared_ptr<Wrapper> wrapper, const std::string &db, DocView opts)
-    : wrapper_(std::move(wrapper)) {
+void NativeSession::check_open() const {
+  if (pool_->is_shut_down()) throw Error(Code::closed, "the wrapper is closed (pm_wrapper_close)");
+}
+
+mongoc_client_t *NativeSession::pinned_client() const {
+  check_open();
+  return lease_.client();
+}
+
+NativeSession::NativeSession(Router &router, const std::string &db, DocView opts) {
   Doc o(opts, "session options");
   bson_t txn = BSON_INITIALIZER;
   bool causal = true;
@@ -108,9 +115,9 @@ Session::Session(std::shared_ptr<Wrapper> wrapper, const std::string &db, DocVie
   mongoc_session_opts_set_default_transaction_opts(sopts, defaults);
   mongoc_transaction_opts_destroy(defaults);
 
-  pool_ = wrapper_->router().route(db);
+  pool_ = router.route(db);
   try {
-    lease_ = wrapper_->router().checkout(pool_);
+    lease_ = router.checkout(pool_);
   } catch (...) {
     mongoc_session_opts_destroy(sopts);
     throw;
@@ -122,7 +129,7 @@ Session::Session(std::shared_ptr<Wrapper> wrapper, const std::string &db, DocVie
   pool_->pin(PinKind::session, +1);
 }
 
-Session::~Session() {
+NativeSession::~NativeSession() {
   // Destroying a session with a transaction in progress aborts it on the server.
   if (session_ != nullptr) {
     mongoc_client_session_destroy(session_);
@@ -130,7 +137,7 @@ Session::~Session() {
   }
 }
 
-void Session::check_transactions_supported() {
+void NativeSession::check_transactions_supported() {
   if (supported_checked_) return;
   bson_t cmd = BSON_INITIALIZER, reply;
   BSON_APPEND_INT32(&cmd, "hello", 1);
@@ -154,13 +161,8 @@ void Session::check_transactions_supported() {
   supported_checked_ = true;
 }
 
-mongoc_client_t *Session::client() const {
-  wrapper_->check_open();
-  return lease_.client();
-}
-
-void Session::start_transaction(DocView opts) {
-  wrapper_->check_open();
+void NativeSession::start_transaction(DocView opts) {
+  check_open();
   check_transactions_supported();
   Doc o(opts, "transaction options");
   mongoc_transaction_opt_t *t = o.empty() ? nullptr : transaction_options(o.get());
@@ -171,8 +173,8 @@ void Session::start_transaction(DocView opts) {
   last_transient_ = false;
 }
 
-void Session::commit() {
-  wrapper_->check_open();
+void NativeSession::commit() {
+  check_open();
   bson_t reply;
   bson_error_t error;
   bool ok = mongoc_client_session_commit_transaction(session_, &reply, &error);
@@ -181,23 +183,24 @@ void Session::commit() {
   if (!ok) throw e;
 }
 
-void Session::abort() {
-  wrapper_->check_open();
+void NativeSession::abort() {
+  check_open();
   bson_error_t error;
   if (!mongoc_client_session_abort_transaction(session_, &error))
     throw Error::from_driver(error, "abort");
 }
 
-bool Session::in_transaction() const { return mongoc_client_session_in_transaction(session_); }
+bool NativeSession::in_transaction() const { return mongoc_client_session_in_transaction(session_); }
 
-void Session::append_to(bson_t *opts) const {
+void NativeSession::append_to(bson_t *opts) const {
   bson_error_t error;
   if (!mongoc_client_session_append(session_, opts, &error)) throw Error::from_driver(error, "session");
 }
 
-void Session::note_error(const Error &e) { last_transient_ = last_transient_ || e.transient_transaction_error(); }
+void NativeSession::note_error(const Error &e) { last_transient_ = last_transient_ || e.transient_transaction_error(); }
 
-bool Session::with_transaction(const std::function<bool()> &body, DocView opts, int64_t timeout_ms) {
+bool NativeSession::with_transaction(const std::function<bool()> &body, DocView opts, int64_t timeout_ms) {
+  if (timeout_ms <= 0) timeout_ms = 120000;  // the drivers' default
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   auto time_left = [&] { return std::chrono::steady_clock::now() < deadline; };
   // Before running the transaction again after a transient error: exponential backoff with
