@@ -370,6 +370,10 @@ unsafe extern "C" {
   - `recoverOnStart` (bool): roll back compensating transactions that crashed processes left
     open in the journals (see session.h) when the wrapper starts.
   - `journalDb` (string): the journals' database (default "polymongo_journal").
+  - `maxTrackedDatabases` (integer >= 16): databases each per-database table remembers
+    (routing, usage figures, a model's setup; default 10000); the least recently used are
+    forgotten first, routed and set up again when they come back, their usage kept as an
+    aggregate (see stats.h).
 
  Credentials never appear in messages or logs.
  @param options_json The options: a NUL-terminated JSON object.
@@ -1324,9 +1328,12 @@ unsafe extern "C" {
  dedicated, state, open, ready, maxSize, minSize, sizeLimit, connections: {open, inUse, idle,
  waiting}, pinned: {cursors, sessions, streams}, errors, lastError, responseTimeMs: {commands,
  failed, mean, p50, p99}, createdMs, lastUsedMs, databases: [...]}], sharedDatabases: [...],
- totals: {pools, openPools, connections, inUse, waiting, errors, evictions}, state}`.
- Response times come from libmongoc's command monitoring (the last 1,024 commands for the
- percentiles).
+ totals: {pools, openPools, connections, inUse, waiting, errors, evictions}, databaseTables:
+ {maxTracked, routed, routedForgotten, usage, modelsReady, usageForgotten: {databases,
+ operations, errors}}, state}`. Response times come from libmongoc's command monitoring (the
+ last 1,024 commands for the percentiles). A pool's databases are those the usage table
+ remembers (maxTrackedDatabases); the forgotten ones' figures are the usageForgotten
+ aggregate.
  @param wrapper The wrapper.
  @param json Receives the JSON text, owned by the caller (free with pm_free()).
  @param err Receives the error, or NULL (see @ref pm_errors).
@@ -1385,8 +1392,10 @@ unsafe extern "C" {
  polymongo_pool_open, polymongo_pool_max_connections, polymongo_pool_connections,
  polymongo_pool_connections_in_use, polymongo_pool_waiting, polymongo_pool_errors_total,
  polymongo_pool_command_duration_seconds (summary), polymongo_database_operations_total,
- polymongo_database_errors_total (label db), polymongo_pool_evictions_total; pool metrics are
- labelled pool="shared" or the dedicated pool's name.
+ polymongo_database_errors_total (label db; db="" sums the forgotten databases),
+ polymongo_databases_tracked, polymongo_databases_forgotten_total,
+ polymongo_pool_evictions_total; pool metrics are labelled pool="shared" or the dedicated
+ pool's name.
  @param wrapper The wrapper.
  @param text Receives the text, owned by the caller (free with pm_free()).
  @param err Receives the error, or NULL.
