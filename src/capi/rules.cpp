@@ -1,7 +1,6 @@
 // Rules every binding needs the same answer to, stated once here instead of once per language:
 // the default name of an index, and which server error codes mean a duplicate key.
-#include <mongoc/mongoc.h>
-
+#include "ops/op_checks.hpp"
 #include "shim.hpp"
 
 using namespace pm;
@@ -13,16 +12,13 @@ int pm_index_name(const void *keys, size_t keys_len, char **name, pm_error *err)
     if (keys == nullptr) capi::null_argument("keys");
     core::Doc k(capi::view(keys, keys_len), "keys");
     if (k.empty()) throw core::Error(core::Code::invalid_argument, "index name: the keys are empty");
-    // The same naming as the core's when it creates an index without a name (libmongoc's
-    // "field_1_other_-1"), so a name computed here finds the index made there.
-    char *generated = mongoc_collection_keys_to_index_string(k.get());
-    if (generated == nullptr)
+    // The core's own naming, so a name computed here finds the index made there.
+    std::optional<std::string> generated = core::default_index_name(k.get());
+    if (!generated)
       throw core::Error(core::Code::invalid_argument,
                         "index name: key values must be integers (1, -1) or index type strings "
                         "(\"text\" ...)");
-    std::string s = generated;
-    bson_free(generated);
-    *name = capi::give_string(s);
+    *name = capi::give_string(*generated);
     return PM_OK;
   });
 }

@@ -20,13 +20,11 @@ std::string Db::create_index(DocView keys, DocView opts) const {
     if (!BSON_ITER_HOLDS_UTF8(&it)) fail(Code::invalid_argument, "create index: name must be a string");
     name = bson_iter_utf8(&it, nullptr);
   } else {
-    char *generated = mongoc_collection_keys_to_index_string(k.get());
-    // libmongoc names only keys whose values are integers or strings; NULL otherwise.
-    if (generated == nullptr)
+    std::optional<std::string> generated = default_index_name(k.get());
+    if (!generated)
       fail(Code::invalid_argument, "create index: key values must be integers (1, -1) or index "
                                    "type strings (\"text\" ...), or give options.name");
-    name = generated;
-    bson_free(generated);
+    name = std::move(*generated);
   }
   bson_t cmd = BSON_INITIALIZER, indexes, spec, command_opts = BSON_INITIALIZER;
   BSON_APPEND_UTF8(&cmd, "createIndexes", collection().c_str());

@@ -6,6 +6,7 @@
 
 #include "base/db_name.hpp"
 #include "base/error.hpp"
+#include "ops/op_checks.hpp"
 
 namespace pm::core {
 
@@ -36,14 +37,11 @@ void append_index(bson_t *array, uint32_t i, const bson_t *spec) {
 
   std::string name;  // the driver's default, when the spec has none
   if (!bson_has_field(spec, "name")) {
-    char *generated = mongoc_collection_keys_to_index_string(&key);
-    // libmongoc names only keys whose values are integers or strings; NULL would become a
-    // null name that the server refuses later with a less helpful message.
-    if (generated == nullptr)
+    std::optional<std::string> generated = default_index_name(&key);
+    if (!generated)
       fail(Code::invalid_argument, "indexes[" + std::to_string(i) + "]: key values must be integers "
                                    "(1, -1) or index type strings (\"text\" ...), or give a name");
-    name = generated;
-    bson_free(generated);
+    name = std::move(*generated);
   }
 
   char idx[16];

@@ -122,4 +122,12 @@ DocView sub_document(const bson_iter_t *it) {
 }
 
 
+std::optional<std::string> default_index_name(const bson_t *keys) {
+  char *generated = mongoc_collection_keys_to_index_string(keys);
+  if (generated == nullptr) return std::nullopt;
+  std::string name = generated;
+  bson_free(generated);
+  return name;
+}
+
 }  // namespace pm::core

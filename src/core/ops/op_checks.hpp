@@ -5,6 +5,8 @@
 #include <mongoc/mongoc.h>
 
 #include <initializer_list>
+#include <optional>
+#include <string>
 
 #include "base/doc.hpp"
 
@@ -24,6 +26,10 @@ bool is_one_of(const char *key, std::initializer_list<const char *> keys);
 bool is_per_write_option(const char *key);
 void split_write_options(const bson_t *opts, bson_t *per_write, bson_t *per_bulk);
 bool option_bool(const bson_t *opts, const char *key, bool fallback);
+// The name the server gives an index on `keys` when none is given (libmongoc's rule,
+// "a_1_b_-1"): the one naming for models, create_index and pm_index_name. Empty when a key's
+// value is neither an integer nor a string (libmongoc names no others); callers say why.
+std::optional<std::string> default_index_name(const bson_t *keys);
 // The document or array `it` holds, as a view; {nullptr, 0} for any other type.
 DocView sub_document(const bson_iter_t *it);
 
