@@ -20,6 +20,12 @@
 //   bench_tenants --uri URI --seed --databases N [--docs K]
 //   bench_tenants --uri URI --variant V[+V2] --databases N [--threads T] [--seconds S]
 //                 [--pool P] [--docs K] [--slice-ms MS] [--ops mixed|find|insert]
+//                 [--model plain|indexed|validated]
+//
+// --model: polymongo's model of the tenants' collection. plain has no setup; indexed declares
+// an index (applied once per database, checked on every operation); validated an index and a
+// validator (a server without validators fails it). raw_pool and naive do no setup: the
+// indexes polymongo creates are in the same databases, so both meet the same server work.
 #include <mongoc/mongoc.h>
 #include <polymongo.h>
 #include <arpa/inet.h>
@@ -49,6 +55,7 @@ struct Args {
   double seconds = 5, warmup = 0.5;
   int slice_ms = 50;
   std::string ops = "mixed";  // or "find" or "insert": one kind of operation only
+  std::string model = "plain";  // or "indexed" or "validated"
   bool seed = false;
   std::vector<std::string> variants() const {  // "a+b" -> {"a", "b"}
     std::vector<std::string> out;
@@ -82,6 +89,7 @@ Args parse(int argc, char **argv) {
     else if (k == "--warmup") a.warmup = std::stod(next());
     else if (k == "--slice-ms") a.slice_ms = std::stoi(next());
     else if (k == "--ops") a.ops = next();
+    else if (k == "--model") a.model = next();
     else if (k == "--seed") a.seed = true;
     else die("unknown argument " + k);
   }
@@ -91,6 +99,8 @@ Args parse(int argc, char **argv) {
       die("--variant must be polymongo, raw_pool or naive, or two of them joined by '+'");
   if (a.slice_ms <= 0) die("--slice-ms must be positive");
   if (a.ops != "mixed" && a.ops != "find" && a.ops != "insert") die("--ops must be mixed, find or insert");
+  if (a.model != "plain" && a.model != "indexed" && a.model != "validated")
+    die("--model must be plain, indexed or validated");
   return a;
 }
 
@@ -129,8 +139,42 @@ class Polymongo : public Variant {
     std::string opts = R"({"mongoURI": ")" + a.uri + R"(", "maxPoolSize": )" + std::to_string(a.pool) + "}";
     pm_error err;
     if (pm_wrapper_new(opts.c_str(), &w_, &err) != PM_OK) die(err.message);
-    if (pm_model_new(w_, "users", nullptr, 0, &m_, &err) != PM_OK) die(err.message);
+    // Model options as BSON: {indexes: [{key: {tenant: 1}}], validator: {...}} (as the model asks).
+    bson_t *model = bson_new();
+    if (a.model != "plain") {
+      bson_t indexes, index, key;
+      BSON_APPEND_ARRAY_BEGIN(model, "indexes", &indexes);
+      BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
+      BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &key);
+      BSON_APPEND_INT32(&key, "tenant", 1);
+      bson_append_document_end(&index, &key);
+      bson_append_document_end(&indexes, &index);
+      bson_append_array_end(model, &indexes);
+    }
+    if (a.model == "validated") {
+      bson_t validator, schema, required;
+      BSON_APPEND_DOCUMENT_BEGIN(model, "validator", &validator);
+      BSON_APPEND_DOCUMENT_BEGIN(&validator, "$jsonSchema", &schema);
+      BSON_APPEND_UTF8(&schema, "bsonType", "object");
+      BSON_APPEND_ARRAY_BEGIN(&schema, "required", &required);
+      BSON_APPEND_UTF8(&required, "0", "tenant");
+      bson_append_array_end(&schema, &required);
+      bson_append_document_end(&validator, &schema);
+      bson_append_document_end(model, &validator);
+    }
+    int rc = pm_model_new(w_, "users", a.model == "plain" ? nullptr : bson_get_data(model),
+                          a.model == "plain" ? 0 : model->len, &m_, &err);
+    bson_destroy(model);
+    if (rc != PM_OK) die(err.message);
     for (int i = 0; i < a.databases; ++i) names_.push_back(tenant(i));
+    // The setup is applied once per database, on its first operation: done here, so that the
+    // timed run measures the steady state (every operation checking that it was done).
+    if (a.model != "plain") {
+      bson_t *f = id_filter(0);
+      for (int t = 0; t < a.databases; ++t)
+        if (!find_one(t, f)) die("setting up " + names_[static_cast<size_t>(t)] + " failed");
+      bson_destroy(f);
+    }
   }
   ~Polymongo() override {
     pm_model_free(m_);
@@ -487,8 +531,8 @@ int run_paired(const Args &a) {
   double library = named_threads_cpu_seconds("pm-") - library0;
 
   std::printf("{\"databases\": %d, \"threads\": %d, \"variant\": \"%s\", \"mode\": \"paired\", "
-              "\"slice_ms\": %d, \"pool\": %d, \"failures\": %ld, \"variants\": [",
-              a.databases, a.threads, a.variant.c_str(), a.slice_ms, a.pool, failures);
+              "\"model\": \"%s\", \"slice_ms\": %d, \"pool\": %d, \"failures\": %ld, \"variants\": [",
+              a.databases, a.threads, a.variant.c_str(), a.model.c_str(), a.slice_ms, a.pool, failures);
   double per_op[2] = {0, 0};
   for (size_t k = 0; k < vs.size(); ++k) {
     double own = names[k] == "polymongo" ? library : 0;

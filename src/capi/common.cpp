@@ -1,6 +1,5 @@
 // pm_version, errors, buffers and JSON conversion.
 #include <bson/bson.h>
-#include "base/hot.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -18,7 +17,7 @@ thread_local pm_error last_error = {PM_OK, 0, {0}};
 
 // Copies only the message's own bytes: strncpy would zero the rest of the 504 bytes, on every
 // successful call too.
-PM_HOT void fill(pm_error *e, int code, int32_t server_code, const char *message) {
+void fill(pm_error *e, int code, int32_t server_code, const char *message) {
   e->code = code;
   e->server_code = server_code;
   size_t n = strnlen(message, sizeof e->message - 1);
@@ -35,7 +34,7 @@ int set_error(pm_error *err, int code, int32_t server_code, const char *message)
   return code;
 }
 
-PM_HOT void clear_error(pm_error *err) {
+void clear_error(pm_error *err) {
   if (err != nullptr) fill(err, PM_OK, 0, "");
 }
 
@@ -74,7 +73,7 @@ const char *pm_code_name(int code) {
 
 const pm_error *pm_last_error(void) { return &capi::last_error; }
 
-PM_HOT void pm_buf_free(pm_buf *buf) {
+void pm_buf_free(pm_buf *buf) {
   if (buf == nullptr) return;
   std::free(buf->data);
   buf->data = nullptr;

@@ -1,6 +1,5 @@
 // pm_db_*: operations on a model bound to one database.
 #include "shim.hpp"
-#include "base/hot.hpp"
 
 using namespace pm;
 
@@ -58,14 +57,14 @@ pm_cursor **cursor_out(pm_cursor **out) {
 
 extern "C" {
 
-PM_HOT void pm_db_free(pm_db *db) { delete db; }
+void pm_db_free(pm_db *db) { delete db; }
 
 const char *pm_db_name(const pm_db *db) { return db ? db->impl->name().c_str() : nullptr; }
 const char *pm_db_collection(const pm_db *db) {
   return db ? db->impl->collection().c_str() : nullptr;
 }
 
-PM_HOT int pm_db_insert_one(pm_db *db, const void *doc, size_t doc_len, const void *opts,
+int pm_db_insert_one(pm_db *db, const void *doc, size_t doc_len, const void *opts,
                      size_t opts_len, pm_result **out, pm_error *err) {
   return write(out, err, [&] {
     if (doc == nullptr) capi::null_argument("document");
@@ -138,7 +137,7 @@ int pm_db_find(pm_db *db, const void *filter, size_t filter_len, const void *opt
   });
 }
 
-PM_HOT int pm_db_find_one(pm_db *db, const void *filter, size_t filter_len, const void *opts,
+int pm_db_find_one(pm_db *db, const void *filter, size_t filter_len, const void *opts,
                    size_t opts_len, pm_buf *out, pm_error *err) {
   return capi::guard(err, [&] {
     reset(out);

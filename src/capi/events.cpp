@@ -47,7 +47,6 @@ int pm_wrapper_subscribe(pm_wrapper *wrapper, uint32_t mask, const char *const *
                          e.timestamp_ms};
           fn(&event, owned->data);
         });
-    wrapper->impl->reschedule_maintenance();  // connect events: logs merged every 50 ms
     if (id) *id = sub;
     return PM_OK;
   });
@@ -65,7 +64,6 @@ int pm_wrapper_unsubscribe(pm_wrapper *wrapper, uint64_t id, pm_error *err) {
 int pm_wrapper_flush_events(pm_wrapper *wrapper, int64_t timeout_ms, pm_error *err) {
   return capi::guard(err, [&] {
     if (wrapper == nullptr) capi::null_argument("wrapper");
-    wrapper->impl->usage().flush();  // connect events still in the operations' logs
     if (!wrapper->impl->events().flush(timeout_ms))
       throw core::Error(core::Code::timeout, "events not delivered within " + std::to_string(timeout_ms) + " ms");
     return PM_OK;

@@ -1,6 +1,5 @@
 // pm_model_*: collection definitions and binding them to databases.
 #include "shim.hpp"
-#include "base/hot.hpp"
 
 using namespace pm;
 
@@ -26,7 +25,7 @@ const char *pm_model_collection(const pm_model *model) {
   return model != nullptr ? model->impl->collection().c_str() : nullptr;
 }
 
-PM_HOT int pm_model_db(pm_model *model, const char *db_name, pm_db **out, pm_error *err) {
+int pm_model_db(pm_model *model, const char *db_name, pm_db **out, pm_error *err) {
   return capi::guard(err, [&] {
     if (out == nullptr) capi::null_argument("out");
     *out = nullptr;

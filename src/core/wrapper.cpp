@@ -1,5 +1,4 @@
 #include "wrapper.hpp"
-#include "base/hot.hpp"
 
 #include <mongoc/mongoc.h>
 
@@ -18,10 +17,6 @@
 namespace pm::core {
 
 namespace {
-// Connect events come from merging the usage logs: with a subscriber to them, the logs are
-// merged this often, so that they are raised at most this long after the operation.
-constexpr auto kConnectEventDelay = std::chrono::milliseconds(50);
-
 void init_driver_once() {
   // libmongoc must be initialised once per process; it is never cleaned up because other
   // libraries in the process may share it.
@@ -73,17 +68,12 @@ std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
 void Wrapper::maintenance_loop() {
   std::unique_lock<std::mutex> lock(maintenance_mu_);
   while (!stopping_) {
-    // Without timed duties or connect subscribers, the thread wakes once a second: the logs
-    // are merged anyway when full and before anything reads them.
-    auto period = events_->wants(EventType::connect)
-                      ? kConnectEventDelay
-                      : std::chrono::milliseconds(router_.maintenance_period_ms());
+    auto period = std::chrono::milliseconds(router_.maintenance_period_ms());
     maintenance_wake_.wait_for(lock, period, [&] { return stopping_ || rescheduled_; });
     if (stopping_) break;
     rescheduled_ = false;  // a pass now, then the period recomputed
     lock.unlock();
     try {
-      usage_->flush();  // operations' records reach the table, their connect events the hooks
       router_.maintain();
     } catch (const std::exception &e) {
       log_->error(std::string("maintenance: ") + e.what());
@@ -100,12 +90,12 @@ void Wrapper::reschedule_maintenance() {
   maintenance_wake_.notify_all();
 }
 
-PM_HOT void Wrapper::check_db_name(std::string_view name) const {
+void Wrapper::check_db_name(std::string_view name) const {
   if (auto why = db_name_problem(name, options_.allow_system_databases))
     throw Error(Code::invalid_db_name, "invalid database name: " + *why);
 }
 
-PM_HOT std::string Wrapper::resolve_db_name(const char *name, bool *defaulted) const {
+std::string Wrapper::resolve_db_name(const char *name, bool *defaulted) const {
   check_open();
   bool none = name == nullptr || *name == '\0';
   if (defaulted != nullptr) *defaulted = none;

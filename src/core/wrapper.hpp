@@ -1,7 +1,7 @@
 // The wrapper, the composition root: it builds the options, logging, events, usage counts and
 // the router that owns every pool, and hands each component of the core what that component
 // uses (a model gets an OpsContext, a session the router, ...), never itself. It also runs the
-// one maintenance thread (TTL and idle closing, sizing, merging usage logs) and the
+// one maintenance thread (TTL and idle closing, sizing) and the
 // operations that span components (dropping a database ends its streams and models' caches).
 #pragma once
 

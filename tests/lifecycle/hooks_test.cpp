@@ -150,17 +150,15 @@ TEST(Hooks, BlockedHookDoesNotSlowOrBreakOperations) {
   for (int i = 0; i < 30; ++i) EXPECT_EQ(check.count(prefix + "_" + std::to_string(i), "h"), 1);
 }
 
-// Connect events come from merging the operations' usage logs, which the maintenance thread
-// does every 50 ms while anyone subscribes to them (once a second otherwise), and subscribing
-// reschedules it at once: the event arrives without pm_wrapper_flush_events, well within a
-// second of the operation.
-TEST(Hooks, ConnectArrivesUnflushedWithinTheMergePeriod) {
+// A connect event is raised by the operation that first succeeds (usage.hpp): it arrives
+// without pm_wrapper_flush_events, well within a second of the operation.
+TEST(Hooks, ConnectArrivesWithoutFlushingOrWaitingForMaintenance) {
   Wrapper w;
   w.w = new_wrapper();
   Model m;
   m.m = new_model(w.w, "h");
-  // Long enough for the maintenance thread to be in its one-second sleep: the subscription
-  // must wake it.
+  // Long enough for the maintenance thread to be in its one-second sleep: the event must not
+  // wait for it.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   Recorder rec;
   rec.subscribe(w.w, PM_EVENT_CONNECT);
@@ -169,5 +167,5 @@ TEST(Hooks, ConnectArrivesUnflushedWithinTheMergePeriod) {
   d.d = bind_db(m.m, db);
   insert_json(d.d, "{\"a\": 1}");
   EXPECT_TRUE(wait_until([&] { return rec.count(PM_EVENT_CONNECT, db) == 1; }, 400))
-      << "delivered by the 50 ms merge, not the one-second idle schedule";
+      << "raised by the operation itself, not by the one-second maintenance schedule";
 }

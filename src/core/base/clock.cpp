@@ -1,5 +1,4 @@
 #include "base/clock.hpp"
-#include "base/hot.hpp"
 
 #include <ctime>
 
@@ -14,7 +13,7 @@ int64_t clock_ms(clockid_t clock) {
 }  // namespace
 
 int64_t now_wall_ms() { return clock_ms(CLOCK_REALTIME); }
-PM_HOT int64_t steady_ms() { return clock_ms(CLOCK_MONOTONIC_COARSE); }
-PM_HOT int64_t coarse_wall_ms() { return clock_ms(CLOCK_REALTIME_COARSE); }
+int64_t steady_ms() { return clock_ms(CLOCK_MONOTONIC_COARSE); }
+int64_t coarse_wall_ms() { return clock_ms(CLOCK_REALTIME_COARSE); }
 
 }  // namespace pm::core

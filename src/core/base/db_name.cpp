@@ -1,7 +1,6 @@
 #include "base/db_name.hpp"
 
 #include "base/error.hpp"
-#include "base/hot.hpp"
 
 #include <array>
 #include <cstdint>
@@ -9,7 +8,7 @@
 
 namespace pm::core {
 
-PM_HOT bool is_valid_utf8(std::string_view s) {
+bool is_valid_utf8(std::string_view s) {
   const auto *p = reinterpret_cast<const unsigned char *>(s.data());
   const unsigned char *end = p + s.size();
   while (p < end) {
@@ -45,7 +44,7 @@ PM_HOT bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
-PM_HOT std::optional<std::string> db_name_problem(std::string_view name, bool allow_system) {
+std::optional<std::string> db_name_problem(std::string_view name, bool allow_system) {
   if (name.empty()) return "database name is empty";
   // MongoDB limits names to 63 bytes (64 including the terminator).
   if (name.size() > 63) return "database name is longer than 63 bytes";

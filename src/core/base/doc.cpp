@@ -1,6 +1,5 @@
 #include "base/doc.hpp"
 #include "base/db_name.hpp"
-#include "base/hot.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -15,9 +14,9 @@ namespace pm::core {
 
 Doc::Doc() { bson_init(&doc_); }
 
-PM_HOT Doc::Doc(DocView view, const char *what, Accept accept) { parse(view, what, accept); }
+Doc::Doc(DocView view, const char *what, Accept accept) { parse(view, what, accept); }
 
-PM_HOT void Doc::parse(DocView view, const char *what, Accept accept) {
+void Doc::parse(DocView view, const char *what, Accept accept) {
   if (view.data == nullptr) {
     bson_init(&doc_);
     return;
@@ -61,9 +60,9 @@ PM_HOT void Doc::parse(DocView view, const char *what, Accept accept) {
   }
 }
 
-PM_HOT Doc::~Doc() { bson_destroy(&doc_); }
+Doc::~Doc() { bson_destroy(&doc_); }
 
-PM_HOT Bytes::Bytes(const uint8_t *begin, const uint8_t *end) : size_(static_cast<size_t>(end - begin)) {
+Bytes::Bytes(const uint8_t *begin, const uint8_t *end) : size_(static_cast<size_t>(end - begin)) {
   data_ = static_cast<uint8_t *>(std::malloc(size_ > 0 ? size_ : 1));
   if (data_ == nullptr) throw std::bad_alloc();
   if (size_ > 0) std::memcpy(data_, begin, size_);
@@ -87,7 +86,7 @@ const bson_t *driver_skips_validation() {
   return opts.get();
 }
 
-PM_HOT void copy_except(const bson_t *src, bson_t *dst, std::initializer_list<const char *> skip) {
+void copy_except(const bson_t *src, bson_t *dst, std::initializer_list<const char *> skip) {
   bson_iter_t it;
   if (!bson_iter_init(&it, src)) return;
   while (bson_iter_next(&it)) {
@@ -154,7 +153,7 @@ bool walk(const bson_t *b, Visit &&visit) {
 
 }  // namespace
 
-PM_HOT bool walkable(const bson_t *b) {
+bool walkable(const bson_t *b) {
   return walk(b, [](const bson_iter_t &) { return true; });
 }
 
@@ -243,7 +242,7 @@ inline uint32_t le32(const uint8_t *p) {
 }  // namespace
 
 // One pass over the bytes, without recursion: a stack of the ends of the open documents.
-PM_HOT std::string bson_problem(const uint8_t *p, size_t n) {
+std::string bson_problem(const uint8_t *p, size_t n) {
   if (n < 5) return "shorter than the 5 bytes of the empty document";
   if (le32(p) != n) return "its length field says " + std::to_string(le32(p)) + " bytes, but it has " + std::to_string(n);
   if (p[n - 1] != 0) return "it does not end with a 0 byte";
@@ -532,7 +531,7 @@ bool map_strings(const bson_t *src, bson_t *dst, const std::string &mark, const 
 
 }  // namespace
 
-PM_HOT bool json_to_bson(const char *json, ssize_t len, bson_t *out, bson_error_t *error) {
+bool json_to_bson(const char *json, ssize_t len, bson_t *out, bson_error_t *error) {
   size_t n = len < 0 ? std::strlen(json) : static_cast<size_t>(len);
   if (!has_nul_escape(json, n)) {
     if (bson_init_from_json(out, json, static_cast<ssize_t>(n), error)) return true;

@@ -1,7 +1,6 @@
 // A Db's reads: find, find one, counts, distinct and aggregate.
 #include <utility>
 
-#include "base/hot.hpp"
 #include "ops/db_run.hpp"
 #include "ops/op_checks.hpp"
 
@@ -18,7 +17,7 @@ std::unique_ptr<Cursor> Db::find(DocView filter, DocView opts) const {
   });
 }
 
-PM_HOT std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
+std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
   Doc f(filter, "filter");
   Doc o(opts, "options");
   check_read_options(o.get(), "find one");

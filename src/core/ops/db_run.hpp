@@ -61,9 +61,9 @@ auto Db::run(bool is_write, F &&body) const {
   // A native session pins every operation to its client; a compensating one does not.
   const Session *pinned = this->pinned();
   for (int attempt = 1;; ++attempt) {
-    std::shared_ptr<Pool> held;  // the pool, unless it is the wrapper's shared one (see route)
-    Pool *pool = pinned ? pinned->pinned_pool() : ctx.router.route(name_, held);
-    if (pinned && ctx.router.route(name_).get() != pool)
+    std::shared_ptr<Pool> routed = ctx.router.route(name_);
+    Pool *pool = pinned ? pinned->pinned_pool() : routed.get();
+    if (pool != routed.get())
       fail(Code::invalid_argument, "database " + name_ + " is served by another pool than the session's: " +
                                        "a native transaction spans one pool; use a compensating transaction");
     auto started = std::chrono::steady_clock::now();
@@ -77,7 +77,7 @@ auto Db::run(bool is_write, F &&body) const {
       if (pinned) {
         t.client = pinned->pinned_client();
       } else {
-        t.lease = held ? ctx.router.checkout(held) : pool->checkout_borrowed();
+        t.lease = ctx.router.checkout(routed);
         t.client = t.lease.client();
       }
       model_->ensure(t.client, name_);

@@ -1,6 +1,5 @@
 // A Db's writes: inserts, updates, replacements, deletes and bulk writes, each planned and
 // checked (ops/bulk_plan.hpp) before it runs (ops/db_run.hpp).
-#include "base/hot.hpp"
 #include "ops/bulk_plan.hpp"
 #include "ops/db_run.hpp"
 
@@ -48,7 +47,7 @@ WriteOutcome Db::run_bulk(BulkPlan &plan) const {
 
 // One document with no options, the commonest write of all: no plan is built, and libmongoc's
 // insert_one sends the same insert command as a bulk of one without a bulk operation's set-up.
-PM_HOT WriteOutcome Db::insert_one(DocView doc, bool want_result) const {
+WriteOutcome Db::insert_one(DocView doc, bool want_result) const {
   Doc d(doc, "document");
   auto inserted = want_result ? std::make_shared<InsertedIds>() : nullptr;
   bson_t with_id = BSON_INITIALIZER;
@@ -73,7 +72,7 @@ void Db::refuse_in_compensation(const char *what) const {
                                   "recorded exactly); use insert, update, replace or delete");
 }
 
-PM_HOT WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts, bool want_result) const {
+WriteOutcome Db::insert_many(const std::vector<DocView> &docs, DocView opts, bool want_result) const {
   if (WriteRecorder *r = recorder()) return r->insert_many(*plain(), docs, opts);
   if (docs.empty()) fail(Code::invalid_argument, "insert: no documents given");
   for (const DocView &d : docs)

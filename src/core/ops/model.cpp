@@ -1,5 +1,4 @@
 #include "ops/model.hpp"
-#include "base/hot.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -95,7 +94,7 @@ Model::Model(std::shared_ptr<const OpsContext> context, std::string collection, 
   has_setup_ = !bson_empty(create_options_.get()) || !bson_empty(indexes_.get());
 }
 
-PM_HOT void Model::ensure(mongoc_client_t *client, const std::string &db) const {
+void Model::ensure(mongoc_client_t *client, const std::string &db) const {
   if (!has_setup_) return;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -1,5 +1,4 @@
 #include "ops/write_result.hpp"
-#include "base/hot.hpp"
 
 #include <mongoc/mongoc.h>
 
@@ -136,7 +135,7 @@ void WriteResult::build() const {
 }
 
 // Normalises a write's reply (destroyed here) into a result and, when it failed, an error.
-PM_HOT WriteOutcome write_outcome(bool ok, bson_t *reply, const bson_error_t &error,
+WriteOutcome write_outcome(bool ok, bson_t *reply, const bson_error_t &error,
                                   const std::shared_ptr<const InsertedIds> &inserted, bool ordered,
                                   bool want_result, const std::string &db, const std::string &coll) {
   WriteOutcome out;

@@ -1,5 +1,4 @@
 #include "pool/pool.hpp"
-#include "base/hot.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -26,18 +25,16 @@ const char *close_reason_name(CloseReason reason) {
     case CloseReason::evicted: return "evicted";
     case CloseReason::closed: return "closed";
     case CloseReason::forced: return "forced";
-    case CloseReason::error: return "error";
   }
   return "closed";
 }
 
 // ---- Lease -------------------------------------------------------------------------------------
 
-PM_HOT Lease &Lease::operator=(Lease &&other) noexcept {
+Lease &Lease::operator=(Lease &&other) noexcept {
   if (this != &other) {
     release();
-    pool_ = std::exchange(other.pool_, nullptr);
-    keep_ = std::move(other.keep_);
+    pool_ = std::move(other.pool_);
     client_ = other.client_;
     origin_ = other.origin_;
     generation_ = other.generation_;
@@ -46,11 +43,10 @@ PM_HOT Lease &Lease::operator=(Lease &&other) noexcept {
   return *this;
 }
 
-PM_HOT void Lease::release() noexcept {
+void Lease::release() noexcept {
   if (client_ != nullptr) pool_->checkin(origin_, client_);
   client_ = nullptr;
-  pool_ = nullptr;
-  keep_.reset();
+  pool_.reset();
 }
 
 bool Lease::revoked() const { return pool_ && pool_->generation() != generation_; }
@@ -73,10 +69,8 @@ uint64_t next_pool_number() {
 
 Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
            std::shared_ptr<Usage> usage)
-    : config_(std::move(config)), log_(std::move(log)), events_(std::move(events)),
-      usage_owner_(std::move(usage)), redacted_uri_(redact_uri(config_.uri)),
-      id_(next_pool_number()), usage_(usage_owner_.get()) {
-  usage_->add_pool(id_, config_.label);
+    : config_(std::move(config)), log_(std::move(log)), events_(std::move(events)), usage_(std::move(usage)),
+      id_(next_pool_number()), redacted_uri_(redact_uri(config_.uri)) {
   created_ms_ = now_wall_ms();
   limit_ = config_.max_size;
   if (config_.sizing.enabled) {
@@ -98,31 +92,21 @@ Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Ev
 }
 
 Pool::~Pool() {
-  usage_->remove_pool(id_);
-  // Every client is back here: a lease either holds the pool alive or is held by something
-  // that keeps its wrapper, and so this pool, alive (a borrowed lease, see checkout_borrowed).
+  // Every client is back here: a lease holds its pool alive.
   for (auto &[pool, n] : retired_) mongoc_client_pool_destroy(pool);
   if (pool_ != nullptr) mongoc_client_pool_destroy(pool_);
   mongoc_uri_destroy(uri_);
 }
 
-// Called on every checkin, hence the coarse clocks, and a store only once per tick of theirs
-// (the cache line is every thread's).
-PM_HOT void Pool::touch() {
-  int64_t now = steady_ms();
-  if (last_used_ms_.load(std::memory_order_relaxed) == now) return;
-  last_used_ms_.store(now, std::memory_order_relaxed);
+// Called on every checkin, hence the coarse clocks.
+void Pool::touch() {
+  last_used_ms_.store(steady_ms(), std::memory_order_relaxed);
   last_used_wall_ms_.store(coarse_wall_ms(), std::memory_order_relaxed);
 }
 
 bool Pool::is_open() const {
   std::lock_guard<std::mutex> lock(mu_);
   return pool_ != nullptr;
-}
-
-int Pool::in_use() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return in_use_;
 }
 
 mongoc_client_pool_t *Pool::open_locked() {
@@ -154,7 +138,7 @@ mongoc_client_pool_t *Pool::open_locked() {
   return pool_;
 }
 
-PM_HOT Lease Pool::checkout(std::shared_ptr<Pool> keep) {
+Lease Pool::checkout() {
   mongoc_client_pool_t *pool;
   uint64_t generation;
   {
@@ -175,18 +159,17 @@ PM_HOT Lease Pool::checkout(std::shared_ptr<Pool> keep) {
     }
     pool = open_locked();
     ++in_use_;
-    // Written only when it changes: its cache line is read by every other checkout.
-    if (config_.sizing.enabled && in_use_ > peak_in_use_) peak_in_use_ = in_use_;
+    peak_in_use_ = std::max(peak_in_use_, in_use_);
     // libmongoc's pool makes a client only when none is idle, and keeps every client it made,
     // so the most ever out at once since it opened is the number of connections it holds.
     if (++out_ > opened_clients_) opened_clients_ = out_;
   }
   // Cannot block: fewer than max_size clients are out, and the pool may hold max_size.
   mongoc_client_t *client = mongoc_client_pool_pop(pool);
-  return Lease(this, std::move(keep), client, pool, generation);
+  return Lease(shared_from_this(), client, pool, generation);
 }
 
-PM_HOT void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept {
+void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept {
   std::lock_guard<std::mutex> lock(mu_);
   mongoc_client_pool_push(origin, client);
   if (origin == pool_) {
@@ -224,15 +207,13 @@ void Pool::connect() {
   ready_ = true;  // warm: the minimum connections are open and answered a ping
 }
 
-PM_HOT void Pool::record_success(const std::string &db, uint64_t latency_us) {
-  // Read before writing: every operation passes here, and a store would pull the cache line
-  // away from every other thread's core.
-  if (state() != PoolState::connected) set_state(PoolState::connected);
-  usage_->record(db, true, latency_us, id_, epoch_.load(std::memory_order_relaxed));
+void Pool::record_success(const std::string &db, uint64_t latency_us) {
+  set_state(PoolState::connected);
+  usage_->record(db, true, latency_us, id_, config_.label, epoch_.load(std::memory_order_relaxed));
 }
 
 void Pool::record_failure(const std::string &db, const Error &error, uint64_t latency_us) {
-  usage_->record(db, false, latency_us, id_, 0);
+  usage_->record(db, false, latency_us, id_, config_.label, 0);
   Code c = error.code();
   // The pool's errors are its own: no connection, authentication, a broken or timed-out
   // socket, a forced close, a wait for a connection that ran out. What the server answered (a
@@ -332,7 +313,7 @@ void Pool::remove_revocable(Revocable *holder) {
 
 // ---- metrics -----------------------------------------------------------------------------------
 
-PM_HOT void Pool::on_command_succeeded(const mongoc_apm_command_succeeded_t *event) {
+void Pool::on_command_succeeded(const mongoc_apm_command_succeeded_t *event) {
   static_cast<Pool *>(mongoc_apm_command_succeeded_get_context(event))
       ->record_command(mongoc_apm_command_succeeded_get_duration(event), true);
 }
@@ -342,7 +323,16 @@ void Pool::on_command_failed(const mongoc_apm_command_failed_t *event) {
       ->record_command(mongoc_apm_command_failed_get_duration(event), false);
 }
 
-PM_HOT void Pool::record_command(int64_t duration_us, bool ok) { usage_->record_command(id_, duration_us, ok); }
+void Pool::record_command(int64_t duration_us, bool ok) {
+  std::lock_guard<std::mutex> lock(commands_mu_);
+  ++commands_;
+  if (!ok) ++failed_commands_;
+  int64_t us = std::max<int64_t>(0, duration_us);
+  commands_total_us_ += static_cast<uint64_t>(us);
+  if (command_samples_us_.size() < kCommandSamples) command_samples_us_.push_back(us);
+  else command_samples_us_[next_sample_] = us;
+  next_sample_ = (next_sample_ + 1) % kCommandSamples;
+}
 
 void Pool::pin(PinKind kind, int delta) { pinned_[static_cast<int>(kind)] += delta; }
 
@@ -402,11 +392,14 @@ PoolSnapshot Pool::snapshot() const {
     s.last_server_error = last_server_error_;
   }
   s.databases = usage_->served_by(id_);
-  Usage::Commands c = usage_->commands_of(id_);
-  s.commands = c.commands;
-  s.failed_commands = c.failed;
-  s.mean_ms = c.commands ? static_cast<double>(c.total_us) / 1000.0 / static_cast<double>(c.commands) : 0;
-  std::vector<int64_t> &samples = c.samples_us;
+  std::vector<int64_t> samples;
+  {
+    std::lock_guard<std::mutex> lock(commands_mu_);
+    s.commands = commands_;
+    s.failed_commands = failed_commands_;
+    s.mean_ms = commands_ ? static_cast<double>(commands_total_us_) / 1000.0 / static_cast<double>(commands_) : 0;
+    samples = command_samples_us_;
+  }
   if (!samples.empty()) {
     std::sort(samples.begin(), samples.end());
     auto at = [&](double q) {

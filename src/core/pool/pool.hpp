@@ -26,18 +26,16 @@ class Error;
 class Pool;
 
 enum class PoolState { not_initialized = 0, connecting, connected, disconnecting, disconnected };
-enum class CloseReason { ttl, idle, evicted, closed, forced, error };
+enum class CloseReason { ttl, idle, evicted, closed, forced };
 const char *close_reason_name(CloseReason reason);
 
 // A pooled client checked out of a Pool; returned when the lease dies. Move-only.
 class Lease {
  public:
   Lease() = default;
-  // `keep` holds the pool alive for the lease's life; empty when the holder guarantees that
-  // (see Pool::checkout_borrowed).
-  Lease(Pool *pool, std::shared_ptr<Pool> keep, mongoc_client_t *client, mongoc_client_pool_t *origin,
-        uint64_t generation)
-      : pool_(pool), keep_(std::move(keep)), client_(client), origin_(origin), generation_(generation) {}
+  // `pool` stays alive for the lease's life: the lease holds it.
+  Lease(std::shared_ptr<Pool> pool, mongoc_client_t *client, mongoc_client_pool_t *origin, uint64_t generation)
+      : pool_(std::move(pool)), client_(client), origin_(origin), generation_(generation) {}
   Lease(Lease &&other) noexcept { *this = std::move(other); }
   Lease &operator=(Lease &&other) noexcept;
   Lease(const Lease &) = delete;
@@ -45,14 +43,13 @@ class Lease {
   ~Lease() { release(); }
 
   mongoc_client_t *client() const { return client_; }
-  Pool *pool() const { return pool_; }
+  Pool *pool() const { return pool_.get(); }
   // True once the pool was force-closed after this lease was taken.
   bool revoked() const;
   void release() noexcept;
 
  private:
-  Pool *pool_ = nullptr;
-  std::shared_ptr<Pool> keep_;
+  std::shared_ptr<Pool> pool_;
   mongoc_client_t *client_ = nullptr;
   mongoc_client_pool_t *origin_ = nullptr;
   uint64_t generation_ = 0;
@@ -111,11 +108,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Checks out a client, waiting at most waitQueueTimeoutMS (Error timeout); opens
   // the libmongoc pool when it is closed (Error connection when it cannot). The lease keeps
   // the pool alive.
-  Lease checkout() { return checkout(shared_from_this()); }
-  // The same, for a holder that keeps the pool alive longer than the lease (an operation on the
-  // wrapper's shared pool: its db keeps the wrapper, and so that pool, alive). No reference
-  // count changes: one every thread would write, twice per operation.
-  Lease checkout_borrowed() { return checkout(nullptr); }
+  Lease checkout();
 
   // Opens the pool now and verifies max(1, min_free) connections with a ping (kept warm).
   void connect();
@@ -151,10 +144,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   const PoolConfig &config() const { return config_; }
   const std::string &label() const { return config_.label; }
   const std::string &redacted_uri() const { return redacted_uri_; }
-  int32_t wait_queue_timeout_ms() const { return wait_ms_; }
   PoolState state() const { return static_cast<PoolState>(state_.load()); }
   bool is_open() const;
-  int in_use() const;
   int64_t last_used_ms() const { return last_used_ms_.load(); }  // steady clock
   uint64_t generation() const { return generation_.load(); }
   uint64_t errors() const { return errors_.load(); }
@@ -167,7 +158,6 @@ class Pool : public std::enable_shared_from_this<Pool> {
   static void on_command_failed(const mongoc_apm_command_failed_t *event);
   void record_command(int64_t duration_us, bool ok);
   friend class Lease;
-  Lease checkout(std::shared_ptr<Pool> keep);
   void checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept;
   mongoc_client_pool_t *open_locked();
   void close_locked(CloseReason reason);
@@ -177,48 +167,50 @@ class Pool : public std::enable_shared_from_this<Pool> {
   PoolConfig config_;
   std::shared_ptr<const Log> log_;
   std::shared_ptr<Events> events_;
-  std::shared_ptr<Usage> usage_owner_;
+  std::shared_ptr<Usage> usage_;
+  const uint64_t id_;  // unique in the process; Usage records who served what
   std::string redacted_uri_;
   mongoc_uri_t *uri_ = nullptr;
   int32_t wait_ms_ = 0;
-
-  std::condition_variable available_, idle_;
-  std::unordered_map<mongoc_client_pool_t *, int> retired_;  // closed pools' clients still out
-  std::mutex revocable_mu_;  // before a holder's own lock; never with mu_ held
-  std::unordered_set<Revocable *> revocables_;
-  int64_t last_sizing_ms_ = 0;
-  std::string last_error_, last_server_error_;
   int64_t created_ms_ = 0;
+
+  std::atomic<int> state_{static_cast<int>(PoolState::not_initialized)};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<uint64_t> epoch_{0};  // unique per opening of the libmongoc pool
   std::atomic<int> pinned_[3] = {{0}, {0}, {0}};
   std::atomic<uint64_t> errors_{0};         // connection and pool failures
   std::atomic<uint64_t> server_errors_{0};  // operations the server refused
   std::atomic<bool> ready_{false};
-
-  // What every operation touches, on three cache lines, the read-mostly apart from the
-  // written: spread over the object, an operation touched seven lines, each a miss once its
-  // thread has waited for the server, and a line that others write is a miss for the readers.
-  // Read by every operation, written when the pool opens or closes:
-  alignas(64) const uint64_t id_;  // unique in the process; Usage records who served what
-  Usage *const usage_;             // usage_owner_'s
-  std::atomic<int> state_{static_cast<int>(PoolState::not_initialized)};
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<uint64_t> epoch_{0};  // unique per opening of the libmongoc pool
-  // Written by every checkout and checkin, under mu_:
-  alignas(64) mutable std::mutex mu_;
-  mongoc_client_pool_t *pool_ = nullptr;  // the current pool, opened lazily
-  int out_ = 0;                           // clients out of pool_
-  int in_use_ = 0;                        // the same (clients of closed pools are not counted)
-  int waiting_ = 0;
-  int limit_ = 0;  // the checkout gate: max_size, or the dynamic size
-  // Read by every operation, written when they change (the first three under mu_):
-  alignas(64) int peak_in_use_ = 0;  // since the last sizing evaluation (when sizing)
-  int opened_clients_ = 0;           // clients the current libmongoc pool has made (its connections)
-  bool closing_ = false;
   // Set once by shut_down() (under mu_); the pool never opens again. Atomic so that a native
   // session, which keeps its own lease, can check it without the pool's lock.
   std::atomic<bool> shut_down_{false};
   std::atomic<int64_t> last_used_ms_{0};  // steady clock
   std::atomic<int64_t> last_used_wall_ms_{0};
+
+  mutable std::mutex mu_;
+  std::condition_variable available_, idle_;
+  mongoc_client_pool_t *pool_ = nullptr;  // the current pool, opened lazily
+  int out_ = 0;                           // clients out of pool_
+  int in_use_ = 0;                        // the same (clients of closed pools are not counted)
+  int waiting_ = 0;
+  int limit_ = 0;                    // the checkout gate: max_size, or the dynamic size
+  int peak_in_use_ = 0;              // since the last sizing evaluation (when sizing)
+  int opened_clients_ = 0;           // clients the current libmongoc pool has made (its connections)
+  bool closing_ = false;
+  int64_t last_sizing_ms_ = 0;
+  std::string last_error_, last_server_error_;
+  std::unordered_map<mongoc_client_pool_t *, int> retired_;  // closed pools' clients still out
+
+  std::mutex revocable_mu_;  // before a holder's own lock; never with mu_ held
+  std::unordered_set<Revocable *> revocables_;
+
+  // The commands its clients ran (libmongoc's command monitoring): counts, and the response
+  // times of the last kCommandSamples, a ring once full.
+  static constexpr size_t kCommandSamples = 1024;
+  mutable std::mutex commands_mu_;
+  uint64_t commands_ = 0, failed_commands_ = 0, commands_total_us_ = 0;
+  std::vector<int64_t> command_samples_us_;
+  size_t next_sample_ = 0;
 };
 
 

@@ -1,5 +1,4 @@
 #include "pool/router.hpp"
-#include "base/hot.hpp"
 
 #include <fnmatch.h>
 
@@ -78,12 +77,6 @@ std::shared_ptr<Pool> Router::route(const std::string &db) {
   }
   std::unique_lock<std::shared_mutex> lock(mu_);
   return resolve_locked(db);
-}
-
-PM_HOT Pool *Router::route(const std::string &db, std::shared_ptr<Pool> &keep) {
-  if (!routing_.load(std::memory_order_acquire)) return shared_.get();
-  keep = route(db);
-  return keep.get();
 }
 
 std::shared_ptr<Pool> Router::resolve_locked(const std::string &db) {

@@ -30,9 +30,6 @@ class Router {
 
   // The pool serving `db`. No I/O: a dedicated pool is opened by its first checkout.
   std::shared_ptr<Pool> route(const std::string &db);
-  // The same without touching the shared pool's reference count (it lives as long as the
-  // router): any other pool is also held in `keep`.
-  Pool *route(const std::string &db, std::shared_ptr<Pool> &keep);
 
   // Called before a checkout from `pool`: when opening it would pass maxOpenPools, closes the
   // least recently used idle dedicated pool first. Pools with clients out are never evicted.
