@@ -43,7 +43,8 @@ struct RouteOptions {
 };
 
 // Retries of operations that failed before reaching a server (and of reads whose connection
-// broke), with exponential backoff and full jitter. attempts == 1: no retry.
+// broke), with exponential backoff, half of each delay fixed and half random ("equal jitter").
+// attempts == 1: no retry.
 struct RetryOptions {
   int attempts = 1;
   int64_t initial_delay_ms = 100;
