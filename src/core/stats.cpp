@@ -268,6 +268,8 @@ std::string usage_json(Wrapper &w, size_t top_n) {
         .key("errors").value(u.errors)
         .key("lastUsedMs").value(u.last_used_ms)
         .key("meanLatencyMs").value(u.mean_latency_ms())
+        .key("throttled").value(u.throttled)
+        .key("queued").value(u.queued)
         .end_object();
   }
   j.end_array();

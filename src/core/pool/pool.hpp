@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -95,6 +97,8 @@ struct PoolConfig {
   int64_t ttl_ms = 0;           // autoClose: close after this long unused
   int64_t idle_timeout_ms = 0;  // close after this long with no connection checked out
   PoolSizing sizing;
+  bool fair = true;  // fairQueueing: a saturated pool serves its waiting databases in turn
+  std::optional<TenantLimits> tenant_limits;  // the spec's, for each database it serves
 };
 
 class Pool : public std::enable_shared_from_this<Pool> {
@@ -105,10 +109,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
   Pool(const Pool &) = delete;
   Pool &operator=(const Pool &) = delete;
 
-  // Checks out a client, waiting at most waitQueueTimeoutMS (Error timeout); opens
-  // the libmongoc pool when it is closed (Error connection when it cannot). The lease keeps
-  // the pool alive.
-  Lease checkout();
+  // Checks out a client for an operation on `db`, waiting at most waitQueueTimeoutMS (Error
+  // timeout); opens the libmongoc pool when it is closed (Error connection when it cannot). The
+  // lease keeps the pool alive. When every client is out, checkouts queue by database and are
+  // served a database at a time, in turn (first come, first served within one database, and
+  // across all of them without fairQueueing).
+  Lease checkout(const std::string &db = std::string());
 
   // Opens the pool now and verifies max(1, min_free) connections with a ping (kept warm).
   void connect();
@@ -161,6 +167,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept;
   mongoc_client_pool_t *open_locked();
   void close_locked(CloseReason reason);
+  // A saturated pool's waiting checkouts, by database, and who is served next.
+  struct Waiter {
+    std::condition_variable turn;
+    bool granted = false;  // a client is counted in in_use_ for it
+  };
+  void wait_turn(std::unique_lock<std::mutex> &lock, const std::string &db, uint64_t generation);
+  void grant_locked();  // hands free clients to waiters, a database at a time
+  void remove_waiter_locked(const std::string &key, Waiter *waiter);
   void set_state(PoolState s) { state_ = static_cast<int>(s); }
   void touch();
 
@@ -188,11 +202,13 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::atomic<int64_t> last_used_wall_ms_{0};
 
   mutable std::mutex mu_;
-  std::condition_variable available_, idle_;
+  std::condition_variable idle_;
+  std::unordered_map<std::string, std::deque<Waiter *>> queues_;  // by database ("" without fairness)
+  std::deque<std::string> turns_;  // the databases with waiters, the next to be served first
   mongoc_client_pool_t *pool_ = nullptr;  // the current pool, opened lazily
   int out_ = 0;                           // clients out of pool_
   int in_use_ = 0;                        // the same (clients of closed pools are not counted)
-  int waiting_ = 0;
+  int waiting_ = 0;  // checkouts in queues_
   int limit_ = 0;                    // the checkout gate: max_size, or the dynamic size
   int peak_in_use_ = 0;              // since the last sizing evaluation (when sizing)
   int opened_clients_ = 0;           // clients the current libmongoc pool has made (its connections)
