@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include "base/error.hpp"
@@ -13,6 +14,11 @@ namespace {
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+std::string rate_text(double rate) {
+  std::ostringstream out;
+  out << rate;
+  return out.str();
 }
 }  // namespace
 
@@ -65,7 +71,6 @@ Permit Tenants::admit(const std::string &db, const std::optional<TenantLimits> &
   TenantLimits limits = limits_now();
   if (states_.size() >= max_states_) forget_idle_locked();
   State &s = states_[db];
-  bool queued = false;
   auto throttled = [&](const std::string &why) {
     lock.unlock();
     usage_->count(db, Usage::Counter::throttled);
@@ -82,10 +87,10 @@ Permit Tenants::admit(const std::string &db, const std::optional<TenantLimits> &
     if (s.tokens < 1) {
       auto wait_us = static_cast<int64_t>((1 - s.tokens) * 1e6 / limits.rate_per_second);
       if (limits.fail_fast || wait_us > limits.max_wait_ms * 1000)
-        throttled("over " + std::to_string(limits.rate_per_second) + " operations per second");
+        throttled("over " + rate_text(limits.rate_per_second) + " operations per second");
       s.tokens -= 1;
       ++s.waiting;
-      queued = true;
+      usage_->count(db, Usage::Counter::queued);
       lock.unlock();
       std::this_thread::sleep_for(std::chrono::microseconds(wait_us));
       lock.lock();
@@ -98,7 +103,7 @@ Permit Tenants::admit(const std::string &db, const std::optional<TenantLimits> &
   if (limits.max_concurrent > 0 && s.in_flight >= limits.max_concurrent) {
     if (limits.fail_fast) throttled(std::to_string(s.in_flight) + " operations in flight (maxConcurrent)");
     ++s.waiting;
-    queued = true;
+    usage_->count(db, Usage::Counter::queued);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.max_wait_ms);
     bool ok = s.slot_free.wait_until(lock, deadline, [&] {
       TenantLimits l = limits_now();
@@ -109,8 +114,6 @@ Permit Tenants::admit(const std::string &db, const std::optional<TenantLimits> &
                        std::to_string(limits.max_concurrent) + ")");
   }
   ++s.in_flight;
-  lock.unlock();
-  if (queued) usage_->count(db, Usage::Counter::queued);
   return Permit(this, &s);
 }
 
