@@ -1409,7 +1409,8 @@ unsafe extern "C" {
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
     /** Usage analytics, most used first (no I/O): `[{db, operations, errors, lastUsedMs,
- meanLatencyMs}]`.
+ meanLatencyMs, throttled, queued}]` (throttled: operations its tenantLimits refused; queued:
+ operations that waited, for its limits or in a saturated pool's queue).
  @param wrapper The wrapper.
  @param top_n How many databases to list; 0 lists every database.
  @param json Receives the JSON text, owned by the caller (free with pm_free()).
