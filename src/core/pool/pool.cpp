@@ -29,6 +29,14 @@ const char *close_reason_name(CloseReason reason) {
   return "closed";
 }
 
+void Histogram::add(int64_t us) {
+  size_t i = 0;
+  while (i + 1 < kHistogramBuckets && us > kHistogramBoundsUs[i]) ++i;
+  ++buckets[i];
+  ++count;
+  sum_us += static_cast<uint64_t>(std::max<int64_t>(0, us));
+}
+
 // ---- Lease -------------------------------------------------------------------------------------
 
 Lease &Lease::operator=(Lease &&other) noexcept {
@@ -145,8 +153,12 @@ Lease Pool::checkout(const std::string &db) {
     std::unique_lock<std::mutex> lock(mu_);
     generation = generation_;
     // The deadline is read, and the queues touched, only when there is something to wait for.
-    if (closing_ || in_use_ >= limit_ || waiting_ > 0) wait_turn(lock, db, generation);
-    else ++in_use_;
+    if (closing_ || in_use_ >= limit_ || waiting_ > 0) {
+      wait_turn(lock, db, generation);
+    } else {
+      ++in_use_;
+      ++immediate_checkouts_;
+    }
     try {
       pool = open_locked();
     } catch (...) {
@@ -169,20 +181,26 @@ Lease Pool::checkout(const std::string &db) {
 void Pool::wait_turn(std::unique_lock<std::mutex> &lock, const std::string &db, uint64_t generation) {
   const std::string &key = config_.fair ? db : std::string();
   Waiter me;
+  auto started = std::chrono::steady_clock::now();
   auto &queue = queues_[key];
   if (queue.empty()) turns_.push_back(key);
   queue.push_back(&me);
   ++waiting_;
   usage_->count(db, Usage::Counter::queued);
   grant_locked();  // a client may be free (a close that ended, a raised limit)
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms_);
+  auto deadline = started + std::chrono::milliseconds(wait_ms_);
   while (!me.granted && generation_ == generation)
     if (me.turn.wait_until(lock, deadline) == std::cv_status::timeout) break;
   --waiting_;
   if (generation_ != generation)  // force_close emptied the queues and let go of every client
     throw Error(Code::closed, "pool '" + config_.label + "' was force-closed while waiting", 0, true);
-  if (me.granted) return;
+  if (me.granted) {
+    waits_.add(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
+                   .count());
+    return;
+  }
   remove_waiter_locked(key, &me);
+  ++timeouts_;
   throw Error(Code::timeout, "timed out after " + std::to_string(wait_ms_) +
                                  " ms waiting for a connection from pool '" + config_.label + "' (all " +
                                  std::to_string(limit_) + " in use)",
@@ -377,6 +395,7 @@ void Pool::record_command(int64_t duration_us, bool ok) {
   if (!ok) ++failed_commands_;
   int64_t us = std::max<int64_t>(0, duration_us);
   commands_total_us_ += static_cast<uint64_t>(us);
+  command_time_.add(us);
   if (command_samples_us_.size() < kCommandSamples) command_samples_us_.push_back(us);
   else command_samples_us_[next_sample_] = us;
   next_sample_ = (next_sample_ + 1) % kCommandSamples;
@@ -438,6 +457,10 @@ PoolSnapshot Pool::snapshot() const {
     s.idle = std::max(0, s.open_connections - in_use_);
     s.last_error = last_error_;
     s.last_server_error = last_server_error_;
+    s.timeouts = timeouts_;
+    s.wait_time = waits_;
+    s.wait_time.buckets[0] += immediate_checkouts_;
+    s.wait_time.count += immediate_checkouts_;
   }
   s.databases = usage_->served_by(id_);
   std::vector<int64_t> samples;
@@ -445,6 +468,7 @@ PoolSnapshot Pool::snapshot() const {
     std::lock_guard<std::mutex> lock(commands_mu_);
     s.commands = commands_;
     s.failed_commands = failed_commands_;
+    s.command_time = command_time_;
     s.mean_ms = commands_ ? static_cast<double>(commands_total_us_) / 1000.0 / static_cast<double>(commands_) : 0;
     samples = command_samples_us_;
   }

@@ -58,6 +58,15 @@ class Lease {
 };
 
 
+// Histogram bounds in microseconds (OpenTelemetry's seconds: 0.001 .. 10), the last bucket +Inf.
+constexpr int64_t kHistogramBoundsUs[] = {1000, 5000, 10000, 50000, 100000, 500000, 1000000, 5000000, 10000000};
+constexpr size_t kHistogramBuckets = sizeof(kHistogramBoundsUs) / sizeof(kHistogramBoundsUs[0]) + 1;
+struct Histogram {
+  uint64_t buckets[kHistogramBuckets] = {};  // per bucket, not cumulative
+  uint64_t count = 0, sum_us = 0;
+  void add(int64_t us);
+};
+
 // A point-in-time view of a pool, for statistics.
 struct PoolSnapshot {
   std::string label, uri;
@@ -68,6 +77,9 @@ struct PoolSnapshot {
   int pinned_cursors = 0, pinned_sessions = 0, pinned_streams = 0;
   uint64_t errors = 0, commands = 0, failed_commands = 0;
   uint64_t server_errors = 0;  // the server's refusals (duplicate keys, write errors, ...)
+  uint64_t timeouts = 0;       // checkouts that waited waitQueueTimeoutMS in vain
+  Histogram wait_time;         // checkouts' waits for a client (0 when one was free)
+  Histogram command_time;      // the server round trips of its clients' commands
   std::string last_error, last_server_error;
   double mean_ms = 0, p50_ms = 0, p99_ms = 0;
   int64_t created_ms = 0, last_used_ms = 0;  // wall clock; last_used 0: never
@@ -214,6 +226,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   int opened_clients_ = 0;           // clients the current libmongoc pool has made (its connections)
   bool closing_ = false;
   int64_t last_sizing_ms_ = 0;
+  uint64_t timeouts_ = 0;
+  uint64_t immediate_checkouts_ = 0;  // checkouts that found a client free: wait 0
+  Histogram waits_;                   // the others'
   std::string last_error_, last_server_error_;
   std::unordered_map<mongoc_client_pool_t *, int> retired_;  // closed pools' clients still out
 
@@ -225,6 +240,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   static constexpr size_t kCommandSamples = 1024;
   mutable std::mutex commands_mu_;
   uint64_t commands_ = 0, failed_commands_ = 0, commands_total_us_ = 0;
+  Histogram command_time_;
   std::vector<int64_t> command_samples_us_;
   size_t next_sample_ = 0;
 };

@@ -51,8 +51,8 @@ class Router {
     return tenants_.admit(db, pool.config().tenant_limits);
   }
   // pm_wrapper_set_tenant_limits: `db` nullptr for the default.
-  void set_tenant_limits(const std::string *db, std::optional<TenantLimits> limits) {
-    tenants_.set(db, std::move(limits));
+  void set_tenant_limits(const std::string *db, const std::optional<TenantLimits> &limits) {
+    tenants_.set(db, limits);
   }
 
   // pm_wrapper_close: every pool, and every pool made later, is shut down for good.

@@ -51,7 +51,7 @@ void Tenants::note(const std::optional<TenantLimits> &spec_limits) {
   if (spec_limits) active_.store(true, std::memory_order_release);
 }
 
-void Tenants::set(const std::string *db, std::optional<TenantLimits> limits) {
+void Tenants::set(const std::string *db, const std::optional<TenantLimits> &limits) {
   std::lock_guard<std::mutex> lock(mu_);
   if (db == nullptr) default_ = limits.value_or(TenantLimits{});
   else if (limits) own_[*db] = *limits;

@@ -52,7 +52,7 @@ class Tenants {
 
   // Run time: `db` == nullptr sets the default; `limits` unset removes the database's own
   // limits (or, for the default, sets none).
-  void set(const std::string *db, std::optional<TenantLimits> limits);
+  void set(const std::string *db, const std::optional<TenantLimits> &limits);
 
  private:
   friend class Permit;
