@@ -50,6 +50,12 @@ type Options struct {
 	// MaxOpenPools caps the dedicated pools open at once; the least recently used is closed
 	// to make room (0: no cap).
 	MaxOpenPools int
+	// TenantLimits, when set, is every database's default share of its pool (see
+	// Client.SetTenantLimits).
+	TenantLimits *TenantLimits
+	// NoFairQueueing serves a saturated pool's waiting operations first come, first served,
+	// instead of a database at a time, in turn.
+	NoFairQueueing bool
 	// AllowSystemDatabases allows admin, config and local.
 	AllowSystemDatabases bool
 	// PoolSizing, when set, makes the shared pool's size limit follow its load.
@@ -129,6 +135,12 @@ func (o Options) JSON() ([]byte, error) {
 	}
 	if o.MaxOpenPools != 0 {
 		m["maxOpenPools"] = o.MaxOpenPools
+	}
+	if o.TenantLimits != nil {
+		m["tenantLimits"] = o.TenantLimits
+	}
+	if o.NoFairQueueing {
+		m["fairQueueing"] = false
 	}
 	if o.Routes != nil {
 		routes := make([]map[string]any, 0, len(o.Routes))

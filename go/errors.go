@@ -17,18 +17,23 @@ type Code int
 // The codes of the C API.
 const (
 	CodeOK              Code = C.PM_OK
-	CodeInvalidArgument Code = C.PM_EINVAL    // an argument or option is invalid; nothing was sent
-	CodeInvalidDBName   Code = C.PM_EDBNAME   // a database name breaks MongoDB's rules or is a system database
-	CodeConnection      Code = C.PM_ECONNECT  // no server could be reached / the connection broke
-	CodeTimeout         Code = C.PM_ETIMEOUT  // a bounded wait ran out (pool checkout, socket, maxTimeMS)
-	CodeAuth            Code = C.PM_EAUTH     // authentication failed
-	CodeDuplicateKey    Code = C.PM_EDUPKEY   // duplicate key (server codes 11000, 11001, 12582)
-	CodeServer          Code = C.PM_ESERVER   // any other error from the server; see Error.ServerCode
-	CodeClosed          Code = C.PM_ECLOSED   // the client or handle is closed
-	CodeNotSupported    Code = C.PM_ENOTSUP   // the server or build cannot do this
-	CodeInternal        Code = C.PM_EINTERNAL // a bug or resource exhaustion inside polymongo
-	CodeWrite           Code = C.PM_EWRITE    // some writes of a batch failed; see Error.WriteErrors
+	CodeInvalidArgument Code = C.PM_EINVAL     // an argument or option is invalid; nothing was sent
+	CodeInvalidDBName   Code = C.PM_EDBNAME    // a database name breaks MongoDB's rules or is a system database
+	CodeConnection      Code = C.PM_ECONNECT   // no server could be reached / the connection broke
+	CodeTimeout         Code = C.PM_ETIMEOUT   // a bounded wait ran out (pool checkout, socket, maxTimeMS)
+	CodeAuth            Code = C.PM_EAUTH      // authentication failed
+	CodeDuplicateKey    Code = C.PM_EDUPKEY    // duplicate key (server codes 11000, 11001, 12582)
+	CodeServer          Code = C.PM_ESERVER    // any other error from the server; see Error.ServerCode
+	CodeClosed          Code = C.PM_ECLOSED    // the client or handle is closed
+	CodeNotSupported    Code = C.PM_ENOTSUP    // the server or build cannot do this
+	CodeInternal        Code = C.PM_EINTERNAL  // a bug or resource exhaustion inside polymongo
+	CodeWrite           Code = C.PM_EWRITE     // some writes of a batch failed; see Error.WriteErrors
+	CodeThrottled       Code = C.PM_ETHROTTLED // the database's tenant limits refused it; nothing was sent; retryable
 )
+
+// Retryable tells whether a call that failed with this code may simply be tried again later:
+// nothing reached the server (pm_code_is_retryable; true for CodeThrottled).
+func (c Code) Retryable() bool { return C.pm_code_is_retryable(C.int(c)) != 0 }
 
 // String is the C constant's name, e.g. "PM_EDBNAME".
 func (c Code) String() string { return C.GoString(C.pm_code_name(C.int(c))) }
@@ -56,6 +61,7 @@ var (
 	ErrNotSupported    error = &sentinel{CodeNotSupported, "not supported"}
 	ErrInternal        error = &sentinel{CodeInternal, "internal error"}
 	ErrWrite           error = &sentinel{CodeWrite, "write error"}
+	ErrThrottled       error = &sentinel{CodeThrottled, "throttled"}
 )
 
 // ErrNoDocuments is returned by SingleResult when the query matched nothing (as in the

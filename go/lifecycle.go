@@ -192,6 +192,50 @@ func (c *Client) AddRoute(r Route) error {
 	return err
 }
 
+// TenantLimits is a database's share of its pool (see docs/fairness.md): at most
+// MaxConcurrent operations at once (0: no cap) and, with RatePerSecond > 0, a token bucket of
+// Burst tokens (0: max(1, RatePerSecond)). Over a limit an operation waits up to MaxWaitMS
+// (OnLimit "wait", the default) or fails at once ("fail"), with ErrThrottled either way.
+type TenantLimits struct {
+	MaxConcurrent int     `json:"maxConcurrent,omitempty"`
+	RatePerSecond float64 `json:"ratePerSecond,omitempty"`
+	Burst         float64 `json:"burst,omitempty"`
+	OnLimit       string  `json:"onLimit,omitempty"`
+	MaxWaitMS     int64   `json:"maxWaitMS,omitempty"`
+}
+
+// SetTenantLimits sets the limits of database db at run time, or with db "" every database's
+// default. A nil limits removes the database's own limits (for the default: no limits). It
+// does no I/O.
+func (c *Client) SetTenantLimits(db string, limits *TenantLimits) error {
+	var cdb, cspec *C.char
+	if db != "" {
+		var err error
+		if cdb, err = cString(db, CodeInvalidDBName, "db"); err != nil {
+			return err
+		}
+		defer C.free(unsafe.Pointer(cdb))
+	}
+	if limits != nil {
+		b, err := json.Marshal(limits)
+		if err != nil {
+			return errorf(CodeInvalidArgument, err, "tenant limits")
+		}
+		if cspec, err = cString(string(b), CodeInvalidArgument, "tenant limits"); err != nil {
+			return err
+		}
+		defer C.free(unsafe.Pointer(cspec))
+	}
+	_, err := withWrapper(c, func(w *C.pm_wrapper) (struct{}, error) {
+		var e C.pm_error
+		if rc := C.pm_wrapper_set_tenant_limits(w, cdb, cspec, &e); rc != 0 {
+			return struct{}{}, cError(rc, &e)
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
 // DefaultDrainTimeout bounds CloseAll and FlushEvents when their context has no deadline.
 const DefaultDrainTimeout = 10 * time.Second
 

@@ -463,3 +463,48 @@ func TestCloseIsTheCContract(t *testing.T) {
 		t.Fatalf("%d documents on the server, want 4: a refused call reached it", got)
 	}
 }
+
+func TestTenantLimitsThrottleWithARetryableError(t *testing.T) {
+	c := newClient(t, func(o *Options) {
+		o.TenantLimits = &TenantLimits{RatePerSecond: 0.01, Burst: 1, OnLimit: "fail"}
+	})
+	m := mustModel(t, c, "items")
+	ctx := context.Background()
+	name := uniqueDB("limits")
+	d := mustDB(t, m, name)
+	if _, err := d.InsertOne(ctx, bson.D{{Key: "n", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.InsertOne(ctx, bson.D{{Key: "n", Value: 2}})
+	var pe *Error
+	if !errors.Is(err, ErrThrottled) || !errors.As(err, &pe) || pe.Code != CodeThrottled || !pe.Code.Retryable() {
+		t.Fatalf("want a retryable ErrThrottled, got %v", err)
+	}
+	if CodeTimeout.Retryable() {
+		t.Fatal("CodeTimeout is not retryable as is")
+	}
+	if err := c.SetTenantLimits(name, &TenantLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.InsertOne(ctx, bson.D{{Key: "n", Value: 3}}); err != nil {
+		t.Fatalf("no limits for %s now: %v", name, err)
+	}
+	if err := c.SetTenantLimits(name, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.InsertOne(ctx, bson.D{{Key: "n", Value: 4}}); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("the default again: want ErrThrottled, got %v", err)
+	}
+	if err := c.SetTenantLimits("", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.InsertOne(ctx, bson.D{{Key: "n", Value: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetTenantLimits("", &TenantLimits{OnLimit: "later"}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("want ErrInvalidArgument, got %v", err)
+	}
+	if n := newChecker(t).count(name, "items", bson.D{}); n != 3 {
+		t.Fatalf("%d documents, want 3 (throttled writes send nothing)", n)
+	}
+}

@@ -101,7 +101,10 @@ typedef enum pm_code {
   PM_ECLOSED = -8,    /**< the wrapper or handle is closed                              */
   PM_ENOTSUP = -9,    /**< the server or build cannot do this                           */
   PM_EINTERNAL = -10, /**< a bug or resource exhaustion inside polymongo                 */
-  PM_EWRITE = -11     /**< some writes of a batch failed; see pm_result_write_error()   */
+  PM_EWRITE = -11,    /**< some writes of a batch failed; see pm_result_write_error()   */
+  PM_ETHROTTLED = -12 /**< a database's tenantLimits refused the operation (its rate or
+                           concurrency); nothing was sent; retryable later, see
+                           pm_code_is_retryable()                                         */
 } pm_code;
 
 /** The size of pm_error::message, its terminating NUL included. */
@@ -124,6 +127,17 @@ typedef struct pm_error {
  * Thread-safe.
  */
 PM_EXTERN const char *pm_code_name(int code);
+
+/**
+ * Whether a failed call with this code may be tried again as is: nothing reached the server,
+ * and waiting may be all it takes. True for #PM_ETHROTTLED (a database's tenantLimits: its rate
+ * or its concurrent operations) and nothing else today.
+ * @param code A pm_code.
+ * @return 1 when the call may be retried later unchanged, else 0.
+ * @par Thread-safety
+ * Thread-safe (pure).
+ */
+PM_EXTERN int pm_code_is_retryable(int code);
 
 /**
  * The error of the last failed call on this thread (a convenience; the out-parameter is the

@@ -62,6 +62,28 @@ PM_EXTERN int pm_wrapper_connect_db(pm_wrapper *wrapper, const char *const *name
 PM_EXTERN int pm_wrapper_add_route(pm_wrapper *wrapper, const char *route_json, pm_error *err);
 
 /**
+ * Sets a database's share of its pool at run time (tenantLimits; see docs/fairness.md):
+ * `{maxConcurrent?: 0, ratePerSecond?: 0, burst?: max(1, ratePerSecond), onLimit?: "wait" |
+ * "fail", maxWaitMS?: 1000}`. maxConcurrent caps the database's operations in flight (0: no
+ * cap); ratePerSecond (with burst) is a token bucket (0: no rate). An operation over a limit
+ * waits up to maxWaitMS ("wait") or fails at once ("fail"); either way it fails with
+ * #PM_ETHROTTLED when it cannot go, before anything is sent. Takes effect for the next
+ * operation (waiting ones see a raised cap at once). Precedence: the database's own limits set
+ * here, then the tenantLimits of its pool's spec (dbSpecific, routing rule, pm_wrapper_set_db()),
+ * then the default (the tenantLimits option, or set here with `db` NULL).
+ * @param wrapper The wrapper.
+ * @param db The database, or NULL for the default of every database.
+ * @param limits_json The limits as a JSON object, or NULL: for a database, remove its own
+ *        limits (its spec's or the default apply again); for the default, no limits.
+ * @param err Receives the error, or NULL.
+ * @return #PM_OK; #PM_EINVAL for invalid limits; #PM_EDBNAME for an invalid `db`.
+ * @par Thread-safety
+ * Thread-safe.
+ */
+PM_EXTERN int pm_wrapper_set_tenant_limits(pm_wrapper *wrapper, const char *db, const char *limits_json,
+                                           pm_error *err);
+
+/**
  * Closes every pool, letting operations in flight finish: waits up to timeout_ms for each
  * pool's connections to come back (new operations wait meanwhile). The wrapper stays usable:
  * the next operation reopens what it needs.

@@ -59,7 +59,8 @@ PM_EXTERN int pm_wrapper_list_databases(pm_wrapper *wrapper, char **json, pm_err
 
 /**
  * Usage analytics, most used first (no I/O): `[{db, operations, errors, lastUsedMs,
- * meanLatencyMs}]`.
+ * meanLatencyMs, throttled, queued}]` (throttled: operations its tenantLimits refused; queued:
+ * operations that waited, for its limits or in a saturated pool's queue).
  * @param wrapper The wrapper.
  * @param top_n How many databases to list; 0 lists every database.
  * @param json Receives the JSON text, owned by the caller (free with pm_free()).

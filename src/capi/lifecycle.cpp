@@ -2,6 +2,8 @@
 #include "signals.hpp"
 #include "shim.hpp"
 
+#include "base/db_name.hpp"
+
 using namespace pm;
 
 namespace {
@@ -54,6 +56,24 @@ int pm_wrapper_add_route(pm_wrapper *wrapper, const char *route_json, pm_error *
     core::Wrapper &w = wrapper_of(wrapper);
     w.router().add_route(core::parse_route(route_json));
     w.reschedule_maintenance();
+    return PM_OK;
+  });
+}
+
+int pm_wrapper_set_tenant_limits(pm_wrapper *wrapper, const char *db, const char *limits_json,
+                                 pm_error *err) {
+  return capi::guard(err, [&] {
+    core::Wrapper &w = wrapper_of(wrapper);
+    std::optional<core::TenantLimits> limits;
+    if (limits_json != nullptr) limits = core::parse_tenant_limits(limits_json, "tenantLimits");
+    if (db == nullptr) {
+      w.router().set_tenant_limits(nullptr, limits);
+      return PM_OK;
+    }
+    std::string name = db;
+    if (auto why = core::db_name_problem(name, w.options().allow_system_databases))
+      throw core::Error(core::Code::invalid_db_name, "invalid database name: " + *why);
+    w.router().set_tenant_limits(&name, limits);
     return PM_OK;
   });
 }

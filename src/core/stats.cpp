@@ -5,6 +5,7 @@
 #include <cmath>
 #include <memory>
 #include <sstream>
+#include <tuple>
 
 #include "base/doc.hpp"
 #include "base/error.hpp"
@@ -268,6 +269,8 @@ std::string usage_json(Wrapper &w, size_t top_n) {
         .key("errors").value(u.errors)
         .key("lastUsedMs").value(u.last_used_ms)
         .key("meanLatencyMs").value(u.mean_latency_ms())
+        .key("throttled").value(u.throttled)
+        .key("queued").value(u.queued)
         .end_object();
   }
   j.end_array();
@@ -287,6 +290,77 @@ std::string label(const std::string &v) {
     out += c;
   }
   return out;
+}
+}  // namespace
+
+namespace {
+// Databases that get their own series in the per-database metrics below; the rest are one
+// `other` series (a label db_other="true", never a database name), so that a process with
+// many tenants keeps a bounded exposition.
+constexpr size_t kTopDatabases = 20;
+
+void histogram(std::ostringstream &out, const char *name, const char *help, const std::vector<PoolSnapshot> &pools,
+               Histogram PoolSnapshot::*field) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " histogram\n";
+  for (const auto &p : pools) {
+    const Histogram &h = p.*field;
+    std::string l = "pool_name=\"" + label(p.label) + "\"";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < kHistogramBuckets; ++i) {
+      cumulative += h.buckets[i];
+      out << name << "_bucket{" << l << ",le=\"";
+      if (i + 1 < kHistogramBuckets) out << static_cast<double>(kHistogramBoundsUs[i]) / 1e6;
+      else out << "+Inf";
+      out << "\"} " << cumulative << '\n';
+    }
+    out << name << "_sum{" << l << "} " << static_cast<double>(h.sum_us) / 1e6 << '\n'
+        << name << "_count{" << l << "} " << h.count << '\n';
+  }
+}
+
+// The OpenTelemetry database-client metrics (semantic conventions' db.client.connection.* and
+// db.client.operation.duration), by pool; seconds.
+void otel_metrics(std::ostringstream &out, const std::vector<PoolSnapshot> &pools, const std::vector<DbUsage> &usage) {
+  auto per_pool = [&](const char *name, const char *help, const char *type, auto value_of) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+    for (const auto &p : pools) value_of(p, "pool_name=\"" + label(p.label) + "\"");
+  };
+  per_pool("db_client_connection_count", "Connections the pool holds, by state", "gauge",
+           [&](const PoolSnapshot &p, const std::string &l) {
+             out << "db_client_connection_count{" << l << ",state=\"idle\"} " << p.idle << '\n'
+                 << "db_client_connection_count{" << l << ",state=\"used\"} " << p.in_use << '\n';
+           });
+  per_pool("db_client_connection_max", "The most connections the pool may hold (its size limit)", "gauge",
+           [&](const PoolSnapshot &p, const std::string &l) {
+             out << "db_client_connection_max{" << l << "} " << p.limit << '\n';
+           });
+  per_pool("db_client_connection_pending_requests", "Checkouts waiting for a connection", "gauge",
+           [&](const PoolSnapshot &p, const std::string &l) {
+             out << "db_client_connection_pending_requests{" << l << "} " << p.waiting << '\n';
+           });
+  per_pool("db_client_connection_timeouts_total", "Checkouts that timed out waiting for a connection", "counter",
+           [&](const PoolSnapshot &p, const std::string &l) {
+             out << "db_client_connection_timeouts_total{" << l << "} " << p.timeouts << '\n';
+           });
+  histogram(out, "db_client_connection_wait_time", "Time to obtain a connection from the pool, seconds", pools,
+            &PoolSnapshot::wait_time);
+  histogram(out, "db_client_operation_duration", "Server round trips of the pool's commands, seconds", pools,
+            &PoolSnapshot::command_time);
+  // Per database: the most used kTopDatabases, then the rest as one series.
+  for (auto [name, help, field] : {std::tuple{"polymongo_database_throttled_total", "Operations refused by tenantLimits",
+                                              &DbUsage::throttled},
+                                   std::tuple{"polymongo_database_queued_total",
+                                              "Operations that waited (tenantLimits or a saturated pool)",
+                                              &DbUsage::queued}}) {
+    out << "# HELP " << name << ' ' << help << " (top " << kTopDatabases << " databases by operations, then other)\n"
+        << "# TYPE " << name << " counter\n";
+    uint64_t rest = 0;
+    for (size_t i = 0; i < usage.size(); ++i) {
+      if (i < kTopDatabases) out << name << "{db=\"" << label(usage[i].db) << "\"} " << usage[i].*field << '\n';
+      else rest += usage[i].*field;
+    }
+    if (usage.size() > kTopDatabases) out << name << "{db_other=\"true\"} " << rest << '\n';
+  }
 }
 }  // namespace
 
@@ -336,6 +410,7 @@ std::string prometheus_text(Wrapper &w) {
       << "# HELP polymongo_databases_forgotten_total Databases the usage table forgot, least recently used first\n"
          "# TYPE polymongo_databases_forgotten_total counter\n"
       << "polymongo_databases_forgotten_total " << forgotten.databases << '\n';
+  otel_metrics(out, pools, usage);
   out << "# HELP polymongo_pool_evictions_total Pools closed to respect maxOpenPools\n"
          "# TYPE polymongo_pool_evictions_total counter\n"
       << "polymongo_pool_evictions_total " << w.router().evictions() << '\n';

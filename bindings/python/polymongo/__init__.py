@@ -41,6 +41,7 @@ from .errors import (
     NotSupported,
     PolyMongoError,
     ServerError,
+    Throttled,
     Timeout,
     WriteError,
 )
@@ -78,7 +79,7 @@ __all__ = [
     "InsertOneResult", "InsertManyResult", "UpdateResult", "DeleteResult", "BulkWriteResult",
     "PolyMongoError", "InvalidArgument", "InvalidDatabaseName", "ConnectionFailure", "Timeout",
     "AuthenticationError", "DuplicateKeyError", "ServerError", "Closed", "NotSupported",
-    "InternalError", "WriteError",
+    "InternalError", "WriteError", "Throttled",
     "DEFAULT_CODEC_OPTIONS", "version", "json_to_bson", "bson_to_json",
     "HEADER_VERSION_STRING", "LIBRARY_VERSION_STRING", "__version__",
 ]

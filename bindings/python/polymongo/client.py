@@ -292,6 +292,17 @@ class PolyMongo:
                             "sharedPool": shared_pool}, _camel_tree(extra))
         self._status(lib.pm_wrapper_add_route, json.dumps(route).encode("utf-8"))
 
+    def set_tenant_limits(self, db: Optional[str] = None,
+                          limits: Optional[Mapping[str, Any]] = None) -> None:
+        """Sets a database's share of its pool at run time (``db=None``: every database's
+        default): ``{"max_concurrent": 2, "rate_per_second": 50, "burst": 100, "on_limit": "wait"
+        | "fail", "max_wait_ms": 1000}`` (snake_case or camelCase keys). Over a limit an operation
+        waits up to ``max_wait_ms`` or fails at once, raising :class:`Throttled` either way.
+        ``limits=None`` removes the database's own limits (for the default: no limits)."""
+        raw = _db_name(db) if db is not None else ffi.NULL
+        spec = json.dumps(cv.options({}, _camel_tree(limits))).encode("utf-8") if limits is not None else ffi.NULL
+        self._status(lib.pm_wrapper_set_tenant_limits, raw, spec)
+
     def close_all(self, timeout: float = 10.0) -> None:
         """Closes every pool, letting operations in flight finish (waits up to ``timeout``
         seconds per pool; :class:`Timeout` if some connections were still out). Reversible: the
@@ -373,7 +384,7 @@ class PolyMongo:
 
     def usage(self, top_n: int = 0) -> List[Dict[str, Any]]:
         """Per-database usage, most used first: [{"db", "operations", "errors", "lastUsedMs",
-        "meanLatencyMs"}]; ``top_n=0`` lists every database."""
+        "meanLatencyMs", "throttled", "queued"}]; ``top_n=0`` lists every database."""
         if not isinstance(top_n, int) or top_n < 0:
             raise ValueError("top_n must be an int >= 0")
         usage: List[Dict[str, Any]] = json.loads(self._string_call(lib.pm_wrapper_usage, top_n))

@@ -14,6 +14,7 @@ PM_ECLOSED         :class:`Closed`
 PM_ENOTSUP         :class:`NotSupported`
 PM_EINTERNAL       :class:`InternalError`
 PM_EWRITE          :class:`WriteError`
+PM_ETHROTTLED      :class:`Throttled` (retryable)
 =================  ===================================================  ======================
 
 Every exception carries ``code`` (the negative ``pm_code``), ``code_name`` ("PM_EDUPKEY"),
@@ -45,6 +46,7 @@ __all__ = [
     "InternalError",
     "WriteError",
     "DuplicateKeyError",
+    "Throttled",
 ]
 
 
@@ -64,6 +66,12 @@ class PolyMongoError(Exception):
     @property
     def code_name(self) -> str:
         return cstr(lib.pm_code_name(self.code)) or str(self.code)
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same call may simply be tried again later: nothing reached the server
+        (``pm_code_is_retryable``; true for :class:`Throttled`)."""
+        return bool(lib.pm_code_is_retryable(self.code))
 
     def __str__(self) -> str:
         extra = f", server code {self.server_code}" if self.server_code else ""
@@ -131,6 +139,11 @@ class DuplicateKeyError(WriteError):
     """A write hit a unique index (server codes 11000, 11001, 12582)."""
 
 
+class Throttled(PolyMongoError):
+    """The database's tenant limits (its rate or its concurrent operations) refused the
+    operation, at once or after their ``maxWaitMS``. Nothing was sent: retry later."""
+
+
 _BY_CODE: Dict[int, Type[PolyMongoError]] = {
     lib.PM_EINVAL: InvalidArgument,
     lib.PM_EDBNAME: InvalidDatabaseName,
@@ -143,6 +156,7 @@ _BY_CODE: Dict[int, Type[PolyMongoError]] = {
     lib.PM_ENOTSUP: NotSupported,
     lib.PM_EINTERNAL: InternalError,
     lib.PM_EWRITE: WriteError,
+    lib.PM_ETHROTTLED: Throttled,
 }
 _DEFAULT_CODES: Dict[type, int] = {cls: code for code, cls in _BY_CODE.items()}
 _DEFAULT_CODES[PolyMongoError] = lib.PM_EINTERNAL

@@ -135,6 +135,7 @@ def test_error_codes_map_to_exception_classes(pm):
         lib.PM_EAUTH: polymongo.AuthenticationError, lib.PM_EDUPKEY: polymongo.DuplicateKeyError,
         lib.PM_ESERVER: ServerError, lib.PM_ECLOSED: Closed, lib.PM_ENOTSUP: NotSupported,
         lib.PM_EINTERNAL: polymongo.InternalError, lib.PM_EWRITE: polymongo.WriteError,
+        lib.PM_ETHROTTLED: polymongo.Throttled,
     }
     for code, cls in classes.items():
         err = polymongo._ffi.ffi.new("pm_error *", {"code": code, "server_code": 7})

@@ -251,3 +251,28 @@ def test_routing_rules_route_matching_databases(uri, checker):
         assert pools["shared"]["databases"] == [f"{tag}_plain"]
     for n in names:
         assert checker[n]["routed"].count_documents({"n": n}) == 1
+
+
+def test_tenant_limits_throttle_with_a_retryable_error(uri, checker):
+    name, other = unique_db("limits"), unique_db("limits_other")
+    with PolyMongo(uri, tenant_limits={"rate_per_second": 0.01, "burst": 1, "on_limit": "fail"}) as pm:
+        db = pm.model("items").db(name)
+        db.insert_one({"n": 1})
+        with pytest.raises(polymongo.Throttled) as info:
+            db.insert_one({"n": 2})
+        assert info.value.code == lib.PM_ETHROTTLED and info.value.retryable
+        assert info.value.code_name == "PM_ETHROTTLED"
+        assert checker[name]["items"].count_documents({}) == 1
+        # Run time: this database gets no limits; then the default goes.
+        pm.set_tenant_limits(name, {})
+        db.insert_one({"n": 3})
+        pm.set_tenant_limits(name, None)
+        with pytest.raises(polymongo.Throttled):
+            db.insert_one({"n": 4})
+        pm.set_tenant_limits(None, None)
+        db.insert_one({"n": 5})
+        pm.model("items").db(other).insert_one({"n": 1})
+        usage = {u["db"]: u for u in pm.usage()}
+        assert usage[name]["throttled"] == 2
+        with pytest.raises(polymongo.InvalidArgument):
+            pm.set_tenant_limits(None, {"on_limit": "later"})

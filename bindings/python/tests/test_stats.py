@@ -57,3 +57,51 @@ def test_stats_usage_and_prometheus_metrics(uri):
         by_db = {s.labels["db"]: s.value for s in ops.samples if s.name.endswith("_total")}
         assert by_db[shared] >= 6 and by_db[dedicated] >= 3
         assert families["polymongo_pool_command_duration_seconds"].type == "summary"
+
+
+def test_opentelemetry_metric_names_parse_with_prometheus_client(uri):
+    import pytest
+
+    import polymongo
+    from conftest import uri_with
+
+    holder, waiter = unique_db("otel_hold"), unique_db("otel_wait")
+    with PolyMongo(uri_with("waitQueueTimeoutMS=200"), max_pool_size=1) as pm:
+        m = pm.model("otel")
+        m.db(holder).insert_many([{"i": 1}, {"i": 2}])
+        # More databases than the per-database series keep (20): the rest are one "other".
+        for i in range(22):
+            m.db(unique_db(f"otel_{i}")).count_documents()
+        cursor = m.db(holder).find(batch_size=1)  # holds the pool's one connection
+        next(cursor)
+        with pytest.raises(polymongo.Timeout):
+            m.db(waiter).count_documents()
+        text = pm.prometheus()
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+
+        def samples(name, pool="shared"):
+            return [s for s in families[name].samples if s.labels.get("pool_name") == pool]
+
+        by_state = {s.labels["state"]: s.value for s in samples("db_client_connection_count")}
+        assert by_state == {"idle": 0, "used": 1}, by_state
+        assert [s.value for s in samples("db_client_connection_max")] == [1]
+        assert [s.value for s in samples("db_client_connection_pending_requests")] == [0]
+        assert families["db_client_connection_timeouts"].type == "counter"
+        assert [s.value for s in samples("db_client_connection_timeouts")] == [1]
+        for name in ("db_client_connection_wait_time", "db_client_operation_duration"):
+            assert families[name].type == "histogram", name
+            by_kind = {}
+            for s in samples(name):
+                by_kind.setdefault(s.name[len(name):], []).append(s)
+            buckets = by_kind["_bucket"]
+            assert buckets[-1].labels["le"] == "+Inf"
+            assert [b.value for b in buckets] == sorted(b.value for b in buckets), "cumulative"
+            assert buckets[-1].value == by_kind["_count"][0].value >= 3, name
+        queued = families["polymongo_database_queued"].samples
+        assert len([s for s in queued if "db" in s.labels]) == 20
+        other = [s for s in queued if s.labels.get("db_other") == "true"]
+        assert len(other) == 1
+        assert sum(s.value for s in queued) == 1, "the timed-out waiter queued"
+        # The existing names stay.
+        assert "polymongo_pool_connections_in_use" in families
+        cursor.close()

@@ -53,6 +53,10 @@ pub const PM_ENOTSUP: pm_code = -9;
 pub const PM_EINTERNAL: pm_code = -10;
 ///< some writes of a batch failed; see pm_result_write_error()
 pub const PM_EWRITE: pm_code = -11;
+/**< a database's tenantLimits refused the operation (its rate or
+concurrency); nothing was sent; retryable later, see
+pm_code_is_retryable()*/
+pub const PM_ETHROTTLED: pm_code = -12;
 /// The codes fallible functions return (see @ref pm_errors): 0 or negative.
 pub type pm_code = ::std::os::raw::c_int;
 /** What went wrong (see @ref pm_errors). Fixed size (512 bytes) so that callers can keep one
@@ -292,6 +296,14 @@ unsafe extern "C" {
  @par Thread-safety
  Thread-safe.*/
     pub fn pm_code_name(code: ::std::os::raw::c_int) -> *const ::std::os::raw::c_char;
+    /** Whether a failed call with this code may be tried again as is: nothing reached the server,
+ and waiting may be all it takes. True for #PM_ETHROTTLED (a database's tenantLimits: its rate
+ or its concurrent operations) and nothing else today.
+ @param code A pm_code.
+ @return 1 when the call may be retried later unchanged, else 0.
+ @par Thread-safety
+ Thread-safe (pure).*/
+    pub fn pm_code_is_retryable(code: ::std::os::raw::c_int) -> ::std::os::raw::c_int;
     /** The error of the last failed call on this thread (a convenience; the out-parameter is the
  primary channel).
  @return The thread's last error: never NULL; borrowed, valid until the next polymongo call
@@ -1156,6 +1168,29 @@ unsafe extern "C" {
         route_json: *const ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
+    /** Sets a database's share of its pool at run time (tenantLimits; see docs/fairness.md):
+ `{maxConcurrent?: 0, ratePerSecond?: 0, burst?: max(1, ratePerSecond), onLimit?: "wait" |
+ "fail", maxWaitMS?: 1000}`. maxConcurrent caps the database's operations in flight (0: no
+ cap); ratePerSecond (with burst) is a token bucket (0: no rate). An operation over a limit
+ waits up to maxWaitMS ("wait") or fails at once ("fail"); either way it fails with
+ #PM_ETHROTTLED when it cannot go, before anything is sent. Takes effect for the next
+ operation (waiting ones see a raised cap at once). Precedence: the database's own limits set
+ here, then the tenantLimits of its pool's spec (dbSpecific, routing rule, pm_wrapper_set_db()),
+ then the default (the tenantLimits option, or set here with `db` NULL).
+ @param wrapper The wrapper.
+ @param db The database, or NULL for the default of every database.
+ @param limits_json The limits as a JSON object, or NULL: for a database, remove its own
+        limits (its spec's or the default apply again); for the default, no limits.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL for invalid limits; #PM_EDBNAME for an invalid `db`.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_wrapper_set_tenant_limits(
+        wrapper: *mut pm_wrapper,
+        db: *const ::std::os::raw::c_char,
+        limits_json: *const ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
     /** Closes every pool, letting operations in flight finish: waits up to timeout_ms for each
  pool's connections to come back (new operations wait meanwhile). The wrapper stays usable:
  the next operation reopens what it needs.
@@ -1374,7 +1409,8 @@ unsafe extern "C" {
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
     /** Usage analytics, most used first (no I/O): `[{db, operations, errors, lastUsedMs,
- meanLatencyMs}]`.
+ meanLatencyMs, throttled, queued}]` (throttled: operations its tenantLimits refused; queued:
+ operations that waited, for its limits or in a saturated pool's queue).
  @param wrapper The wrapper.
  @param top_n How many databases to list; 0 lists every database.
  @param json Receives the JSON text, owned by the caller (free with pm_free()).

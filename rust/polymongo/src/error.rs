@@ -41,6 +41,9 @@ pub enum ErrorKind {
     Internal,
     /// `PM_EWRITE`: some writes of a batch failed; see [`Error::write_result`].
     Write,
+    /// `PM_ETHROTTLED`: the database's tenant limits (its rate or its concurrent operations)
+    /// refused the operation; nothing was sent. Retryable later ([`ErrorKind::is_retryable`]).
+    Throttled,
     /// A document read from the server does not deserialise into the requested Rust type.
     Decode,
     /// A code this version of the binding does not know (from a newer library).
@@ -62,6 +65,7 @@ impl ErrorKind {
             sys::PM_ENOTSUP => ErrorKind::NotSupported,
             sys::PM_EINTERNAL => ErrorKind::Internal,
             sys::PM_EWRITE => ErrorKind::Write,
+            sys::PM_ETHROTTLED => ErrorKind::Throttled,
             other => ErrorKind::Other(other),
         }
     }
@@ -81,8 +85,15 @@ impl ErrorKind {
             ErrorKind::NotSupported => sys::PM_ENOTSUP,
             ErrorKind::Internal => sys::PM_EINTERNAL,
             ErrorKind::Write => sys::PM_EWRITE,
+            ErrorKind::Throttled => sys::PM_ETHROTTLED,
             ErrorKind::Other(code) => code,
         }
+    }
+
+    /// Whether a call that failed with this kind may simply be tried again later: nothing
+    /// reached the server (`pm_code_is_retryable`; true for [`ErrorKind::Throttled`]).
+    pub fn is_retryable(self) -> bool {
+        self != ErrorKind::Decode && unsafe { sys::pm_code_is_retryable(self.code()) } != 0
     }
 
     /// The constant's name, e.g. `"PM_EDBNAME"` (from the library's `pm_code_name`).
@@ -246,7 +257,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_codes() {
-        for code in -11..=-1 {
+        for code in -12..=-1 {
             let kind = ErrorKind::from_code(code);
             assert!(!matches!(kind, ErrorKind::Other(_)), "{code}");
             assert_eq!(kind.code(), code);
@@ -254,6 +265,7 @@ mod tests {
         }
         assert_eq!(ErrorKind::from_code(-99), ErrorKind::Other(-99));
         assert_eq!(ErrorKind::DuplicateKey.name(), "PM_EDUPKEY");
+        assert!(ErrorKind::Throttled.is_retryable() && !ErrorKind::Timeout.is_retryable());
     }
 
     #[test]

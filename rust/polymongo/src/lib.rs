@@ -83,7 +83,7 @@ pub use options::{
     AggregateOptions, BulkWriteOptions, ChangeStreamOptions, CompensatingOptions, CountOptions, DbSpecific,
     DbSpecificOptions, DeleteOptions, FindOneAndModifyOptions, FindOptions, ImportOptions, IndexModel,
     IndexOptions, InsertOptions, LogLevel, ModelOptions, Options, PoolSizing, ReadOptions, ReadPreference,
-    Retry, RetryPolicy, ReturnDocument, SessionOptions, TransactionOptions, UpdateOptions, ValidationAction,
+    Retry, RetryPolicy, ReturnDocument, SessionOptions, TenantLimits, TransactionOptions, UpdateOptions, ValidationAction,
     ValidationLevel,
 };
 pub use result::{WriteError, WriteResult};

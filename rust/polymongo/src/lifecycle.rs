@@ -8,7 +8,7 @@ use polymongo_sys as sys;
 
 use crate::call;
 use crate::error::Result;
-use crate::options::DbSpecificOptions;
+use crate::options::{DbSpecificOptions, TenantLimits};
 use crate::wrapper::PolyMongo;
 
 /// A dedicated pool's specification for [`PolyMongo::set_db`] / [`PolyMongo::connect_db`].
@@ -128,6 +128,21 @@ impl PolyMongo {
     pub fn add_route(&self, route: &Route) -> Result<()> {
         let json = call::cstring(&serde_json::to_string(route).expect("JSON"), "route")?;
         self.with(|w| call::ffi(|err| unsafe { sys::pm_wrapper_add_route(w, json.as_ptr(), err) }))?;
+        Ok(())
+    }
+
+    /// Sets the tenant limits of database `db` at run time, or with `db` `None` every
+    /// database's default (see docs/fairness.md). `limits` `None` removes the database's own
+    /// limits (for the default: no limits). An operation over its limits fails with
+    /// [`ErrorKind::Throttled`](crate::ErrorKind::Throttled), at once or after `max_wait_ms`.
+    pub fn set_tenant_limits(&self, db: Option<&str>, limits: Option<&TenantLimits>) -> Result<()> {
+        let db = db.map(|d| call::cstring(d, "db")).transpose()?;
+        let json = limits
+            .map(|l| call::cstring(&serde_json::to_string(l).expect("JSON"), "tenant limits"))
+            .transpose()?;
+        let db_ptr = db.as_ref().map_or(std::ptr::null(), |d| d.as_ptr());
+        let json_ptr = json.as_ref().map_or(std::ptr::null(), |j| j.as_ptr());
+        self.with(|w| call::ffi(|err| unsafe { sys::pm_wrapper_set_tenant_limits(w, db_ptr, json_ptr, err) }))?;
         Ok(())
     }
 

@@ -384,6 +384,13 @@ pub struct Options {
     /// Most dedicated pools open at once; the least recently used is closed beyond (0: no limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_open_pools: Option<u32>,
+    /// Every database's default share of its pool (see [`TenantLimits`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_limits: Option<TenantLimits>,
+    /// A saturated pool serves waiting databases in turn (default true); false: first come,
+    /// first served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fair_queueing: Option<bool>,
     /// Routing rules: databases matching a glob get their own (or one shared) pool.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<crate::lifecycle::Route>,
@@ -450,6 +457,16 @@ impl Options {
 
     pub fn max_open_pools(mut self, n: u32) -> Self {
         self.max_open_pools = Some(n);
+        self
+    }
+
+    pub fn tenant_limits(mut self, limits: TenantLimits) -> Self {
+        self.tenant_limits = Some(limits);
+        self
+    }
+
+    pub fn fair_queueing(mut self, fair: bool) -> Self {
+        self.fair_queueing = Some(fair);
         self
     }
 
@@ -604,6 +621,49 @@ pub struct DbSpecificOptions {
     pub auto_close: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u64>,
+    /// The limits of each database this pool serves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant_limits: Option<TenantLimits>,
+}
+
+/// A database's share of its pool (`tenantLimits`, see docs/fairness.md): at most
+/// `max_concurrent` operations at once and, with `rate_per_second`, a token bucket of `burst`
+/// tokens. Over a limit an operation waits up to `max_wait_ms` (`on_limit` "wait", the default)
+/// or fails at once ("fail"), with [`crate::ErrorKind::Throttled`] either way.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantLimits {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_per_second: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burst: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_limit: Option<String>,
+    #[serde(rename = "maxWaitMS", skip_serializing_if = "Option::is_none")]
+    pub max_wait_ms: Option<u64>,
+}
+
+impl TenantLimits {
+    pub fn max_concurrent(mut self, n: u32) -> Self {
+        self.max_concurrent = Some(n);
+        self
+    }
+    pub fn rate(mut self, per_second: f64, burst: f64) -> Self {
+        self.rate_per_second = Some(per_second);
+        self.burst = Some(burst);
+        self
+    }
+    /// "wait" (up to `max_wait_ms`) or "fail" (at once).
+    pub fn on_limit(mut self, mode: impl Into<String>) -> Self {
+        self.on_limit = Some(mode.into());
+        self
+    }
+    pub fn max_wait_ms(mut self, ms: u64) -> Self {
+        self.max_wait_ms = Some(ms);
+        self
+    }
 }
 
 impl DbSpecificOptions {

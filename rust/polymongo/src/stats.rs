@@ -134,6 +134,10 @@ pub struct DbUsage {
     pub errors: u64,
     pub last_used_ms: i64,
     pub mean_latency_ms: f64,
+    /// Operations its tenant limits refused.
+    pub throttled: u64,
+    /// Operations that waited: for its tenant limits, or in a saturated pool's queue.
+    pub queued: u64,
 }
 
 fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T> {

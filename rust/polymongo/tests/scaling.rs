@@ -146,3 +146,32 @@ fn max_open_pools_evicts_the_least_recently_used() {
     assert_eq!(model.db(&names[0]).unwrap().count_documents(doc! {}, None).unwrap(), 1);
     assert!(pm.evictions().unwrap() >= 3);
 }
+
+#[test]
+fn tenant_limits_throttle_with_a_retryable_error() {
+    use polymongo::TenantLimits;
+    let limits = TenantLimits::default().rate(0.01, 1.0).on_limit("fail");
+    let pm = PolyMongo::new(&options().tenant_limits(limits)).unwrap();
+    let model = pm.model("items", None).unwrap();
+    let name = unique_db("limits");
+    let db = model.db(&name).unwrap();
+    db.insert_one(doc! {"n": 1}, None).unwrap();
+    let err = db.insert_one(doc! {"n": 2}, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Throttled, "{err}");
+    assert!(err.kind().is_retryable());
+    assert_eq!(err.kind().name(), "PM_ETHROTTLED");
+    pm.set_tenant_limits(Some(&name), Some(&TenantLimits::default())).unwrap();
+    db.insert_one(doc! {"n": 3}, None).unwrap();
+    pm.set_tenant_limits(Some(&name), None).unwrap();
+    assert_eq!(db.insert_one(doc! {"n": 4}, None).unwrap_err().kind(), ErrorKind::Throttled);
+    pm.set_tenant_limits(None, None).unwrap();
+    db.insert_one(doc! {"n": 5}, None).unwrap();
+    assert_eq!(
+        pm.set_tenant_limits(None, Some(&TenantLimits::default().on_limit("later"))).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    let usage = pm.usage(0).unwrap();
+    let mine = usage.iter().find(|u| u.db == name).expect("usage of the database");
+    assert_eq!(mine.throttled, 2);
+    assert_eq!(count(&name, "items"), 3, "throttled writes send nothing");
+}

@@ -23,6 +23,7 @@ enum class Code : int {
   not_supported = -9,
   internal = -10,
   write = -11,
+  throttled = -12,  // a database's limit (tenantLimits) refused or outwaited the operation
 };
 
 class Error : public std::runtime_error {

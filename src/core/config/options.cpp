@@ -56,9 +56,38 @@ std::string string(const cJSON *item, const std::string &name) {
 constexpr int64_t kMaxPool = 100000;
 constexpr int64_t kMaxMs = std::numeric_limits<int32_t>::max();
 
+TenantLimits tenant_limits_of(const cJSON *o, const std::string &ow) {
+  if (!cJSON_IsObject(o)) bad(ow + " must be an object");
+  check_keys(o, ow + ": ", {"maxConcurrent", "ratePerSecond", "burst", "onLimit", "maxWaitMS"});
+  TenantLimits t;
+  auto positive = [&](const cJSON *v, const std::string &name) {
+    if (!cJSON_IsNumber(v) || !std::isfinite(v->valuedouble) || v->valuedouble < 0 || v->valuedouble > 1e9)
+      bad(name + " must be a number from 0 to 1e9");
+    return v->valuedouble;
+  };
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "maxConcurrent"))
+    t.max_concurrent = static_cast<int>(integer(v, ow + ".maxConcurrent", 0, kMaxPool));
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "ratePerSecond"))
+    t.rate_per_second = positive(v, ow + ".ratePerSecond");
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "burst")) {
+    t.burst = positive(v, ow + ".burst");
+    if (t.burst < 1) bad(ow + ".burst must be >= 1");
+    if (t.rate_per_second == 0) bad(ow + ".burst needs ratePerSecond");
+  }
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "onLimit")) {
+    std::string mode = string(v, ow + ".onLimit");
+    if (mode != "wait" && mode != "fail") bad(ow + ".onLimit must be \"wait\" or \"fail\"");
+    t.fail_fast = mode == "fail";
+  }
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "maxWaitMS")) t.max_wait_ms = integer(v, ow + ".maxWaitMS", 0, kMaxMs);
+  return t;
+}
+
 void parse_spec_options(const cJSON *o, const std::string &ow, PoolSpec &spec) {
   if (!cJSON_IsObject(o)) bad(ow + " must be an object");
-  check_keys(o, ow + ": ", {"maxConnections", "coldStart", "autoClose", "ttl"});
+  check_keys(o, ow + ": ", {"maxConnections", "coldStart", "autoClose", "ttl", "tenantLimits"});
+  if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "tenantLimits"))
+    spec.tenant_limits = tenant_limits_of(v, ow + ".tenantLimits");
   if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "maxConnections"))
     spec.max_connections = static_cast<int>(integer(v, ow + ".maxConnections", 1, kMaxPool));
   if (auto *v = cJSON_GetObjectItemCaseSensitive(o, "coldStart"))
@@ -135,12 +164,17 @@ PoolSpec parse_pool_spec(const char *json, const std::string &where) {
   PoolSpec spec;
   if (json == nullptr) return spec;
   auto root = parse_object(json, where);
-  check_keys(root.get(), where + ": ", {"mongoURI", "maxConnections", "coldStart", "autoClose", "ttl"});
+  check_keys(root.get(), where + ": ", {"mongoURI", "maxConnections", "coldStart", "autoClose", "ttl", "tenantLimits"});
   parse_spec_uri(root.get(), where, spec);
   cJSON *uri = cJSON_DetachItemFromObjectCaseSensitive(root.get(), "mongoURI");
   cJSON_Delete(uri);
   parse_spec_options(root.get(), where, spec);
   return spec;
+}
+
+TenantLimits parse_tenant_limits(const char *json, const std::string &where) {
+  auto root = parse_object(json, where);
+  return tenant_limits_of(root.get(), where);
 }
 
 RouteOptions parse_route(const char *json) {
@@ -174,7 +208,7 @@ Options Options::parse(const char *json) {
              {"mongoURI", "defaultDB", "maxPoolSize", "minFreeConnections", "idleTimeoutMS",
               "coldStart", "retry", "debug", "logPath", "logLevel", "dbSpecific", "routes",
               "maxOpenPools", "poolSizing", "allowSystemDatabases", "recoverOnStart", "journalDb",
-              "maxTrackedDatabases"});
+              "maxTrackedDatabases", "fairQueueing", "tenantLimits"});
 
   Options o;
   auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(root.get(), key); };
@@ -270,6 +304,8 @@ Options Options::parse(const char *json) {
     for (const cJSON *entry = v->child; entry != nullptr; entry = entry->next, ++i)
       o.routes.push_back(parse_route_item(entry, "routes[" + std::to_string(i) + "]"));
   }
+  if (auto *v = get("fairQueueing")) o.fair_queueing = boolean(v, "fairQueueing");
+  if (auto *v = get("tenantLimits")) o.tenant_limits = tenant_limits_of(v, "tenantLimits");
   if (auto *v = get("debug")) o.debug = boolean(v, "debug");
   if (auto *v = get("logPath")) o.log_path = string(v, "logPath");
 

@@ -19,6 +19,19 @@ struct PoolSizing {
   int64_t interval_ms = 1000;
 };
 
+// A database's share of its pool (tenantLimits): at most max_concurrent operations at once
+// (0: no cap) and, when rate_per_second > 0, a token bucket of `burst` tokens refilled at that
+// rate. Over a limit an operation waits up to max_wait_ms (on_limit "wait") or fails at once
+// ("fail"), with Code::throttled either way.
+struct TenantLimits {
+  int max_concurrent = 0;
+  double rate_per_second = 0;
+  double burst = 0;  // 0: max(1, rate_per_second)
+  bool fail_fast = false;
+  int64_t max_wait_ms = 1000;
+  bool any() const { return max_concurrent > 0 || rate_per_second > 0; }
+};
+
 // How a dedicated pool is made: PolyMongo's per-database options, plus its own cluster.
 struct PoolSpec {
   std::string mongo_uri;  // empty: the wrapper's mongoURI
@@ -26,6 +39,7 @@ struct PoolSpec {
   bool cold_start = true;
   bool auto_close = false;
   int64_t ttl_ms = 0;
+  std::optional<TenantLimits> tenant_limits;  // for each database this spec serves
 };
 
 // A dedicated pool for one database (PolyMongo's dbSpecific entry).
@@ -69,6 +83,10 @@ struct Options {
   // the least recently used are forgotten first (see Router, Usage, Model).
   int64_t max_tracked_databases = 10000;
   PoolSizing pool_sizing;  // dynamic sizing of the shared pool
+  // Waiting checkouts of a saturated pool are served a database at a time, in turn (false:
+  // first come, first served).
+  bool fair_queueing = true;
+  TenantLimits tenant_limits;  // every database's, unless its pool spec or pm_wrapper_set_tenant_limits says otherwise
   bool allow_system_databases = false;
   bool recover_on_start = false;               // roll back journals crashed processes left
   std::string journal_db = "polymongo_journal";
@@ -80,6 +98,9 @@ struct Options {
 // Parses {mongoURI?, maxConnections?, coldStart?, autoClose?, ttl?} (the run-time form used by
 // pm_wrapper_set_db) or, when `nested`, {mongoURI?, options: {...}} (the dbSpecific form).
 PoolSpec parse_pool_spec(const char *json, const std::string &where);
+
+// Parses {maxConcurrent?, ratePerSecond?, burst?, onLimit?: "wait"|"fail", maxWaitMS?}.
+TenantLimits parse_tenant_limits(const char *json, const std::string &where);
 
 // Parses one routing rule {match, mongoURI?, options?, sharedPool?}.
 RouteOptions parse_route(const char *json);

@@ -14,7 +14,23 @@ DbUsage Usage::Entry::report(const std::string &db) const {
   u.errors = errors;
   u.last_used_ms = last_used_ms;
   u.total_latency_us = total_latency_us;
+  u.throttled = throttled;
+  u.queued = queued;
   return u;
+}
+
+void Usage::count(const std::string &db, Counter counter) {
+  if (db.empty()) return;
+  bool added = false;
+  {
+    Shard &s = shard_of(db);
+    std::lock_guard<std::mutex> lock(s.mu);
+    auto [it, is_new] = s.entries.try_emplace(db);
+    added = is_new;
+    ++(counter == Counter::throttled ? it->second.throttled : it->second.queued);
+    it->second.last_used_ms = std::max(it->second.last_used_ms, coarse_wall_ms());
+  }
+  if (added && size_.fetch_add(1, std::memory_order_relaxed) + 1 > max_databases_) forget_oldest();
 }
 
 Usage::PoolUse &Usage::Entry::use_by(uint64_t pool_id, const std::string &pool) {

@@ -19,6 +19,8 @@ struct DbUsage {
   uint64_t errors = 0;
   int64_t last_used_ms = 0;  // wall clock
   uint64_t total_latency_us = 0;
+  uint64_t throttled = 0;  // refused or outwaited by its tenantLimits
+  uint64_t queued = 0;     // waited: for its tenantLimits, or in its saturated pool's queue
   double mean_latency_ms() const {
     return operations ? static_cast<double>(total_latency_us) / 1000.0 / static_cast<double>(operations) : 0.0;
   }
@@ -51,6 +53,10 @@ class Usage {
   void record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id, const std::string &pool,
               uint64_t epoch);
 
+  // An operation on db that its limits refused (throttled) or that had to wait (queued).
+  enum class Counter { throttled, queued };
+  void count(const std::string &db, Counter counter);
+
   // The databases pool `pool_id` has served, sorted.
   std::vector<std::string> served_by(uint64_t pool_id);
   // The databases that succeeded in pool `pool_id`'s opening `epoch` (its connected ones),
@@ -75,6 +81,7 @@ class Usage {
   };
   struct Entry {
     uint64_t operations = 0, errors = 0, total_latency_us = 0;
+    uint64_t throttled = 0, queued = 0;
     int64_t last_used_ms = 0;
     std::vector<PoolUse> pools;  // most databases have one
     PoolUse &use_by(uint64_t pool_id, const std::string &pool);  // added when new

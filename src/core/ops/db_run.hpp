@@ -40,6 +40,7 @@ struct BsonGuard {
 };
 
 struct Db::Target {
+  Permit permit;                    // the database's tenantLimits slot, given back after the lease
   Lease lease;                      // empty when the db is bound to a session
   mongoc_client_t *client = nullptr;
   mongoc_collection_t *coll = nullptr;
@@ -77,7 +78,8 @@ auto Db::run(bool is_write, F &&body) const {
       if (pinned) {
         t.client = pinned->pinned_client();
       } else {
-        t.lease = ctx.router.checkout(routed);
+        t.permit = ctx.router.admit(name_, *routed);
+        t.lease = ctx.router.checkout(routed, name_);
         t.client = t.lease.client();
       }
       model_->ensure(t.client, name_);

@@ -29,6 +29,14 @@ const char *close_reason_name(CloseReason reason) {
   return "closed";
 }
 
+void Histogram::add(int64_t us) {
+  size_t i = 0;
+  while (i + 1 < kHistogramBuckets && us > kHistogramBoundsUs[i]) ++i;
+  ++buckets[i];
+  ++count;
+  sum_us += static_cast<uint64_t>(std::max<int64_t>(0, us));
+}
+
 // ---- Lease -------------------------------------------------------------------------------------
 
 Lease &Lease::operator=(Lease &&other) noexcept {
@@ -138,27 +146,26 @@ mongoc_client_pool_t *Pool::open_locked() {
   return pool_;
 }
 
-Lease Pool::checkout() {
+Lease Pool::checkout(const std::string &db) {
   mongoc_client_pool_t *pool;
   uint64_t generation;
   {
     std::unique_lock<std::mutex> lock(mu_);
     generation = generation_;
-    auto can_go = [&] { return generation_ != generation || (!closing_ && in_use_ < limit_); };
-    if (!can_go()) {  // the deadline is read only when there is something to wait for
-      ++waiting_;
-      bool ready = available_.wait_for(lock, std::chrono::milliseconds(wait_ms_), can_go);
-      --waiting_;
-      if (generation_ != generation)
-        throw Error(Code::closed, "pool '" + config_.label + "' was force-closed while waiting", 0, true);
-      if (!ready)
-        throw Error(Code::timeout, "timed out after " + std::to_string(wait_ms_) +
-                                       " ms waiting for a connection from pool '" + config_.label +
-                                       "' (all " + std::to_string(limit_) + " in use)",
-                    0, true);
+    // The deadline is read, and the queues touched, only when there is something to wait for.
+    if (closing_ || in_use_ >= limit_ || waiting_ > 0) {
+      wait_turn(lock, db, generation);
+    } else {
+      ++in_use_;
+      ++immediate_checkouts_;
     }
-    pool = open_locked();
-    ++in_use_;
+    try {
+      pool = open_locked();
+    } catch (...) {
+      --in_use_;
+      grant_locked();
+      throw;
+    }
     peak_in_use_ = std::max(peak_in_use_, in_use_);
     // libmongoc's pool makes a client only when none is idle, and keeps every client it made,
     // so the most ever out at once since it opened is the number of connections it holds.
@@ -167,6 +174,62 @@ Lease Pool::checkout() {
   // Cannot block: fewer than max_size clients are out, and the pool may hold max_size.
   mongoc_client_t *client = mongoc_client_pool_pop(pool);
   return Lease(shared_from_this(), client, pool, generation);
+}
+
+// Queues the checkout behind its database's earlier ones; returns once grant_locked counted a
+// client for it, throws on timeout or a forced close.
+void Pool::wait_turn(std::unique_lock<std::mutex> &lock, const std::string &db, uint64_t generation) {
+  const std::string &key = config_.fair ? db : std::string();
+  Waiter me;
+  auto started = std::chrono::steady_clock::now();
+  auto &queue = queues_[key];
+  if (queue.empty()) turns_.push_back(key);
+  queue.push_back(&me);
+  ++waiting_;
+  usage_->count(db, Usage::Counter::queued);
+  grant_locked();  // a client may be free (a close that ended, a raised limit)
+  auto deadline = started + std::chrono::milliseconds(wait_ms_);
+  while (!me.granted && generation_ == generation)
+    if (me.turn.wait_until(lock, deadline) == std::cv_status::timeout) break;
+  --waiting_;
+  if (generation_ != generation)  // force_close emptied the queues and let go of every client
+    throw Error(Code::closed, "pool '" + config_.label + "' was force-closed while waiting", 0, true);
+  if (me.granted) {
+    waits_.add(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
+                   .count());
+    return;
+  }
+  remove_waiter_locked(key, &me);
+  ++timeouts_;
+  throw Error(Code::timeout, "timed out after " + std::to_string(wait_ms_) +
+                                 " ms waiting for a connection from pool '" + config_.label + "' (all " +
+                                 std::to_string(limit_) + " in use)",
+              0, true);
+}
+
+void Pool::grant_locked() {
+  while (!closing_ && in_use_ < limit_ && !turns_.empty()) {
+    std::string key = std::move(turns_.front());
+    turns_.pop_front();
+    auto it = queues_.find(key);
+    Waiter *next = it->second.front();
+    it->second.pop_front();
+    if (it->second.empty()) queues_.erase(it);
+    else turns_.push_back(std::move(key));  // its next checkout waits for every other database's
+    next->granted = true;
+    ++in_use_;
+    next->turn.notify_one();
+  }
+}
+
+void Pool::remove_waiter_locked(const std::string &key, Waiter *waiter) {
+  auto it = queues_.find(key);
+  if (it == queues_.end()) return;
+  auto &queue = it->second;
+  queue.erase(std::remove(queue.begin(), queue.end(), waiter), queue.end());
+  if (!queue.empty()) return;
+  queues_.erase(it);
+  turns_.erase(std::remove(turns_.begin(), turns_.end(), key), turns_.end());
 }
 
 void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept {
@@ -181,7 +244,7 @@ void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexce
     mongoc_client_pool_destroy(origin);
   }
   touch();
-  if (waiting_ > 0) available_.notify_one();  // checkouts that wait count themselves there
+  if (waiting_ > 0) grant_locked();
   if (in_use_ == 0) idle_.notify_all();
 }
 
@@ -221,7 +284,7 @@ void Pool::record_failure(const std::string &db, const Error &error, uint64_t la
   // caller's invalid input is in neither (the database's usage counts every failure).
   bool server_answer = c == Code::duplicate_key || c == Code::write || c == Code::server ||
                        c == Code::not_supported || (c == Code::timeout && error.server_code() != 0);
-  bool caller_input = c == Code::invalid_argument || c == Code::invalid_db_name;
+  bool caller_input = c == Code::invalid_argument || c == Code::invalid_db_name || c == Code::throttled;
   if (!caller_input) {
     ++(server_answer ? server_errors_ : errors_);
     std::lock_guard<std::mutex> lock(mu_);
@@ -270,7 +333,7 @@ bool Pool::close(int64_t timeout_ms) {
   if (drained) close_locked(CloseReason::closed);
   else set_state(before);
   closing_ = false;
-  available_.notify_all();
+  grant_locked();
   return drained;
 }
 
@@ -290,7 +353,10 @@ void Pool::force_close() {
     // The closed pool's clients no longer count: a call still holding one cannot keep the
     // next operation waiting for a connection it will never give back to the new pool.
     in_use_ = 0;
-    available_.notify_all();
+    for (auto &[key, queue] : queues_)
+      for (Waiter *w : queue) w->turn.notify_one();  // each finds the generation changed
+    queues_.clear();
+    turns_.clear();
     idle_.notify_all();
   }
   // Idle holders give their clients back now; the last one back destroys the closed libmongoc
@@ -329,6 +395,7 @@ void Pool::record_command(int64_t duration_us, bool ok) {
   if (!ok) ++failed_commands_;
   int64_t us = std::max<int64_t>(0, duration_us);
   commands_total_us_ += static_cast<uint64_t>(us);
+  command_time_.add(us);
   if (command_samples_us_.size() < kCommandSamples) command_samples_us_.push_back(us);
   else command_samples_us_[next_sample_] = us;
   next_sample_ = (next_sample_ + 1) % kCommandSamples;
@@ -354,7 +421,7 @@ void Pool::evaluate_sizing() {
     else if (utilization <= z.scale_down_at && limit_ > z.min)
       new_limit = std::max(z.min, limit_ - std::max(1, limit_ / 4));
     limit_ = new_limit;
-    if (new_limit > old_limit) available_.notify_all();
+    if (new_limit > old_limit) grant_locked();
   }
   if (new_limit == old_limit) return;
   const char *direction = new_limit > old_limit ? "up" : "down";
@@ -390,6 +457,10 @@ PoolSnapshot Pool::snapshot() const {
     s.idle = std::max(0, s.open_connections - in_use_);
     s.last_error = last_error_;
     s.last_server_error = last_server_error_;
+    s.timeouts = timeouts_;
+    s.wait_time = waits_;
+    s.wait_time.buckets[0] += immediate_checkouts_;
+    s.wait_time.count += immediate_checkouts_;
   }
   s.databases = usage_->served_by(id_);
   std::vector<int64_t> samples;
@@ -397,6 +468,7 @@ PoolSnapshot Pool::snapshot() const {
     std::lock_guard<std::mutex> lock(commands_mu_);
     s.commands = commands_;
     s.failed_commands = failed_commands_;
+    s.command_time = command_time_;
     s.mean_ms = commands_ ? static_cast<double>(commands_total_us_) / 1000.0 / static_cast<double>(commands_) : 0;
     samples = command_samples_us_;
   }

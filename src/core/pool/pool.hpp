@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -56,6 +58,15 @@ class Lease {
 };
 
 
+// Histogram bounds in microseconds (OpenTelemetry's seconds: 0.001 .. 10), the last bucket +Inf.
+constexpr int64_t kHistogramBoundsUs[] = {1000, 5000, 10000, 50000, 100000, 500000, 1000000, 5000000, 10000000};
+constexpr size_t kHistogramBuckets = sizeof(kHistogramBoundsUs) / sizeof(kHistogramBoundsUs[0]) + 1;
+struct Histogram {
+  uint64_t buckets[kHistogramBuckets] = {};  // per bucket, not cumulative
+  uint64_t count = 0, sum_us = 0;
+  void add(int64_t us);
+};
+
 // A point-in-time view of a pool, for statistics.
 struct PoolSnapshot {
   std::string label, uri;
@@ -66,6 +77,9 @@ struct PoolSnapshot {
   int pinned_cursors = 0, pinned_sessions = 0, pinned_streams = 0;
   uint64_t errors = 0, commands = 0, failed_commands = 0;
   uint64_t server_errors = 0;  // the server's refusals (duplicate keys, write errors, ...)
+  uint64_t timeouts = 0;       // checkouts that waited waitQueueTimeoutMS in vain
+  Histogram wait_time;         // checkouts' waits for a client (0 when one was free)
+  Histogram command_time;      // the server round trips of its clients' commands
   std::string last_error, last_server_error;
   double mean_ms = 0, p50_ms = 0, p99_ms = 0;
   int64_t created_ms = 0, last_used_ms = 0;  // wall clock; last_used 0: never
@@ -95,6 +109,8 @@ struct PoolConfig {
   int64_t ttl_ms = 0;           // autoClose: close after this long unused
   int64_t idle_timeout_ms = 0;  // close after this long with no connection checked out
   PoolSizing sizing;
+  bool fair = true;  // fairQueueing: a saturated pool serves its waiting databases in turn
+  std::optional<TenantLimits> tenant_limits;  // the spec's, for each database it serves
 };
 
 class Pool : public std::enable_shared_from_this<Pool> {
@@ -105,10 +121,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
   Pool(const Pool &) = delete;
   Pool &operator=(const Pool &) = delete;
 
-  // Checks out a client, waiting at most waitQueueTimeoutMS (Error timeout); opens
-  // the libmongoc pool when it is closed (Error connection when it cannot). The lease keeps
-  // the pool alive.
-  Lease checkout();
+  // Checks out a client for an operation on `db`, waiting at most waitQueueTimeoutMS (Error
+  // timeout); opens the libmongoc pool when it is closed (Error connection when it cannot). The
+  // lease keeps the pool alive. When every client is out, checkouts queue by database and are
+  // served a database at a time, in turn (first come, first served within one database, and
+  // across all of them without fairQueueing).
+  Lease checkout(const std::string &db = std::string());
 
   // Opens the pool now and verifies max(1, min_free) connections with a ping (kept warm).
   void connect();
@@ -161,6 +179,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept;
   mongoc_client_pool_t *open_locked();
   void close_locked(CloseReason reason);
+  // A saturated pool's waiting checkouts, by database, and who is served next.
+  struct Waiter {
+    std::condition_variable turn;
+    bool granted = false;  // a client is counted in in_use_ for it
+  };
+  void wait_turn(std::unique_lock<std::mutex> &lock, const std::string &db, uint64_t generation);
+  void grant_locked();  // hands free clients to waiters, a database at a time
+  void remove_waiter_locked(const std::string &key, Waiter *waiter);
   void set_state(PoolState s) { state_ = static_cast<int>(s); }
   void touch();
 
@@ -188,16 +214,21 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::atomic<int64_t> last_used_wall_ms_{0};
 
   mutable std::mutex mu_;
-  std::condition_variable available_, idle_;
+  std::condition_variable idle_;
+  std::unordered_map<std::string, std::deque<Waiter *>> queues_;  // by database ("" without fairness)
+  std::deque<std::string> turns_;  // the databases with waiters, the next to be served first
   mongoc_client_pool_t *pool_ = nullptr;  // the current pool, opened lazily
   int out_ = 0;                           // clients out of pool_
   int in_use_ = 0;                        // the same (clients of closed pools are not counted)
-  int waiting_ = 0;
+  int waiting_ = 0;  // checkouts in queues_
   int limit_ = 0;                    // the checkout gate: max_size, or the dynamic size
   int peak_in_use_ = 0;              // since the last sizing evaluation (when sizing)
   int opened_clients_ = 0;           // clients the current libmongoc pool has made (its connections)
   bool closing_ = false;
   int64_t last_sizing_ms_ = 0;
+  uint64_t timeouts_ = 0;
+  uint64_t immediate_checkouts_ = 0;  // checkouts that found a client free: wait 0
+  Histogram waits_;                   // the others'
   std::string last_error_, last_server_error_;
   std::unordered_map<mongoc_client_pool_t *, int> retired_;  // closed pools' clients still out
 
@@ -209,6 +240,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   static constexpr size_t kCommandSamples = 1024;
   mutable std::mutex commands_mu_;
   uint64_t commands_ = 0, failed_commands_ = 0, commands_total_us_ = 0;
+  Histogram command_time_;
   std::vector<int64_t> command_samples_us_;
   size_t next_sample_ = 0;
 };

@@ -15,10 +15,11 @@ namespace pm::core {
 Router::Router(const Options &options, std::shared_ptr<const Log> log, std::shared_ptr<Events> events,
                std::shared_ptr<Usage> usage)
     : options_(options), log_(std::move(log)), events_(std::move(events)), usage_(std::move(usage)),
-      turnover_at_(static_cast<size_t>(std::max<int64_t>(1, options.max_tracked_databases / 2))) {
+      tenants_(options, usage_), turnover_at_(static_cast<size_t>(std::max<int64_t>(1, options.max_tracked_databases / 2))) {
   PoolConfig shared{"shared", options.mongo_uri, options.max_pool_size, options.min_free_connections};
   shared.idle_timeout_ms = options.idle_timeout_ms;
   shared.sizing = options.pool_sizing;
+  shared.fair = options.fair_queueing;
   shared_ = Pool::create(shared, log_, events_, usage_);
   if (options.idle_timeout_ms > 0) maintain_every(options.idle_timeout_ms);
   if (options.pool_sizing.enabled) maintain_every(options.pool_sizing.interval_ms);
@@ -48,6 +49,8 @@ std::shared_ptr<Pool> Router::make_pool(const std::string &label, const PoolSpec
   c.auto_close = spec.auto_close;
   c.ttl_ms = spec.ttl_ms;
   c.idle_timeout_ms = options_.idle_timeout_ms;
+  c.fair = options_.fair_queueing;
+  c.tenant_limits = spec.tenant_limits;
   auto pool = Pool::create(c, log_, events_, usage_);
   if (shut_down_) pool->shut_down();  // callers hold mu_, which guards shut_down_
   return pool;
@@ -159,6 +162,7 @@ std::vector<std::shared_ptr<Pool>> Router::set_db(const std::vector<std::string>
     made.push_back(routed_[name]);
   }
   maintain_for(spec);
+  tenants_.note(spec.tenant_limits);
   routing_ = true;
   return made;
 }
@@ -166,6 +170,7 @@ std::vector<std::shared_ptr<Pool>> Router::set_db(const std::vector<std::string>
 void Router::add_route(RouteOptions route) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   maintain_for(route.spec);
+  tenants_.note(route.spec.tenant_limits);
   rules_.push_back(Rule{std::move(route), nullptr});
   routing_ = true;
   // Names routed to the shared pool so far may match the new rule.

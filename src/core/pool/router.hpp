@@ -13,6 +13,7 @@
 
 #include "config/options.hpp"
 #include "pool/pool.hpp"
+#include "pool/tenants.hpp"
 
 namespace pm::core {
 
@@ -35,12 +36,24 @@ class Router {
   // least recently used idle dedicated pool first. Pools with clients out are never evicted.
   void make_room_for(const std::shared_ptr<Pool> &pool);
 
-  // A client from `pool` (default: the pool serving `db`), after making room for it.
-  Lease checkout(const std::shared_ptr<Pool> &pool) {
+  // A client from `pool` (default: the pool serving `db`), after making room for it; `db`
+  // names the database it serves, for the pool's fair queue.
+  Lease checkout(const std::shared_ptr<Pool> &pool, const std::string &db = std::string()) {
     make_room_for(pool);
-    return pool->checkout();
+    return pool->checkout(db);
   }
-  Lease checkout(const std::string &db) { return checkout(route(db)); }
+  Lease checkout(const std::string &db) { return checkout(route(db), db); }
+
+  // Admits an operation on `db` (served by `pool`) under its tenantLimits; throws Error
+  // throttled. An empty permit, at the cost of one flag read, while no limit is set anywhere.
+  Permit admit(const std::string &db, const Pool &pool) {
+    if (!tenants_.active()) return Permit();
+    return tenants_.admit(db, pool.config().tenant_limits);
+  }
+  // pm_wrapper_set_tenant_limits: `db` nullptr for the default.
+  void set_tenant_limits(const std::string *db, const std::optional<TenantLimits> &limits) {
+    tenants_.set(db, limits);
+  }
 
   // pm_wrapper_close: every pool, and every pool made later, is shut down for good.
   void shut_down();
@@ -84,6 +97,7 @@ class Router {
   std::shared_ptr<Events> events_;
   std::shared_ptr<Usage> usage_;
   std::shared_ptr<Pool> shared_;
+  Tenants tenants_;
 
   mutable std::shared_mutex mu_;
   bool shut_down_ = false;  // under mu_
