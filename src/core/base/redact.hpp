@@ -12,3 +12,15 @@ std::string redact_uri(const std::string &uri);
 std::string redact_text(const std::string &text);
 
 }  // namespace pm::core
+
+typedef struct _bson_t bson_t;
+
+namespace pm::core {
+
+// The shape of a filter or command document as JSON, with every value replaced: keys and
+// operators stay, scalars become "?" and arrays of scalars ["?"] (a slow-operation log entry
+// shows what was asked without what it was asked about). Documents inside arrays ($or, $and)
+// keep their shape. NULL or an empty document: "{}".
+std::string redact_shape(const bson_t *doc);
+
+}  // namespace pm::core
