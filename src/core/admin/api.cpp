@@ -87,7 +87,7 @@ AdminResponse AdminApi::route(const AdminRequest &r) const {
   bool get = r.method == "GET" || r.method == "HEAD";
   if (p.rfind("/api/", 0) == 0 && r.method == "POST") return action(r);
   if (!get) return problem(405, "method " + r.method.substr(0, 16) + " is not allowed on " + p.substr(0, 64));
-  if (p == "/" || p == "/dashboard") return AdminResponse{200, "text/html; charset=utf-8", dashboard_html()};
+  if (p == "/" || p == "/dashboard") return page();
   if (p == "/metrics") return AdminResponse{200, "text/plain; version=0.0.4", prometheus_text(wrapper_)};
   if (p == "/healthz") {
     bool ok = !wrapper_.is_closed();
@@ -110,37 +110,12 @@ AdminResponse AdminApi::route(const AdminRequest &r) const {
   if (p == "/api/overview") return overview();
   if (p == "/api/pools") return json(200, general_stats_json(wrapper_));
   if (p == "/api/databases") return databases(r);
-  if (p == "/api/latency") {
-    static const double kEdges[] = {0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
-    constexpr size_t kBuckets = sizeof kEdges / sizeof kEdges[0];
-    uint64_t counts[kBuckets + 1] = {};
-    for (const DbUsage &u : wrapper_.usage().top(0)) {
-      if (u.operations == 0) continue;
-      double ms = u.mean_latency_ms();
-      size_t b = 0;
-      while (b < kBuckets && ms > kEdges[b]) ++b;
-      ++counts[b];
-    }
-    JsonWriter j;
-    j.begin_object().key("of").value("mean latency per database, ms").key("buckets").begin_array();
-    for (size_t b = 0; b <= kBuckets; ++b) {
-      j.begin_object().key("le");
-      if (b < kBuckets) j.value(kEdges[b]);
-      else j.value("+Inf");
-      j.key("databases").value(counts[b]).end_object();
-    }
-    j.end_array().end_object();
-    return json(200, j.take());
-  }
+  if (p == "/api/latency") return latency();
   if (p == "/api/events") {
     uint64_t since = 0, max = 100;
     if (!count_param(r, "since", UINT64_MAX, since) || !count_param(r, "max", 500, max))
       return problem(400, "since and max must be non-negative integers");
-    JsonWriter j;
-    j.begin_object().key("last").value(feed_.last_seq()).key("events").begin_array();
-    for (const auto &e : feed_.since(since, max)) j.raw(e.json);
-    j.end_array().end_object();
-    return json(200, j.take());
+    return events(since, max);
   }
   if (p == "/api/slow") {
     const SlowOps &slow = wrapper_.slow_ops();
@@ -155,6 +130,61 @@ AdminResponse AdminApi::route(const AdminRequest &r) const {
     return json(200, j.take());
   }
   return problem(404, "no such endpoint: " + p.substr(0, 64));
+}
+
+AdminResponse AdminApi::latency() const {
+  static const double kEdges[] = {0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
+  constexpr size_t kBuckets = sizeof kEdges / sizeof kEdges[0];
+  uint64_t counts[kBuckets + 1] = {};
+  for (const DbUsage &u : wrapper_.usage().top(0)) {
+    if (u.operations == 0) continue;
+    double ms = u.mean_latency_ms();
+    size_t b = 0;
+    while (b < kBuckets && ms > kEdges[b]) ++b;
+    ++counts[b];
+  }
+  JsonWriter j;
+  j.begin_object().key("of").value("mean latency per database, ms").key("buckets").begin_array();
+  for (size_t b = 0; b <= kBuckets; ++b) {
+    j.begin_object().key("le");
+    if (b < kBuckets) j.value(kEdges[b]);
+    else j.value("+Inf");
+    j.key("databases").value(counts[b]).end_object();
+  }
+  j.end_array().end_object();
+  return json(200, j.take());
+}
+
+AdminResponse AdminApi::events(uint64_t since, uint64_t max) const {
+  JsonWriter j;
+  j.begin_object().key("last").value(feed_.last_seq()).key("events").begin_array();
+  for (const auto &e : feed_.since(since, max)) j.raw(e.json);
+  j.end_array().end_object();
+  return json(200, j.take());
+}
+
+// The page, with a first snapshot of every panel's data in it: it renders at once (no request
+// needed for the first frame), then refreshes itself from /api/*.
+AdminResponse AdminApi::page() const {
+  AdminRequest top10;
+  top10.params["top"] = "10";
+  JsonWriter j;
+  j.begin_object()
+      .key("overview").raw(overview().body)
+      .key("pools").raw(general_stats_json(wrapper_))
+      .key("databases").raw(databases(top10).body)
+      .key("latency").raw(latency().body)
+      .key("events").raw(events(0, 50).body)
+      .end_object();
+  std::string data = j.take();
+  // Inside <script>, "</" could end the element: JSON allows "<\/" for it.
+  for (size_t at = data.find("</"); at != std::string::npos; at = data.find("</", at + 3)) data.replace(at, 2, "<\\/");
+  std::string html = dashboard_html();
+  static const std::string kMarker = "<script id=\"initial\" type=\"application/json\"></script>";
+  size_t at = html.find(kMarker);
+  if (at != std::string::npos)
+    html.replace(at, kMarker.size(), "<script id=\"initial\" type=\"application/json\">" + data + "</script>");
+  return AdminResponse{200, "text/html; charset=utf-8", std::move(html)};
 }
 
 AdminResponse AdminApi::overview() const {

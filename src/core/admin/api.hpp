@@ -52,6 +52,9 @@ class AdminApi {
   AdminResponse action(const AdminRequest &request) const;
   AdminResponse databases(const AdminRequest &request) const;
   AdminResponse overview() const;
+  AdminResponse latency() const;
+  AdminResponse events(uint64_t since, uint64_t max) const;
+  AdminResponse page() const;
 
   Wrapper &wrapper_;
   const AdminOptions &options_;

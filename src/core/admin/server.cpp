@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "admin/api.hpp"
@@ -16,8 +17,8 @@ namespace pm::core {
 
 namespace {
 constexpr size_t kMaxBody = 1 << 20;     // routing rules fit; anything larger is refused (413)
-constexpr int kWorkers = 4;              // requests served at once (live feeds included)
-constexpr int kMaxFeeds = kWorkers - 1;  // one worker always left for the other requests
+constexpr int kWorkers = 8;              // connections served at once (live feeds included)
+constexpr int kMaxFeeds = kWorkers / 2;  // workers always left for the other requests
 // The dashboard talks to its own origin only; the page makes no external request.
 constexpr const char *kPolicy =
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "
@@ -92,7 +93,14 @@ AdminServer::AdminServer(Wrapper &wrapper, const AdminOptions &options)
   s.set_payload_max_length(kMaxBody);
   s.set_read_timeout(5, 0);
   s.set_write_timeout(5, 0);
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second process could
+  // bind the same port and take a share of the requests (and a port in use would not be noticed).
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   s.set_keep_alive_max_count(100);
+  s.set_keep_alive_timeout(1);  // an idle browser connection gives its worker back soon
   auto handler = [impl](const httplib::Request &req, httplib::Response &res) { impl->serve(req, res); };
   s.Get(".*", handler);
   s.Post(".*", handler);
@@ -117,6 +125,9 @@ AdminServer::AdminServer(Wrapper &wrapper, const AdminOptions &options)
     name_this_thread("pm-admin");
     impl->server.listen_after_bind();
   });
+  // stop() before the loop runs would be lost (httplib stops only a running server): the
+  // constructor returns once it runs.
+  for (int i = 0; i < 5000 && !s.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   wrapper.log().info("admin endpoint listening on " + url() +
                      (options.token.empty() ? " (read-only: no admin.token)" : ""));
 }
