@@ -57,3 +57,21 @@ def test_stats_usage_and_prometheus_metrics(uri):
         by_db = {s.labels["db"]: s.value for s in ops.samples if s.name.endswith("_total")}
         assert by_db[shared] >= 6 and by_db[dedicated] >= 3
         assert families["polymongo_pool_command_duration_seconds"].type == "summary"
+
+
+def test_explain_route_pause_and_resume(uri):
+    with PolyMongo(uri, routes=[{"match": "pyadm_*"}], pause_timeout_ms=200) as pm:
+        assert pm.explain_route("pyadm_1")["reason"] == "rule"
+        assert pm.explain_route("other_1")["reason"] == "shared"
+        name = unique_db("pyadm_")
+        db = pm.model("items").db(name)
+        assert pm.pause(name) is True
+        assert pm.pause(name) is False
+        try:
+            db.insert_one({"x": 1})
+            raise AssertionError("a paused database's operation must time out")
+        except Exception as e:  # the binding's timeout error
+            assert "paused" in str(e)
+        assert pm.resume(name) is True
+        db.insert_one({"x": 1})
+        assert db.count_documents({}) == 1
