@@ -10,7 +10,7 @@
 #include "base/error.hpp"
 #include "base/json_writer.hpp"
 #include "base/redact.hpp"
-#include "pm_dashboard_html.hpp"  // generated from dashboard.html (CMake)
+#include <pm_dashboard_html.hpp>  // generated from dashboard.html (CMake, in the build tree)
 #include "stats.hpp"
 #include "wrapper.hpp"
 

@@ -108,7 +108,7 @@ AdminServer::AdminServer(Wrapper &wrapper, const AdminOptions &options)
   s.Patch(".*", handler);
   s.Delete(".*", handler);
   s.Options(".*", handler);
-  s.set_exception_handler([](const httplib::Request &, httplib::Response &res, std::exception_ptr) {
+  s.set_exception_handler([](const httplib::Request &, httplib::Response &res, const std::exception_ptr &) {
     res.status = 500;
     res.set_content("{\"error\": \"internal error\"}", "application/json");
   });

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include <bson/bson.h>
+
 namespace pm::core {
 
 // The URI with its password replaced by "***" ("mongodb://user:***@host/...").
@@ -12,8 +14,6 @@ std::string redact_uri(const std::string &uri);
 std::string redact_text(const std::string &text);
 
 }  // namespace pm::core
-
-typedef struct _bson_t bson_t;
 
 namespace pm::core {
 

@@ -5,6 +5,8 @@
 // operation is slow.
 #pragma once
 
+#include <bson/bson.h>
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -13,8 +15,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-
-typedef struct _bson_t bson_t;
 
 namespace pm::core {
 
