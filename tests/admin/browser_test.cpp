@@ -35,7 +35,7 @@ std::string chromium(const std::string &args, const std::string &url) {
   // open, which would keep Chromium's virtual time from advancing.
   return run("HOME=" + profile + " timeout 90 chromium --headless --disable-gpu --no-sandbox --no-first-run "
              "--disable-extensions --disable-background-networking --disable-component-update "
-             "--disable-sync --user-data-dir=" + profile + " --hide-scrollbars --window-size=1400,1000 " +
+             "--disable-sync --user-data-dir=" + profile + " --hide-scrollbars --window-size=1400,1250 " +
              args + " '" + url + "' 2>>" + PM_BUILD_DIR + "/chromium.log; rm -rf " + profile);
 }
 
