@@ -67,6 +67,22 @@ struct Admin {
   }
 };
 
+// Runs the command-line tool with `args`; its standard output, and its exit status in *status.
+std::string run_cli(const std::string &args, int *status) {
+  std::string cli = std::getenv("PM_CLI") ? std::getenv("PM_CLI") : PM_CLI_PATH;
+  FILE *f = popen((cli + " " + args).c_str(), "r");
+  if (f == nullptr) {
+    *status = -1;
+    return "";
+  }
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  *status = pclose(f);
+  return out;
+}
+
 void insert_n(pm_db *db, int n) {
   pm_error err;
   for (int i = 0; i < n; ++i) ASSERT_EQ(pm_db_insert_one(db, "{\"x\": 1}", PM_JSON, nullptr, 0, nullptr, &err), PM_OK) << err.message;
@@ -415,15 +431,9 @@ TEST(Admin, ExplainRouteForExactRuleAndSharedCasesAndReload) {
   EXPECT_EQ(c.count(other, "items"), 2);
 
   // The CLI says the same.
-  std::string cli = std::getenv("PM_CLI") ? std::getenv("PM_CLI") : PM_CLI_PATH;
-  std::string cmd = cli + " --uri '" + server_uri() + "' explain-route adm_eu_7 --routes '[{\"match\": \"adm_eu_*\"}]'";
-  FILE *f = popen(cmd.c_str(), "r");
-  ASSERT_NE(f, nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  EXPECT_EQ(pclose(f), 0) << out;
+  int status = 0;
+  std::string out = run_cli("--uri '" + server_uri() + "' explain-route adm_eu_7 --routes '[{\"match\": \"adm_eu_*\"}]'", &status);
+  EXPECT_EQ(status, 0) << out;
   Json cli_json(out);
   ASSERT_NE(cli_json.root, nullptr) << out;
   EXPECT_STREQ(cli_json["reason"]->valuestring, "rule");
@@ -601,14 +611,9 @@ TEST(Admin, TopShowsTheBusiestTenantsOfARunningEndpoint) {
   q.d = bind_db(m.m, quiet);
   insert_n(b.d, 7);
   insert_n(q.d, 2);
-  std::string cli = std::getenv("PM_CLI") ? std::getenv("PM_CLI") : PM_CLI_PATH;
-  FILE *f = popen((cli + " top --once --url " + a.url).c_str(), "r");
-  ASSERT_NE(f, nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  EXPECT_EQ(pclose(f), 0) << out;
+  int status = 0;
+  std::string out = run_cli("top --once --url " + a.url, &status);
+  EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("POOL"), std::string::npos) << out;
   EXPECT_NE(out.find("shared"), std::string::npos) << out;
   size_t at_busy = out.find(busy), at_quiet = out.find(quiet);
@@ -617,8 +622,6 @@ TEST(Admin, TopShowsTheBusiestTenantsOfARunningEndpoint) {
   EXPECT_LT(at_busy, at_quiet) << "busiest first";
   std::regex row(busy + R"(\s+shared\s+7\s)");
   EXPECT_TRUE(std::regex_search(out, row)) << out;
-  FILE *g = popen((cli + " top --once --url http://127.0.0.1:1 2>&1").c_str(), "r");
-  while (fread(buf, 1, sizeof buf, g) > 0) {
-  }
-  EXPECT_NE(pclose(g), 0);
+  run_cli("top --once --url http://127.0.0.1:1 2>&1", &status);
+  EXPECT_NE(status, 0) << "an unreachable endpoint is an error";
 }
