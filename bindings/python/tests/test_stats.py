@@ -75,3 +75,8 @@ def test_explain_route_pause_and_resume(uri):
         assert pm.resume(name) is True
         db.insert_one({"x": 1})
         assert db.count_documents({}) == 1
+        pm.reload_routes([{"match": "pyother_*", "shared_pool": True}])
+        assert pm.explain_route("pyadm_1")["reason"] == "shared"
+        assert pm.explain_route("pyother_1")["pool"] == "pyother_*"
+        pm.drain_pool("shared", 2000)
+        assert pm.admin_url() == ""
