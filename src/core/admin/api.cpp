@@ -177,8 +177,15 @@ AdminResponse AdminApi::page() const {
       .key("events").raw(events(0, 50).body)
       .end_object();
   std::string data = j.take();
-  // Inside <script>, "</" could end the element: JSON allows "<\/" for it.
-  for (size_t at = data.find("</"); at != std::string::npos; at = data.find("</", at + 3)) data.replace(at, 2, "<\\/");
+  // Inside <script>, "</" or "<!--" would change how the page is parsed: every "<" (which JSON
+  // has only inside strings) becomes the escape \u003c.
+  std::string safe;
+  safe.reserve(data.size());
+  for (char c : data) {
+    if (c == '<') safe += "\\u003c";
+    else safe += c;
+  }
+  data.swap(safe);
   std::string html = dashboard_html();
   static const std::string kMarker = "<script id=\"initial\" type=\"application/json\"></script>";
   size_t at = html.find(kMarker);
