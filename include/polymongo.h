@@ -80,5 +80,6 @@
 #include "polymongo/session.h"
 #include "polymongo/bulk.h"
 #include "polymongo/stream.h"
+#include "polymongo/admin.h"
 
 #endif /* POLYMONGO_H */

@@ -116,9 +116,9 @@ fn bundled(src: &Path) -> Found {
     println!("cargo:rustc-link-lib=static=polymongo");
     // The static library's own dependencies, as shared system libraries (their pkg-config
     // files emit the link lines; spdlog's requires fmt). Order matters: after libpolymongo.a.
-    for dep in ["libmongoc-1.0", "libbson-1.0", "libcjson", "spdlog"] {
+    for dep in ["libmongoc-1.0", "libbson-1.0", "libcjson", "cpp-httplib", "spdlog"] {
         pkg_config::Config::new().probe(dep).unwrap_or_else(|e| {
-            panic!("\n\npolymongo-sys: the bundled build needs {dep} (Debian: libmongoc-dev libbson-dev libcjson-dev libspdlog-dev):\n{e}\n")
+            panic!("\n\npolymongo-sys: the bundled build needs {dep} (Debian: libmongoc-dev libbson-dev libcjson-dev libcpp-httplib-dev libspdlog-dev):\n{e}\n")
         });
     }
     println!("cargo:rustc-link-lib=dylib=stdc++");

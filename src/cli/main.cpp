@@ -1,4 +1,5 @@
-// polymongo: the command-line tool over the C API (export, import, copy, drop, stats, list-dbs).
+// polymongo: the command-line tool over the C API (export, import, copy, drop, stats, list-dbs,
+// explain-route) and over a running admin endpoint (top).
 //
 // Exit codes: 0 success; 1 the operation failed (server error, refused documents);
 // 2 bad arguments; 3 the server could not be reached (or authentication failed);
@@ -6,10 +7,18 @@
 #include <polymongo.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+#include <httplib.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <map>
+#include <memory>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -57,6 +66,103 @@ std::string options_json(const std::string &uri) {
   return "{\"mongoURI\": \"" + uri + "\", \"maxPoolSize\": 4}";
 }
 
+struct JsonDeleter {
+  void operator()(cJSON *j) const { cJSON_Delete(j); }
+};
+using Json = std::unique_ptr<cJSON, JsonDeleter>;
+
+// GET `path` of the admin endpoint as JSON; null with a message on stderr when it fails.
+Json fetch_json(httplib::Client &client, const std::string &path) {
+  auto res = client.Get(path);
+  if (!res) {
+    std::fprintf(stderr, "polymongo top: cannot reach the admin endpoint (%s)\n", httplib::to_string(res.error()).c_str());
+    return nullptr;
+  }
+  if (res->status != 200) {
+    std::fprintf(stderr, "polymongo top: %s answered %d\n", path.c_str(), res->status);
+    return nullptr;
+  }
+  return Json(cJSON_Parse(res->body.c_str()));
+}
+
+double number(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+const char *text(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+// `polymongo top`: the busiest tenants and the pools of a running admin endpoint, refreshed
+// every `interval` seconds (ops/s over the last interval), or one frame with --once.
+int top(const std::string &url, int n, double interval, bool once) {
+  httplib::Client client(url);
+  client.set_connection_timeout(3, 0);
+  client.set_read_timeout(10, 0);
+  std::map<std::string, double> before;
+  auto last = std::chrono::steady_clock::now();
+  bool first = true;
+  for (;;) {
+    Json stats = fetch_json(client, "/api/pools");
+    Json dbs = fetch_json(client, "/api/databases?top=" + std::to_string(n));
+    Json overview = fetch_json(client, "/api/overview");
+    if (!stats || !dbs || !overview) return kUnreachable;
+    auto now = std::chrono::steady_clock::now();
+    double seconds = std::chrono::duration<double>(now - last).count();
+    last = now;
+    std::string frame;
+    char line[512];
+    std::time_t t = std::time(nullptr);
+    char clock[16];
+    std::strftime(clock, sizeof clock, "%H:%M:%S", std::localtime(&t));
+    std::snprintf(line, sizeof line, "polymongo top  %s  %s  %s  slow operations: %.0f\n", url.c_str(),
+                  text(overview.get(), "state"), clock, number(overview.get(), "slowOperations"));
+    frame += line;
+    const cJSON *paused = cJSON_GetObjectItemCaseSensitive(overview.get(), "paused");
+    if (cJSON_GetArraySize(paused) > 0) {
+      frame += "paused:";
+      const cJSON *p;
+      cJSON_ArrayForEach(p, paused) frame += std::string(" ") + (cJSON_IsString(p) ? p->valuestring : "?");
+      frame += "\n";
+    }
+    std::snprintf(line, sizeof line, "\n%-24s %-14s %8s %6s %5s %6s %7s\n", "POOL", "STATE", "SOCKETS", "INUSE",
+                  "WAIT", "LIMIT", "ERRORS");
+    frame += line;
+    const cJSON *pool;
+    cJSON_ArrayForEach(pool, cJSON_GetObjectItemCaseSensitive(stats.get(), "pools")) {
+      const cJSON *c = cJSON_GetObjectItemCaseSensitive(pool, "connections");
+      std::snprintf(line, sizeof line, "%-24.24s %-14.14s %8.0f %6.0f %5.0f %6.0f %7.0f\n", text(pool, "name"),
+                    text(pool, "state"), number(c, "open"), number(c, "inUse"), number(c, "waiting"),
+                    number(pool, "sizeLimit"), number(pool, "errors"));
+      frame += line;
+    }
+    std::snprintf(line, sizeof line, "\n%-32s %-16s %12s %9s %7s %9s\n", "DATABASE", "POOL", "OPERATIONS", "OPS/S",
+                  "ERRORS", "MEAN MS");
+    frame += line;
+    std::map<std::string, double> ops;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(dbs.get(), "databases")) {
+      std::string name = text(d, "db");
+      double count = number(d, "operations");
+      ops[name] = count;
+      char rate[32] = "-";
+      if (!first && seconds > 0 && before.count(name))
+        std::snprintf(rate, sizeof rate, "%.1f", (count - before[name]) / seconds);
+      std::snprintf(line, sizeof line, "%-32.32s %-16.16s %12.0f %9s %7.0f %9.2f\n", name.c_str(), text(d, "pool"),
+                    count, rate, number(d, "errors"), number(d, "meanLatencyMs"));
+      frame += line;
+    }
+    before = std::move(ops);
+    first = false;
+    if (!once) std::fputs("\033[H\033[2J", stdout);
+    std::fputs(frame.c_str(), stdout);
+    std::fflush(stdout);
+    if (once) return kOk;
+    std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+  }
+}
+
 }  // namespace
 
 int run(int argc, char **argv) {
@@ -99,11 +205,27 @@ int run(int argc, char **argv) {
 
   auto *list = app.add_subcommand("list-dbs", "list databases with their sizes");
 
+  std::string routes;
+  auto *explain = app.add_subcommand("explain-route", "which pool and cluster a database routes to, and why");
+  explain->add_option("db", db, "database name")->required();
+  explain->add_option("--routes", routes, "routing rules as a JSON array (the routes option)");
+
+  std::string url = "http://127.0.0.1:9400";
+  int top_n = 20;
+  double interval = 2;
+  bool once = false;
+  auto *topcmd = app.add_subcommand("top", "the busiest tenants and pools of a running admin endpoint, refreshed");
+  topcmd->add_option("--url", url, "the admin endpoint (default http://127.0.0.1:9400)");
+  topcmd->add_option("-n,--top", top_n, "how many databases (default 20)")->check(CLI::Range(1, 10000));
+  topcmd->add_option("--interval", interval, "seconds between frames (default 2)")->check(CLI::Range(0.1, 3600.0));
+  topcmd->add_flag("--once", once, "print one frame and exit");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
     return app.exit(e) == 0 ? kOk : kUsage;
   }
+  if (*topcmd) return top(url, top_n, interval, once);
   if (uri.empty()) {
     std::fprintf(stderr, "polymongo: no server: pass --uri or set MONGODB_URI\n");
     return kUsage;
@@ -140,6 +262,10 @@ int run(int argc, char **argv) {
     if (out) std::printf("%s\n", out);
   } else if (*list) {
     rc = pm_wrapper_list_databases(w, &out, &err);
+    if (out) std::printf("%s\n", out);
+  } else if (*explain) {
+    if (!routes.empty()) rc = pm_wrapper_reload_routes(w, routes.c_str(), &err);
+    if (rc == PM_OK) rc = pm_wrapper_explain_route(w, db.c_str(), &out, &err);
     if (out) std::printf("%s\n", out);
   }
   pm_free(out);

@@ -414,6 +414,18 @@ std::string prometheus_text(Wrapper &w) {
   out << "# HELP polymongo_pool_evictions_total Pools closed to respect maxOpenPools\n"
          "# TYPE polymongo_pool_evictions_total counter\n"
       << "polymongo_pool_evictions_total " << w.router().evictions() << '\n';
+  out << "# HELP polymongo_slow_operations_total Operations that took at least slowOperationMS\n"
+         "# TYPE polymongo_slow_operations_total counter\n"
+      << "polymongo_slow_operations_total " << w.slow_ops().count() << '\n'
+      << "# HELP polymongo_paused Databases and pools paused now (admin action pause)\n"
+         "# TYPE polymongo_paused gauge\n"
+      << "polymongo_paused " << w.pauses().paused().size() << '\n'
+      << "# HELP polymongo_pause_waits_total Operations that waited on a pause\n"
+         "# TYPE polymongo_pause_waits_total counter\n"
+      << "polymongo_pause_waits_total " << w.pauses().waited() << '\n'
+      << "# HELP polymongo_pause_timeouts_total Operations that waited pauseTimeoutMS on a pause and failed\n"
+         "# TYPE polymongo_pause_timeouts_total counter\n"
+      << "polymongo_pause_timeouts_total " << w.pauses().timed_out() << '\n';
   return out.str();
 }
 

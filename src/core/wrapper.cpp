@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include "admin/server.hpp"
 #include "base/db_name.hpp"
+#include "base/json_writer.hpp"
 #include "base/error.hpp"
 #include "base/redact.hpp"
 #include "base/thread_name.hpp"
@@ -36,6 +38,7 @@ Wrapper::Wrapper(Options options)
 }
 
 Wrapper::~Wrapper() {
+  admin_.reset();  // no request runs on a wrapper being taken apart
   {
     std::lock_guard<std::mutex> lock(maintenance_mu_);
     stopping_ = true;
@@ -62,6 +65,7 @@ std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
     name_this_thread("pm-maintenance");
     raw->maintenance_loop();
   });
+  if (w->options_.admin.enabled) w->admin_ = std::make_unique<AdminServer>(*w, w->options_.admin);
   return w;
 }
 
@@ -199,6 +203,63 @@ std::shared_ptr<EventSource> Wrapper::watch(WatchScope scope, const std::string 
   streams_.add(s);
   return s;
 }
+
+bool Wrapper::pause(const std::string &name) {
+  if (name.empty()) fail(Code::invalid_argument, "pause: no database or pool named");
+  bool done = pauses_.pause(name);
+  log_->warn("paused " + name + (done ? "" : " (already paused)"));
+  return done;
+}
+
+bool Wrapper::resume(const std::string &name) {
+  if (name.empty()) fail(Code::invalid_argument, "resume: no database or pool named");
+  bool done = pauses_.resume(name);
+  log_->info("resumed " + name + (done ? "" : " (was not paused)"));
+  return done;
+}
+
+bool Wrapper::drain_pool(const std::string &label, int64_t timeout_ms) {
+  check_open();
+  for (auto &pool : router_.pools()) {
+    if (pool->label() != label) continue;
+    bool drained = pool->close(timeout_ms);
+    log_->info("pool " + label + (drained ? " drained and closed" : " not drained in time"));
+    return drained;
+  }
+  fail(Code::invalid_argument, "drain: no pool is labelled '" + label + "'");
+}
+
+std::string Wrapper::explain_route(const std::string &db) {
+  check_db_name(db);
+  Router::Explanation e = router_.explain(db);
+  auto paused = pauses_.paused();
+  bool is_paused = std::find(paused.begin(), paused.end(), db) != paused.end() ||
+                   std::find(paused.begin(), paused.end(), e.pool) != paused.end();
+  std::string why = e.reason == "exact"  ? "the database has its own pool (dbSpecific or pm_wrapper_set_db)"
+                    : e.reason == "rule" ? "the first routing rule it matches is '" + e.rule + "'" +
+                                               (e.shared_pool ? " (one pool for all its databases)" : " (a pool per database)")
+                                         : "no own pool and no routing rule matches (" + std::to_string(e.rules) +
+                                               " rule(s)): the shared pool";
+  JsonWriter j;
+  j.begin_object().key("db").value(db).key("pool").value(e.pool).key("cluster").value(redact_uri(e.uri))
+      .key("reason").value(e.reason).key("why").value(why);
+  j.key("rule");
+  if (e.reason == "rule") j.value(e.rule);
+  else j.null();
+  j.key("ruleIndex").value(e.rule_index).key("sharedPool").value(e.shared_pool).key("rules").value(e.rules)
+      .key("poolExists").value(e.pool_exists).key("poolOpen").value(e.pool_open).key("paused").value(is_paused)
+      .end_object();
+  return j.take();
+}
+
+void Wrapper::reload_routes(const char *routes_json) {
+  check_open();
+  std::vector<RouteOptions> routes = parse_routes(routes_json);
+  router_.replace_routes(std::move(routes));
+  reschedule_maintenance();
+}
+
+std::string Wrapper::admin_url() const { return admin_ ? admin_->url() : std::string(); }
 
 void Wrapper::drop_database(const std::string &db) {
   streams_.close(&db);  // before the drop: its streams would only see an invalidate

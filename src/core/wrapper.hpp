@@ -17,13 +17,17 @@
 #include "config/options.hpp"
 #include "observe/events.hpp"
 #include "observe/log.hpp"
+#include "observe/slow_ops.hpp"
 #include "observe/usage.hpp"
 #include "ops/context.hpp"
 #include "ops/session.hpp"
+#include "pool/pause.hpp"
 #include "pool/router.hpp"
 #include "stream/stream.hpp"
 
 namespace pm::core {
+
+class AdminServer;
 
 class Wrapper : public std::enable_shared_from_this<Wrapper> {
  public:
@@ -37,6 +41,23 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   Events &events() { return *events_; }
   Usage &usage() const { return *usage_; }
   StreamRegistry &streams() { return streams_; }
+  PauseGate &pauses() { return pauses_; }
+  const SlowOps &slow_ops() const { return slow_; }
+
+  // Admin actions (the C API's pm_wrapper_pause ..., the admin endpoint's POSTs).
+  // `name`: a database or a pool's label; false when it was paused (resumed) already.
+  bool pause(const std::string &name);
+  bool resume(const std::string &name);
+  // Closes the pool labelled `pool` once its clients came back (new checkouts wait meanwhile);
+  // false when some were still out after timeout_ms. Error invalid_argument: no such pool.
+  bool drain_pool(const std::string &pool, int64_t timeout_ms);
+  // Where `db` routes and why, as JSON: {db, pool, cluster (redacted), reason, rule, ruleIndex,
+  // sharedPool, rules, poolExists, poolOpen, paused}.
+  std::string explain_route(const std::string &db);
+  // Replaces the routing rules with `routes_json` (a JSON array of rules, as the routes option).
+  void reload_routes(const char *routes_json);
+  // The admin endpoint's base URL ("http://127.0.0.1:9400"), or "" when it is off.
+  std::string admin_url() const;
 
   // What a component receives, each holding the wrapper alive without seeing it.
   std::shared_ptr<const OpsContext> ops_context() { return {shared_from_this(), &ops_context_}; }
@@ -97,7 +118,10 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   std::shared_ptr<Log> log_;
   std::shared_ptr<Usage> usage_;
   Router router_;
-  OpsContext ops_context_{router_, *log_, options_.retry, options_.max_tracked_databases};
+  PauseGate pauses_{options_.pause_timeout_ms};
+  SlowOps slow_{options_.slow_operation_ms, log_};
+  OpsContext ops_context_{router_, *log_, options_.retry, options_.max_tracked_databases, pauses_, slow_};
+  std::unique_ptr<AdminServer> admin_;  // the admin endpoint, when configured; stopped first
 
   StreamRegistry streams_;
   std::mutex models_mu_;

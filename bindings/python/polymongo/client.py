@@ -395,6 +395,46 @@ class PolyMongo:
         /metrics endpoint."""
         return self._string_call(lib.pm_wrapper_prometheus)
 
+    # ---- admin actions (admin.h) -----------------------------------------------------------
+    def _flag_call(self, fn: Callable[..., int], name: str) -> bool:
+        err = new_error()
+        assert self._h is not None
+        with self._h as ptr:
+            rc = fn(ptr, name.encode(), err)
+        if rc < 0:
+            raise error_from(rc, err)
+        return rc == 1
+
+    def pause(self, name: str) -> bool:
+        """Pauses a database or a pool (by name): its operations wait, up to pauseTimeoutMS,
+        until :meth:`resume`. False when it was paused already."""
+        return self._flag_call(lib.pm_wrapper_pause, name)
+
+    def resume(self, name: str) -> bool:
+        """Ends a pause; False when ``name`` was not paused."""
+        return self._flag_call(lib.pm_wrapper_resume, name)
+
+    def explain_route(self, db: str) -> Dict[str, Any]:
+        """Where ``db`` routes and why: {"pool", "cluster" (redacted), "reason": "exact" |
+        "rule" | "shared", "why", "rule", ...}. No I/O."""
+        route: Dict[str, Any] = json.loads(self._string_call(lib.pm_wrapper_explain_route, db.encode()))
+        return route
+
+    def drain_pool(self, pool: str, timeout_ms: int = 5000) -> None:
+        """Drains and closes a pool (by name): new checkouts wait while the connections out
+        come back, then it closes; TimeoutError-like PolyMongoError when some were still out."""
+        if not isinstance(timeout_ms, int) or timeout_ms < 0:
+            raise ValueError("timeout_ms must be an int >= 0")
+        self._status(lib.pm_wrapper_drain_pool, pool.encode(), timeout_ms)
+
+    def reload_routes(self, routes: Sequence[Mapping[str, Any]]) -> None:
+        """Replaces the routing rules ({match, mongo_uri?, options?, shared_pool?} each)."""
+        self._status(lib.pm_wrapper_reload_routes, json.dumps(_camel_tree(list(routes))).encode())
+
+    def admin_url(self) -> str:
+        """The admin endpoint's base URL, or "" when the admin option is not set."""
+        return self._string_call(lib.pm_wrapper_admin_url)
+
     # ---- hooks (events.h) ------------------------------------------------------------------
     def subscribe(self, callback: Callable[[Event], Any], events: int = EventType.ALL,
                   dbs: Optional[Sequence[str]] = None) -> Subscription:

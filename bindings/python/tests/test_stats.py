@@ -105,3 +105,26 @@ def test_opentelemetry_metric_names_parse_with_prometheus_client(uri):
         # The existing names stay.
         assert "polymongo_pool_connections_in_use" in families
         cursor.close()
+
+
+def test_explain_route_pause_and_resume(uri):
+    with PolyMongo(uri, routes=[{"match": "pyadm_*"}], pause_timeout_ms=200) as pm:
+        assert pm.explain_route("pyadm_1")["reason"] == "rule"
+        assert pm.explain_route("other_1")["reason"] == "shared"
+        name = unique_db("pyadm_")
+        db = pm.model("items").db(name)
+        assert pm.pause(name) is True
+        assert pm.pause(name) is False
+        try:
+            db.insert_one({"x": 1})
+            raise AssertionError("a paused database's operation must time out")
+        except Exception as e:  # the binding's timeout error
+            assert "paused" in str(e)
+        assert pm.resume(name) is True
+        db.insert_one({"x": 1})
+        assert db.count_documents({}) == 1
+        pm.reload_routes([{"match": "pyother_*", "shared_pool": True}])
+        assert pm.explain_route("pyadm_1")["reason"] == "shared"
+        assert pm.explain_route("pyother_1")["pool"] == "pyother_*"
+        pm.drain_pool("shared", 2000)
+        assert pm.admin_url() == ""

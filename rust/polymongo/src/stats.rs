@@ -192,4 +192,45 @@ impl PolyMongo {
     pub fn prometheus(&self) -> Result<String> {
         self.text(|w, out, err| unsafe { sys::pm_wrapper_prometheus(w, out, err) })
     }
+
+    /// Where `db` routes and why, as the library's JSON (`{db, pool, cluster, reason: "exact" |
+    /// "rule" | "shared", why, rule, ...}`). No I/O.
+    pub fn explain_route_json(&self, db: &str) -> Result<String> {
+        let name = call::cstring(db, "database name")?;
+        self.text(|w, out, err| unsafe { sys::pm_wrapper_explain_route(w, name.as_ptr(), out, err) })
+    }
+
+    /// Pauses a database, or every database of a pool (by its name): operations wait before
+    /// checking out a connection, until [`resume`](Self::resume) or `pauseTimeoutMS`. False
+    /// when it was paused already.
+    pub fn pause(&self, name: &str) -> Result<bool> {
+        let n = call::cstring(name, "name")?;
+        Ok(self.with(|w| call::ffi(|err| unsafe { sys::pm_wrapper_pause(w, n.as_ptr(), err) }))? == 1)
+    }
+
+    /// Ends a pause; false when `name` was not paused.
+    pub fn resume(&self, name: &str) -> Result<bool> {
+        let n = call::cstring(name, "name")?;
+        Ok(self.with(|w| call::ffi(|err| unsafe { sys::pm_wrapper_resume(w, n.as_ptr(), err) }))? == 1)
+    }
+
+    /// Drains and closes the pool of that name (its next use reopens it); a timeout error when
+    /// connections were still out after `timeout_ms`.
+    pub fn drain_pool(&self, pool: &str, timeout_ms: i64) -> Result<()> {
+        let n = call::cstring(pool, "pool")?;
+        self.with(|w| call::ffi(|err| unsafe { sys::pm_wrapper_drain_pool(w, n.as_ptr(), timeout_ms, err) }))?;
+        Ok(())
+    }
+
+    /// Replaces the routing rules with `routes_json`, a JSON array of rules.
+    pub fn reload_routes(&self, routes_json: &str) -> Result<()> {
+        let r = call::cstring(routes_json, "routes")?;
+        self.with(|w| call::ffi(|err| unsafe { sys::pm_wrapper_reload_routes(w, r.as_ptr(), err) }))?;
+        Ok(())
+    }
+
+    /// The admin endpoint's base URL, or "" when the admin option is not set.
+    pub fn admin_url(&self) -> Result<String> {
+        self.text(|w, out, err| unsafe { sys::pm_wrapper_admin_url(w, out, err) })
+    }
 }

@@ -85,3 +85,21 @@ fn statistics_work_on_a_cold_wrapper_and_never_show_credentials() {
     assert!(!pm.stats_json().unwrap().contains("s3cr3t"));
     assert!(!pm.prometheus().unwrap().contains("s3cr3t"));
 }
+
+#[test]
+fn admin_actions_explain_pause_resume_reload_drain() {
+    let pm = PolyMongo::new(&options().option("routes", serde_json::json!([{"match": "rsadm_*"}]))).unwrap();
+    assert!(pm.explain_route_json("rsadm_1").unwrap().contains("\"reason\":\"rule\""));
+    assert!(pm.explain_route_json("other_1").unwrap().contains("\"reason\":\"shared\""));
+    let name = unique_db("rsadm");
+    assert!(pm.pause(&name).unwrap());
+    assert!(!pm.pause(&name).unwrap());
+    assert!(pm.explain_route_json(&name).unwrap().contains("\"paused\":true"));
+    assert!(pm.resume(&name).unwrap());
+    assert!(!pm.resume(&name).unwrap());
+    pm.reload_routes(r#"[{"match": "rsother_*", "sharedPool": true}]"#).unwrap();
+    assert!(pm.explain_route_json("rsother_1").unwrap().contains("\"pool\":\"rsother_*\""));
+    assert!(pm.reload_routes("{}").is_err());
+    pm.drain_pool("shared", 2000).unwrap();
+    assert_eq!(pm.admin_url().unwrap(), "");
+}

@@ -33,3 +33,58 @@ std::string redact_text(const std::string &text) {
 }
 
 }  // namespace pm::core
+
+#include <bson/bson.h>
+
+#include "base/json_writer.hpp"
+
+namespace pm::core {
+
+namespace {
+
+constexpr int kMaxShapeDepth = 32;
+
+void shape_value(JsonWriter &j, const bson_iter_t *it, int depth);
+
+void shape_document(JsonWriter &j, bson_iter_t *children, bool array, int depth) {
+  if (array) j.begin_array();
+  else j.begin_object();
+  bool scalar_written = false;
+  while (bson_iter_next(children)) {
+    if (array) {
+      bool nested = BSON_ITER_HOLDS_DOCUMENT(children) || BSON_ITER_HOLDS_ARRAY(children);
+      if (!nested) {  // a list of values is one "?"
+        if (!scalar_written) j.value("?");
+        scalar_written = true;
+        continue;
+      }
+    } else {
+      j.key(bson_iter_key(children));
+    }
+    shape_value(j, children, depth + 1);
+  }
+  if (array) j.end_array();
+  else j.end_object();
+}
+
+void shape_value(JsonWriter &j, const bson_iter_t *it, int depth) {
+  bool doc = BSON_ITER_HOLDS_DOCUMENT(it), arr = BSON_ITER_HOLDS_ARRAY(it);
+  bson_iter_t child;
+  if ((doc || arr) && depth < kMaxShapeDepth && bson_iter_recurse(it, &child)) {
+    shape_document(j, &child, arr, depth);
+  } else {
+    j.value("?");
+  }
+}
+
+}  // namespace
+
+std::string redact_shape(const bson_t *doc) {
+  JsonWriter j;
+  bson_iter_t it;
+  if (doc == nullptr || !bson_iter_init(&it, doc)) return "{}";
+  shape_document(j, &it, false, 0);
+  return j.take();
+}
+
+}  // namespace pm::core

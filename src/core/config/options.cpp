@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <mongoc/mongoc.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -158,7 +159,43 @@ std::optional<int> uri_max_pool_size(const std::string &uri) {
   return n;
 }
 
+AdminOptions parse_admin(const cJSON *v) {
+  if (!cJSON_IsObject(v)) bad("admin must be an object");
+  check_keys(v, "admin: ", {"listen", "token", "allowRemote"});
+  AdminOptions a;
+  a.enabled = true;
+  if (auto *x = cJSON_GetObjectItemCaseSensitive(v, "allowRemote")) a.allow_remote = boolean(x, "admin.allowRemote");
+  if (auto *x = cJSON_GetObjectItemCaseSensitive(v, "token")) {
+    a.token = string(x, "admin.token");
+    if (!a.token.empty() && a.token.size() < 16) bad("admin.token must be at least 16 characters");
+  }
+  if (auto *x = cJSON_GetObjectItemCaseSensitive(v, "listen")) {
+    std::string listen = string(x, "admin.listen");
+    // host:port, [v6]:port
+    size_t colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size())
+      bad("admin.listen must be host:port (for example \"127.0.0.1:9400\"), got \"" + listen + "\"");
+    a.host = listen.substr(0, colon);
+    if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']') a.host = a.host.substr(1, a.host.size() - 2);
+    std::string port = listen.substr(colon + 1);
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535)
+      bad("admin.listen: the port must be a number from 0 to 65535, got \"" + port + "\"");
+    a.port = std::stoi(port);
+  }
+  if (!a.allow_remote && !is_loopback_host(a.host))
+    bad("admin.listen: " + a.host + " is not a loopback address; the admin endpoint binds to loopback "
+        "unless admin.allowRemote is true");
+  return a;
+}
+
 }  // namespace
+
+bool is_loopback_host(const std::string &host) {
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8, as a dotted literal (not a name that merely starts with "127.")
+  return host.rfind("127.", 0) == 0 && host.find_first_not_of("0123456789.") == std::string::npos &&
+         std::count(host.begin(), host.end(), '.') == 3;
+}
 
 PoolSpec parse_pool_spec(const char *json, const std::string &where) {
   PoolSpec spec;
@@ -180,6 +217,18 @@ TenantLimits parse_tenant_limits(const char *json, const std::string &where) {
 RouteOptions parse_route(const char *json) {
   auto root = parse_object(json, "route");
   return parse_route_item(root.get(), "route");
+}
+
+std::vector<RouteOptions> parse_routes(const char *json) {
+  if (json == nullptr) bad("routes: NULL (expected a JSON array of rules)");
+  std::unique_ptr<cJSON, JsonDeleter> root(cJSON_Parse(json));
+  if (!root) bad("routes: malformed JSON");
+  if (!cJSON_IsArray(root.get())) bad("routes must be an array");
+  std::vector<RouteOptions> out;
+  size_t i = 0;
+  for (const cJSON *entry = root->child; entry != nullptr; entry = entry->next, ++i)
+    out.push_back(parse_route_item(entry, "routes[" + std::to_string(i) + "]"));
+  return out;
 }
 
 std::string check_mongo_uri(const std::string &uri, const std::string &option) {
@@ -208,7 +257,8 @@ Options Options::parse(const char *json) {
              {"mongoURI", "defaultDB", "maxPoolSize", "minFreeConnections", "idleTimeoutMS",
               "coldStart", "retry", "debug", "logPath", "logLevel", "dbSpecific", "routes",
               "maxOpenPools", "poolSizing", "allowSystemDatabases", "recoverOnStart", "journalDb",
-              "maxTrackedDatabases", "fairQueueing", "tenantLimits"});
+              "maxTrackedDatabases", "fairQueueing", "tenantLimits", "admin", "slowOperationMS",
+              "pauseTimeoutMS"});
 
   Options o;
   auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(root.get(), key); };
@@ -306,6 +356,9 @@ Options Options::parse(const char *json) {
   }
   if (auto *v = get("fairQueueing")) o.fair_queueing = boolean(v, "fairQueueing");
   if (auto *v = get("tenantLimits")) o.tenant_limits = tenant_limits_of(v, "tenantLimits");
+  if (auto *v = get("admin")) o.admin = parse_admin(v);
+  if (auto *v = get("slowOperationMS")) o.slow_operation_ms = integer(v, "slowOperationMS", -1, kMaxMs);
+  if (auto *v = get("pauseTimeoutMS")) o.pause_timeout_ms = integer(v, "pauseTimeoutMS", 0, kMaxMs);
   if (auto *v = get("debug")) o.debug = boolean(v, "debug");
   if (auto *v = get("logPath")) o.log_path = string(v, "logPath");
 

@@ -65,6 +65,19 @@ struct RetryOptions {
   int64_t max_delay_ms = 5000;
 };
 
+// The admin endpoint (src/core/admin): off unless `admin` is given. It binds to a loopback
+// address unless allow_remote; actions need the token, and none is possible without one.
+struct AdminOptions {
+  bool enabled = false;
+  std::string host = "127.0.0.1";
+  int port = 9400;  // 0: any free port (see pm_wrapper_admin_url)
+  std::string token;  // empty: read-only endpoint, every action refused
+  bool allow_remote = false;
+};
+
+// Whether `host` (a literal address or "localhost") is a loopback one.
+bool is_loopback_host(const std::string &host);
+
 struct Options {
   std::string mongo_uri;
   std::optional<std::string> default_db;  // unset: NULL/"" names no database
@@ -90,6 +103,9 @@ struct Options {
   bool allow_system_databases = false;
   bool recover_on_start = false;               // roll back journals crashed processes left
   std::string journal_db = "polymongo_journal";
+  AdminOptions admin;
+  int64_t slow_operation_ms = -1;  // -1: no slow-operation log; 0 logs every operation
+  int64_t pause_timeout_ms = 10000;  // how long an operation waits on a paused database or pool
 
   // Throws Error(invalid_argument) with a message naming the offending option.
   static Options parse(const char *json);
@@ -104,6 +120,8 @@ TenantLimits parse_tenant_limits(const char *json, const std::string &where);
 
 // Parses one routing rule {match, mongoURI?, options?, sharedPool?}.
 RouteOptions parse_route(const char *json);
+// Parses a JSON array of routing rules (the routes option; a reload).
+std::vector<RouteOptions> parse_routes(const char *json);
 
 // Parses a MongoDB URI with libmongoc's parser; throws naming `option` on failure.
 // Returns the database named in the URI's path ("" when none).

@@ -50,6 +50,23 @@ struct BulkPlan {
   bool want_result = true;                 // false: a successful write builds no result
   std::shared_ptr<InsertedIds> inserted;   // every insert's _id, when a result is wanted
 
+  // For the slow-operation log: a single write's kind and filter; "bulkWrite" and none otherwise.
+  const char *kind_name() const {
+    if (writes.size() != 1) return "bulkWrite";
+    switch (writes[0].kind) {
+      case Kind::insert: return "insert";
+      case Kind::update_one: return "updateOne";
+      case Kind::update_many: return "updateMany";
+      case Kind::replace_one: return "replaceOne";
+      case Kind::delete_one: return "deleteOne";
+      case Kind::delete_many: return "deleteMany";
+    }
+    return "bulkWrite";
+  }
+  const bson_t *filter() const {
+    return writes.size() == 1 && writes[0].kind != Kind::insert ? writes[0].first->get() : nullptr;
+  }
+
   void add_insert(DocView doc) {
     Write w{Kind::insert, std::make_unique<Doc>(doc, "document"), nullptr, nullptr};
     if (want_result && !inserted) inserted = std::make_shared<InsertedIds>();

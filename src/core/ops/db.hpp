@@ -71,8 +71,15 @@ class Db final : public CollectionTarget, public std::enable_shared_from_this<Db
 
  private:
   struct Target;  // a leased client and the collection on it
+  // What an operation is, for the slow-operation log: its kind ("find", "insert", ...),
+  // whether it writes (retries depend on it) and its filter (only its shape is logged).
+  struct Op {
+    const char *kind;
+    bool is_write;
+    const bson_t *filter = nullptr;
+  };
   template <class F>
-  auto run(bool is_write, F &&body) const;
+  auto run(Op op, F &&body) const;
   std::string where() const { return name_ + "." + model_->collection(); }
   WriteOutcome run_bulk(struct BulkPlan &plan) const;
   WriteOutcome insert_one(DocView doc, bool want_result) const;

@@ -42,7 +42,7 @@ std::string Db::create_index(DocView keys, DocView opts) const {
   bson_append_document_end(&indexes, &spec);
   bson_append_array_end(&cmd, &indexes);
   BsonGuard cmd_guard{&cmd}, opts_guard{&command_opts};
-  return run(true, [&](Target &t) {
+  return run(Op{"createIndex", true}, [&](Target &t) {
   bson_error_t error;
   bool ok = mongoc_collection_write_command_with_opts(t.coll, &cmd, OpOpts(&command_opts, pinned()).get(), nullptr, &error);
   if (!ok) throw Error::from_driver(error, "create index on " + where());
@@ -51,7 +51,7 @@ std::string Db::create_index(DocView keys, DocView opts) const {
 }
 
 std::unique_ptr<Cursor> Db::list_indexes() const {
-  return run(false, [&](Target &t) {
+  return run(Op{"listIndexes", false}, [&](Target &t) {
   mongoc_cursor_t *c = mongoc_collection_find_indexes_with_opts(t.coll, OpOpts(nullptr, pinned()).get());
   return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
                                   std::exchange(t.coll, nullptr), c, "list indexes of " + where());
@@ -62,7 +62,7 @@ void Db::drop_index(const std::string &name) const {
   refuse_in_compensation("drop index");
   if (by_default_) refuse_default_for("drop index");
   if (name.empty()) fail(Code::invalid_argument, "drop index: the name is empty");
-  return run(true, [&](Target &t) {
+  return run(Op{"dropIndex", true}, [&](Target &t) {
   bson_error_t error;
   if (!mongoc_collection_drop_index_with_opts(t.coll, name.c_str(), OpOpts(nullptr, pinned()).get(), &error))
     throw Error::from_driver(error, "drop index " + name + " of " + where());
@@ -72,7 +72,7 @@ void Db::drop_index(const std::string &name) const {
 void Db::drop_collection() const {
   refuse_in_compensation("drop collection");
   if (by_default_) refuse_default_for("drop collection");
-  return run(true, [&](Target &t) {
+  return run(Op{"drop", true}, [&](Target &t) {
   bson_error_t error;
   bool ok = mongoc_collection_drop_with_opts(t.coll, OpOpts(nullptr, pinned()).get(), &error);
   model_->forget(name_);  // its indexes and validator went with it
@@ -86,7 +86,7 @@ Bytes Db::command(DocView command) const {
   if (command.data == nullptr) fail(Code::invalid_argument, "command: the command is NULL");
   Doc c(command, "command");
   if (c.empty()) fail(Code::invalid_argument, "command: the command is empty");
-  return run(true, [&](Target &t) {
+  return run(Op{"command", true, c.get()}, [&](Target &t) {
     bson_t reply;
     bson_error_t error;
     bool ok = mongoc_client_command_with_opts(t.client, name_.c_str(), c.get(), nullptr,

@@ -60,7 +60,7 @@ std::optional<Bytes> Db::find_one_and_modify(Modify kind, DocView filter, DocVie
   mongoc_find_and_modify_opts_append(fam, &extra);
   bson_destroy(&extra);
 
-  return run(true, [&](Target &t) {
+  return run(Op{"findAndModify", true, f.get()}, [&](Target &t) {
   bson_t reply;
   bson_error_t error;
   bool ok = mongoc_collection_find_and_modify_with_opts(t.coll, f.get(), fam, &reply, &error);

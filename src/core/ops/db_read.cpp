@@ -10,7 +10,7 @@ std::unique_ptr<Cursor> Db::find(DocView filter, DocView opts) const {
   Doc f(filter, "filter");
   Doc o(opts, "options");
   check_read_options(o.get(), "find");
-  return run(false, [&](Target &t) {
+  return run(Op{"find", false, f.get()}, [&](Target &t) {
   mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), OpOpts(o.get(), pinned()).get(), nullptr);
   return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
                                   std::exchange(t.coll, nullptr), c, "find in " + where());
@@ -25,7 +25,7 @@ std::optional<Bytes> Db::find_one(DocView filter, DocView opts) const {
   copy_except(o.get(), &one, {"limit", "singleBatch", "batchSize"});
   BSON_APPEND_INT64(&one, "limit", 1);  // the server closes the cursor once the limit is met
   BsonGuard one_guard{&one};
-  return run(false, [&](Target &t) {
+  return run(Op{"findOne", false, f.get()}, [&](Target &t) {
   mongoc_cursor_t *c = mongoc_collection_find_with_opts(t.coll, f.get(), OpOpts(&one, pinned()).get(), nullptr);
   const bson_t *doc = nullptr;
   std::optional<Bytes> out;
@@ -42,7 +42,7 @@ int64_t Db::count(DocView filter, DocView opts) const {
   Doc f(filter, "filter");
   Doc o(opts, "options");
   check_read_options(o.get(), "count");
-  return run(false, [&](Target &t) {
+  return run(Op{"count", false, f.get()}, [&](Target &t) {
   bson_error_t error;
   int64_t n = mongoc_collection_count_documents(t.coll, f.get(), OpOpts(o.get(), pinned()).get(), nullptr, nullptr, &error);
   if (n < 0) throw Error::from_driver(error, "count in " + where());
@@ -52,7 +52,7 @@ int64_t Db::count(DocView filter, DocView opts) const {
 
 int64_t Db::estimated_count(DocView opts) const {
   Doc o(opts, "options");
-  return run(false, [&](Target &t) {
+  return run(Op{"estimatedCount", false}, [&](Target &t) {
   bson_error_t error;
   int64_t n = mongoc_collection_estimated_document_count(t.coll, OpOpts(o.get(), pinned()).get(), nullptr, nullptr, &error);
   if (n < 0) throw Error::from_driver(error, "estimated count in " + where());
@@ -69,7 +69,7 @@ Bytes Db::distinct(const std::string &field, DocView filter, DocView opts) const
   BSON_APPEND_UTF8(&cmd, "key", field.c_str());
   BSON_APPEND_DOCUMENT(&cmd, "query", f.get());
   BsonGuard cmd_guard{&cmd};
-  return run(false, [&](Target &t) {
+  return run(Op{"distinct", false, f.get()}, [&](Target &t) {
   bson_t reply;
   bson_error_t error;
   bool ok = mongoc_collection_read_command_with_opts(t.coll, &cmd, nullptr, OpOpts(o.get(), pinned()).get(), &reply, &error);
@@ -108,7 +108,7 @@ std::unique_ptr<Cursor> Db::aggregate(DocView pipeline, DocView opts) const {
   if (bson_iter_init_find(&it, p.get(), "pipeline") ? !BSON_ITER_HOLDS_ARRAY(&it)
                                                     : !(p.empty() || looks_like_pipeline(p.get())))
     fail(Code::invalid_argument, "aggregate: the pipeline must be an array of stages");
-  return run(false, [&](Target &t) {
+  return run(Op{"aggregate", false, p.get()}, [&](Target &t) {
   mongoc_cursor_t *c = mongoc_collection_aggregate(t.coll, MONGOC_QUERY_NONE, p.get(), OpOpts(o.get(), pinned()).get(), nullptr);
   return std::make_unique<Cursor>(shared_from_this(), std::move(t.lease),
                                   std::exchange(t.coll, nullptr), c, "aggregate in " + where());

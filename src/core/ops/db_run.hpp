@@ -56,7 +56,8 @@ std::chrono::milliseconds backoff(const RetryOptions &r, int attempt);
 // pool. Connection failures are retried by the wrapper's policy when that cannot apply a write
 // twice: failures before anything was sent, and reads. Authentication errors never are.
 template <class F>
-auto Db::run(bool is_write, F &&body) const {
+auto Db::run(Op op, F &&body) const {
+  const bool is_write = op.is_write;
   const OpsContext &ctx = model_->context();
   const RetryOptions &retry = ctx.retry;
   // A native session pins every operation to its client; a compensating one does not.
@@ -67,11 +68,14 @@ auto Db::run(bool is_write, F &&body) const {
     if (pool != routed.get())
       fail(Code::invalid_argument, "database " + name_ + " is served by another pool than the session's: " +
                                        "a native transaction spans one pool; use a compensating transaction");
+    if (!pinned) ctx.pauses.wait(name_, pool->label());  // one relaxed load unless something is paused
     auto started = std::chrono::steady_clock::now();
-    auto elapsed_us = [&] {
-      return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                       std::chrono::steady_clock::now() - started)
-                                       .count());
+    auto elapsed_us = [&](bool failed = false) {
+      auto us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - started)
+                                          .count());
+      if (ctx.slow.is_slow(us)) ctx.slow.report(name_, collection(), op.kind, op.filter, us, failed);
+      return us;
     };
     try {
       Target t;
@@ -92,7 +96,7 @@ auto Db::run(bool is_write, F &&body) const {
         auto result = body(t);
         if constexpr (std::is_same_v<decltype(result), WriteOutcome>) {
           if (result.error) {
-            pool->record_failure(name_, *result.error, elapsed_us());
+            pool->record_failure(name_, *result.error, elapsed_us(true));
             if (pinned) session_->note_error(*result.error);
             return result;
           }
@@ -101,7 +105,7 @@ auto Db::run(bool is_write, F &&body) const {
         return result;
       }
     } catch (const Error &e) {
-      pool->record_failure(name_, e, elapsed_us());
+      pool->record_failure(name_, e, elapsed_us(true));
       if (pinned) {
         session_->note_error(e);
         throw;  // inside a session the caller decides (with_transaction retries whole transactions)

@@ -6,7 +6,7 @@
 namespace pm::core {
 
 WriteOutcome Db::run_bulk(BulkPlan &plan) const {
-  return run(true, [&](Target &t) {
+  return run(Op{plan.kind_name(), true, plan.filter()}, [&](Target &t) {
   mongoc_bulk_operation_t *bulk =
       mongoc_collection_create_bulk_operation_with_opts(t.coll, OpOpts(plan.opts.get(), pinned()).get());
   bson_error_t error;
@@ -57,7 +57,7 @@ WriteOutcome Db::insert_one(DocView doc, bool want_result) const {
     prepend_new_id(d.get(), &with_id, inserted.get(), 0);
     target = &with_id;
   }
-  return run(true, [&](Target &t) {
+  return run(Op{"insert", true}, [&](Target &t) {
   bson_t reply;
   bson_error_t error;
   bool ok = mongoc_collection_insert_one(t.coll, target, OpOpts(driver_skips_validation(), pinned()).get(), &reply, &error);

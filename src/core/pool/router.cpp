@@ -179,6 +179,73 @@ void Router::add_route(RouteOptions route) {
       it = it->second == shared_ ? table->erase(it) : std::next(it);
 }
 
+Router::Explanation Router::explain(const std::string &db) const {
+  Explanation e;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  e.rules = static_cast<int>(rules_.size());
+  e.reason = "shared";
+  e.pool = "shared";
+  e.uri = options_.mongo_uri;
+  if (auto x = exact_.find(db); x != exact_.end()) {
+    e.reason = "exact";
+    e.pool = db;
+    if (!x->second.mongo_uri.empty()) e.uri = x->second.mongo_uri;
+  } else {
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      const Rule &rule = rules_[i];
+      if (fnmatch(rule.options.pattern.c_str(), db.c_str(), 0) != 0) continue;
+      e.reason = "rule";
+      e.rule = rule.options.pattern;
+      e.rule_index = static_cast<int>(i);
+      e.shared_pool = rule.options.shared_pool;
+      e.pool = rule.options.shared_pool ? rule.options.pattern : db;
+      if (!rule.options.spec.mongo_uri.empty()) e.uri = rule.options.spec.mongo_uri;
+      break;
+    }
+  }
+  const Pool *pool = nullptr;
+  if (e.reason == "shared") pool = shared_.get();
+  for (const auto *table : {&routed_, &older_})
+    if (auto it = table->find(db); pool == nullptr && it != table->end()) pool = it->second.get();
+  if (pool != nullptr && pool->label() == e.pool) {
+    e.pool_exists = true;
+    e.pool_open = pool->is_open();
+  }
+  return e;
+}
+
+void Router::replace_routes(std::vector<RouteOptions> routes) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::vector<Rule> old;
+  old.swap(rules_);
+  for (RouteOptions &r : routes) {
+    maintain_for(r.spec);
+    rules_.push_back(Rule{std::move(r), nullptr});
+  }
+  routing_ = !exact_.empty() || !rules_.empty();
+  for (auto *table : {&routed_, &older_})
+    for (auto it = table->begin(); it != table->end();) {
+      if (exact_.count(it->first) != 0) {
+        ++it;
+        continue;
+      }
+      if (it->second != shared_ && it->second.use_count() == 1) {  // a pool let go of: its counts stay
+        dropped_errors_ += it->second->errors();
+        dropped_server_errors_ += it->second->server_errors();
+      }
+      it = table->erase(it);
+    }
+  log_->info("routing rules reloaded: " + std::to_string(rules_.size()) + " rule(s), " +
+             std::to_string(old.size()) + " before");
+}
+
+std::vector<RouteOptions> Router::routes() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<RouteOptions> out;
+  for (const Rule &r : rules_) out.push_back(r.options);
+  return out;
+}
+
 std::vector<std::shared_ptr<Pool>> Router::pools() const {
   std::vector<std::shared_ptr<Pool>> out{shared_};
   std::unordered_set<const Pool *> seen{shared_.get()};

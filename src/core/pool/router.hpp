@@ -62,6 +62,25 @@ class Router {
   std::vector<std::shared_ptr<Pool>> set_db(const std::vector<std::string> &names, const PoolSpec &spec);
   void add_route(RouteOptions route);
 
+  // Why `db` goes where it goes (no I/O, no pool made): its own pool ("exact"), the first
+  // routing rule it matches ("rule"), or the shared pool ("shared").
+  struct Explanation {
+    std::string reason;     // "exact", "rule" or "shared"
+    std::string pool;       // the pool's label: "shared", the database, or a sharedPool rule's pattern
+    std::string uri;        // the cluster, with credentials (redact before showing)
+    std::string rule;       // "rule": the pattern
+    int rule_index = -1;    // "rule": its position among the rules
+    bool shared_pool = false;  // "rule": one pool for all its databases
+    int rules = 0;          // how many rules there are
+    bool pool_exists = false, pool_open = false;
+  };
+  Explanation explain(const std::string &db) const;
+  // Replaces the routing rules (reload). Databases with their own pool keep it; names routed by
+  // the old rules are routed again on their next use (a pool of an old rule serves the clients
+  // it has out and closes with the last one).
+  void replace_routes(std::vector<RouteOptions> routes);
+  std::vector<RouteOptions> routes() const;
+
   // One maintenance pass: TTL and idle closing, dynamic sizing.
   void maintain();
   // How often maintain() must run for what is configured: a quarter of the shortest TTL, idle
