@@ -94,6 +94,50 @@ const char *text(const cJSON *o, const char *key) {
   return cJSON_IsString(v) ? v->valuestring : "";
 }
 
+// `polymongo admin ACTION TARGET`: one admin action on a running endpoint (POST /api/ACTION
+// with the token as a bearer token); prints the endpoint's answer. The token comes from
+// --token or POLYMONGO_ADMIN_TOKEN (which keeps it out of the process list).
+int admin_action(const std::string &url, std::string token, const std::string &action,
+                 const std::string &target, int64_t timeout_ms) {
+  if (token.empty() && std::getenv("POLYMONGO_ADMIN_TOKEN") != nullptr) token = std::getenv("POLYMONGO_ADMIN_TOKEN");
+  Json body(cJSON_CreateObject());
+  if (action == "pause" || action == "resume") {
+    cJSON_AddStringToObject(body.get(), "name", target.c_str());
+  } else if (action == "drain") {
+    cJSON_AddStringToObject(body.get(), "pool", target.c_str());
+    if (timeout_ms >= 0) cJSON_AddNumberToObject(body.get(), "timeoutMS", static_cast<double>(timeout_ms));
+  } else if (action == "explain") {
+    cJSON_AddStringToObject(body.get(), "db", target.c_str());
+  } else {  // reload: TARGET is the routes array
+    cJSON *routes = cJSON_Parse(target.c_str());
+    if (!cJSON_IsArray(routes)) {
+      cJSON_Delete(routes);
+      std::fprintf(stderr, "polymongo admin reload: ROUTES must be a JSON array\n");
+      return kUsage;
+    }
+    cJSON_AddItemToObject(body.get(), "routes", routes);
+  }
+  char *text = cJSON_PrintUnformatted(body.get());
+  std::string payload = text != nullptr ? text : "{}";
+  cJSON_free(text);
+  httplib::Client client(url);
+  client.set_connection_timeout(3, 0);
+  client.set_read_timeout(timeout_ms > 0 ? static_cast<time_t>(timeout_ms / 1000 + 10) : 30, 0);
+  httplib::Headers headers;
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  auto res = client.Post("/api/" + action, headers, payload, "application/json");
+  if (!res) {
+    std::fprintf(stderr, "polymongo admin: cannot reach the admin endpoint (%s)\n", httplib::to_string(res.error()).c_str());
+    return kUnreachable;
+  }
+  std::printf("%s\n", res->body.c_str());
+  if (res->status == 200) return kOk;
+  std::fprintf(stderr, "polymongo admin %s: the endpoint answered %d%s\n", action.c_str(), res->status,
+               res->status == 401 ? " (a missing or wrong token: --token or POLYMONGO_ADMIN_TOKEN)"
+               : res->status == 403 ? " (the endpoint has no token configured: no action is possible)" : "");
+  return res->status == 400 || res->status == 401 || res->status == 403 ? kUsage : kFailed;
+}
+
 // `polymongo top`: the busiest tenants and the pools of a running admin endpoint, refreshed
 // every `interval` seconds (ops/s over the last interval), or one frame with --once.
 int top(const std::string &url, int n, double interval, bool once) {
@@ -220,12 +264,24 @@ int run(int argc, char **argv) {
   topcmd->add_option("--interval", interval, "seconds between frames (default 2)")->check(CLI::Range(0.1, 3600.0));
   topcmd->add_flag("--once", once, "print one frame and exit");
 
+  std::string action, target, token;
+  int64_t drain_ms = -1;
+  auto *admin = app.add_subcommand("admin", "an admin action on a running admin endpoint (needs its token)");
+  admin->add_option("action", action, "pause | resume (a database or pool), drain (a pool), explain (a database), reload (routes)")
+      ->required()
+      ->check(CLI::IsMember({"pause", "resume", "drain", "explain", "reload"}));
+  admin->add_option("target", target, "the database or pool; for reload, the routes as a JSON array")->required();
+  admin->add_option("--url", url, "the admin endpoint (default http://127.0.0.1:9400)");
+  admin->add_option("--token", token, "the endpoint's token (default: $POLYMONGO_ADMIN_TOKEN)");
+  admin->add_option("--timeout-ms", drain_ms, "drain: how long to wait for connections in use")->check(CLI::Range(int64_t{0}, int64_t{86400000}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
     return app.exit(e) == 0 ? kOk : kUsage;
   }
   if (*topcmd) return top(url, top_n, interval, once);
+  if (*admin) return admin_action(url, token, action, target, drain_ms);
   if (uri.empty()) {
     std::fprintf(stderr, "polymongo: no server: pass --uri or set MONGODB_URI\n");
     return kUsage;

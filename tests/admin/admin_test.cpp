@@ -604,6 +604,42 @@ TEST(Admin, NoCredentialsInAnyPageAnswerEventOrLog) {
   std::system(("rm -rf '" + log + "'").c_str());
 }
 
+// `polymongo admin`: the same actions from the command line, against a running endpoint.
+TEST(Admin, CliActionsNeedTheTokenAndActOnTheRunningWrapper) {
+  Admin a;
+  ASSERT_TRUE(a.client);
+  std::string name = unique_db("adm_cli");
+  int status = 0;
+  std::string out = run_cli("admin pause " + name + " --url " + a.url + " 2>/dev/null", &status);
+  EXPECT_NE(status, 0) << "no token: refused";
+  EXPECT_EQ(cJSON_GetArraySize(Json(a.get("/api/overview")->body)["paused"]), 0) << "and nothing paused";
+  out = run_cli("admin pause " + name + " --url " + a.url + " --token " + kToken, &status);
+  EXPECT_EQ(status, 0) << out;
+  Json paused(a.get("/api/overview")->body);
+  ASSERT_EQ(cJSON_GetArraySize(paused["paused"]), 1);
+  EXPECT_EQ(std::string(cJSON_GetArrayItem(paused["paused"], 0)->valuestring), name);
+  // The token from the environment, as scripts pass it.
+  out = run_cli("admin resume " + name + " --url " + a.url + " 2>&1", &status);
+  EXPECT_NE(status, 0) << out;
+  setenv("POLYMONGO_ADMIN_TOKEN", kToken.c_str(), 1);
+  out = run_cli("admin resume " + name + " --url " + a.url, &status);
+  unsetenv("POLYMONGO_ADMIN_TOKEN");
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(cJSON_GetArraySize(Json(a.get("/api/overview")->body)["paused"]), 0);
+  out = run_cli("admin reload '[{\"match\": \"adm_cli_*\"}]' --url " + a.url + " --token " + kToken, &status);
+  EXPECT_EQ(status, 0) << out;
+  out = run_cli("admin explain " + name + " --url " + a.url + " --token " + kToken, &status);
+  EXPECT_EQ(status, 0) << out;
+  Json explained(out);
+  EXPECT_EQ(std::string(explained["reason"]->valuestring), "rule") << out;
+  out = run_cli("admin drain shared --timeout-ms 2000 --url " + a.url + " --token " + kToken, &status);
+  EXPECT_EQ(status, 0) << out;
+  run_cli("admin reload 'not json' --url " + a.url + " --token " + kToken + " 2>/dev/null", &status);
+  EXPECT_NE(status, 0) << "invalid routes: refused before sending";
+  run_cli("admin pause x --url http://127.0.0.1:1 --token t 2>/dev/null", &status);
+  EXPECT_NE(status, 0) << "an unreachable endpoint is an error";
+}
+
 TEST(Admin, TopShowsTheBusiestTenantsOfARunningEndpoint) {
   Admin a;
   ASSERT_TRUE(a.client);
