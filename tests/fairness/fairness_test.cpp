@@ -7,7 +7,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <regex>
+#include <cctype>
 #include <thread>
 
 using namespace pmtest;
@@ -16,10 +16,11 @@ namespace {
 
 // A JSON number after "key": in text (the first one after `from`), or -1.
 long long number_after(const std::string &text, const std::string &key, size_t from = 0) {
-  std::smatch m;
-  std::string tail = text.substr(std::min(from, text.size()));
-  if (!std::regex_search(tail, m, std::regex("\"" + key + "\"\\s*:\\s*(-?[0-9]+)"))) return -1;
-  return std::stoll(m[1].str());
+  size_t at = text.find("\"" + key + "\"", std::min(from, text.size()));
+  if (at == std::string::npos) return -1;
+  at = text.find_first_not_of(" \t\n:", at + key.size() + 2);
+  if (at == std::string::npos || (text[at] != '-' && !std::isdigit(static_cast<unsigned char>(text[at])))) return -1;
+  return std::stoll(text.substr(at));
 }
 
 int waiting(pm_wrapper *w) {
