@@ -98,7 +98,11 @@ void check_prometheus(const std::string &text) {
     if (i < line.size() && line[i] == '{') {
       ++i;
       for (;;) {
-        while (i < line.size() && std::islower(static_cast<unsigned char>(line[i]))) ++i;
+        size_t name = i;  // a label name: [a-z_][a-z0-9_]*
+        while (i < line.size() && (std::islower(static_cast<unsigned char>(line[i])) || line[i] == '_' ||
+                                   (i > name && std::isdigit(static_cast<unsigned char>(line[i])))))
+          ++i;
+        CHECK(i > name);
         CHECK(i + 1 < line.size() && line[i] == '=' && line[i + 1] == '"');
         i += 2;
         while (i < line.size() && line[i] != '"') {
