@@ -19,7 +19,10 @@ DbUsage Usage::Entry::report(const std::string &db) const {
   return u;
 }
 
-void Usage::count(const std::string &db, Counter counter) {
+// Finds or adds db's entry under its shard's lock, marks it used now and lets `change` update
+// it; forgets the oldest entries once an addition takes the table past its bound.
+template <class F>
+void Usage::update(const std::string &db, F &&change) {
   if (db.empty()) return;
   bool added = false;
   {
@@ -27,10 +30,14 @@ void Usage::count(const std::string &db, Counter counter) {
     std::lock_guard<std::mutex> lock(s.mu);
     auto [it, is_new] = s.entries.try_emplace(db);
     added = is_new;
-    ++(counter == Counter::throttled ? it->second.throttled : it->second.queued);
     it->second.last_used_ms = std::max(it->second.last_used_ms, coarse_wall_ms());
+    change(it->second);
   }
   if (added && size_.fetch_add(1, std::memory_order_relaxed) + 1 > max_databases_) forget_oldest();
+}
+
+void Usage::count(const std::string &db, Counter counter) {
+  update(db, [&](Entry &u) { ++(counter == Counter::throttled ? u.throttled : u.queued); });
 }
 
 Usage::PoolUse &Usage::Entry::use_by(uint64_t pool_id, const std::string &pool) {
@@ -41,28 +48,18 @@ Usage::PoolUse &Usage::Entry::use_by(uint64_t pool_id, const std::string &pool) 
 
 void Usage::record(const std::string &db, bool ok, uint64_t latency_us, uint64_t pool_id, const std::string &pool,
                    uint64_t epoch) {
-  if (db.empty()) return;
-  bool added = false;
-  {
-    Shard &s = shard_of(db);
-    std::lock_guard<std::mutex> lock(s.mu);
-    auto [it, is_new] = s.entries.try_emplace(db);
-    added = is_new;
-    Entry &u = it->second;
+  update(db, [&](Entry &u) {
     ++u.operations;
     if (!ok) ++u.errors;
     u.total_latency_us += latency_us;
-    u.last_used_ms = std::max(u.last_used_ms, coarse_wall_ms());
-    if (pool_id != 0) {
-      PoolUse &use = u.use_by(pool_id, pool);
-      if (ok && epoch != 0 && use.epoch != epoch) {
-        use.epoch = epoch;  // its first success since the pool opened
-        use.connected = true;
-        events_->emit(Event{EventType::connect, db, pool});
-      }
+    if (pool_id == 0) return;
+    PoolUse &use = u.use_by(pool_id, pool);
+    if (ok && epoch != 0 && use.epoch != epoch) {
+      use.epoch = epoch;  // its first success since the pool opened
+      use.connected = true;
+      events_->emit(Event{EventType::connect, db, pool});
     }
-  }
-  if (added && size_.fetch_add(1, std::memory_order_relaxed) + 1 > max_databases_) forget_oldest();
+  });
 }
 
 void Usage::lock_all(AllLocks &locks) {

@@ -93,6 +93,8 @@ class Usage {
     std::unordered_map<std::string, Entry> entries;
   };
   using AllLocks = std::unique_lock<std::mutex>[kShards];
+  template <class F>
+  void update(const std::string &db, F &&change);
   void lock_all(AllLocks &locks);  // in index order
   void forget_oldest();            // back to 3/4 of max_databases_
   Shard &shard_of(const std::string &db) { return shards_[std::hash<std::string>{}(db) % kShards]; }
