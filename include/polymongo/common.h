@@ -102,9 +102,12 @@ typedef enum pm_code {
   PM_ENOTSUP = -9,    /**< the server or build cannot do this                           */
   PM_EINTERNAL = -10, /**< a bug or resource exhaustion inside polymongo                 */
   PM_EWRITE = -11,    /**< some writes of a batch failed; see pm_result_write_error()   */
-  PM_ETHROTTLED = -12 /**< a database's tenantLimits refused the operation (its rate or
+  PM_ETHROTTLED = -12, /**< a database's tenantLimits refused the operation (its rate or
                            concurrency); nothing was sent; retryable later, see
                            pm_code_is_retryable()                                         */
+  PM_ECANCELED = -13  /**< an operation submitted with pm_async_submit() never ran: it was
+                           cancelled (pm_async_cancel()) or the wrapper closed meanwhile;
+                           nothing was sent                                                */
 } pm_code;
 
 /** The size of pm_error::message, its terminating NUL included. */

@@ -10,6 +10,7 @@
 static_assert(sizeof(pm_error) == 512, "pm_error is part of the ABI: keep it 512 bytes");
 static_assert(static_cast<int>(pm::core::Code::write) == PM_EWRITE, "core codes mirror pm_code");
 static_assert(static_cast<int>(pm::core::Code::throttled) == PM_ETHROTTLED, "core codes mirror pm_code");
+static_assert(static_cast<int>(pm::core::Code::canceled) == PM_ECANCELED, "core codes mirror pm_code");
 
 namespace pm::capi {
 
@@ -69,6 +70,7 @@ const char *pm_code_name(int code) {
     case PM_EINTERNAL: return "PM_EINTERNAL";
     case PM_EWRITE: return "PM_EWRITE";
     case PM_ETHROTTLED: return "PM_ETHROTTLED";
+    case PM_ECANCELED: return "PM_ECANCELED";
     default: return "PM_UNKNOWN";
   }
 }

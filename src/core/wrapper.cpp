@@ -177,7 +177,16 @@ void Wrapper::close() {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return;
   router_.shut_down();
   streams_.close(nullptr);
+  executor_.close();  // queued operations end cancelled; running ones fail with closed
   log_->info("wrapper closed");
+}
+
+// The executor's bound: as many threads as connections the pools may hold at once (more could
+// only wait for a connection), between 2 and 64.
+int Wrapper::async_threads(const Options &options) {
+  int64_t n = options.max_pool_size;
+  for (const auto &d : options.db_specific) n += d.spec.max_connections;
+  return static_cast<int>(std::clamp<int64_t>(n, 2, 64));
 }
 
 void Wrapper::force_close_all() {

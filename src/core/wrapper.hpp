@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/options.hpp"
+#include "exec/executor.hpp"
 #include "observe/events.hpp"
 #include "observe/log.hpp"
 #include "observe/slow_ops.hpp"
@@ -43,6 +44,8 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   StreamRegistry &streams() { return streams_; }
   PauseGate &pauses() { return pauses_; }
   const SlowOps &slow_ops() const { return slow_; }
+  // Runs the operations submitted to complete later (pm_async_submit); closed by close().
+  Executor &executor() { return executor_; }
 
   // Admin actions (the C API's pm_wrapper_pause ..., the admin endpoint's POSTs).
   // `name`: a database or a pool's label; false when it was paused (resumed) already.
@@ -132,6 +135,10 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   bool stopping_ = false;
   bool rescheduled_ = false;
   std::thread maintenance_;
+
+  // Last, so that it is taken apart first: running jobs finish before the rest goes.
+  Executor executor_{async_threads(options_)};
+  static int async_threads(const Options &options);
 };
 
 }  // namespace pm::core

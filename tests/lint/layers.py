@@ -3,6 +3,8 @@
 
     base      documents, names, errors, clocks: no other layer
     observe   logging, events, usage counts
+    exec      the executor (work that completes later) and the completion queue
+              (one rank with observe: neither includes the other)
     config    the options
     pool      pools and the router
     ops       models, databases, cursors, write results: the operations
@@ -23,7 +25,7 @@ import re
 import sys
 from pathlib import Path
 
-RANKS = {"base": 0, "observe": 1, "config": 2, "pool": 3, "ops": 4,
+RANKS = {"base": 0, "observe": 1, "exec": 1, "config": 2, "pool": 3, "ops": 4,
          "txn": 5, "stream": 5, "transfer": 5, "": 6, "admin": 6}
 # Folders of the top layer: they include each other freely (the wrapper owns the admin endpoint).
 TOP = {"", "admin"}

@@ -24,6 +24,7 @@ enum class Code : int {
   internal = -10,
   write = -11,
   throttled = -12,  // a database's limit (tenantLimits) refused or outwaited the operation
+  canceled = -13,   // submitted work that never ran (cancelled, or its executor closed)
 };
 
 class Error : public std::runtime_error {

@@ -41,6 +41,8 @@ class Db final : public CollectionTarget, public std::enable_shared_from_this<Db
     return d;
   }
   const std::shared_ptr<const Model> &model() const { return model_; }
+  // The session this db is bound to, or nullptr (its operations then run one at a time).
+  const Session *session() const { return session_.get(); }
 
   const std::string &name() const override { return name_; }
   const std::string &collection() const override { return model_->collection(); }

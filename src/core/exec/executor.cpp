@@ -1,0 +1,223 @@
+#include "exec/executor.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <list>
+#include <unordered_map>
+
+#include "base/error.hpp"
+
+namespace pm::core {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+struct Entry {
+  uint64_t id = 0;
+  Job job;
+  Clock::time_point deadline = Clock::time_point::max();
+};
+}  // namespace
+
+// The queue: `ready` holds the jobs a thread may start (those without a key, and the first of
+// each key); the others of a key wait in `behind[key]` until the one before them finished. A
+// key is in `busy` while one of its jobs is ready or running.
+struct Executor::State {
+  mutable std::mutex mu;
+  std::condition_variable work;    // a job became ready, or closing
+  std::condition_variable reaper;  // a nearer deadline, or closing
+  std::list<Entry> ready;
+  std::unordered_map<uintptr_t, std::deque<Entry>> behind;
+  std::unordered_map<uintptr_t, bool> busy;
+  std::vector<std::thread> threads;
+  std::thread reaper_thread;
+  size_t idle = 0;      // threads waiting for work
+  size_t starting = 0;  // threads made but not yet waiting
+  uint64_t next_id = 1;
+  bool closed = false;
+  Clock::time_point reaper_target = Clock::time_point::max();
+
+  // Under mu: the key's job ended (ran or skipped): the next one behind it becomes ready.
+  void release(uintptr_t key) {
+    if (key == 0) return;
+    auto it = behind.find(key);
+    if (it == behind.end() || it->second.empty()) {
+      if (it != behind.end()) behind.erase(it);
+      busy.erase(key);
+      return;
+    }
+    ready.push_back(std::move(it->second.front()));
+    it->second.pop_front();
+    if (it->second.empty()) behind.erase(it);
+    work.notify_one();
+  }
+
+  // Under mu: removes the queued job `pred` selects, wherever it waits; the key moves on.
+  template <class Pred>
+  std::vector<Entry> take(Pred &&pred) {
+    std::vector<Entry> out;
+    for (auto it = ready.begin(); it != ready.end();) {
+      if (pred(*it)) {
+        uintptr_t key = it->job.key;
+        out.push_back(std::move(*it));
+        it = ready.erase(it);
+        release(key);  // may append to ready: the loop visits it too
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = behind.begin(); it != behind.end();) {
+      auto &q = it->second;
+      for (auto e = q.begin(); e != q.end();) {
+        if (pred(*e)) {
+          out.push_back(std::move(*e));
+          e = q.erase(e);
+        } else {
+          ++e;
+        }
+      }
+      it = q.empty() ? behind.erase(it) : std::next(it);
+    }
+    return out;
+  }
+
+  static void skip_all(std::vector<Entry> &entries, JobEnd why) {
+    for (auto &e : entries) {
+      if (e.job.skip) e.job.skip(e.id, why);
+    }
+  }
+
+  void worker() {
+    std::unique_lock<std::mutex> lock(mu);
+    --starting;
+    for (;;) {
+      ++idle;
+      work.wait(lock, [&] { return closed || !ready.empty(); });
+      --idle;
+      if (ready.empty()) return;  // closed
+      Entry e = std::move(ready.front());
+      ready.pop_front();
+      lock.unlock();
+      if (Clock::now() > e.deadline) {
+        if (e.job.skip) e.job.skip(e.id, JobEnd::timed_out);
+      } else {
+        e.job.run(e.id);
+      }
+      uintptr_t key = e.job.key;
+      e.job = Job{};  // what the job holds is released outside the lock
+      lock.lock();
+      release(key);
+    }
+  }
+
+  // Ends queued jobs whose deadline passed, also while every thread is busy.
+  void reap() {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!closed) {
+      auto now = Clock::now();
+      auto expired = take([&](const Entry &e) { return e.deadline <= now; });
+      if (!expired.empty()) {
+        lock.unlock();
+        skip_all(expired, JobEnd::timed_out);
+        expired.clear();
+        lock.lock();
+        continue;
+      }
+      reaper_target = Clock::time_point::max();
+      for (auto &e : ready) reaper_target = std::min(reaper_target, e.deadline);
+      for (auto &[key, q] : behind)
+        for (auto &e : q) reaper_target = std::min(reaper_target, e.deadline);
+      if (reaper_target == Clock::time_point::max()) reaper.wait(lock);
+      else reaper.wait_until(lock, reaper_target);
+    }
+  }
+};
+
+Executor::Executor(int max_threads)
+    : max_threads_(max_threads < 1 ? 1 : max_threads), state_(std::make_shared<State>()) {}
+
+Executor::~Executor() { close(); }
+
+uint64_t Executor::submit(Job job) {
+  State &s = *state_;
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.closed) throw Error(Code::closed, "the wrapper is closed");
+  Entry e;
+  e.id = s.next_id++;
+  if (job.queue_timeout_ms > 0) e.deadline = Clock::now() + std::chrono::milliseconds(job.queue_timeout_ms);
+  e.job = std::move(job);
+  uint64_t id = e.id;
+  auto deadline = e.deadline;
+  uintptr_t key = e.job.key;
+  if (key != 0 && s.busy.count(key) != 0) {
+    s.behind[key].push_back(std::move(e));
+  } else {
+    if (key != 0) s.busy[key] = true;
+    s.ready.push_back(std::move(e));
+    s.work.notify_one();
+  }
+  // One more thread when more jobs are ready than threads wait for them, up to the bound;
+  // the reaper with the first.
+  if (s.ready.size() > s.idle + s.starting && s.threads.size() < static_cast<size_t>(max_threads_)) {
+    auto keep = state_;
+    s.threads.emplace_back([keep] { keep->worker(); });
+    ++s.starting;
+  }
+  if (!s.reaper_thread.joinable()) {
+    auto keep = state_;
+    s.reaper_thread = std::thread([keep] { keep->reap(); });
+  }
+  if (deadline < s.reaper_target) s.reaper.notify_one();
+  return id;
+}
+
+bool Executor::cancel(uint64_t id) {
+  State &s = *state_;
+  std::vector<Entry> taken;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    taken = s.take([&](const Entry &e) { return e.id == id; });
+  }
+  State::skip_all(taken, JobEnd::cancelled);
+  return !taken.empty();
+}
+
+void Executor::close() {
+  State &s = *state_;
+  std::vector<Entry> taken;
+  std::vector<std::thread> threads;
+  std::thread reaper;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.closed = true;
+    taken = s.take([](const Entry &) { return true; });
+    threads.swap(s.threads);
+    reaper.swap(s.reaper_thread);
+    s.work.notify_all();
+    s.reaper.notify_all();
+  }
+  State::skip_all(taken, JobEnd::closed);
+  auto self = std::this_thread::get_id();
+  for (auto *t : {&reaper}) {
+    if (t->joinable()) (t->get_id() == self ? t->detach() : t->join());
+  }
+  for (auto &t : threads) {
+    if (t.get_id() == self) t.detach();  // a job closing its own executor: it ends after
+    else t.join();
+  }
+}
+
+size_t Executor::threads() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->threads.size();
+}
+
+size_t Executor::queued() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  size_t n = state_->ready.size();
+  for (auto &[key, q] : state_->behind) n += q.size();
+  return n;
+}
+
+}  // namespace pm::core
