@@ -8,15 +8,22 @@
  * it needs (documents, strings; it takes its own reference to a #pm_db, so the caller may
  * free everything right after the call) and returns at once with the operation's id.
  *
- * <b>Where it runs.</b> On the wrapper's executor: a bounded set of library threads (the
- * shared pool's maxPoolSize plus every dedicated pool's maxConnections, between 2 and 64),
- * started on the first submissions, never one per operation. Each operation runs the blocking
- * function, so it has the same timeouts (waitQueueTimeoutMS for a pooled connection, the
- * socket and server timeouts, maxTimeMS). Operations on one #pm_cursor, #pm_stream or
- * #pm_session run one at a time in the order they were submitted (so submitting several
- * #PM_OP_CURSOR_NEXT returns the documents in order); others run in any order. A change
- * stream's #PM_OP_STREAM_NEXT occupies a thread for up to its timeout: keep it short (e.g.
- * 200 ms) and submit the next one when it completes.
+ * <b>Where it runs.</b> On the wrapper's executor: a bounded set of library threads, started
+ * on the first submissions, never one per operation. Operations on no cursor, stream or
+ * session use at most C threads at once, C being the connections the pools may hold (the
+ * shared pool's maxPoolSize plus every dedicated pool's maxConnections, between 1 and 32:
+ * more could only wait for a connection); as many threads again are kept for operations on
+ * cursors, streams and sessions, which hold a connection already and go first, so that new
+ * work waiting for a connection never holds up the work that would give one back. Each
+ * operation runs the blocking function, so it has the same timeouts (waitQueueTimeoutMS for a
+ * pooled connection, the socket and server timeouts, maxTimeMS). Operations on one
+ * #pm_cursor, #pm_stream or #pm_session (or a db bound to a session) run one at a time in the
+ * order they were submitted (so submitting several #PM_OP_CURSOR_NEXT returns the documents in
+ * order); others run in any order. Queries (#PM_OP_FIND, #PM_OP_AGGREGATE,
+ * #PM_OP_LIST_INDEXES) with `number` > 0 also read up to that many documents in the same
+ * operation, so a result that fits gives its connection back at once. A change stream's
+ * #PM_OP_STREAM_NEXT occupies a thread for up to its timeout: keep it short (e.g. 200 ms) and
+ * submit the next one when it completes.
  *
  * <b>How it completes.</b> Exactly once per accepted submission, by one of:
  *  - a callback (#pm_completion_fn), called on a library thread (or, for an operation
@@ -62,7 +69,9 @@ typedef enum pm_op_kind {
   PM_OP_DELETE_ONE = 6,        /**< pm_db_delete_one(): db; doc (filter), opts -> result */
   PM_OP_DELETE_MANY = 7,       /**< pm_db_delete_many(): as #PM_OP_DELETE_ONE           */
   PM_OP_BULK_WRITE = 8,        /**< pm_db_bulk_write(): db; docs/lens/n (the operations), opts -> result */
-  PM_OP_FIND = 9,              /**< pm_db_find(): db; doc (filter), opts -> cursor       */
+  PM_OP_FIND = 9,              /**< pm_db_find(): db; doc (filter), opts; number -> cursor, and
+                                    with number > 0 up to that many documents as for
+                                    #PM_OP_CURSOR_NEXT (doc, count) */
   PM_OP_FIND_ONE = 10,         /**< pm_db_find_one(): db; doc (filter), opts -> doc (empty when none) */
   PM_OP_FIND_ONE_AND_UPDATE = 11,  /**< pm_db_find_one_and_update(): db; doc, doc2, opts -> doc */
   PM_OP_FIND_ONE_AND_REPLACE = 12, /**< pm_db_find_one_and_replace(): db; doc, doc2, opts -> doc */
@@ -70,9 +79,9 @@ typedef enum pm_op_kind {
   PM_OP_COUNT = 14,            /**< pm_db_count(): db; doc (filter), opts -> count       */
   PM_OP_ESTIMATED_COUNT = 15,  /**< pm_db_estimated_count(): db; opts -> count           */
   PM_OP_DISTINCT = 16,         /**< pm_db_distinct(): db; name (field), doc (filter), opts -> doc */
-  PM_OP_AGGREGATE = 17,        /**< pm_db_aggregate(): db; doc (pipeline), opts -> cursor */
+  PM_OP_AGGREGATE = 17,        /**< pm_db_aggregate(): db; doc (pipeline), opts; number -> cursor (as #PM_OP_FIND) */
   PM_OP_CREATE_INDEX = 18,     /**< pm_db_create_index(): db; doc (keys), opts -> text (the name) */
-  PM_OP_LIST_INDEXES = 19,     /**< pm_db_list_indexes(): db -> cursor                   */
+  PM_OP_LIST_INDEXES = 19,     /**< pm_db_list_indexes(): db; number -> cursor (as #PM_OP_FIND) */
   PM_OP_DROP_INDEX = 20,       /**< pm_db_drop_index(): db; name                         */
   PM_OP_DROP_COLLECTION = 21,  /**< pm_db_drop_collection(): db                          */
   PM_OP_COMMAND = 22,          /**< pm_db_command(): db; doc (command) -> doc (reply)    */
@@ -123,7 +132,8 @@ typedef struct pm_op {
   const char *name;      /**< a database (wrapper operations), a field (distinct) or an index name */
   const char *path;      /**< a file (export and import), or the target database of a copy    */
   const char *json;      /**< the JSON options of import and copy, or NULL                   */
-  int64_t number;        /**< #PM_OP_CURSOR_NEXT: the most documents (0: 1); #PM_OP_STREAM_NEXT and
+  int64_t number;        /**< #PM_OP_CURSOR_NEXT: the most documents (0: 1); queries: the most
+                              documents to read at once (0: none); #PM_OP_STREAM_NEXT and
                               #PM_OP_CLOSE_ALL: timeout_ms; #PM_OP_RECOVER: older_than_ms   */
   int64_t queue_timeout_ms; /**< > 0: complete with #PM_ETIMEOUT when not started within this
                                  time (all threads busy); 0: no bound on the queue wait      */
@@ -244,15 +254,19 @@ PM_EXTERN int pm_async_cancel(pm_wrapper *wrapper, uint64_t id);
 PM_EXTERN void pm_completion_clear(pm_completion *c);
 
 /**
- * How many threads the wrapper's executor may run, and how many operations wait to start.
+ * How many threads the wrapper's executor may run, how many of them new work may use, and how
+ * many operations wait to start.
  * @param wrapper The wrapper.
  * @param max_threads Receives the bound, or NULL.
+ * @param new_work_threads Receives how many threads operations on no cursor, stream or session
+ *        may use at once (the others are kept for those), or NULL.
  * @param queued Receives the number of queued operations, or NULL.
  * @return #PM_OK; #PM_EINVAL when `wrapper` is NULL.
  * @par Thread-safety
  * Thread-safe.
  */
-PM_EXTERN int pm_async_stats(pm_wrapper *wrapper, int *max_threads, size_t *queued);
+PM_EXTERN int pm_async_stats(pm_wrapper *wrapper, int *max_threads, int *new_work_threads,
+                             size_t *queued);
 
 #ifdef __cplusplus
 }

@@ -123,6 +123,19 @@ int next_batch(pm_cursor *cursor, int64_t max, pm_completion &c) {
   return static_cast<int>(n);
 }
 
+// A query with op.number > 0 also reads its first documents in the same job: a result that
+// fits gives its connection back before the job ends.
+int first_batch(int rc, const pm_op &op, pm_completion &c) {
+  if (rc != PM_OK || op.number <= 0) return rc;
+  int n = next_batch(c.cursor, op.number, c);
+  if (n < 0) {
+    pm_cursor_free(c.cursor);
+    c.cursor = nullptr;
+    return n;
+  }
+  return PM_OK;
+}
+
 int stream_next(pm_stream *stream, int64_t timeout_ms, pm_completion &c) {
   const uint8_t *data = nullptr;
   size_t len = 0;
@@ -154,7 +167,7 @@ int run(const pm_op &op, pm_wrapper *w, pm_completion &c) {
     case PM_OP_DELETE_MANY: return pm_db_delete_many(op.db, op.doc, op.doc_len, op.opts, op.opts_len, &c.result, e);
     case PM_OP_BULK_WRITE:
       return pm_db_bulk_write(op.db, op.docs, op.lens, op.n, op.opts, op.opts_len, &c.result, e);
-    case PM_OP_FIND: return pm_db_find(op.db, op.doc, op.doc_len, op.opts, op.opts_len, &c.cursor, e);
+    case PM_OP_FIND: return first_batch(pm_db_find(op.db, op.doc, op.doc_len, op.opts, op.opts_len, &c.cursor, e), op, c);
     case PM_OP_FIND_ONE: return pm_db_find_one(op.db, op.doc, op.doc_len, op.opts, op.opts_len, &c.doc, e);
     case PM_OP_FIND_ONE_AND_UPDATE:
       return pm_db_find_one_and_update(op.db, op.doc, op.doc_len, op.doc2, op.doc2_len, op.opts, op.opts_len, &c.doc, e);
@@ -166,9 +179,10 @@ int run(const pm_op &op, pm_wrapper *w, pm_completion &c) {
     case PM_OP_COUNT: return pm_db_count(op.db, op.doc, op.doc_len, op.opts, op.opts_len, &c.count, e);
     case PM_OP_ESTIMATED_COUNT: return pm_db_estimated_count(op.db, op.opts, op.opts_len, &c.count, e);
     case PM_OP_DISTINCT: return pm_db_distinct(op.db, op.name, op.doc, op.doc_len, op.opts, op.opts_len, &c.doc, e);
-    case PM_OP_AGGREGATE: return pm_db_aggregate(op.db, op.doc, op.doc_len, op.opts, op.opts_len, &c.cursor, e);
+    case PM_OP_AGGREGATE:
+      return first_batch(pm_db_aggregate(op.db, op.doc, op.doc_len, op.opts, op.opts_len, &c.cursor, e), op, c);
     case PM_OP_CREATE_INDEX: return pm_db_create_index(op.db, op.doc, op.doc_len, op.opts, op.opts_len, &c.text, e);
-    case PM_OP_LIST_INDEXES: return pm_db_list_indexes(op.db, &c.cursor, e);
+    case PM_OP_LIST_INDEXES: return first_batch(pm_db_list_indexes(op.db, &c.cursor, e), op, c);
     case PM_OP_DROP_INDEX: return pm_db_drop_index(op.db, op.name, e);
     case PM_OP_DROP_COLLECTION: return pm_db_drop_collection(op.db, e);
     case PM_OP_COMMAND: return pm_db_command(op.db, op.doc, op.doc_len, &c.doc, e);
@@ -205,7 +219,7 @@ struct Target {
   void *user_data = nullptr;
   void deliver(pm_completion &c) const {
     if (cq) {
-      cq->push(std::move(c));
+      cq->push(c);
     } else {
       fn(&c, user_data);
       pm_completion_clear(&c);
@@ -305,9 +319,10 @@ void pm_completion_clear(pm_completion *c) {
   c->text = nullptr;
 }
 
-int pm_async_stats(pm_wrapper *wrapper, int *max_threads, size_t *queued) {
+int pm_async_stats(pm_wrapper *wrapper, int *max_threads, int *new_work_threads, size_t *queued) {
   if (wrapper == nullptr) return PM_EINVAL;
   if (max_threads != nullptr) *max_threads = wrapper->impl->executor().max_threads();
+  if (new_work_threads != nullptr) *new_work_threads = wrapper->impl->executor().max_unkeyed();
   if (queued != nullptr) *queued = wrapper->impl->executor().queued();
   return PM_OK;
 }

@@ -181,12 +181,13 @@ void Wrapper::close() {
   log_->info("wrapper closed");
 }
 
-// The executor's bound: as many threads as connections the pools may hold at once (more could
-// only wait for a connection), between 2 and 64.
+// The executor's bound for new work: as many threads as connections the pools may hold at once
+// (more could only wait for a connection), between 1 and 32; as many again are kept for the
+// work on cursors, streams and sessions, which holds a connection already (see exec/executor).
 int Wrapper::async_threads(const Options &options) {
   int64_t n = options.max_pool_size;
   for (const auto &d : options.db_specific) n += d.spec.max_connections;
-  return static_cast<int>(std::clamp<int64_t>(n, 2, 64));
+  return static_cast<int>(std::clamp<int64_t>(n, 1, 32));
 }
 
 void Wrapper::force_close_all() {

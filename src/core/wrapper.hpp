@@ -137,7 +137,7 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   std::thread maintenance_;
 
   // Last, so that it is taken apart first: running jobs finish before the rest goes.
-  Executor executor_{async_threads(options_)};
+  Executor executor_{2 * async_threads(options_), async_threads(options_)};
   static int async_threads(const Options &options);
 };
 

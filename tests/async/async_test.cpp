@@ -87,10 +87,10 @@ struct Blocker {
     b->cv.notify_all();
     b->cv.wait(lock, [&] { return b->released; });
   }
-  // Fills every thread of w's executor; returns when each is inside hold().
+  // Fills every thread new work may use; returns when each is inside hold().
   void fill(pm_wrapper *w) {
     int threads = 0;
-    ASSERT_EQ(pm_async_stats(w, &threads, nullptr), PM_OK);
+    ASSERT_EQ(pm_async_stats(w, nullptr, &threads, nullptr), PM_OK);
     for (int i = 0; i < threads; ++i) {
       pm_op op{};
       op.kind = PM_OP_PING;
@@ -400,6 +400,74 @@ TEST_F(Async, CursorNextSubmittedManyTimesAtOnceReturnsTheDocumentsInOrder) {
   EXPECT_EQ(expect, 100);
 }
 
+TEST_F(Async, MoreOpenCursorsThanConnectionsAllFinish) {
+  // Two connections, ten cursors opened at once (each holds a connection until exhausted):
+  // new queries wait for a connection on at most two threads, while the cursors that hold one
+  // keep their own threads, so every cursor is read to the end with no checkout timeout.
+  Wrapper w2;
+  w2.w = new_wrapper_on(add_query(server_uri(), "waitQueueTimeoutMS=3000"), "\"maxPoolSize\": 2");
+  Model m2;
+  m2.m = new_model(w2.w, "items");
+  Db d2;
+  d2.d = bind_db(m2.m, name);
+  for (int i = 0; i < 30; ++i) insert_json(d2.d, "{\"_id\": " + std::to_string(i) + "}");
+  Cq cq;
+  constexpr int kCursors = 10;
+  for (int i = 0; i < kCursors; ++i) {
+    pm_op find = op_on(d2.d, PM_OP_FIND, nullptr, nullptr, "{\"batchSize\": 5}");
+    ASSERT_EQ(pm_async_submit(w2.w, &find, cq.q, nullptr, nullptr, nullptr, nullptr), PM_OK);
+  }
+  int finished = 0;
+  std::map<pm_cursor *, int64_t> read;
+  while (finished < kCursors) {
+    auto c = cq.next();
+    ASSERT_GE(c.code, 0) << pm_code_name(c.code) << ": " << c.error.message;
+    pm_cursor *cur = nullptr;
+    if (c.kind == PM_OP_FIND) {
+      std::swap(cur, c.cursor);
+    } else {
+      cur = reinterpret_cast<pm_cursor *>(c.tag);
+      read[cur] += c.count;
+      if (c.code == 0) {  // the end
+        EXPECT_EQ(read[cur], 30);
+        read.erase(cur);  // a later cursor may get the same address
+        pm_cursor_free(cur);
+        ++finished;
+        cur = nullptr;
+      }
+    }
+    pm_completion_clear(&c);
+    if (cur != nullptr) {
+      pm_op next{};
+      next.kind = PM_OP_CURSOR_NEXT;
+      next.cursor = cur;
+      next.number = 3;
+      next.tag = reinterpret_cast<uint64_t>(cur);
+      ASSERT_EQ(pm_async_submit(w2.w, &next, cq.q, nullptr, nullptr, nullptr, nullptr), PM_OK);
+    }
+  }
+}
+
+TEST_F(Async, AQueryWithANumberReadsItsFirstDocumentsAndGivesTheConnectionBack) {
+  for (int i = 0; i < 5; ++i) insert_json(d.d, "{\"_id\": " + std::to_string(i) + "}");
+  pm_op find = op_on(d.d, PM_OP_FIND, nullptr, nullptr, "{\"sort\": {\"_id\": 1}}");
+  find.number = 100;
+  auto c = roundtrip(w.w, find);
+  ASSERT_EQ(c.code, PM_OK) << c.error.message;
+  EXPECT_EQ(c.count, 5);
+  ASSERT_NE(c.cursor, nullptr);
+  EXPECT_EQ(pm_cursor_id(c.cursor), 0);  // exhausted: nothing left on the server
+  const uint8_t *data;
+  size_t len;
+  EXPECT_EQ(pm_cursor_next(c.cursor, &data, &len, nullptr), 0);
+  uint32_t first_len;
+  std::memcpy(&first_len, c.doc.data, 4);
+  char *j = pm_bson_to_json(c.doc.data, first_len, PM_JSON_RELAXED);
+  EXPECT_EQ(field(j, "_id"), "0");
+  pm_free(j);
+  pm_completion_clear(&c);
+}
+
 TEST_F(Async, SixtyFourConcurrentSubmissionsEachLandInTheirDatabase) {
   constexpr int kDbs = 16, kOps = 64;
   std::vector<std::string> names;
@@ -440,8 +508,10 @@ TEST_F(Async, SixtyFourConcurrentSubmissionsEachLandInTheirDatabase) {
   ASSERT_TRUE(wait_until([&] { return counters[0].load() == kOps / 2; }, 15000));
   EXPECT_EQ(counters[1].load(), kOps / 2);
   int max_threads = 0;
-  ASSERT_EQ(pm_async_stats(w.w, &max_threads, nullptr), PM_OK);
-  EXPECT_LE(max_threads, 64);
+  int new_work = 0;
+  ASSERT_EQ(pm_async_stats(w.w, &max_threads, &new_work, nullptr), PM_OK);
+  EXPECT_EQ(new_work, 4);  // maxPoolSize
+  EXPECT_EQ(max_threads, 8);
   // Read back by an independent client: each database holds its own documents, no other's.
   for (int i = 0; i < kDbs; ++i) {
     EXPECT_EQ(check.count(names[i], "items"), kOps / kDbs) << names[i];
@@ -457,7 +527,7 @@ TEST_F(Async, CancelledQueuedOperationCompletesCanceledAndSendsNothing) {
   uint64_t id = 0;
   ASSERT_EQ(pm_async_submit(w.w, &op, cq.q, nullptr, nullptr, &id, nullptr), PM_OK);
   size_t queued = 0;
-  ASSERT_EQ(pm_async_stats(w.w, nullptr, &queued), PM_OK);
+  ASSERT_EQ(pm_async_stats(w.w, nullptr, nullptr, &queued), PM_OK);
   EXPECT_EQ(queued, 1u);
   EXPECT_EQ(pm_async_cancel(w.w, id), 1);
   EXPECT_EQ(pm_async_cancel(w.w, id), 0);  // once only

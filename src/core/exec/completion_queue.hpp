@@ -36,9 +36,9 @@ class CompletionQueue {
 
   int fd() const { return fd_; }
 
-  void push(T &&item) {
+  void push(const T &item) {
     std::lock_guard<std::mutex> lock(mu_);
-    items_.push_back(std::move(item));
+    items_.push_back(item);
     if (items_.size() == 1) signal();
     ready_.notify_all();
   }
@@ -52,7 +52,7 @@ class CompletionQueue {
     else if (timeout_ms > 0) ready_.wait_for(lock, std::chrono::milliseconds(timeout_ms), has);
     size_t n = 0;
     while (n < max && !items_.empty()) {
-      out[n++] = std::move(items_.front());
+      out[n++] = items_.front();
       items_.pop_front();
     }
     if (items_.empty()) drain();

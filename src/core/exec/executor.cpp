@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <algorithm>
 #include <list>
 #include <unordered_map>
 
@@ -20,14 +21,19 @@ struct Entry {
 };
 }  // namespace
 
-// The queue: `ready` holds the jobs a thread may start (those without a key, and the first of
-// each key); the others of a key wait in `behind[key]` until the one before them finished. A
-// key is in `busy` while one of its jobs is ready or running.
+// The queue: `ready_keyed` holds the first job of each key, `ready` the jobs without a key
+// (started only while fewer than max_unkeyed of them run); the other jobs of a key wait in
+// `behind[key]` until the one before them finished. A key is in `busy` while one of its jobs
+// is ready or running.
 struct Executor::State {
   mutable std::mutex mu;
   std::condition_variable work;    // a job became ready, or closing
   std::condition_variable reaper;  // a nearer deadline, or closing
+  explicit State(size_t max_unkeyed_) : max_unkeyed(max_unkeyed_) {}
+  const size_t max_unkeyed;
+  std::list<Entry> ready_keyed;
   std::list<Entry> ready;
+  size_t running_unkeyed = 0;
   std::unordered_map<uintptr_t, std::deque<Entry>> behind;
   std::unordered_map<uintptr_t, bool> busy;
   std::vector<std::thread> threads;
@@ -47,7 +53,7 @@ struct Executor::State {
       busy.erase(key);
       return;
     }
-    ready.push_back(std::move(it->second.front()));
+    ready_keyed.push_back(std::move(it->second.front()));
     it->second.pop_front();
     if (it->second.empty()) behind.erase(it);
     work.notify_one();
@@ -57,14 +63,16 @@ struct Executor::State {
   template <class Pred>
   std::vector<Entry> take(Pred &&pred) {
     std::vector<Entry> out;
-    for (auto it = ready.begin(); it != ready.end();) {
-      if (pred(*it)) {
-        uintptr_t key = it->job.key;
-        out.push_back(std::move(*it));
-        it = ready.erase(it);
-        release(key);  // may append to ready: the loop visits it too
-      } else {
-        ++it;
+    for (auto *list : {&ready, &ready_keyed}) {
+      for (auto it = list->begin(); it != list->end();) {
+        if (pred(*it)) {
+          uintptr_t key = it->job.key;
+          out.push_back(std::move(*it));
+          it = list->erase(it);
+          release(key);  // may append to ready_keyed: the loop visits it too
+        } else {
+          ++it;
+        }
       }
     }
     for (auto it = behind.begin(); it != behind.end();) {
@@ -93,11 +101,14 @@ struct Executor::State {
     --starting;
     for (;;) {
       ++idle;
-      work.wait(lock, [&] { return closed || !ready.empty(); });
+      work.wait(lock, [&] { return closed || runnable(); });
       --idle;
-      if (ready.empty()) return;  // closed
-      Entry e = std::move(ready.front());
-      ready.pop_front();
+      if (!runnable()) return;  // closed
+      std::list<Entry> &from = ready_keyed.empty() ? ready : ready_keyed;
+      Entry e = std::move(from.front());
+      from.pop_front();
+      bool unkeyed = e.job.key == 0;
+      if (unkeyed) ++running_unkeyed;
       lock.unlock();
       if (Clock::now() > e.deadline) {
         if (e.job.skip) e.job.skip(e.id, JobEnd::timed_out);
@@ -108,7 +119,19 @@ struct Executor::State {
       e.job = Job{};  // what the job holds is released outside the lock
       lock.lock();
       release(key);
+      if (unkeyed) {
+        --running_unkeyed;
+        if (!ready.empty()) work.notify_one();  // one more may start now
+      }
     }
+  }
+
+  // Under mu: a job a thread may start now.
+  bool runnable() const { return !ready_keyed.empty() || (!ready.empty() && running_unkeyed < max_unkeyed); }
+  // Under mu: how many jobs could start now.
+  size_t startable() const {
+    size_t unkeyed = running_unkeyed < max_unkeyed ? std::min(ready.size(), max_unkeyed - running_unkeyed) : 0;
+    return ready_keyed.size() + unkeyed;
   }
 
   // Ends queued jobs whose deadline passed, also while every thread is busy.
@@ -126,6 +149,7 @@ struct Executor::State {
       }
       reaper_target = Clock::time_point::max();
       for (auto &e : ready) reaper_target = std::min(reaper_target, e.deadline);
+      for (auto &e : ready_keyed) reaper_target = std::min(reaper_target, e.deadline);
       for (auto &[key, q] : behind)
         for (auto &e : q) reaper_target = std::min(reaper_target, e.deadline);
       if (reaper_target == Clock::time_point::max()) reaper.wait(lock);
@@ -134,8 +158,10 @@ struct Executor::State {
   }
 };
 
-Executor::Executor(int max_threads)
-    : max_threads_(max_threads < 1 ? 1 : max_threads), state_(std::make_shared<State>()) {}
+Executor::Executor(int max_threads, int max_unkeyed)
+    : max_threads_(max_threads < 1 ? 1 : max_threads),
+      max_unkeyed_(std::clamp(max_unkeyed, 1, max_threads_)),
+      state_(std::make_shared<State>(static_cast<size_t>(max_unkeyed_))) {}
 
 Executor::~Executor() { close(); }
 
@@ -154,12 +180,12 @@ uint64_t Executor::submit(Job job) {
     s.behind[key].push_back(std::move(e));
   } else {
     if (key != 0) s.busy[key] = true;
-    s.ready.push_back(std::move(e));
+    (key != 0 ? s.ready_keyed : s.ready).push_back(std::move(e));
     s.work.notify_one();
   }
   // One more thread when more jobs are ready than threads wait for them, up to the bound;
   // the reaper with the first.
-  if (s.ready.size() > s.idle + s.starting && s.threads.size() < static_cast<size_t>(max_threads_)) {
+  if (s.startable() > s.idle + s.starting && s.threads.size() < static_cast<size_t>(max_threads_)) {
     auto keep = state_;
     s.threads.emplace_back([keep] { keep->worker(); });
     ++s.starting;
@@ -215,7 +241,7 @@ size_t Executor::threads() const {
 
 size_t Executor::queued() const {
   std::lock_guard<std::mutex> lock(state_->mu);
-  size_t n = state_->ready.size();
+  size_t n = state_->ready.size() + state_->ready_keyed.size();
   for (auto &[key, q] : state_->behind) n += q.size();
   return n;
 }

@@ -1,7 +1,10 @@
 // The executor: a bounded set of threads that run work submitted from anywhere, so that a
 // caller never waits for I/O (the C API's pm_async_submit). Work with the same non-zero key
 // (a cursor, a stream, a session) runs one job at a time, in the order it was submitted; other
-// work runs in any order on any thread. Queued work can be cancelled, can carry a bound on how
+// work runs in any order on any thread. Keyed work goes first and may use every thread, while
+// work without a key uses at most `max_unkeyed` of them: a key stands for something that holds
+// a pooled connection between jobs (an open cursor, a stream, a session), so new work waiting
+// for a connection can never take every thread from the work that would give one back. Queued work can be cancelled, can carry a bound on how
 // long it waits in the queue, and ends (without running) when the executor closes. Threads
 // start on the first submissions, up to the bound, and live until the executor closes.
 #pragma once
@@ -27,7 +30,7 @@ struct Job {
 
 class Executor {
  public:
-  explicit Executor(int max_threads);
+  Executor(int max_threads, int max_unkeyed);
   ~Executor();  // close()
   Executor(const Executor &) = delete;
   Executor &operator=(const Executor &) = delete;
@@ -43,6 +46,7 @@ class Executor {
   void close();
 
   int max_threads() const { return max_threads_; }
+  int max_unkeyed() const { return max_unkeyed_; }
   size_t threads() const;  // started so far
   size_t queued() const;   // waiting to start
 
@@ -50,6 +54,7 @@ class Executor {
 
  private:
   const int max_threads_;
+  const int max_unkeyed_;
   std::shared_ptr<State> state_;
 };
 
