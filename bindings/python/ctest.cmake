@@ -83,8 +83,11 @@ foreach(file ${PM_PY_TEST_FILES})
     if(short STREQUAL "packaging")  # the POLYMONGO_USE_PKG_CONFIG switch, the import error
       set_tests_properties(python.${short}.${fn} PROPERTIES LABELS "packaging;python")
     endif()
-    if(short STREQUAL "streams")  # see PM_OPLOG_LOCK in tests/CMakeLists.txt
+    if(short STREQUAL "streams" OR short STREQUAL "async")  # see PM_OPLOG_LOCK in tests/CMakeLists.txt
       set_tests_properties(python.${short}.${fn} PROPERTIES RESOURCE_LOCK ${PM_OPLOG_LOCK})
+    endif()
+    if(short STREQUAL "async")  # AsyncPolyMongo: also under the async label
+      set_tests_properties(python.${short}.${fn} PROPERTIES LABELS "python;async")
     endif()
   endforeach()
 endforeach()

@@ -83,3 +83,17 @@ __all__ = [
     "DEFAULT_CODEC_OPTIONS", "version", "json_to_bson", "bson_to_json",
     "HEADER_VERSION_STRING", "LIBRARY_VERSION_STRING", "__version__",
 ]
+
+# The async form (polymongo/aio.py): AsyncPolyMongo and what it makes.
+from .aio import (  # noqa: E402
+    AsyncChangeStream,
+    AsyncCursor,
+    AsyncDb,
+    AsyncModel,
+    AsyncPolyMongo,
+    AsyncSession,
+    AsyncTransaction,
+)
+
+__all__ += ["AsyncPolyMongo", "AsyncModel", "AsyncDb", "AsyncCursor", "AsyncChangeStream",
+            "AsyncSession", "AsyncTransaction"]

@@ -57,6 +57,10 @@ pub const PM_EWRITE: pm_code = -11;
 concurrency); nothing was sent; retryable later, see
 pm_code_is_retryable()*/
 pub const PM_ETHROTTLED: pm_code = -12;
+/**< an operation submitted with pm_async_submit() never ran: it was
+cancelled (pm_async_cancel()) or the wrapper closed meanwhile;
+nothing was sent*/
+pub const PM_ECANCELED: pm_code = -13;
 /// The codes fallible functions return (see @ref pm_errors): 0 or negative.
 pub type pm_code = ::std::os::raw::c_int;
 /** What went wrong (see @ref pm_errors). Fixed size (512 bytes) so that callers can keep one
@@ -255,6 +259,290 @@ pub type pm_read_fn = ::std::option::Option<
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct pm_stream {
+    _unused: [u8; 0],
+}
+///< pm_db_insert_one(): db; doc, opts -> result
+pub const PM_OP_INSERT_ONE: pm_op_kind = 1;
+///< pm_db_insert_many(): db; docs/lens/n, opts -> result
+pub const PM_OP_INSERT_MANY: pm_op_kind = 2;
+///< pm_db_update_one(): db; doc (filter), doc2 (update), opts -> result
+pub const PM_OP_UPDATE_ONE: pm_op_kind = 3;
+///< pm_db_update_many(): as #PM_OP_UPDATE_ONE
+pub const PM_OP_UPDATE_MANY: pm_op_kind = 4;
+///< pm_db_replace_one(): db; doc (filter), doc2 (replacement), opts -> result
+pub const PM_OP_REPLACE_ONE: pm_op_kind = 5;
+///< pm_db_delete_one(): db; doc (filter), opts -> result
+pub const PM_OP_DELETE_ONE: pm_op_kind = 6;
+///< pm_db_delete_many(): as #PM_OP_DELETE_ONE
+pub const PM_OP_DELETE_MANY: pm_op_kind = 7;
+///< pm_db_bulk_write(): db; docs/lens/n (the operations), opts -> result
+pub const PM_OP_BULK_WRITE: pm_op_kind = 8;
+///< pm_db_find(): db; doc (filter), opts -> cursor
+pub const PM_OP_FIND: pm_op_kind = 9;
+///< pm_db_find_one(): db; doc (filter), opts -> doc (empty when none)
+pub const PM_OP_FIND_ONE: pm_op_kind = 10;
+///< pm_db_find_one_and_update(): db; doc, doc2, opts -> doc
+pub const PM_OP_FIND_ONE_AND_UPDATE: pm_op_kind = 11;
+///< pm_db_find_one_and_replace(): db; doc, doc2, opts -> doc
+pub const PM_OP_FIND_ONE_AND_REPLACE: pm_op_kind = 12;
+///< pm_db_find_one_and_delete(): db; doc, opts -> doc
+pub const PM_OP_FIND_ONE_AND_DELETE: pm_op_kind = 13;
+///< pm_db_count(): db; doc (filter), opts -> count
+pub const PM_OP_COUNT: pm_op_kind = 14;
+///< pm_db_estimated_count(): db; opts -> count
+pub const PM_OP_ESTIMATED_COUNT: pm_op_kind = 15;
+///< pm_db_distinct(): db; name (field), doc (filter), opts -> doc
+pub const PM_OP_DISTINCT: pm_op_kind = 16;
+///< pm_db_aggregate(): db; doc (pipeline), opts -> cursor
+pub const PM_OP_AGGREGATE: pm_op_kind = 17;
+///< pm_db_create_index(): db; doc (keys), opts -> text (the name)
+pub const PM_OP_CREATE_INDEX: pm_op_kind = 18;
+///< pm_db_list_indexes(): db -> cursor
+pub const PM_OP_LIST_INDEXES: pm_op_kind = 19;
+///< pm_db_drop_index(): db; name
+pub const PM_OP_DROP_INDEX: pm_op_kind = 20;
+///< pm_db_drop_collection(): db
+pub const PM_OP_DROP_COLLECTION: pm_op_kind = 21;
+///< pm_db_command(): db; doc (command) -> doc (reply)
+pub const PM_OP_COMMAND: pm_op_kind = 22;
+///< pm_db_watch(): db; doc (pipeline), opts -> stream
+pub const PM_OP_WATCH: pm_op_kind = 23;
+/**< pm_cursor_next(), up to `number` times (at least once): cursor
+-> doc: the documents one after the other (each BSON
+document starts with its length), count: how many; the
+code is that count too, 0 at the end*/
+pub const PM_OP_CURSOR_NEXT: pm_op_kind = 24;
+/**< pm_stream_next(): stream; number (timeout_ms) -> doc: the
+event; code 1, or 0 when none came in time*/
+pub const PM_OP_STREAM_NEXT: pm_op_kind = 25;
+///< pm_wrapper_start_session(): name (database), opts -> session
+pub const PM_OP_START_SESSION: pm_op_kind = 26;
+///< pm_session_start_transaction(): session; opts
+pub const PM_OP_START_TRANSACTION: pm_op_kind = 27;
+///< pm_session_commit(): session
+pub const PM_OP_COMMIT: pm_op_kind = 28;
+///< pm_session_abort(): session
+pub const PM_OP_ABORT: pm_op_kind = 29;
+///< pm_wrapper_ping(): name (database) -> latency_ms
+pub const PM_OP_PING: pm_op_kind = 30;
+///< pm_wrapper_drop_database(): name
+pub const PM_OP_DROP_DATABASE: pm_op_kind = 31;
+///< pm_wrapper_watch_database(): name; doc (pipeline), opts -> stream
+pub const PM_OP_WATCH_DATABASE: pm_op_kind = 32;
+///< pm_wrapper_watch_cluster(): doc (pipeline), opts -> stream
+pub const PM_OP_WATCH_CLUSTER: pm_op_kind = 33;
+///< pm_wrapper_export_file(): name (database), path
+pub const PM_OP_EXPORT_FILE: pm_op_kind = 34;
+///< pm_wrapper_import_file(): name, path, json (options) -> text (report)
+pub const PM_OP_IMPORT_FILE: pm_op_kind = 35;
+///< pm_wrapper_export_document(): name -> doc
+pub const PM_OP_EXPORT_DOCUMENT: pm_op_kind = 36;
+///< pm_wrapper_import_document(): name; doc; json (options) -> text (report)
+pub const PM_OP_IMPORT_DOCUMENT: pm_op_kind = 37;
+///< pm_wrapper_copy_database(): name (from), path (to), json (options) -> text
+pub const PM_OP_COPY_DATABASE: pm_op_kind = 38;
+///< pm_wrapper_list_databases() -> text (JSON)
+pub const PM_OP_LIST_DATABASES: pm_op_kind = 39;
+///< pm_wrapper_close_all(): number (timeout_ms)
+pub const PM_OP_CLOSE_ALL: pm_op_kind = 40;
+///< pm_wrapper_start_compensating(): opts -> session
+pub const PM_OP_START_COMPENSATING: pm_op_kind = 41;
+///< pm_wrapper_recover(): number (older_than_ms) -> text (report)
+pub const PM_OP_RECOVER: pm_op_kind = 42;
+/** What a #pm_op does: each kind runs the blocking function it names, with the pm_op fields
+  listed (handle; documents; strings; number). What it produces is in the completion's
+  field given after the arrow.*/
+pub type pm_op_kind = ::std::os::raw::c_uint;
+/** An operation to submit (pm_async_submit()). Zero-initialise it, then set `kind` and the
+  fields that kind uses (see #pm_op_kind); the others are ignored. Documents are pairs as
+  everywhere (BSON, or Extended JSON with #PM_JSON). Nothing is kept after the call.*/
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct pm_op {
+    ///< a #pm_op_kind
+    pub kind: ::std::os::raw::c_int,
+    ///< the db of the db operations
+    pub db: *mut pm_db,
+    ///< the cursor of #PM_OP_CURSOR_NEXT (not freed before it completes)
+    pub cursor: *mut pm_cursor,
+    ///< the stream of #PM_OP_STREAM_NEXT (not freed before it completes)
+    pub stream: *mut pm_stream,
+    ///< the session of the session operations (not freed before they complete)
+    pub session: *mut pm_session,
+    ///< the document, filter, pipeline, command or index keys, or NULL
+    pub doc: *const ::std::os::raw::c_void,
+    ///< its length, or #PM_JSON
+    pub doc_len: usize,
+    ///< the update or the replacement
+    pub doc2: *const ::std::os::raw::c_void,
+    ///< its length, or #PM_JSON
+    pub doc2_len: usize,
+    ///< the options, or NULL
+    pub opts: *const ::std::os::raw::c_void,
+    ///< their length, or #PM_JSON
+    pub opts_len: usize,
+    ///< the documents of #PM_OP_INSERT_MANY, the operations of #PM_OP_BULK_WRITE
+    pub docs: *const *const ::std::os::raw::c_void,
+    ///< their lengths (each may be #PM_JSON)
+    pub lens: *const usize,
+    ///< how many
+    pub n: usize,
+    ///< a database (wrapper operations), a field (distinct) or an index name
+    pub name: *const ::std::os::raw::c_char,
+    ///< a file (export and import), or the target database of a copy
+    pub path: *const ::std::os::raw::c_char,
+    ///< the JSON options of import and copy, or NULL
+    pub json: *const ::std::os::raw::c_char,
+    /**< #PM_OP_CURSOR_NEXT: the most documents (0: 1); #PM_OP_STREAM_NEXT and
+#PM_OP_CLOSE_ALL: timeout_ms; #PM_OP_RECOVER: older_than_ms*/
+    pub number: i64,
+    /**< > 0: complete with #PM_ETIMEOUT when not started within this
+time (all threads busy); 0: no bound on the queue wait*/
+    pub queue_timeout_ms: i64,
+    ///< the caller's value, given back in the completion
+    pub tag: u64,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of pm_op"][::std::mem::size_of::<pm_op>() - 160usize];
+    ["Alignment of pm_op"][::std::mem::align_of::<pm_op>() - 8usize];
+    ["Offset of field: pm_op::kind"][::std::mem::offset_of!(pm_op, kind) - 0usize];
+    ["Offset of field: pm_op::db"][::std::mem::offset_of!(pm_op, db) - 8usize];
+    ["Offset of field: pm_op::cursor"][::std::mem::offset_of!(pm_op, cursor) - 16usize];
+    ["Offset of field: pm_op::stream"][::std::mem::offset_of!(pm_op, stream) - 24usize];
+    [
+        "Offset of field: pm_op::session",
+    ][::std::mem::offset_of!(pm_op, session) - 32usize];
+    ["Offset of field: pm_op::doc"][::std::mem::offset_of!(pm_op, doc) - 40usize];
+    [
+        "Offset of field: pm_op::doc_len",
+    ][::std::mem::offset_of!(pm_op, doc_len) - 48usize];
+    ["Offset of field: pm_op::doc2"][::std::mem::offset_of!(pm_op, doc2) - 56usize];
+    [
+        "Offset of field: pm_op::doc2_len",
+    ][::std::mem::offset_of!(pm_op, doc2_len) - 64usize];
+    ["Offset of field: pm_op::opts"][::std::mem::offset_of!(pm_op, opts) - 72usize];
+    [
+        "Offset of field: pm_op::opts_len",
+    ][::std::mem::offset_of!(pm_op, opts_len) - 80usize];
+    ["Offset of field: pm_op::docs"][::std::mem::offset_of!(pm_op, docs) - 88usize];
+    ["Offset of field: pm_op::lens"][::std::mem::offset_of!(pm_op, lens) - 96usize];
+    ["Offset of field: pm_op::n"][::std::mem::offset_of!(pm_op, n) - 104usize];
+    ["Offset of field: pm_op::name"][::std::mem::offset_of!(pm_op, name) - 112usize];
+    ["Offset of field: pm_op::path"][::std::mem::offset_of!(pm_op, path) - 120usize];
+    ["Offset of field: pm_op::json"][::std::mem::offset_of!(pm_op, json) - 128usize];
+    ["Offset of field: pm_op::number"][::std::mem::offset_of!(pm_op, number) - 136usize];
+    [
+        "Offset of field: pm_op::queue_timeout_ms",
+    ][::std::mem::offset_of!(pm_op, queue_timeout_ms) - 144usize];
+    ["Offset of field: pm_op::tag"][::std::mem::offset_of!(pm_op, tag) - 152usize];
+};
+impl Default for pm_op {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+/** What an operation produced: everything in it is owned by the holder of the completion
+  (release with pm_completion_clear(); take a field by setting it to NULL or zero first).*/
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct pm_completion {
+    ///< the id pm_async_submit() gave
+    pub id: u64,
+    ///< pm_op::tag
+    pub tag: u64,
+    ///< pm_op::kind
+    pub kind: ::std::os::raw::c_int,
+    /**< what the blocking function returned (a pm_code, or a count of
+documents for #PM_OP_CURSOR_NEXT and #PM_OP_STREAM_NEXT);
+#PM_ECANCELED or #PM_ETIMEOUT for an operation that never ran*/
+    pub code: ::std::os::raw::c_int,
+    ///< the error when code < 0
+    pub error: pm_error,
+    ///< writes: the result (also when some writes failed), or NULL; free with pm_result_free()
+    pub result: *mut pm_result,
+    ///< find, aggregate, list indexes: the cursor, or NULL; free with pm_cursor_free()
+    pub cursor: *mut pm_cursor,
+    ///< watches: the stream, or NULL; free with pm_stream_free()
+    pub stream: *mut pm_stream,
+    ///< session starts: the session, or NULL; free with pm_session_free()
+    pub session: *mut pm_session,
+    ///< a document, a reply, documents in a row; free with pm_buf_free()
+    pub doc: pm_buf,
+    ///< counts; documents in `doc` for #PM_OP_CURSOR_NEXT
+    pub count: i64,
+    ///< #PM_OP_PING
+    pub latency_ms: f64,
+    ///< an index name, a report, JSON; free with pm_free()
+    pub text: *mut ::std::os::raw::c_char,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of pm_completion"][::std::mem::size_of::<pm_completion>() - 608usize];
+    ["Alignment of pm_completion"][::std::mem::align_of::<pm_completion>() - 8usize];
+    [
+        "Offset of field: pm_completion::id",
+    ][::std::mem::offset_of!(pm_completion, id) - 0usize];
+    [
+        "Offset of field: pm_completion::tag",
+    ][::std::mem::offset_of!(pm_completion, tag) - 8usize];
+    [
+        "Offset of field: pm_completion::kind",
+    ][::std::mem::offset_of!(pm_completion, kind) - 16usize];
+    [
+        "Offset of field: pm_completion::code",
+    ][::std::mem::offset_of!(pm_completion, code) - 20usize];
+    [
+        "Offset of field: pm_completion::error",
+    ][::std::mem::offset_of!(pm_completion, error) - 24usize];
+    [
+        "Offset of field: pm_completion::result",
+    ][::std::mem::offset_of!(pm_completion, result) - 536usize];
+    [
+        "Offset of field: pm_completion::cursor",
+    ][::std::mem::offset_of!(pm_completion, cursor) - 544usize];
+    [
+        "Offset of field: pm_completion::stream",
+    ][::std::mem::offset_of!(pm_completion, stream) - 552usize];
+    [
+        "Offset of field: pm_completion::session",
+    ][::std::mem::offset_of!(pm_completion, session) - 560usize];
+    [
+        "Offset of field: pm_completion::doc",
+    ][::std::mem::offset_of!(pm_completion, doc) - 568usize];
+    [
+        "Offset of field: pm_completion::count",
+    ][::std::mem::offset_of!(pm_completion, count) - 584usize];
+    [
+        "Offset of field: pm_completion::latency_ms",
+    ][::std::mem::offset_of!(pm_completion, latency_ms) - 592usize];
+    [
+        "Offset of field: pm_completion::text",
+    ][::std::mem::offset_of!(pm_completion, text) - 600usize];
+};
+impl Default for pm_completion {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+/** Receives a completion on a library thread.
+ @param c The completion: what the callback leaves in it is released after the callback
+        returns (take a field by setting it to NULL or zero).
+ @param user_data As given to pm_async_submit().*/
+pub type pm_completion_fn = ::std::option::Option<
+    unsafe extern "C" fn(c: *mut pm_completion, user_data: *mut ::std::os::raw::c_void),
+>;
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct pm_cq {
     _unused: [u8; 0],
 }
 unsafe extern "C" {
@@ -2044,5 +2332,93 @@ unsafe extern "C" {
         wrapper: *mut pm_wrapper,
         url: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Makes a completion queue.
+ @param out Receives the queue, owned by the caller: free it with pm_cq_free().
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL; #PM_EINTERNAL when no eventfd could be made.
+ @par Thread-safety
+ Thread-safe; the queue itself may be used from any number of threads.*/
+    pub fn pm_cq_new(out: *mut *mut pm_cq, err: *mut pm_error) -> ::std::os::raw::c_int;
+    /** The queue's file descriptor: an eventfd, readable exactly while the queue holds completions
+ (pm_cq_poll() makes it unreadable again once it took the last). Wait on it for reading only;
+ never read, write or close it.
+ @param cq The queue.
+ @return The descriptor (borrowed: valid until pm_cq_free()), or -1 when `cq` is NULL.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_cq_fd(cq: *const pm_cq) -> ::std::os::raw::c_int;
+    /** Takes completions from the queue.
+ @param cq The queue.
+ @param out Receives up to `max` completions; each is owned by the caller (release with
+        pm_completion_clear()).
+ @param max How many `out` holds.
+ @param timeout_ms How long to wait for the first: 0 not at all (for an event loop whose
+        descriptor became readable), < 0 as long as it takes.
+ @return How many were taken (0 when none came in time or `cq` or `out` is NULL).
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_cq_poll(
+        cq: *mut pm_cq,
+        out: *mut pm_completion,
+        max: usize,
+        timeout_ms: i64,
+    ) -> usize;
+    /** Frees a queue. Completions still in it are released; operations still running that
+ complete into it are released when they complete.
+ @param cq The queue, or NULL (nothing happens).
+ @par Thread-safety
+ Once no other thread uses the queue.*/
+    pub fn pm_cq_free(cq: *mut pm_cq);
+    /** Submits an operation to the wrapper's executor; it completes later, exactly once, into `cq`
+ or by calling `fn` (see the file's notes).
+ @param wrapper The wrapper whose executor runs it (the one the op's handles come from).
+ @param op The operation (copied).
+ @param cq The queue to complete into, or NULL to use `fn`.
+ @param fn The callback, when `cq` is NULL.
+ @param user_data Given to `fn`.
+ @param id Receives the operation's id (for pm_async_cancel()), or NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK when the operation was accepted (it completes later, also when it fails);
+         #PM_EINVAL for an unknown kind, a missing handle or malformed document, or neither
+         or both of `cq` and `fn` (then nothing completes); #PM_ECLOSED once the wrapper was
+         closed.
+ @par Thread-safety
+ Thread-safe. Operations on one cursor, stream or session run in submission order.*/
+    pub fn pm_async_submit(
+        wrapper: *mut pm_wrapper,
+        op: *const pm_op,
+        cq: *mut pm_cq,
+        fn_: pm_completion_fn,
+        user_data: *mut ::std::os::raw::c_void,
+        id: *mut u64,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Cancels an operation that has not started: it completes with #PM_ECANCELED before this call
+ returns (its callback runs on this thread). One that runs already finishes normally.
+ @param wrapper The wrapper it was submitted to.
+ @param id Its id.
+ @return 1 when it was cancelled, 0 when it had started or completed already (or is unknown).
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_async_cancel(wrapper: *mut pm_wrapper, id: u64) -> ::std::os::raw::c_int;
+    /** Releases what a completion holds (result, cursor, stream, session, document, text) and
+ zeroes those fields; fields set to NULL are left alone.
+ @param c The completion, or NULL (nothing happens).
+ @par Thread-safety
+ Thread-safe for distinct completions; a cursor, stream or session in it is released as by
+ its own free function.*/
+    pub fn pm_completion_clear(c: *mut pm_completion);
+    /** How many threads the wrapper's executor may run, and how many operations wait to start.
+ @param wrapper The wrapper.
+ @param max_threads Receives the bound, or NULL.
+ @param queued Receives the number of queued operations, or NULL.
+ @return #PM_OK; #PM_EINVAL when `wrapper` is NULL.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_async_stats(
+        wrapper: *mut pm_wrapper,
+        max_threads: *mut ::std::os::raw::c_int,
+        queued: *mut usize,
     ) -> ::std::os::raw::c_int;
 }

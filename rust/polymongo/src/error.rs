@@ -44,6 +44,9 @@ pub enum ErrorKind {
     /// `PM_ETHROTTLED`: the database's tenant limits (its rate or its concurrent operations)
     /// refused the operation; nothing was sent. Retryable later ([`ErrorKind::is_retryable`]).
     Throttled,
+    /// `PM_ECANCELED`: an operation that completes later never ran (cancelled, or the wrapper
+    /// closed while it was queued). Nothing was sent.
+    Canceled,
     /// A document read from the server does not deserialise into the requested Rust type.
     Decode,
     /// A code this version of the binding does not know (from a newer library).
@@ -66,6 +69,7 @@ impl ErrorKind {
             sys::PM_EINTERNAL => ErrorKind::Internal,
             sys::PM_EWRITE => ErrorKind::Write,
             sys::PM_ETHROTTLED => ErrorKind::Throttled,
+            sys::PM_ECANCELED => ErrorKind::Canceled,
             other => ErrorKind::Other(other),
         }
     }
@@ -86,6 +90,7 @@ impl ErrorKind {
             ErrorKind::Internal => sys::PM_EINTERNAL,
             ErrorKind::Write => sys::PM_EWRITE,
             ErrorKind::Throttled => sys::PM_ETHROTTLED,
+            ErrorKind::Canceled => sys::PM_ECANCELED,
             ErrorKind::Other(code) => code,
         }
     }
@@ -257,7 +262,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_codes() {
-        for code in -12..=-1 {
+        for code in -13..=-1 {
             let kind = ErrorKind::from_code(code);
             assert!(!matches!(kind, ErrorKind::Other(_)), "{code}");
             assert_eq!(kind.code(), code);
