@@ -108,8 +108,11 @@ function(pm_rust_tests ctest_prefix file prefix fixtures)
         SKIP_REGULAR_EXPRESSION "SKIPPED:"
         # Exactly one test must have run: a filter that matches nothing is a failure, not a pass.
         PASS_REGULAR_EXPRESSION "test result: ok\\. 1 passed")
-      if(ctest_prefix STREQUAL "rust.streams")  # see PM_OPLOG_LOCK in tests/CMakeLists.txt
+      if(ctest_prefix STREQUAL "rust.streams" OR ctest_prefix STREQUAL "rust.async_ops")  # see PM_OPLOG_LOCK in tests/CMakeLists.txt
         set_tests_properties(${name} PROPERTIES RESOURCE_LOCK ${PM_OPLOG_LOCK})
+      endif()
+      if(ctest_prefix STREQUAL "rust.async_ops")  # the async API: also under the async label
+        set_tests_properties(${name} PROPERTIES LABELS "rust;async")
       endif()
     else()
       set(after_attr FALSE)

@@ -57,6 +57,18 @@ PM_EXTERN const char *pm_db_name(const pm_db *db);
  * Thread-safe.
  */
 PM_EXTERN const char *pm_db_collection(const pm_db *db);
+/**
+ * The wrapper a db belongs to, as a new handle (e.g. to submit operations on the db with
+ * pm_async_submit() when only the db is at hand). No I/O.
+ * @param db The db.
+ * @param out Receives the wrapper, owned by the caller: free it with pm_wrapper_free() (the
+ *        wrapper itself lives on while other handles keep it).
+ * @param err Receives the error, or NULL.
+ * @return #PM_OK; #PM_EINVAL when `db` or `out` is NULL.
+ * @par Thread-safety
+ * Thread-safe.
+ */
+PM_EXTERN int pm_db_wrapper(const pm_db *db, pm_wrapper **out, pm_error *err);
 
 /* ---- writes: each fills *out (may be NULL) with a pm_result ----------------------------- */
 /**

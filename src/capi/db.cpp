@@ -64,6 +64,16 @@ const char *pm_db_collection(const pm_db *db) {
   return db ? db->impl->collection().c_str() : nullptr;
 }
 
+int pm_db_wrapper(const pm_db *db, pm_wrapper **out, pm_error *err) {
+  if (out != nullptr) *out = nullptr;
+  return capi::guard(err, [&] {
+    if (db == nullptr) capi::null_argument("db");
+    if (out == nullptr) capi::null_argument("out");
+    *out = new pm_wrapper{db->wrapper->shared_from_this()};
+    return PM_OK;
+  });
+}
+
 int pm_db_insert_one(pm_db *db, const void *doc, size_t doc_len, const void *opts,
                      size_t opts_len, pm_result **out, pm_error *err) {
   return write(out, err, [&] {

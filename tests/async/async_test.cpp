@@ -670,6 +670,23 @@ TEST_F(Async, TheEventfdIsReadableExactlyWhileCompletionsWait) {
   EXPECT_FALSE(readable(fd));
 }
 
+TEST_F(Async, ADbGivesItsWrapperForSubmissions) {
+  pm_wrapper *of_db = nullptr;
+  pm_error err;
+  ASSERT_EQ(pm_db_wrapper(d.d, &of_db, &err), PM_OK) << err.message;
+  pm_db_free(d.d), d.d = nullptr;
+  pm_model_free(m.m), m.m = nullptr;
+  pm_wrapper_free(w.w), w.w = nullptr;  // the db's handle keeps the wrapper
+  pm_op ping{};
+  ping.kind = PM_OP_PING;
+  ping.name = name.c_str();
+  auto c = roundtrip(of_db, ping);
+  EXPECT_EQ(c.code, PM_OK) << c.error.message;
+  pm_wrapper_free(of_db);
+  EXPECT_EQ(pm_db_wrapper(nullptr, &of_db, &err), PM_EINVAL);
+  EXPECT_EQ(of_db, nullptr);
+}
+
 TEST_F(Async, BadSubmissionsAreRefusedAndNothingCompletes) {
   Cq cq;
   pm_error err;

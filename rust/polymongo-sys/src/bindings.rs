@@ -277,7 +277,9 @@ pub const PM_OP_DELETE_ONE: pm_op_kind = 6;
 pub const PM_OP_DELETE_MANY: pm_op_kind = 7;
 ///< pm_db_bulk_write(): db; docs/lens/n (the operations), opts -> result
 pub const PM_OP_BULK_WRITE: pm_op_kind = 8;
-///< pm_db_find(): db; doc (filter), opts -> cursor
+/**< pm_db_find(): db; doc (filter), opts; number -> cursor, and
+with number > 0 up to that many documents as for
+#PM_OP_CURSOR_NEXT (doc, count)*/
 pub const PM_OP_FIND: pm_op_kind = 9;
 ///< pm_db_find_one(): db; doc (filter), opts -> doc (empty when none)
 pub const PM_OP_FIND_ONE: pm_op_kind = 10;
@@ -293,11 +295,11 @@ pub const PM_OP_COUNT: pm_op_kind = 14;
 pub const PM_OP_ESTIMATED_COUNT: pm_op_kind = 15;
 ///< pm_db_distinct(): db; name (field), doc (filter), opts -> doc
 pub const PM_OP_DISTINCT: pm_op_kind = 16;
-///< pm_db_aggregate(): db; doc (pipeline), opts -> cursor
+///< pm_db_aggregate(): db; doc (pipeline), opts; number -> cursor (as #PM_OP_FIND)
 pub const PM_OP_AGGREGATE: pm_op_kind = 17;
 ///< pm_db_create_index(): db; doc (keys), opts -> text (the name)
 pub const PM_OP_CREATE_INDEX: pm_op_kind = 18;
-///< pm_db_list_indexes(): db -> cursor
+///< pm_db_list_indexes(): db; number -> cursor (as #PM_OP_FIND)
 pub const PM_OP_LIST_INDEXES: pm_op_kind = 19;
 ///< pm_db_drop_index(): db; name
 pub const PM_OP_DROP_INDEX: pm_op_kind = 20;
@@ -393,7 +395,8 @@ pub struct pm_op {
     pub path: *const ::std::os::raw::c_char,
     ///< the JSON options of import and copy, or NULL
     pub json: *const ::std::os::raw::c_char,
-    /**< #PM_OP_CURSOR_NEXT: the most documents (0: 1); #PM_OP_STREAM_NEXT and
+    /**< #PM_OP_CURSOR_NEXT: the most documents (0: 1); queries: the most
+documents to read at once (0: none); #PM_OP_STREAM_NEXT and
 #PM_OP_CLOSE_ALL: timeout_ms; #PM_OP_RECOVER: older_than_ms*/
     pub number: i64,
     /**< > 0: complete with #PM_ETIMEOUT when not started within this
@@ -918,6 +921,20 @@ unsafe extern "C" {
  @par Thread-safety
  Thread-safe.*/
     pub fn pm_db_collection(db: *const pm_db) -> *const ::std::os::raw::c_char;
+    /** The wrapper a db belongs to, as a new handle (e.g. to submit operations on the db with
+ pm_async_submit() when only the db is at hand). No I/O.
+ @param db The db.
+ @param out Receives the wrapper, owned by the caller: free it with pm_wrapper_free() (the
+        wrapper itself lives on while other handles keep it).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when `db` or `out` is NULL.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_db_wrapper(
+        db: *const pm_db,
+        out: *mut *mut pm_wrapper,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
     /** Inserts one document (an _id is added when it has none).
  @param db The db.
  @param doc The document.
@@ -2409,9 +2426,12 @@ unsafe extern "C" {
  Thread-safe for distinct completions; a cursor, stream or session in it is released as by
  its own free function.*/
     pub fn pm_completion_clear(c: *mut pm_completion);
-    /** How many threads the wrapper's executor may run, and how many operations wait to start.
+    /** How many threads the wrapper's executor may run, how many of them new work may use, and how
+ many operations wait to start.
  @param wrapper The wrapper.
  @param max_threads Receives the bound, or NULL.
+ @param new_work_threads Receives how many threads operations on no cursor, stream or session
+        may use at once (the others are kept for those), or NULL.
  @param queued Receives the number of queued operations, or NULL.
  @return #PM_OK; #PM_EINVAL when `wrapper` is NULL.
  @par Thread-safety
@@ -2419,6 +2439,7 @@ unsafe extern "C" {
     pub fn pm_async_stats(
         wrapper: *mut pm_wrapper,
         max_threads: *mut ::std::os::raw::c_int,
+        new_work_threads: *mut ::std::os::raw::c_int,
         queued: *mut usize,
     ) -> ::std::os::raw::c_int;
 }

@@ -4,10 +4,19 @@
 #![cfg(test)]
 
 /// Header functions with no safe wrapper, and why.
-const DELIBERATELY_UNBOUND: &[(&str, &str)] = &[(
-    "pm_last_error",
-    "errors come through the pm_error out-parameter of each call; the thread-local copy adds nothing",
-)];
+const DELIBERATELY_UNBOUND: &[(&str, &str)] = &[
+    (
+        "pm_last_error",
+        "errors come through the pm_error out-parameter of each call; the thread-local copy adds nothing",
+    ),
+    // The async form completes through the callback, which wakes the task's Waker: no runtime
+    // needs the completion queue's file descriptor (an event loop's way in).
+    ("pm_cq_new", "aio completes through the callback (wakes the Waker); no completion queue"),
+    ("pm_cq_fd", "aio completes through the callback (wakes the Waker); no completion queue"),
+    ("pm_cq_poll", "aio completes through the callback (wakes the Waker); no completion queue"),
+    ("pm_cq_free", "aio completes through the callback (wakes the Waker); no completion queue"),
+    ("pm_async_stats", "the executor's bounds are a diagnostic of the C API"),
+];
 
 #[cfg(test)]
 mod tests {

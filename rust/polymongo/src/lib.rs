@@ -46,6 +46,7 @@
 // is the compiler's choice (unsigned here, maybe signed elsewhere).
 #![allow(clippy::unnecessary_cast)]
 
+pub mod aio;
 mod bulk;
 mod call;
 mod coverage;
@@ -70,6 +71,7 @@ mod wrapper;
 pub use bson::{self, doc, Bson, Document};
 pub use polymongo_sys as sys;
 
+pub use aio::{AsyncChangeStream, AsyncCursor, AsyncDb};
 pub use bulk::{DeleteModel, InsertOneModel, ReplaceOneModel, Update, UpdateModel, WriteModel};
 pub use cursor::{Cursor, SessionCursor};
 pub use db::{index_name, Db, SessionDb};

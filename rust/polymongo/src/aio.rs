@@ -1,0 +1,711 @@
+//! Async operations: futures completed by the C library's executor (`pm_async_submit`), with
+//! no runtime of their own. Each operation is submitted at once and runs on the library's
+//! bounded set of threads; its completion callback stores the outcome and wakes the task, so
+//! the futures work under any executor (tokio multi-thread or current-thread, async-std,
+//! `futures::executor::block_on`) and never block the thread that polls them. Cursors and
+//! change streams are [`futures_core::Stream`]s.
+//!
+//! ```no_run
+//! # async fn demo() -> polymongo::Result<()> {
+//! use futures_util::StreamExt;
+//! use polymongo::{doc, Options, PolyMongo};
+//! let pm = PolyMongo::new(&Options::new("mongodb://localhost:27017"))?;
+//! let users = pm.model("users", None)?.db("tenant_1")?.to_async()?;
+//! users.insert_one(doc! {"email": "a@x"}, None).await?;
+//! let mut cursor = users.find(doc! {}, None).await?;
+//! while let Some(doc) = cursor.next().await {
+//!     println!("{}", doc?);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Dropping a future before it completes cancels its operation when it has not started yet
+//! (nothing is sent); one already running finishes on the library's thread and its outcome is
+//! released there. The blocking API stays: [`Db`] is the blocking form of [`AsyncDb`].
+use std::collections::VecDeque;
+use std::ffi::c_void;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bson::{doc, Bson, Document};
+use futures_core::Stream;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use polymongo_sys as sys;
+
+use crate::bulk::Update;
+use crate::call::{self, Doc};
+use crate::db::Db;
+use crate::error::{Error, ErrorKind, Result};
+use crate::options::{CountOptions, DeleteOptions, FindOptions, InsertOptions, UpdateOptions};
+use crate::result::WriteResult;
+
+/// Documents per cursor submission (the first batch comes with the query).
+const BATCH: i64 = 101;
+/// One change-stream wait occupies a library thread: short waits, one after the other.
+const STREAM_SLICE_MS: i64 = 200;
+
+/// The wrapper a db belongs to (`pm_db_wrapper`): what submissions and cancellations go to.
+struct WrapperRef(*mut sys::pm_wrapper);
+
+// SAFETY: pm_wrapper is thread-safe (common.h), and freeing it is NULL-safe and final.
+unsafe impl Send for WrapperRef {}
+unsafe impl Sync for WrapperRef {}
+
+impl Drop for WrapperRef {
+    fn drop(&mut self) {
+        unsafe { sys::pm_wrapper_free(self.0) }
+    }
+}
+
+/// An owned completion: what it holds (result, cursor, stream, document, text) is released on
+/// drop unless taken.
+struct Completion(sys::pm_completion);
+
+// SAFETY: everything a completion points to is owned by it alone (async.h).
+unsafe impl Send for Completion {}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        unsafe { sys::pm_completion_clear(&mut self.0) }
+    }
+}
+
+impl Completion {
+    fn check(&self) -> Result<i32> {
+        if self.0.code < 0 {
+            Err(Error::from_pm(self.0.code, &self.0.error))
+        } else {
+            Ok(self.0.code)
+        }
+    }
+
+    fn doc_bytes(&self) -> &[u8] {
+        if self.0.doc.data.is_null() {
+            &[]
+        } else {
+            // SAFETY: len bytes at data, owned by this completion.
+            unsafe { std::slice::from_raw_parts(self.0.doc.data, self.0.doc.len) }
+        }
+    }
+
+    /// The documents one after the other in `doc` (cursor reads).
+    fn documents<T: DeserializeOwned>(&self, into: &mut VecDeque<T>) -> Result<()> {
+        let mut rest = self.doc_bytes();
+        for _ in 0..self.0.count {
+            let n = rest.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).unwrap_or(0);
+            if n < 5 || n > rest.len() {
+                return Err(Error::new(ErrorKind::Internal, "the library returned invalid BSON"));
+            }
+            into.push_back(call::decode(&rest[..n])?);
+            rest = &rest[n..];
+        }
+        Ok(())
+    }
+
+    fn take_result(&mut self) -> Option<WriteResult> {
+        let r = std::mem::replace(&mut self.0.result, ptr::null_mut());
+        (!r.is_null()).then(|| WriteResult::from_raw(r))
+    }
+
+    fn take_cursor(&mut self) -> *mut sys::pm_cursor {
+        std::mem::replace(&mut self.0.cursor, ptr::null_mut())
+    }
+
+    fn take_stream(&mut self) -> *mut sys::pm_stream {
+        std::mem::replace(&mut self.0.stream, ptr::null_mut())
+    }
+}
+
+/// What the completion callback fills and the future reads.
+#[derive(Default)]
+struct Slot {
+    done: Option<Completion>,
+    waker: Option<Waker>,
+    /// A cursor or stream whose owner was dropped while this operation used it: freed once the
+    /// operation completed (never under a running operation).
+    orphan: Option<Box<dyn FnOnce() + Send>>,
+}
+
+type SlotRef = Arc<Mutex<Slot>>;
+
+fn lock(slot: &SlotRef) -> std::sync::MutexGuard<'_, Slot> {
+    slot.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The completion callback, on a library thread (or the cancelling thread). Moves everything
+/// out of the library's completion, so that nothing is released when it returns.
+unsafe extern "C" fn on_complete(c: *mut sys::pm_completion, user_data: *mut c_void) {
+    // SAFETY: user_data is the Arc given by submit, reclaimed exactly once (one completion).
+    let slot = unsafe { Arc::from_raw(user_data as *const Mutex<Slot>) };
+    let c = unsafe { &mut *c };
+    let taken = Completion(*c);
+    c.result = ptr::null_mut();
+    c.cursor = ptr::null_mut();
+    c.stream = ptr::null_mut();
+    c.session = ptr::null_mut();
+    c.doc = sys::pm_buf { data: ptr::null_mut(), len: 0 };
+    c.text = ptr::null_mut();
+    let (waker, orphan) = {
+        let mut s = lock(&slot);
+        s.done = Some(taken);
+        (s.waker.take(), s.orphan.take())
+    };
+    if let Some(free) = orphan {
+        free();
+    }
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+/// A submitted operation: resolves to its completion; cancels it when dropped unfinished.
+struct Op {
+    slot: SlotRef,
+    id: u64,
+    wrapper: Arc<WrapperRef>,
+    finished: bool,
+}
+
+impl Future for Op {
+    type Output = Completion;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Completion> {
+        let mut s = lock(&self.slot);
+        match s.done.take() {
+            Some(c) => {
+                drop(s);
+                self.finished = true;
+                Poll::Ready(c)
+            }
+            None => {
+                s.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Op {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Ends it if it has not started (the callback runs now, on this thread); a running
+            // one completes later and its outcome is released with the slot.
+            unsafe { sys::pm_async_cancel(self.wrapper.0, self.id) };
+        }
+    }
+}
+
+/// Submits `op` (copied by the library before this returns).
+fn submit(wrapper: &Arc<WrapperRef>, op: &sys::pm_op) -> Result<Op> {
+    let slot: SlotRef = Arc::new(Mutex::new(Slot::default()));
+    let user = Arc::into_raw(Arc::clone(&slot)) as *mut c_void;
+    let mut id = 0u64;
+    let r = call::ffi(|err| unsafe {
+        sys::pm_async_submit(wrapper.0, op, ptr::null_mut(), Some(on_complete), user, &mut id, err)
+    });
+    if r.is_err() {
+        // Refused: nothing will complete, the reference is ours again.
+        drop(unsafe { Arc::from_raw(user as *const Mutex<Slot>) });
+    }
+    r?;
+    Ok(Op { slot, id, wrapper: Arc::clone(wrapper), finished: false })
+}
+
+fn op(kind: sys::pm_op_kind) -> sys::pm_op {
+    // SAFETY: pm_op is plain data for which all-zero is "nothing set" (async.h).
+    let mut o: sys::pm_op = unsafe { std::mem::zeroed() };
+    o.kind = kind as i32;
+    o
+}
+
+fn write_outcome(mut c: Completion) -> Result<WriteResult> {
+    let result = c.take_result();
+    if c.0.code < 0 {
+        return Err(Error::from_pm(c.0.code, &c.0.error).with_result(result));
+    }
+    result.ok_or_else(|| Error::new(ErrorKind::Internal, "the library returned no write result"))
+}
+
+/// A model bound to one database, with every operation a future: the async form of [`Db`]
+/// (made by [`Db::to_async`]). Same arguments, options, results and errors as the blocking
+/// methods. `Send + Sync`, cheap to clone; its futures are `Send`.
+pub struct AsyncDb<T = Document> {
+    db: Db<T>,
+    wrapper: Arc<WrapperRef>,
+}
+
+impl<T> std::fmt::Debug for AsyncDb<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncDb").field("db", &self.db.name().unwrap_or_default()).finish()
+    }
+}
+
+impl<T> std::fmt::Debug for AsyncCursor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncCursor").field("buffered", &self.buf.len()).field("done", &self.done).finish()
+    }
+}
+
+impl std::fmt::Debug for AsyncChangeStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncChangeStream").field("done", &self.done).finish()
+    }
+}
+
+impl<T> Clone for AsyncDb<T> {
+    fn clone(&self) -> Self {
+        AsyncDb { db: self.db.clone(), wrapper: Arc::clone(&self.wrapper) }
+    }
+}
+
+impl<T> Db<T> {
+    /// The async form of this db: its operations as futures (see [`crate::aio`]). No I/O.
+    pub fn to_async(&self) -> Result<AsyncDb<T>> {
+        let w = self.with(|db| call::out_ptr(|out, err| unsafe { sys::pm_db_wrapper(db, out, err) }))?;
+        Ok(AsyncDb { db: self.clone(), wrapper: Arc::new(WrapperRef(w)) })
+    }
+}
+
+impl<T> AsyncDb<T> {
+    /// The blocking form of this db.
+    pub fn blocking(&self) -> &Db<T> {
+        &self.db
+    }
+
+    /// Submits an operation on this db (its documents are copied before this returns).
+    fn run(&self, mut o: sys::pm_op) -> Result<Op> {
+        self.db.with(|db| {
+            o.db = db;
+            submit(&self.wrapper, &o)
+        })
+    }
+
+    fn docs(o: &mut sys::pm_op, doc: &Doc, doc2: &Doc, opts: &Doc) {
+        o.doc = doc.ptr();
+        o.doc_len = doc.len();
+        o.doc2 = doc2.ptr();
+        o.doc2_len = doc2.len();
+        o.opts = opts.ptr();
+        o.opts_len = opts.len();
+    }
+
+    async fn write(&self, kind: sys::pm_op_kind, doc: Doc, doc2: Doc, opts: Doc) -> Result<WriteResult> {
+        let pending = {
+            let mut o = op(kind);
+            Self::docs(&mut o, &doc, &doc2, &opts);
+            self.run(o)?
+        };
+        write_outcome(pending.await)
+    }
+
+    /// Inserts one document.
+    pub async fn insert_one(
+        &self,
+        document: impl Serialize,
+        options: impl Into<Option<InsertOptions>>,
+    ) -> Result<WriteResult> {
+        let d = Doc::new(&document, "document")?;
+        let o = Doc::opts(options.into())?;
+        self.write(sys::PM_OP_INSERT_ONE, d, Doc::NONE, o).await
+    }
+
+    /// Inserts many documents (ordered unless the options say otherwise).
+    pub async fn insert_many<D: Serialize>(
+        &self,
+        documents: impl IntoIterator<Item = D>,
+        options: impl Into<Option<InsertOptions>>,
+    ) -> Result<WriteResult> {
+        let docs =
+            documents.into_iter().map(|d| call::encode(&d, "document")).collect::<Result<Vec<_>>>()?;
+        let ptrs: Vec<*const c_void> = docs.iter().map(|d| d.as_ptr().cast()).collect();
+        let lens: Vec<usize> = docs.iter().map(Vec::len).collect();
+        let opts = Doc::opts(options.into())?;
+        let pending = {
+            let mut o = op(sys::PM_OP_INSERT_MANY);
+            o.docs = ptrs.as_ptr();
+            o.lens = lens.as_ptr();
+            o.n = docs.len();
+            o.opts = opts.ptr();
+            o.opts_len = opts.len();
+            self.run(o)?
+        };
+        drop(ptrs); // copied by the library; nothing raw is held across the await
+        write_outcome(pending.await)
+    }
+
+    /// Updates the first matching document.
+    pub async fn update_one(
+        &self,
+        filter: impl Serialize,
+        update: impl Into<Update>,
+        options: impl Into<Option<UpdateOptions>>,
+    ) -> Result<WriteResult> {
+        let (f, u) = (Doc::new(&filter, "filter")?, Doc::new(&update.into().to_document(), "update")?);
+        self.write(sys::PM_OP_UPDATE_ONE, f, u, Doc::opts(options.into())?).await
+    }
+
+    /// Updates every matching document.
+    pub async fn update_many(
+        &self,
+        filter: impl Serialize,
+        update: impl Into<Update>,
+        options: impl Into<Option<UpdateOptions>>,
+    ) -> Result<WriteResult> {
+        let (f, u) = (Doc::new(&filter, "filter")?, Doc::new(&update.into().to_document(), "update")?);
+        self.write(sys::PM_OP_UPDATE_MANY, f, u, Doc::opts(options.into())?).await
+    }
+
+    /// Replaces the first matching document.
+    pub async fn replace_one(
+        &self,
+        filter: impl Serialize,
+        replacement: impl Serialize,
+        options: impl Into<Option<UpdateOptions>>,
+    ) -> Result<WriteResult> {
+        let (f, r) = (Doc::new(&filter, "filter")?, Doc::new(&replacement, "replacement")?);
+        self.write(sys::PM_OP_REPLACE_ONE, f, r, Doc::opts(options.into())?).await
+    }
+
+    /// Deletes the first matching document.
+    pub async fn delete_one(
+        &self,
+        filter: impl Serialize,
+        options: impl Into<Option<DeleteOptions>>,
+    ) -> Result<WriteResult> {
+        let f = Doc::new(&filter, "filter")?;
+        self.write(sys::PM_OP_DELETE_ONE, f, Doc::NONE, Doc::opts(options.into())?).await
+    }
+
+    /// Deletes every matching document.
+    pub async fn delete_many(
+        &self,
+        filter: impl Serialize,
+        options: impl Into<Option<DeleteOptions>>,
+    ) -> Result<WriteResult> {
+        let f = Doc::new(&filter, "filter")?;
+        self.write(sys::PM_OP_DELETE_MANY, f, Doc::NONE, Doc::opts(options.into())?).await
+    }
+
+    /// Exact count of matching documents.
+    pub async fn count_documents(
+        &self,
+        filter: impl Serialize,
+        options: impl Into<Option<CountOptions>>,
+    ) -> Result<u64> {
+        let (f, o) = (Doc::new(&filter, "filter")?, Doc::opts(options.into())?);
+        let pending = {
+            let mut op = op(sys::PM_OP_COUNT);
+            Self::docs(&mut op, &f, &Doc::NONE, &o);
+            self.run(op)?
+        };
+        let c = pending.await;
+        c.check()?;
+        Ok(c.0.count as u64)
+    }
+
+    /// Runs a command on this database and returns the reply.
+    pub async fn command(&self, command: impl Serialize) -> Result<Document> {
+        let cmd = Doc::new(&command, "command")?;
+        let pending = {
+            let mut o = op(sys::PM_OP_COMMAND);
+            Self::docs(&mut o, &cmd, &Doc::NONE, &Doc::NONE);
+            self.run(o)?
+        };
+        let c = pending.await;
+        c.check()?;
+        call::decode(c.doc_bytes())
+    }
+
+    /// Drops the collection in this database.
+    pub async fn drop_collection(&self) -> Result<()> {
+        let pending = self.run(op(sys::PM_OP_DROP_COLLECTION))?;
+        pending.await.check().map(|_| ())
+    }
+
+    /// A change stream of this collection in this database (a replica set; FerretDB gives
+    /// `NotSupported`), as a [`Stream`] of events.
+    pub async fn watch(&self, pipeline: impl IntoIterator<Item = Document>) -> Result<AsyncChangeStream> {
+        let stages: Vec<Bson> = pipeline.into_iter().map(Bson::Document).collect();
+        let p = if stages.is_empty() { Doc::NONE } else { Doc::new(&doc! {"pipeline": stages}, "pipeline")? };
+        let pending = {
+            let mut o = op(sys::PM_OP_WATCH);
+            Self::docs(&mut o, &p, &Doc::NONE, &Doc::NONE);
+            self.run(o)?
+        };
+        let mut c = pending.await;
+        c.check()?;
+        Ok(AsyncChangeStream::new(c.take_stream(), Arc::clone(&self.wrapper)))
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> AsyncDb<T> {
+    /// The first matching document, if any.
+    pub async fn find_one(
+        &self,
+        filter: impl Serialize,
+        options: impl Into<Option<FindOptions>>,
+    ) -> Result<Option<T>> {
+        let (f, o) = (Doc::new(&filter, "filter")?, Doc::opts(options.into())?);
+        let pending = {
+            let mut op = op(sys::PM_OP_FIND_ONE);
+            Self::docs(&mut op, &f, &Doc::NONE, &o);
+            self.run(op)?
+        };
+        let c = pending.await;
+        c.check()?;
+        let bytes = c.doc_bytes();
+        if bytes.is_empty() {
+            Ok(None)
+        } else {
+            call::decode(bytes).map(Some)
+        }
+    }
+
+    /// The matching documents, as a [`Stream`]. The first batch comes with the query.
+    pub async fn find(
+        &self,
+        filter: impl Serialize,
+        options: impl Into<Option<FindOptions>>,
+    ) -> Result<AsyncCursor<T>> {
+        let (f, o) = (Doc::new(&filter, "filter")?, Doc::opts(options.into())?);
+        self.query(sys::PM_OP_FIND, f, o).await
+    }
+
+    /// The pipeline's output, as a [`Stream`].
+    pub async fn aggregate(&self, pipeline: impl IntoIterator<Item = Document>) -> Result<AsyncCursor<T>> {
+        let stages: Vec<Bson> = pipeline.into_iter().map(Bson::Document).collect();
+        let p = Doc::new(&doc! {"pipeline": stages}, "pipeline")?;
+        self.query(sys::PM_OP_AGGREGATE, p, Doc::NONE).await
+    }
+
+    async fn query(&self, kind: sys::pm_op_kind, doc: Doc, opts: Doc) -> Result<AsyncCursor<T>> {
+        let pending = {
+            let mut o = op(kind);
+            Self::docs(&mut o, &doc, &Doc::NONE, &opts);
+            o.number = BATCH;
+            self.run(o)?
+        };
+        let mut c = pending.await;
+        c.check()?;
+        let mut cursor = AsyncCursor::new(c.take_cursor(), Arc::clone(&self.wrapper));
+        cursor.take(&c)?;
+        Ok(cursor)
+    }
+}
+
+/// A cursor or stream pointer owned by an async value; freed on drop, or after the operation
+/// that uses it completes when one is in flight.
+struct Owned<H: 'static> {
+    ptr: *mut H,
+    free: unsafe extern "C" fn(*mut H),
+}
+
+// SAFETY: the handle is used by one operation at a time (the future that owns it), and freed
+// from whichever thread ends last: both allowed by cursor.h and stream.h ("from the thread
+// that uses it, or once none does").
+unsafe impl<H> Send for Owned<H> {}
+
+impl<H> Owned<H> {
+    /// Frees the handle now, or once `pending` completes.
+    fn release(&mut self, pending: Option<&Op>) {
+        let ptr = std::mem::replace(&mut self.ptr, ptr::null_mut());
+        if ptr.is_null() {
+            return;
+        }
+        let free = self.free;
+        let owned = Owned { ptr, free };
+        if let Some(op) = pending {
+            let mut s = lock(&op.slot);
+            if s.done.is_none() {
+                s.orphan = Some(Box::new(move || drop(owned)));
+                return;
+            }
+        }
+        drop(owned);
+    }
+}
+
+impl<H> Drop for Owned<H> {
+    fn drop(&mut self) {
+        if !self.ptr.is_null() {
+            unsafe { (self.free)(self.ptr) }
+        }
+    }
+}
+
+/// Query results as a [`Stream`] of documents (`T`: [`Document`] or your type). Reads a batch
+/// per submission; one thing at a time (poll it from one task).
+pub struct AsyncCursor<T = Document> {
+    raw: Owned<sys::pm_cursor>,
+    wrapper: Arc<WrapperRef>,
+    buf: VecDeque<T>,
+    pending: Option<Op>,
+    done: bool,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> AsyncCursor<T> {
+    fn new(ptr: *mut sys::pm_cursor, wrapper: Arc<WrapperRef>) -> Self {
+        AsyncCursor {
+            raw: Owned { ptr, free: sys::pm_cursor_free },
+            wrapper,
+            buf: VecDeque::new(),
+            pending: None,
+            done: false,
+            _type: PhantomData,
+        }
+    }
+
+    fn take(&mut self, c: &Completion) -> Result<()> {
+        c.documents(&mut self.buf)?;
+        if c.0.count < BATCH {
+            self.done = true; // the cursor gave its connection back: free it now
+            self.raw.release(None);
+        }
+        Ok(())
+    }
+
+    /// Every remaining document.
+    pub async fn try_collect(mut self) -> Result<Vec<T>>
+    where
+        T: Unpin,
+    {
+        let mut out = Vec::new();
+        while let Some(d) = std::future::poll_fn(|cx| Pin::new(&mut self).poll_next(cx)).await {
+            out.push(d?);
+        }
+        Ok(out)
+    }
+}
+
+impl<T: DeserializeOwned + Unpin> Stream for AsyncCursor<T> {
+    type Item = Result<T>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
+        let this = &mut *self;
+        loop {
+            if let Some(d) = this.buf.pop_front() {
+                return Poll::Ready(Some(Ok(d)));
+            }
+            if this.done {
+                return Poll::Ready(None);
+            }
+            if this.pending.is_none() {
+                let mut o = op(sys::PM_OP_CURSOR_NEXT);
+                o.cursor = this.raw.ptr;
+                o.number = BATCH;
+                match submit(&this.wrapper, &o) {
+                    Ok(p) => this.pending = Some(p),
+                    Err(e) => {
+                        this.done = true;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+            }
+            let c = match Pin::new(this.pending.as_mut().expect("submitted")).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(c) => c,
+            };
+            this.pending = None;
+            if let Err(e) = c.check().and_then(|_| this.take(&c)) {
+                this.done = true;
+                return Poll::Ready(Some(Err(e)));
+            }
+        }
+    }
+}
+
+impl<T> Drop for AsyncCursor<T> {
+    fn drop(&mut self) {
+        // Never free the cursor under an operation still using it.
+        self.raw.release(self.pending.as_ref());
+    }
+}
+
+/// A change stream as a [`Stream`] of events; ends when the stream is closed. Each wait is a
+/// series of short waits on a library thread, so many streams share the executor.
+pub struct AsyncChangeStream {
+    raw: Owned<sys::pm_stream>,
+    wrapper: Arc<WrapperRef>,
+    pending: Option<Op>,
+    done: bool,
+}
+
+impl AsyncChangeStream {
+    fn new(ptr: *mut sys::pm_stream, wrapper: Arc<WrapperRef>) -> Self {
+        AsyncChangeStream { raw: Owned { ptr, free: sys::pm_stream_free }, wrapper, pending: None, done: false }
+    }
+
+    /// The next event, or `None` when none came within `timeout`.
+    pub async fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Document>> {
+        let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        let pending = {
+            let mut o = op(sys::PM_OP_STREAM_NEXT);
+            o.stream = self.raw.ptr;
+            o.number = ms;
+            submit(&self.wrapper, &o)?
+        };
+        self.pending = Some(pending);
+        let c = std::future::poll_fn(|cx| Pin::new(self.pending.as_mut().expect("submitted")).poll(cx)).await;
+        self.pending = None;
+        if c.check()? == 0 {
+            return Ok(None);
+        }
+        call::decode(c.doc_bytes()).map(Some)
+    }
+}
+
+impl Stream for AsyncChangeStream {
+    type Item = Result<Document>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Document>>> {
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            if this.pending.is_none() {
+                let mut o = op(sys::PM_OP_STREAM_NEXT);
+                o.stream = this.raw.ptr;
+                o.number = STREAM_SLICE_MS;
+                match submit(&this.wrapper, &o) {
+                    Ok(p) => this.pending = Some(p),
+                    Err(e) => {
+                        this.done = true;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+            }
+            let c = match Pin::new(this.pending.as_mut().expect("submitted")).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(c) => c,
+            };
+            this.pending = None;
+            match c.check() {
+                Ok(0) => continue, // none yet: wait again
+                Ok(_) => return Poll::Ready(Some(call::decode(c.doc_bytes()))),
+                Err(e) if e.kind() == ErrorKind::Closed => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Err(e) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for AsyncChangeStream {
+    fn drop(&mut self) {
+        self.raw.release(self.pending.as_ref());
+    }
+}
