@@ -45,7 +45,10 @@ _R = TypeVar("_R", bound=_WriteResultBase)
 _T = TypeVar("_T")
 _BATCH = 101       # documents per cursor submission (a batch, as the driver's first one)
 _STREAM_SLICE_MS = 200  # one stream wait occupies a library thread: keep it short
-_POLL = 64         # completions taken per pm_cq_poll
+# Completions taken per wake-up: the tasks they resume run in the loop's next iteration, so a
+# small batch keeps each iteration short (timers and other callbacks interleave); the eventfd
+# stays readable while more wait, so the loop comes straight back for them.
+_POLL = 8
 
 # The db functions of the blocking API, by name: the kind they run as, and how their
 # arguments (between the db handle and the out-parameters) fill a pm_op: D doc, E doc2,
@@ -135,7 +138,7 @@ class _Completions:
         self.pending: Dict[int, Tuple["asyncio.Future[Any]", Decode, List[Handle]]] = {}
         loop.add_reader(self.fd, self.drain)
 
-    def drain(self) -> None:
+    def drain(self, all_of_them: bool = False) -> None:
         while True:
             n = lib.pm_cq_poll(self.cq, self.buf, _POLL, 0)
             for i in range(n):
@@ -151,12 +154,12 @@ class _Completions:
                             fut.set_exception(e)
                 finally:
                     lib.pm_completion_clear(c)
-            if n < _POLL:
+            if n < _POLL or not all_of_them:
                 return
 
     def close(self) -> None:
         """After the wrapper closed: every submission has completed (cancelled at worst)."""
-        self.drain()
+        self.drain(all_of_them=True)
         self.loop.remove_reader(self.fd)
         lib.pm_cq_free(self.cq)
         self.cq = ffi.NULL
