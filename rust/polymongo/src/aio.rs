@@ -646,6 +646,11 @@ impl AsyncChangeStream {
     /// The next event, or `None` when none came within `timeout`.
     pub async fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Document>> {
         let ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        if let Some(earlier) = self.pending.take() {
+            // A wait whose future was dropped: let it end first, so that at most one
+            // operation on this stream is ever in flight (the one a drop would wait for).
+            drop(earlier.await);
+        }
         let pending = {
             let mut o = op(sys::PM_OP_STREAM_NEXT);
             o.stream = self.raw.ptr;
