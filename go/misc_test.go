@@ -171,6 +171,16 @@ var deliberatelyUnbound = map[string]string{
 	"pm_result_upserted_count": "read from the result document (pm_result_bson)",
 	"pm_cursor_next_json":      "Cursor.Current holds the BSON; BSONToJSON renders it",
 	"pm_stream_next_json":      "ChangeStream.Current holds the BSON; BSONToJSON renders it",
+	// Operations that complete later: Go stays blocking, goroutines are its async form.
+	"pm_async_submit":     "Go calls block; goroutines are Go's way to wait without blocking",
+	"pm_async_cancel":     "Go calls block; goroutines are Go's way to wait without blocking",
+	"pm_async_stats":      "Go calls block; goroutines are Go's way to wait without blocking",
+	"pm_completion_clear": "Go calls block; goroutines are Go's way to wait without blocking",
+	"pm_cq_new":           "Go calls block; goroutines are Go's way to wait without blocking",
+	"pm_cq_fd":            "Go calls block; goroutines are Go's way to wait without blocking",
+	"pm_cq_poll":          "Go calls block; goroutines are Go's way to wait without blocking",
+	"pm_cq_free":          "Go calls block; goroutines are Go's way to wait without blocking",
+	"pm_db_wrapper":       "a Db keeps its Client; the C handle is for pm_async_submit",
 }
 
 func TestEveryHeaderFunctionIsBound(t *testing.T) {

@@ -277,6 +277,19 @@ class AsyncPolyMongo:
     def __repr__(self) -> str:
         return "<polymongo.AsyncPolyMongo closed>" if self.closed else "<polymongo.AsyncPolyMongo>"
 
+    def executor_stats(self) -> Dict[str, int]:
+        """The C executor's bounds and backlog (``pm_async_stats``): ``max_threads``,
+        ``new_work_threads`` (threads operations on no cursor, stream or session may use at once)
+        and ``queued`` (operations waiting for a thread)."""
+        threads, new_work, queued = ffi.new("int *"), ffi.new("int *"), ffi.new("size_t *")
+        assert self.sync._h is not None
+        with self.sync._h as wptr:
+            rc = lib.pm_async_stats(wptr, threads, new_work, queued)
+        if rc < 0:
+            raise error_from(rc, new_error())
+        return {"max_threads": int(threads[0]), "new_work_threads": int(new_work[0]),
+                "queued": int(queued[0])}
+
     # ---- no I/O: as the blocking client -------------------------------------------------------
     @property
     def default_db(self) -> Optional[str]:

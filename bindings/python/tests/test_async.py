@@ -130,6 +130,7 @@ def test_many_tasks_over_many_databases_land_each_in_its_own(checker: Any) -> No
                 assert (await db.find_one({"_id": i}))["db"] == db.name
 
             await asyncio.gather(*(task(i) for i in range(tasks_n)))
+            assert pm.executor_stats() == {"max_threads": 16, "new_work_threads": 8, "queued": 0}
 
     run("asyncio", main)
     for n in names:

@@ -28,6 +28,7 @@ NOT_NEEDED = {
     "pm_result_write_error_count": "read from pm_result_bson",
     "pm_result_write_error": "read from pm_result_bson",
     "pm_state_name": "ConnectionState member names come from the PM_STATE_* constants",
+    "pm_db_wrapper": "an AsyncDb keeps its AsyncPolyMongo, whose wrapper it submits to",
 }
 
 
