@@ -33,6 +33,7 @@ from ._ffi import Handle, cstr, ffi, lib, new_error
 from .client import Db, Model, PolyMongo, _db_name, _index_name
 from .cursor import Cursor
 from .errors import Closed, error_from
+from .events import Event, EventType, Subscription
 from .results import (BulkWriteResult, DeleteResult, InsertManyResult, InsertOneResult,
                       UpdateResult, _WriteResultBase)
 from .session import Session, transaction_options
@@ -289,6 +290,38 @@ class AsyncPolyMongo:
             raise error_from(rc, new_error())
         return {"max_threads": int(threads[0]), "new_work_threads": int(new_work[0]),
                 "queued": int(queued[0])}
+
+    # ---- hooks ------------------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[Event], Any], events: int = EventType.ALL,
+                  dbs: Optional[Sequence[str]] = None) -> Subscription:
+        """Calls ``callback(event)`` on this client's event loop for each event (as
+        :meth:`PolyMongo.subscribe`): a coroutine function runs as a task, a plain function is
+        called; either way on the loop's thread, in event order of their starts. Call it from
+        the loop. ``unsubscribe()`` on the returned subscription stops deliveries."""
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        loop = self._completions().loop
+        tasks: "set[asyncio.Task[Any]]" = set()  # kept alive until done
+
+        def on_loop(event: Event) -> None:
+            result = callback(event)
+            if asyncio.iscoroutine(result):
+                task = loop.create_task(result)
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+        def relay(event: Event) -> None:  # polymongo's event thread
+            try:
+                loop.call_soon_threadsafe(on_loop, event)
+            except RuntimeError:
+                pass  # the loop is closed: nobody is left to tell
+
+        return self.sync.subscribe(relay, events, dbs)
+
+    def on_db_connect(self, callback: Callable[[Event], Any],
+                      dbs: Optional[Sequence[str]] = None) -> Subscription:
+        """PolyMongo's onDbConnect / onTheseDBConnect, delivered on the loop (see subscribe)."""
+        return self.subscribe(callback, EventType.CONNECT, dbs)
 
     # ---- no I/O: as the blocking client -------------------------------------------------------
     @property

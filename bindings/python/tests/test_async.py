@@ -293,3 +293,35 @@ def test_one_client_belongs_to_one_loop() -> None:
     with pytest.raises(RuntimeError, match="another event loop"):
         asyncio.run(ping())
     pm.sync.close()
+
+
+def test_hooks_run_on_the_loop_as_coroutines_or_callables() -> None:
+    a, b = unique_db("pyasync_hook_a"), unique_db("pyasync_hook_b")
+
+    async def main() -> None:
+        async with AsyncPolyMongo(server_uri()) as pm:
+            loop_thread = threading.get_ident()
+            seen: List[Any] = []
+            plain: List[Any] = []
+            got_b = asyncio.Event()
+
+            async def on_connect(e: polymongo.Event) -> None:
+                assert threading.get_ident() == loop_thread  # on the loop, not the event thread
+                await asyncio.sleep(0)  # a real coroutine
+                seen.append(e.db)
+                if e.db == b:
+                    got_b.set()
+
+            sub = pm.on_db_connect(on_connect)
+            only_a = pm.on_db_connect(lambda e: plain.append((e.db, threading.get_ident())), dbs=[a])
+            m = pm.model("hooked")
+            await m.db(a).insert_one({"x": 1})
+            await m.db(b).insert_one({"x": 1})
+            await asyncio.wait_for(got_b.wait(), 10)
+            assert a in seen and b in seen
+            await asyncio.sleep(0.05)
+            assert plain == [(a, loop_thread)]
+            sub.unsubscribe()
+            only_a.unsubscribe()
+
+    run("asyncio", main)
