@@ -2396,10 +2396,11 @@ unsafe extern "C" {
  @param user_data Given to `fn`.
  @param id Receives the operation's id (for pm_async_cancel()), or NULL.
  @param err Receives the error, or NULL.
- @return #PM_OK when the operation was accepted (it completes later, also when it fails);
-         #PM_EINVAL for an unknown kind, a missing handle or malformed document, or neither
-         or both of `cq` and `fn` (then nothing completes); #PM_ECLOSED once the wrapper was
-         closed.
+ @return #PM_OK when the operation was accepted (it completes later, also when it fails: a
+         malformed document, for one, completes with #PM_EINVAL as the blocking call returns
+         it); #PM_EINVAL for an unknown kind, a missing handle, a negative queue_timeout_ms, or
+         neither or both of `cq` and `fn` (then nothing completes); #PM_ECLOSED once the
+         wrapper was closed (nothing completes either).
  @par Thread-safety
  Thread-safe. Operations on one cursor, stream or session run in submission order.*/
     pub fn pm_async_submit(
