@@ -132,6 +132,7 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   bool stopping_ = false;
   bool rescheduled_ = false;
   std::thread maintenance_;
+  uint64_t maintenance_fork_ = 0;  // base/fork.hpp: a child process does not have the thread
 };
 
 }  // namespace pm::core
