@@ -36,9 +36,9 @@ typedef enum pm_event_type {
   PM_EVENT_CHECKED_IN = 1 << 15,        /**< a connection went back to its pool; duration_us: how long it was out */
   PM_EVENT_BUDGET_EXHAUSTED = 1 << 16,  /**< a cluster's maxConnectionsPerCluster stopped a new connection; message says which cluster, code the budget */
   /** The four check-out events: one of each per operation, so subscribe to them deliberately. */
-  PM_EVENT_CHECKOUTS = PM_EVENT_CHECKOUT_STARTED | PM_EVENT_CHECKOUT_FAILED | PM_EVENT_CHECKED_OUT | PM_EVENT_CHECKED_IN,
-  /** Every type but the per-operation PM_EVENT_CHECKOUTS. */
-  PM_EVENT_ALL = 0x1ffff & ~PM_EVENT_CHECKOUTS,
+  PM_EVENT_CHECKOUTS = 0xf000,
+  /** Every type but the per-operation #PM_EVENT_CHECKOUTS. */
+  PM_EVENT_ALL = 0x10fff,
   /** Every type, the check-out events included. */
   PM_EVENT_EVERY = 0x1ffff
 } pm_event_type;

@@ -3,6 +3,11 @@
 
 using namespace pm;
 
+static_assert(PM_EVENT_EVERY == pm::core::kEveryEventType, "pm_event_type mirrors core::EventType");
+static_assert(PM_EVENT_ALL == pm::core::kLifecycleEventTypes, "PM_EVENT_ALL leaves out the check-out events");
+static_assert(PM_EVENT_BUDGET_EXHAUSTED == static_cast<int>(pm::core::EventType::budget_exhausted), "same bits");
+static_assert(PM_EVENT_CHECKED_IN == static_cast<int>(pm::core::EventType::checked_in), "same bits");
+
 namespace {
 
 // Owns the caller's user_data: freed once the last copy of the callback is gone, i.e. after
