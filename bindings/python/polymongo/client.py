@@ -820,12 +820,17 @@ class Model:
         A name seen before returns the same :class:`Db` (a dict lookup, well under a
         microsecond): a Db is immutable and thread-safe, and lives as long as its PolyMongo is
         open (then its operations raise :class:`Closed`, and so does this method)."""
-        d = self._dbs.get(name)
+        try:
+            d = self._dbs.get(name)
+        except TypeError:  # unhashable: not a name (_make_db says so)
+            d = None
         if d is not None and not self.client._closed_flag():
             return d
         return self._new_db(name)
 
     def _new_db(self, name: Optional[str]) -> "Db":
+        if name is not None and not isinstance(name, str):
+            return self._make_db(name)  # raises TypeError naming the type
         d = self._dbs_old.pop(name, None)  # seen before the last turnover: moves back
         if d is None or self.client._closed_flag():
             d = self._make_db(name)

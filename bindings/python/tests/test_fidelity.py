@@ -319,10 +319,13 @@ def test_model_db_returns_the_same_db_for_a_name_seen_before(pm, checker, monkey
     assert users.db(a) is first and users[a] is first
     assert users.db(unique_db("cache_b")) is not first
     assert users.db() is users.db() and users.db().name == pm.default_db
-    # Bad names are never cached: they fail every time.
+    # Bad names are never cached: they fail every time, and other types say what they are.
     for _ in range(2):
         with pytest.raises(polymongo.InvalidDatabaseName):
             users.db("bad.name")
+        for wrong in (42, b"bytes", ["list"]):
+            with pytest.raises(TypeError, match="database name must be a str"):
+                users.db(wrong)  # type: ignore[arg-type]
     # Each model has its own dbs; the same name in another model is another collection.
     orders = pm.model("orders")
     assert orders.db(a) is not first and orders.db(a).collection_name == "orders"
