@@ -84,10 +84,12 @@ class PolyMongoError(_pe.PyMongoError):
     message: str
 
     def __init__(self, message: str = "", *, pm_code: Optional[int] = None,
-                 server_code: int = 0) -> None:
+                 server_code: int = 0, code: Optional[int] = None) -> None:
         # pymongo's base only: the pymongo classes further down the MRO take other arguments,
         # and every attribute they define is answered here.
         _pe.PyMongoError.__init__(self, message)
+        if pm_code is None:
+            pm_code = code  # the keyword's earlier name, still accepted
         self.message = message
         self.pm_code = _DEFAULT_CODES.get(type(self), lib.PM_EINTERNAL) if pm_code is None else pm_code
         self.server_code = server_code
@@ -202,8 +204,9 @@ class WriteError(PolyMongoError, _pe.WriteError):
         server_code: int = 0,
         result: Optional["_WriteResultBase"] = None,
         write_errors: Optional[List[Dict[str, Any]]] = None,
+        code: Optional[int] = None,
     ) -> None:
-        super().__init__(message, pm_code=pm_code, server_code=server_code)
+        super().__init__(message, pm_code=pm_code, server_code=server_code, code=code)
         self.result = result
         self.write_errors = list(write_errors or [])
 

@@ -87,6 +87,11 @@ def test_exceptions_are_pymongos_with_the_servers_code(pm, checker):
     with pytest.raises(pe.InvalidOperation):
         m.db(name).find_one()
 
+    # Made by hand: pm_code=, or code= (its earlier name); code is then the server's.
+    made = polymongo.Closed("closed", code=lib.PM_ECLOSED)
+    assert made.pm_code == lib.PM_ECLOSED and made.code is None
+    assert polymongo.WriteError("w", pm_code=lib.PM_EWRITE, server_code=2).code == 2
+
     # Exceptions survive pickling (for multiprocessing) with their class and codes.
     copy = pickle.loads(pickle.dumps(got))
     assert type(copy) is type(got) and copy.pm_code == got.pm_code and copy.code == 11000
