@@ -9,11 +9,13 @@ import "C"
 
 import (
 	"encoding/binary"
+	"fmt"
 	"reflect"
 	"strings"
 	"unsafe"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // ExtJSON is a document written as MongoDB Extended JSON (relaxed or canonical). It is passed
@@ -60,7 +62,7 @@ func toDoc(v any, what string) (doc, error) {
 	}
 	b, err := bson.Marshal(v)
 	if err != nil {
-		return doc{}, errorf(CodeInvalidArgument, err, "%s: cannot marshal %T as a BSON document", what, v)
+		return doc{}, marshalError(what, v, err)
 	}
 	return doc{b: b}, nil
 }
@@ -75,7 +77,7 @@ func rawDoc(b []byte, what string) (doc, error) {
 // toDocRequired is toDoc for arguments that must be given (documents, updates, ...).
 func toDocRequired(v any, what string) (doc, error) {
 	if v == nil {
-		return doc{}, errorf(CodeInvalidArgument, nil, "%s is nil", what)
+		return doc{}, errorf(CodeInvalidArgument, nil, "%s is nil", what).like(mongo.ErrNilDocument)
 	}
 	return toDoc(v, what)
 }
@@ -94,7 +96,7 @@ func toArrayDoc(v any, key, what string) (doc, error) {
 	}
 	b, err := bson.Marshal(bson.D{{Key: key, Value: v}})
 	if err != nil {
-		return doc{}, errorf(CodeInvalidArgument, err, "%s: cannot marshal %T as a BSON array", what, v)
+		return doc{}, marshalError(what, v, err)
 	}
 	return doc{b: b}, nil
 }
@@ -126,7 +128,7 @@ func optionsDoc(opts any, maxTime, ctxMS int64) (doc, error) {
 	if opts != nil {
 		var err error
 		if b, err = bson.Marshal(opts); err != nil {
-			return doc{}, errorf(CodeInvalidArgument, err, "options")
+			return doc{}, marshalError("options", opts, err)
 		}
 	}
 	ms := maxTime
@@ -240,4 +242,127 @@ func JSONToBSON(json string) (bson.Raw, error) {
 		return nil, cError(rc, &e)
 	}
 	return takeBuf(&buf), nil
+}
+
+// marshalError explains why bson.Marshal refused v, the argument `what`, in the caller's terms:
+// which argument, which Go type, and which field of it has no BSON form (bson's own message
+// speaks of its writer's states). The bson error stays reachable through errors.Unwrap.
+func marshalError(what string, v any, cause error) *Error {
+	e := &Error{Code: CodeInvalidArgument, cause: cause}
+	if _, ok := v.(bson.Marshaler); ok {
+		e.Message = fmt.Sprintf("%s: MarshalBSON of %T failed: %v", what, v, cause)
+		return e
+	}
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
+		if rv.IsNil() {
+			e.Message = fmt.Sprintf("%s is a nil %T", what, v)
+			return e
+		}
+		rv = rv.Elem()
+	}
+	if !isDocumentValue(rv) {
+		e.Message = fmt.Sprintf("%s must be a document (a struct, a map with string keys, bson.D, "+
+			"bson.M, bson.Raw or ExtJSON), not %T", what, v)
+		return e
+	}
+	if path, t := unencodable(rv, "", 0); t != nil {
+		e.Message = fmt.Sprintf("%s (%T): field %s is a %s, which has no BSON form", what, v, path, t)
+		return e
+	}
+	e.Message = fmt.Sprintf("%s: cannot marshal %T as a BSON document: %v", what, v, cause)
+	return e
+}
+
+// isDocumentValue tells whether a value marshals to a BSON document at the top level.
+func isDocumentValue(rv reflect.Value) bool {
+	switch rv.Kind() {
+	case reflect.Struct, reflect.Map:
+		return true
+	case reflect.Slice, reflect.Array:
+		return rv.Type().Elem() == reflect.TypeFor[bson.E]()
+	}
+	return false
+}
+
+// unencodable finds the first value inside rv whose Go type has no BSON form (channels,
+// functions, complex numbers, unsafe pointers) and returns its path ("Inner.F", "tags[2]") and
+// type; nil when there is none. Only called once bson.Marshal has failed.
+func unencodable(rv reflect.Value, path string, depth int) (string, reflect.Type) {
+	if depth > 64 || !rv.IsValid() {
+		return "", nil
+	}
+	if rv.CanInterface() {
+		if _, ok := rv.Interface().(bson.Marshaler); ok {
+			return "", nil
+		}
+		if _, ok := rv.Interface().(bson.ValueMarshaler); ok {
+			return "", nil
+		}
+	}
+	join := func(name string) string {
+		if path == "" || strings.HasPrefix(name, "[") {
+			return path + name
+		}
+		return path + "." + name
+	}
+	switch rv.Kind() {
+	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
+		if path == "" {
+			path = "(the value)"
+		}
+		return path, rv.Type()
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return "", nil
+		}
+		return unencodable(rv.Elem(), path, depth+1)
+	case reflect.Struct:
+		if rv.Type() == reflect.TypeFor[bson.E]() {
+			return unencodable(rv.Field(1), join(rv.Field(0).String()), depth+1)
+		}
+		t := rv.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() || f.Tag.Get("bson") == "-" {
+				continue
+			}
+			if p, bad := unencodable(rv.Field(i), join(f.Name), depth+1); bad != nil {
+				return p, bad
+			}
+		}
+	case reflect.Map:
+		iter := rv.MapRange()
+		for iter.Next() {
+			if p, bad := unencodable(iter.Value(), join(fmt.Sprint(iter.Key().Interface())), depth+1); bad != nil {
+				return p, bad
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			return "", nil
+		}
+		isD := rv.Type().Elem() == reflect.TypeFor[bson.E]() // a bson.D: its elements are named
+		for i := 0; i < rv.Len(); i++ {
+			at := path
+			if !isD {
+				at = join("[" + itoa(i) + "]")
+			}
+			if p, bad := unencodable(rv.Index(i), at, depth+1); bad != nil {
+				return p, bad
+			}
+		}
+	}
+	return "", nil
+}
+
+// decodeInto unmarshals a document into v (a non-nil pointer), for Decode and the iterators.
+func decodeInto(raw bson.Raw, v any, what string) error {
+	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return errorf(CodeInvalidArgument, nil, "%s: the target must be a non-nil pointer, not %T", what, v)
+	}
+	if err := bson.Unmarshal(raw, v); err != nil {
+		return errorf(CodeInvalidArgument, err, "%s: cannot decode the document into %T", what, v)
+	}
+	return nil
 }

@@ -235,8 +235,8 @@ func TestWrongArgumentTypesAreRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	var notSlice int
-	if err := cur.DecodeAll(ctx, &notSlice); !errors.Is(err, ErrInvalidArgument) {
-		t.Fatalf("DecodeAll(*int): %v", err)
+	if err := cur.All(ctx, &notSlice); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("All(*int): %v", err)
 	}
 	if n := check.count(name, "items", nil); n != 1 {
 		t.Fatalf("rejected calls wrote documents: %d in the collection", n)

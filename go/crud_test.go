@@ -120,7 +120,7 @@ func TestFindOptionsAndCursorIteration(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ids []int
-	for raw, err := range cur.All(tctx) {
+	for raw, err := range cur.Iter(tctx) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -152,17 +152,17 @@ func TestFindOptionsAndCursorIteration(t *testing.T) {
 		t.Fatalf("cursor not closed after break: %v", cur.Err())
 	}
 
-	// DecodeAll, like the driver's Cursor.All.
+	// All, like the driver's Cursor.All.
 	cur, err = d.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: 4}}}}, &FindOptions{Sort: bson.D{{Key: "_id", Value: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var all []item
-	if err := cur.DecodeAll(ctx, &all); err != nil {
+	if err := cur.All(ctx, &all); err != nil {
 		t.Fatal(err)
 	}
 	if len(all) != 4 || all[3].X != "v3" {
-		t.Fatalf("DecodeAll: %+v", all)
+		t.Fatalf("All: %+v", all)
 	}
 
 	// FindOne with options, and no match.
@@ -346,7 +346,7 @@ func TestCountDistinctAggregate(t *testing.T) {
 		Total int `bson:"total"`
 	}
 	var groups []group
-	if err := cur.DecodeAll(ctx, &groups); err != nil {
+	if err := cur.All(ctx, &groups); err != nil {
 		t.Fatal(err)
 	}
 	if want := []group{{0, 18}, {1, 12}, {2, 15}}; !slices.Equal(groups, want) {
@@ -536,7 +536,7 @@ func TestIndexesCommandsAndDrop(t *testing.T) {
 		Name   string `bson:"name"`
 		Unique bool   `bson:"unique"`
 	}
-	if err := cur.DecodeAll(ctx, &specs); err != nil {
+	if err := cur.All(ctx, &specs); err != nil {
 		t.Fatal(err)
 	}
 	byName := map[string]bool{}

@@ -102,10 +102,7 @@ func (c *Cursor) Decode(v any) error {
 	if c.Current == nil {
 		return errorf(CodeInvalidArgument, nil, "Decode: no current document (call Next first)")
 	}
-	if err := bson.Unmarshal(c.Current, v); err != nil {
-		return errorf(CodeInvalidArgument, err, "decode into %T", v)
-	}
-	return nil
+	return decodeInto(c.Current, v, "Cursor.Decode")
 }
 
 // ID is the server-side cursor id: 0 once the server has no more results for it (or after
@@ -142,10 +139,12 @@ func (c *Cursor) Close(ctx context.Context) error {
 	}
 }
 
-// All iterates the remaining documents; each yielded bson.Raw may be kept. It stops at the
+// Iter iterates the remaining documents; each yielded bson.Raw may be kept. It stops at the
 // first error (yielded with a nil document) and closes the cursor when the loop ends, also
-// when the loop breaks early.
-func (c *Cursor) All(ctx context.Context) iter.Seq2[bson.Raw, error] {
+// when the loop breaks early. (All is the official driver's decode-everything form.)
+//
+//	for raw, err := range cur.Iter(ctx) { ... }
+func (c *Cursor) Iter(ctx context.Context) iter.Seq2[bson.Raw, error] {
 	return func(yield func(bson.Raw, error) bool) {
 		defer c.Close(context.WithoutCancel(ctx))
 		for c.Next(ctx) {
@@ -164,12 +163,10 @@ func (c *Cursor) All(ctx context.Context) iter.Seq2[bson.Raw, error] {
 //	for u, err := range polymongo.Documents[User](ctx, cur) { ... }
 func Documents[T any](ctx context.Context, c *Cursor) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		for raw, err := range c.All(ctx) {
+		for raw, err := range c.Iter(ctx) {
 			var v T
 			if err == nil {
-				if uerr := bson.Unmarshal(raw, &v); uerr != nil {
-					err = errorf(CodeInvalidArgument, uerr, "decode into %T", v)
-				}
+				err = decodeInto(raw, &v, "Documents")
 			}
 			if !yield(v, err) || err != nil {
 				return
@@ -178,23 +175,26 @@ func Documents[T any](ctx context.Context, c *Cursor) iter.Seq2[T, error] {
 	}
 }
 
-// DecodeAll decodes every remaining document into results, a pointer to a slice (like the
-// official driver's Cursor.All), and closes the cursor.
-func (c *Cursor) DecodeAll(ctx context.Context, results any) error {
+// All decodes every remaining document into results, a pointer to a slice, and closes the
+// cursor: the official driver's Cursor.All.
+//
+//	var users []User
+//	err := cur.All(ctx, &users)
+func (c *Cursor) All(ctx context.Context, results any) error {
 	rv := reflect.ValueOf(results)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Slice {
 		c.Close(context.WithoutCancel(ctx))
-		return errorf(CodeInvalidArgument, nil, "DecodeAll: results must be a pointer to a slice, not %T", results)
+		return errorf(CodeInvalidArgument, nil, "Cursor.All: results must be a pointer to a slice, not %T", results)
 	}
 	slice := rv.Elem()
 	slice.SetLen(0)
-	for raw, err := range c.All(ctx) {
+	for raw, err := range c.Iter(ctx) {
 		if err != nil {
 			return err
 		}
 		elem := reflect.New(slice.Type().Elem())
-		if err := bson.Unmarshal(raw, elem.Interface()); err != nil {
-			return errorf(CodeInvalidArgument, err, "decode into %s", slice.Type().Elem())
+		if err := decodeInto(raw, elem.Interface(), "Cursor.All"); err != nil {
+			return err
 		}
 		slice.Set(reflect.Append(slice, elem.Elem()))
 	}

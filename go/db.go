@@ -14,6 +14,7 @@ import (
 	"unsafe"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // DB is a model bound to one database: the target of CRUD, index and command calls. It is
@@ -226,7 +227,7 @@ func sliceDocs(v any, what string) ([]doc, error) {
 		return nil, errorf(CodeInvalidArgument, nil, "%s must be a slice of documents, not %T (one document)", what, v)
 	}
 	if rv.Len() == 0 {
-		return nil, errorf(CodeInvalidArgument, nil, "%s is empty", what)
+		return nil, errorf(CodeInvalidArgument, nil, "%s is empty", what).like(mongo.ErrEmptySlice)
 	}
 	docs := make([]doc, rv.Len())
 	for i := range docs {
@@ -273,7 +274,7 @@ func toUpdateDoc(update any) (doc, error) {
 		// A pipeline: BSON arrays are documents keyed "0", "1", ..., which the C API accepts.
 		b, err := bson.Marshal(bson.D{{Key: "u", Value: update}})
 		if err != nil {
-			return doc{}, errorf(CodeInvalidArgument, err, "update: cannot marshal %T", update)
+			return doc{}, marshalError("update", update, err)
 		}
 		v, err := bson.Raw(b).LookupErr("u")
 		if err != nil {
@@ -357,7 +358,7 @@ func (d *DB) DeleteMany(ctx context.Context, filter any, opts ...*DeleteOptions)
 // WriteErrors (by model index) and the partial result, which is also returned.
 func (d *DB) BulkWrite(ctx context.Context, models []WriteModel, opts ...*BulkWriteOptions) (*BulkWriteResult, error) {
 	if len(models) == 0 {
-		return nil, errorf(CodeInvalidArgument, nil, "BulkWrite: no write models")
+		return nil, errorf(CodeInvalidArgument, nil, "BulkWrite: no write models").like(mongo.ErrEmptySlice)
 	}
 	docs := make([]doc, len(models))
 	for i, m := range models {

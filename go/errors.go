@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // Code is a polymongo error code (the C API's pm_code).
@@ -64,9 +66,10 @@ var (
 	ErrThrottled       error = &sentinel{CodeThrottled, "throttled"}
 )
 
-// ErrNoDocuments is returned by SingleResult when the query matched nothing (as in the
-// official driver, this is not an *Error).
-var ErrNoDocuments = errors.New("polymongo: no documents in result")
+// ErrNoDocuments is returned by SingleResult when the query matched nothing. It is the
+// official driver's mongo.ErrNoDocuments itself (and, as there, not an *Error), so either
+// name works with errors.Is.
+var ErrNoDocuments = mongo.ErrNoDocuments
 
 // Error is every failure reported by polymongo.
 type Error struct {
@@ -80,6 +83,7 @@ type Error struct {
 	Result      *BulkWriteResult
 
 	cause error // a Go-side cause (e.g. a bson.Marshal failure), for errors.Unwrap
+	alias error // the official driver's error of the same meaning (mongo.ErrEmptySlice ...), for errors.Is
 }
 
 // WriteError is one failed write of a batch.
@@ -102,13 +106,63 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Is makes errors.Is(err, ErrX) work; see the sentinel errors.
+// Is makes errors.Is(err, ErrX) work; see the sentinel errors. An error also matches the
+// official driver's sentinel of the same meaning: mongo.ErrClientDisconnected (CodeClosed),
+// mongo.ErrEmptySlice (InsertMany or BulkWrite with nothing to write), mongo.ErrNilDocument (a
+// nil document).
 func (e *Error) Is(target error) bool {
 	s, ok := target.(*sentinel)
 	if !ok {
-		return false
+		return (e.alias != nil && target == e.alias) ||
+			(e.Code == CodeClosed && target == mongo.ErrClientDisconnected)
 	}
 	return s.code == e.Code || (s.code == CodeWrite && len(e.WriteErrors) > 0)
+}
+
+// like records the official driver's error of the same meaning, for Is.
+func (e *Error) like(driverErr error) *Error {
+	e.alias = driverErr
+	return e
+}
+
+// Timeout reports whether a bounded wait ran out (CodeTimeout). With Temporary it makes an
+// *Error a net.Error, which the official driver's mongo.IsTimeout recognises.
+func (e *Error) Timeout() bool { return e.Code == CodeTimeout }
+
+// Temporary reports whether the same call may simply be tried again (Code.Retryable); part of
+// net.Error.
+func (e *Error) Temporary() bool { return e.Code.Retryable() }
+
+// HasErrorLabel answers the official driver's labelled-error question (mongo.LabeledError):
+// "NetworkError" for a connection error, so that mongo.IsNetworkError works, and
+// "NetworkTimeoutError" for a timeout with no server code.
+func (e *Error) HasErrorLabel(label string) bool {
+	switch label {
+	case "NetworkError":
+		return e.Code == CodeConnection
+	case "NetworkTimeoutError":
+		return e.Code == CodeTimeout && e.ServerCode == 0
+	}
+	return false
+}
+
+// IsDuplicateKeyError reports whether err (anywhere in its chain) is a duplicate key, like the
+// official driver's mongo.IsDuplicateKeyError: an *Error with CodeDuplicateKey, or one whose
+// write errors include a duplicate key (a batch that also failed otherwise).
+func IsDuplicateKeyError(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	if e.Code == CodeDuplicateKey {
+		return true
+	}
+	for _, we := range e.WriteErrors {
+		if IsDuplicateKey(we.Code) {
+			return true
+		}
+	}
+	return false
 }
 
 // Unwrap returns the Go-side cause, if any.

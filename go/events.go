@@ -32,7 +32,22 @@ const (
 	EventPoolClosed  EventType = C.PM_EVENT_POOL_CLOSED  // Reason: "ttl", "idle", "evicted", "closed", "forced"
 	EventPoolResized EventType = C.PM_EVENT_POOL_RESIZED // Code is the new limit
 	EventLog         EventType = C.PM_EVENT_LOG          // a log line; Code is the level (0 debug .. 3 error)
-	EventAll         EventType = C.PM_EVENT_ALL
+	// The connection pool specification's (CMAP) events.
+	EventPoolReady         EventType = C.PM_EVENT_POOL_READY         // the pool's first success since it opened or was cleared
+	EventPoolCleared       EventType = C.PM_EVENT_POOL_CLEARED       // a network error cleared its connections
+	EventConnectionCreated EventType = C.PM_EVENT_CONNECTION_CREATED // ConnectionID names it
+	EventConnectionReady   EventType = C.PM_EVENT_CONNECTION_READY   // Duration: since created
+	EventConnectionClosed  EventType = C.PM_EVENT_CONNECTION_CLOSED  // Reason: "poolClosed", "error"
+	EventCheckoutStarted   EventType = C.PM_EVENT_CHECKOUT_STARTED
+	EventCheckoutFailed    EventType = C.PM_EVENT_CHECKOUT_FAILED // Reason: "timeout", "poolClosed", "connectionError", "budget"
+	EventCheckedOut        EventType = C.PM_EVENT_CHECKED_OUT     // Duration: the wait
+	EventCheckedIn         EventType = C.PM_EVENT_CHECKED_IN      // Duration: how long it was out
+	EventBudgetExhausted   EventType = C.PM_EVENT_BUDGET_EXHAUSTED // maxConnectionsPerCluster; Code is the budget
+	// EventCheckouts is the four check-out events, one of each per operation.
+	EventCheckouts EventType = C.PM_EVENT_CHECKOUTS
+	// EventAll is every type but EventCheckouts; EventEvery has them too.
+	EventAll   EventType = C.PM_EVENT_ALL
+	EventEvery EventType = C.PM_EVENT_EVERY
 )
 
 var eventNames = []struct {
@@ -40,7 +55,11 @@ var eventNames = []struct {
 	name string
 }{{EventConnect, "connect"}, {EventDisconnect, "disconnect"}, {EventError, "error"},
 	{EventPoolOpened, "poolOpened"}, {EventPoolClosed, "poolClosed"},
-	{EventPoolResized, "poolResized"}, {EventLog, "log"}}
+	{EventPoolResized, "poolResized"}, {EventLog, "log"}, {EventPoolReady, "poolReady"},
+	{EventPoolCleared, "poolCleared"}, {EventConnectionCreated, "connectionCreated"},
+	{EventConnectionReady, "connectionReady"}, {EventConnectionClosed, "connectionClosed"},
+	{EventCheckoutStarted, "checkoutStarted"}, {EventCheckoutFailed, "checkoutFailed"},
+	{EventCheckedOut, "checkedOut"}, {EventCheckedIn, "checkedIn"}, {EventBudgetExhausted, "budgetExhausted"}}
 
 func (t EventType) String() string {
 	var parts []string
@@ -65,6 +84,10 @@ type Event struct {
 	Message string    // errors and log lines
 	Code    int32     // errors: a Code; log: the level; resized: the new limit
 	Time    time.Time // when it happened
+	// Connection ready, check-out events, checked in: how long (0 otherwise).
+	Duration time.Duration
+	// Connection and check-out events: the connection, unique in its pool (0 otherwise).
+	ConnectionID uint64
 }
 
 // Err is the error an EventError reports (nil for other events).
@@ -182,6 +205,9 @@ func deliverEvent(ev *C.pm_event, h cgo.Handle) {
 		Message: C.GoString(ev.message),
 		Code:    int32(ev.code),
 		Time:    time.UnixMilli(int64(ev.timestamp_ms)),
+
+		Duration:     time.Duration(int64(ev.duration_us)) * time.Microsecond,
+		ConnectionID: uint64(ev.connection_id),
 	}
 	dispatch(func() { sub.fn(e) })
 }

@@ -39,14 +39,25 @@ func Example() {
 		log.Fatal(err) // errors.Is(err, polymongo.ErrInvalidDBName) for a bad name
 	}
 	_, err = tenant.InsertOne(ctx, User{Email: "ada@example.com", Name: "Ada"})
-	if errors.Is(err, polymongo.ErrDuplicateKey) {
+	if polymongo.IsDuplicateKeyError(err) { // or errors.Is(err, polymongo.ErrDuplicateKey)
 		fmt.Println("already there")
 	}
 	cur, err := tenant.Find(ctx, bson.D{}, &polymongo.FindOptions{Sort: bson.D{{Key: "name", Value: 1}}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	for u, err := range polymongo.Documents[User](ctx, cur) {
+	var all []User
+	if err := cur.All(ctx, &all); err != nil { // as the official driver's; closes the cursor
+		log.Fatal(err)
+	}
+	if err := tenant.FindOne(ctx, bson.D{{Key: "email", Value: "nobody"}}).Err(); errors.Is(err, polymongo.ErrNoDocuments) {
+		fmt.Println("no such user") // polymongo.ErrNoDocuments is mongo.ErrNoDocuments
+	}
+	cur, err = tenant.Find(ctx, bson.D{}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for u, err := range polymongo.Documents[User](ctx, cur) { // one at a time
 		if err != nil {
 			log.Fatal(err)
 		}

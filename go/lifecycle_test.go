@@ -80,7 +80,7 @@ func TestConcurrentGoroutinesShareOneClient(t *testing.T) {
 						return
 					}
 					var docs []bson.M
-					if err := cur.DecodeAll(ctx, &docs); err != nil {
+					if err := cur.All(ctx, &docs); err != nil {
 						errs <- err
 						return
 					}
@@ -389,7 +389,7 @@ func TestContextCancellationReturnsPromptly(t *testing.T) {
 		t.Fatal(err)
 	}
 	var all []bson.M
-	if err := cur.DecodeAll(tctx, &all); err != nil || len(all) != 3 {
+	if err := cur.All(tctx, &all); err != nil || len(all) != 3 {
 		t.Fatalf("Aggregate under a deadline: %v, %v", all, err)
 	}
 	if newChecker(t).count(name, "items", bson.D{{Key: "never", Value: true}}) != 0 {

@@ -515,3 +515,45 @@ func signalChild(t *testing.T) {
 	}
 	fmt.Println("CHILD-OK")
 }
+
+func TestCMAPEventsCarryConnectionIDsAndDurations(t *testing.T) {
+	c := newClient(t)
+	m := mustModel(t, c, "cmap")
+	var rec recorder
+	if _, err := c.Subscribe(EventCheckouts|EventConnectionCreated|EventConnectionReady|EventPoolReady, rec.record); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d := mustDB(t, m, uniqueDB("cmap"))
+	if _, err := d.InsertOne(ctx, bson.D{{Key: "a", Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.FlushEvents(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var created uint64
+	for _, e := range rec.all() {
+		switch e.Type {
+		case EventConnectionCreated:
+			created = e.ConnectionID
+		case EventConnectionReady:
+			if e.ConnectionID != created || e.Duration <= 0 {
+				t.Fatalf("ready %+v after created %d", e, created)
+			}
+		case EventCheckedOut, EventCheckedIn:
+			if e.ConnectionID == 0 || e.ConnectionID != created || e.Pool != "shared" {
+				t.Fatalf("%v %+v", e.Type, e)
+			}
+		}
+	}
+	if created == 0 || rec.count(EventCheckoutStarted) != 1 || rec.count(EventCheckedOut) != 1 ||
+		rec.count(EventCheckedIn) != 1 || rec.count(EventPoolReady) != 1 {
+		t.Fatalf("events: %v", rec.all())
+	}
+	if EventAll&EventCheckouts != 0 || EventEvery&EventCheckouts != EventCheckouts {
+		t.Fatal("EventAll leaves out the check-out events, EventEvery has them")
+	}
+	if s := (EventCheckedOut | EventPoolReady).String(); s != "poolReady|checkedOut" {
+		t.Fatalf("String: %q", s)
+	}
+}

@@ -231,10 +231,7 @@ func (r *SingleResult) Decode(v any) error {
 	if r.err != nil {
 		return r.err
 	}
-	if err := bson.Unmarshal(r.raw, v); err != nil {
-		return errorf(CodeInvalidArgument, err, "decode into %T", v)
-	}
-	return nil
+	return decodeInto(r.raw, v, "SingleResult.Decode")
 }
 
 // Raw returns the document's bytes.

@@ -600,7 +600,7 @@ func TestSessionSerialisesGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	for range cur.All(ctx) {
+	for range cur.Iter(ctx) {
 		n++
 	}
 	if n != 4 || cur.Err() != nil {

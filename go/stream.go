@@ -319,10 +319,7 @@ func (s *ChangeStream) Decode(v any) error {
 	if s.Current == nil {
 		return errorf(CodeInvalidArgument, nil, "Decode: no current event (call Next first)")
 	}
-	if err := bson.Unmarshal(s.Current, v); err != nil {
-		return errorf(CodeInvalidArgument, err, "decode into %T", v)
-	}
-	return nil
+	return decodeInto(s.Current, v, "ChangeStream.Decode")
 }
 
 // ResumeToken is the token to resume after the last event returned (pass it as
@@ -368,10 +365,10 @@ func (s *ChangeStream) Close(ctx context.Context) error {
 	}
 }
 
-// All iterates events until the context is done or the stream fails; that error is yielded
+// Iter iterates events until the context is done or the stream fails; that error is yielded
 // last with a nil event (a loop that ends by cancelling ctx sees ctx.Err()). The stream is not
 // closed, so ResumeToken still works after the loop; breaking out is fine.
-func (s *ChangeStream) All(ctx context.Context) iter.Seq2[bson.Raw, error] {
+func (s *ChangeStream) Iter(ctx context.Context) iter.Seq2[bson.Raw, error] {
 	return func(yield func(bson.Raw, error) bool) {
 		for s.Next(ctx) {
 			if !yield(s.Current, nil) {
@@ -382,17 +379,15 @@ func (s *ChangeStream) All(ctx context.Context) iter.Seq2[bson.Raw, error] {
 	}
 }
 
-// Events iterates the events of a stream decoded as T (see ChangeStream.All).
+// Events iterates the events of a stream decoded as T (see ChangeStream.Iter).
 //
 //	for ev, err := range polymongo.Events[ChangeEvent[User]](ctx, stream) { ... }
 func Events[T any](ctx context.Context, s *ChangeStream) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
-		for raw, err := range s.All(ctx) {
+		for raw, err := range s.Iter(ctx) {
 			var v T
 			if err == nil {
-				if uerr := bson.Unmarshal(raw, &v); uerr != nil {
-					err = errorf(CodeInvalidArgument, uerr, "decode into %T", v)
-				}
+				err = decodeInto(raw, &v, "Events")
 			}
 			if !yield(v, err) || err != nil {
 				return

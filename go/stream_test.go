@@ -407,7 +407,7 @@ func TestStreamContextCloseAndClientClose(t *testing.T) {
 	c2, cancel2 := context.WithCancel(ctx)
 	go func() { time.Sleep(100 * time.Millisecond); cancel2() }()
 	var last error
-	for ev, err := range s.All(c2) {
+	for ev, err := range s.Iter(c2) {
 		if ev != nil {
 			t.Fatalf("unexpected event %s", ev)
 		}

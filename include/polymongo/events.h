@@ -21,11 +21,26 @@ typedef enum pm_event_type {
   PM_EVENT_CONNECT = 1 << 0,      /**< a database's first successful operation on its open pool */
   PM_EVENT_DISCONNECT = 1 << 1,   /**< a database's pool closed (reason says why)               */
   PM_EVENT_ERROR = 1 << 2,        /**< connection, authentication or pool failure              */
-  PM_EVENT_POOL_OPENED = 1 << 3,  /**< a pool opened (first use, connect, reopen)             */
-  PM_EVENT_POOL_CLOSED = 1 << 4,  /**< reason: "ttl", "idle", "evicted", "closed", "forced"    */
+  PM_EVENT_POOL_OPENED = 1 << 3,  /**< a pool opened (first use, connect, reopen): CMAP's pool created */
+  PM_EVENT_POOL_CLOSED = 1 << 4,  /**< reason: "ttl", "idle", "evicted", "closed", "forced", "budget" */
   PM_EVENT_POOL_RESIZED = 1 << 5, /**< a pool's size limit changed; code is the new limit      */
   PM_EVENT_LOG = 1 << 6,          /**< a log line; code is the level (0 debug .. 3 error)      */
-  PM_EVENT_ALL = 0x7f             /**< every type                                             */
+  PM_EVENT_POOL_READY = 1 << 7,   /**< a pool's first operation succeeded since it opened or was cleared */
+  PM_EVENT_POOL_CLEARED = 1 << 8, /**< a network error cleared a pool's connections; message says why */
+  PM_EVENT_CONNECTION_CREATED = 1 << 9, /**< a pool began a new connection; connection_id names it */
+  PM_EVENT_CONNECTION_READY = 1 << 10,  /**< the connection answered its handshake; duration_us: since created */
+  PM_EVENT_CONNECTION_CLOSED = 1 << 11, /**< reason: "poolClosed", "error" (its handshake failed) */
+  PM_EVENT_CHECKOUT_STARTED = 1 << 12,  /**< an operation asks its pool for a connection        */
+  PM_EVENT_CHECKOUT_FAILED = 1 << 13,   /**< reason: "timeout", "poolClosed", "connectionError"; duration_us */
+  PM_EVENT_CHECKED_OUT = 1 << 14,       /**< an operation got a connection; duration_us: its wait */
+  PM_EVENT_CHECKED_IN = 1 << 15,        /**< a connection went back to its pool; duration_us: how long it was out */
+  PM_EVENT_BUDGET_EXHAUSTED = 1 << 16,  /**< a cluster's maxConnectionsPerCluster stopped a new connection; message says which cluster, code the budget */
+  /** The four check-out events: one of each per operation, so subscribe to them deliberately. */
+  PM_EVENT_CHECKOUTS = 0xf000,
+  /** Every type but the per-operation #PM_EVENT_CHECKOUTS. */
+  PM_EVENT_ALL = 0x10fff,
+  /** Every type, the check-out events included. */
+  PM_EVENT_EVERY = 0x1ffff
 } pm_event_type;
 
 /** One event. Borrowed by the callback: valid only during the call. Strings are never NULL
@@ -38,6 +53,8 @@ typedef struct pm_event {
   const char *message; /**< errors and log lines                                      */
   int32_t code;        /**< errors: a pm_code; log: the level; resized: the new limit  */
   int64_t timestamp_ms; /**< wall clock, milliseconds since the epoch                  */
+  int64_t duration_us;  /**< connection ready, check-out events, checked in: how long (else 0) */
+  uint64_t connection_id; /**< connection and check-out events: the connection, unique in its pool (else 0) */
 } pm_event;
 
 /** A subscriber's callback: gets the event (borrowed, valid during the call) and the
@@ -47,7 +64,8 @@ typedef void (*pm_event_fn)(const pm_event *event, void *user_data);
 /**
  * Subscribes a callback to events.
  * @param wrapper The wrapper.
- * @param mask The event types wanted: an OR of ::pm_event_type values (not 0).
+ * @param mask The event types wanted: an OR of ::pm_event_type values (not 0); #PM_EVENT_ALL
+ *        leaves out the per-operation #PM_EVENT_CHECKOUTS, #PM_EVENT_EVERY has them.
  * @param dbs The databases whose events are wanted: dbs[0..n_dbs).
  * @param n_dbs How many; 0 for all databases, and events about no database.
  * @param fn The callback.

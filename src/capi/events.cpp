@@ -3,6 +3,11 @@
 
 using namespace pm;
 
+static_assert(PM_EVENT_EVERY == pm::core::kEveryEventType, "pm_event_type mirrors core::EventType");
+static_assert(PM_EVENT_ALL == pm::core::kLifecycleEventTypes, "PM_EVENT_ALL leaves out the check-out events");
+static_assert(PM_EVENT_BUDGET_EXHAUSTED == static_cast<int>(pm::core::EventType::budget_exhausted), "same bits");
+static_assert(PM_EVENT_CHECKED_IN == static_cast<int>(pm::core::EventType::checked_in), "same bits");
+
 namespace {
 
 // Owns the caller's user_data: freed once the last copy of the callback is gone, i.e. after
@@ -31,7 +36,7 @@ int pm_wrapper_subscribe(pm_wrapper *wrapper, uint32_t mask, const char *const *
     std::shared_ptr<UserData> owned(raw);  // from here on, freed with the last reference
     if (wrapper == nullptr) capi::null_argument("wrapper");
     if (fn == nullptr) capi::null_argument("fn");
-    if ((mask & ~static_cast<uint32_t>(PM_EVENT_ALL)) != 0 || mask == 0)
+    if ((mask & ~static_cast<uint32_t>(PM_EVENT_EVERY)) != 0 || mask == 0)
       throw core::Error(core::Code::invalid_argument, "mask has no known event type");
     if (n_dbs > 0 && dbs == nullptr) capi::null_argument("dbs");
     std::vector<std::string> names;
@@ -44,7 +49,7 @@ int pm_wrapper_subscribe(pm_wrapper *wrapper, uint32_t mask, const char *const *
         mask, std::move(names), [fn, owned](const core::Event &e) {
           pm_event event{static_cast<pm_event_type>(e.type), e.db.c_str(),     e.pool.c_str(),
                          e.reason.c_str(),                  e.message.c_str(), e.code,
-                         e.timestamp_ms};
+                         e.timestamp_ms,                    e.duration_us,     e.connection};
           fn(&event, owned->data);
         });
     if (id) *id = sub;

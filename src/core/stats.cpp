@@ -89,7 +89,7 @@ struct Reply {
 
 // Runs a read command on `db` through the pool that serves it.
 std::unique_ptr<Reply> run_command(Wrapper &w, const std::string &db, const bson_t *cmd) {
-  Lease lease = w.router().checkout(db);
+  Lease lease = w.router().checkout_recorded(db);
   Pool *pool = lease.pool();
   auto reply = std::make_unique<Reply>();
   bson_error_t error;
@@ -129,6 +129,14 @@ std::string general_stats_json(Wrapper &w) {
     ++count;
     pool_json(j, s);
   }
+  j.end_array().key("budgets").begin_array();  // maxConnectionsPerCluster, per cluster
+  for (const auto &b : w.router().budgets())
+    j.begin_object()
+        .key("cluster").value(b->cluster())
+        .key("limit").value(b->limit())
+        .key("used").value(b->used())
+        .key("exhausted").value(b->exhausted())
+        .end_object();
   j.end_array().key("sharedDatabases").begin_array();
   for (const auto &d : w.router().shared_pool()->snapshot().databases) j.value(d);
   j.end_array();

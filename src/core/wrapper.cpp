@@ -9,6 +9,7 @@
 #include "base/db_name.hpp"
 #include "base/json_writer.hpp"
 #include "base/error.hpp"
+#include "base/fork.hpp"
 #include "base/redact.hpp"
 #include "base/thread_name.hpp"
 #include "ops/model.hpp"
@@ -39,6 +40,7 @@ Wrapper::Wrapper(Options options)
 
 Wrapper::~Wrapper() {
   admin_.reset();  // no request runs on a wrapper being taken apart
+  if (maintenance_fork_ != fork_generation()) renew_after_fork(maintenance_wake_);  // a forked child
   {
     std::lock_guard<std::mutex> lock(maintenance_mu_);
     stopping_ = true;
@@ -46,7 +48,7 @@ Wrapper::~Wrapper() {
   maintenance_wake_.notify_all();
   if (maintenance_.joinable()) {
     if (maintenance_.get_id() == std::this_thread::get_id()) maintenance_.detach();
-    else maintenance_.join();
+    else join_or_forget(maintenance_, maintenance_fork_);
   }
 }
 
@@ -61,6 +63,7 @@ std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
   if (w->options_.recover_on_start) w->recover(0);
   // The thread holds a plain pointer: the destructor stops it before anything it uses goes.
   Wrapper *raw = w.get();
+  w->maintenance_fork_ = fork_generation();
   w->maintenance_ = std::thread([raw] {
     name_this_thread("pm-maintenance");
     raw->maintenance_loop();
@@ -120,7 +123,7 @@ std::string Wrapper::destructive_db_name(const char *name, const char *what) con
 }
 
 double Wrapper::ping(const std::string &db) {
-  Lease lease = router_.checkout(db);
+  Lease lease = router_.checkout_recorded(db);
   Pool *pool = lease.pool();
   bson_t cmd = BSON_INITIALIZER;
   BSON_APPEND_INT32(&cmd, "ping", 1);

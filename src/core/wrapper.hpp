@@ -135,6 +135,7 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   bool stopping_ = false;
   bool rescheduled_ = false;
   std::thread maintenance_;
+  uint64_t maintenance_fork_ = 0;  // base/fork.hpp: a child process does not have the thread
 
   // Last, so that it is taken apart first: running jobs finish before the rest goes.
   Executor executor_{2 * async_threads(options_), async_threads(options_)};

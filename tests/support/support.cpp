@@ -99,7 +99,7 @@ bool wait_until(const std::function<bool()> &pred, int timeout_ms) {
 void Recorder::callback(const pm_event *e, void *self) {
   auto *r = static_cast<Recorder *>(self);
   std::lock_guard<std::mutex> lock(r->mu_);
-  r->events_.push_back(EventRecord{e->type, e->db, e->pool, e->reason, e->message, e->code});
+  r->events_.push_back(EventRecord{e->type, e->db, e->pool, e->reason, e->message, e->code, e->duration_us, e->connection_id});
 }
 
 std::vector<EventRecord> Recorder::events() {

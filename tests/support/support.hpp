@@ -45,6 +45,8 @@ struct EventRecord {
   int type;
   std::string db, pool, reason, message;
   int32_t code;
+  int64_t duration_us = 0;
+  uint64_t connection_id = 0;
 };
 // Unsubscribes when destroyed: declare it after the wrapper it listens to.
 class Recorder {

@@ -68,6 +68,32 @@ TEST(NativeRefusal, FerretDbRefusesTransactionsBeforeAnyWrite) {
   pm_session_free(s);
 }
 
+TEST(NativeSessionReads, EstimatedCountOnASessionBoundDbCountsWithoutCrashing) {
+  // libmongoc 1.23 double-frees when its estimated count is given a session id: a db bound to
+  // a session counts on the session's connection without it (the count reads metadata only).
+  Wrapper w;
+  w.w = new_wrapper();
+  Model m;
+  m.m = new_model(w.w, "items");
+  std::string name = unique_db("estsess");
+  Db plain;
+  plain.d = bind_db(m.m, name);
+  insert_json(plain.d, "{\"_id\": 1}");
+  insert_json(plain.d, "{\"_id\": 2}");
+  pm_session *s = nullptr;
+  pm_error err;
+  ASSERT_EQ(pm_wrapper_start_session(w.w, name.c_str(), nullptr, 0, &s, &err), PM_OK) << err.message;
+  Db bound;
+  ASSERT_EQ(pm_db_with_session(plain.d, s, &bound.d, &err), PM_OK) << err.message;
+  int64_t n = -1;
+  ASSERT_EQ(pm_db_estimated_count(bound.d, nullptr, 0, &n, &err), PM_OK) << err.message;
+  EXPECT_EQ(n, 2);
+  ASSERT_EQ(pm_db_count(bound.d, nullptr, 0, nullptr, 0, &n, &err), PM_OK) << err.message;
+  EXPECT_EQ(n, 2) << "the session still works after it";
+  EXPECT_EQ(Checker().count(name, "items"), 2);
+  pm_session_free(s);
+}
+
 TEST_F(Native, CommitMakesWritesInTwoDatabasesVisibleTogether) {
   pm_session *s = nullptr;
   pm_error err;

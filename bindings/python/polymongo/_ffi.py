@@ -83,7 +83,7 @@ class Handle:
             if self._closed:
                 from .errors import Closed
 
-                raise Closed(f"this {self._what} is closed", code=lib.PM_ECLOSED)
+                raise Closed(f"this {self._what} is closed", pm_code=lib.PM_ECLOSED)
             self._users += 1
             return self._ptr
 

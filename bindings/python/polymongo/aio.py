@@ -523,51 +523,59 @@ class _SubmittingDb(Db):
         op.fill(layout, args)
         return op
 
-    def _go(self, fn: Callable[..., int], args: Sequence[Any], decode: Decode, number: int = 0) -> Any:
+    def _go(self, fn: Callable[..., int], args: Sequence[Any], decode: Decode, number: int = 0,
+            session: Optional[Session] = None) -> Any:
         op = self._op(fn, args)
         op.op.number = number
-        with self._h as ptr:  # the C side takes its own reference to the db
+        db = self if session is None else self._in(session)  # session=: the db bound to it
+        with db._h as ptr:  # the C side takes its own reference to the db
             op.op.db = ptr
-            held = [self.session._h] if self.session is not None else []
+            held = [db.session._h] if db.session is not None else []
             return self.aclient._submit(op, decode, held)
 
-    def _write(self, fn: Callable[..., int], args: Sequence[Any], kind: Type[_R]) -> _R:
+    def _write(self, fn: Callable[..., int], args: Sequence[Any], kind: Type[_R],
+               session: Optional[Session] = None, bulk: bool = False) -> _R:
         def decode(c: Any) -> Any:
             r, c.result = c.result, ffi.NULL
             result = self._take_result(r, kind)
             if c.code < 0:
-                raise error_from(c.code, c.error, result)
+                raise error_from(c.code, c.error, result, bulk)
             return result
-        return cast(_R, self._go(fn, args, decode))
+        return cast(_R, self._go(fn, args, decode, session=session))
 
     def _buf_call(self, fn: Callable[..., int], args: Sequence[Any],
-                  codec: Optional[CodecOptions[Any]] = None) -> Any:
+                  codec: Optional[CodecOptions[Any]] = None, session: Optional[Session] = None) -> Any:
         def decode(c: Any) -> Any:
             AsyncPolyMongo._status(c)
             if c.doc.data == ffi.NULL:
                 return None
             return cv.decode(ffi.buffer(c.doc.data, c.doc.len)[:], codec or self._codec)
-        return self._go(fn, args, decode)
+        return self._go(fn, args, decode, session=session)
 
-    def _cursor_call(self, fn: Callable[..., int], args: Sequence[Any]) -> Cursor:
+    def _cursor_call(self, fn: Callable[..., int], args: Sequence[Any],
+                     session: Optional[Session] = None) -> Cursor:
+        in_session = self.session if session is None else session
+
         def decode(c: Any) -> AsyncCursor:
             AsyncPolyMongo._status(c)
             ptr, c.cursor = c.cursor, ffi.NULL
-            cur = AsyncCursor(self.aclient, Cursor(ptr, self.model.client, self._codec, self.session))
+            cur = AsyncCursor(self.aclient, Cursor(ptr, self.model.client, self._codec, in_session))
             cur._take(c, _BATCH)
             return cur
         # The first batch comes with the cursor: a result that fits gives its connection back
         # within the same operation.
-        return cast(Cursor, self._go(fn, args, decode, _BATCH))
+        return cast(Cursor, self._go(fn, args, decode, _BATCH, session=session))
 
-    def _status_call(self, fn: Callable[..., int], args: Sequence[Any]) -> Any:
-        return self._go(fn, args, AsyncPolyMongo._status)
+    def _status_call(self, fn: Callable[..., int], args: Sequence[Any],
+                     session: Optional[Session] = None) -> Any:
+        return self._go(fn, args, AsyncPolyMongo._status, session=session)
 
-    def _count_call(self, fn: Callable[..., int], args: Sequence[Any]) -> int:
+    def _count_call(self, fn: Callable[..., int], args: Sequence[Any],
+                    session: Optional[Session] = None) -> int:
         def decode(c: Any) -> int:
             AsyncPolyMongo._status(c)
             return int(c.count)
-        return cast(int, self._go(fn, args, decode))
+        return cast(int, self._go(fn, args, decode, session=session))
 
     def submit_create_index(self, keys: cv.KeySpec, name: Optional[str], unique: Optional[bool],
                             options: Dict[str, Any]) -> "asyncio.Future[Any]":
@@ -588,6 +596,14 @@ class _SubmittingDb(Db):
 
 async def _aw(x: Any) -> Any:
     return await cast(Awaitable[Any], x)
+
+
+def _kw(options: Dict[str, Any]) -> Dict[str, Any]:
+    """``session=`` as the blocking methods take it: an AsyncSession gives its Session."""
+    s = options.get("session")
+    if isinstance(s, AsyncSession):
+        options = dict(options, session=s.sync)
+    return options
 
 
 class AsyncDb:
@@ -628,51 +644,51 @@ class AsyncDb:
 
     # writes
     async def insert_one(self, document: Any, **options: Any) -> InsertOneResult:
-        return cast(InsertOneResult, await _aw(self.sync.insert_one(document, **options)))
+        return cast(InsertOneResult, await _aw(self.sync.insert_one(document, **_kw(options))))
 
     async def insert_many(self, documents: Any, **options: Any) -> InsertManyResult:
-        return cast(InsertManyResult, await _aw(self.sync.insert_many(documents, **options)))
+        return cast(InsertManyResult, await _aw(self.sync.insert_many(documents, **_kw(options))))
 
     async def update_one(self, filter: Any, update: Any, **options: Any) -> UpdateResult:
-        return cast(UpdateResult, await _aw(self.sync.update_one(filter, update, **options)))
+        return cast(UpdateResult, await _aw(self.sync.update_one(filter, update, **_kw(options))))
 
     async def update_many(self, filter: Any, update: Any, **options: Any) -> UpdateResult:
-        return cast(UpdateResult, await _aw(self.sync.update_many(filter, update, **options)))
+        return cast(UpdateResult, await _aw(self.sync.update_many(filter, update, **_kw(options))))
 
     async def replace_one(self, filter: Any, replacement: Any, **options: Any) -> UpdateResult:
-        return cast(UpdateResult, await _aw(self.sync.replace_one(filter, replacement, **options)))
+        return cast(UpdateResult, await _aw(self.sync.replace_one(filter, replacement, **_kw(options))))
 
     async def delete_one(self, filter: Any, **options: Any) -> DeleteResult:
-        return cast(DeleteResult, await _aw(self.sync.delete_one(filter, **options)))
+        return cast(DeleteResult, await _aw(self.sync.delete_one(filter, **_kw(options))))
 
     async def delete_many(self, filter: Any, **options: Any) -> DeleteResult:
-        return cast(DeleteResult, await _aw(self.sync.delete_many(filter, **options)))
+        return cast(DeleteResult, await _aw(self.sync.delete_many(filter, **_kw(options))))
 
     async def bulk_write(self, requests: Any, **options: Any) -> BulkWriteResult:
-        return cast(BulkWriteResult, await _aw(self.sync.bulk_write(requests, **options)))
+        return cast(BulkWriteResult, await _aw(self.sync.bulk_write(requests, **_kw(options))))
 
     # reads
     def find(self, *args: Any, **kwargs: Any) -> "AsyncCursor":
         """An :class:`AsyncCursor`; the query is sent on the first ``await`` or iteration."""
-        return AsyncCursor(self.model.client, None, lambda: self.sync.find(*args, **kwargs))
+        return AsyncCursor(self.model.client, None, lambda: self.sync.find(*args, **_kw(kwargs)))
 
     async def find_one(self, *args: Any, **kwargs: Any) -> Optional[Any]:
-        return await _aw(self.sync.find_one(*args, **kwargs))
+        return await _aw(self.sync.find_one(*args, **_kw(kwargs)))
 
     async def find_one_and_update(self, filter: Any, update: Any, **options: Any) -> Optional[Any]:
-        return await _aw(self.sync.find_one_and_update(filter, update, **options))
+        return await _aw(self.sync.find_one_and_update(filter, update, **_kw(options)))
 
     async def find_one_and_replace(self, filter: Any, replacement: Any, **options: Any) -> Optional[Any]:
-        return await _aw(self.sync.find_one_and_replace(filter, replacement, **options))
+        return await _aw(self.sync.find_one_and_replace(filter, replacement, **_kw(options)))
 
     async def find_one_and_delete(self, filter: Any, **options: Any) -> Optional[Any]:
-        return await _aw(self.sync.find_one_and_delete(filter, **options))
+        return await _aw(self.sync.find_one_and_delete(filter, **_kw(options)))
 
     async def count_documents(self, filter: Any = None, **options: Any) -> int:
-        return cast(int, await _aw(self.sync.count_documents(filter, **options)))
+        return cast(int, await _aw(self.sync.count_documents(filter, **_kw(options))))
 
     async def estimated_document_count(self, **options: Any) -> int:
-        return cast(int, await _aw(self.sync.estimated_document_count(**options)))
+        return cast(int, await _aw(self.sync.estimated_document_count(**_kw(options))))
 
     async def distinct(self, key: str, filter: Any = None, **options: Any) -> List[Any]:
         k = cv.c_name(key, "key")
@@ -682,7 +698,7 @@ class AsyncDb:
         return list(reply.get("values", [])) if reply is not None else []
 
     def aggregate(self, pipeline: Any, **options: Any) -> "AsyncCursor":
-        return AsyncCursor(self.model.client, None, lambda: self.sync.aggregate(pipeline, **options))
+        return AsyncCursor(self.model.client, None, lambda: self.sync.aggregate(pipeline, **_kw(options)))
 
     async def watch(self, pipeline: Optional[Any] = None, **options: Any) -> "AsyncChangeStream":
         """A change stream of this collection in this database (options as :meth:`Db.watch`)."""

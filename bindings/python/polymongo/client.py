@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import enum
 import json
+import os
+import sys
 import threading
+import warnings
 from collections.abc import Mapping
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Type,
                     TypeVar, Union, cast)
@@ -104,10 +107,43 @@ def bson_to_json(data: Union[bytes, bytearray, memoryview, Mapping[str, Any]], c
         lib.pm_free(out)
 
 
+# Option names whose Python spelling is not the camelCase of the C API's: a duration in
+# milliseconds ends in _ms in Python (idle_timeout_ms, max_time_ms, ttl_ms), whatever C calls it.
+_C_NAMES = {"ttl_ms": "ttl", "ttlMS": "ttl"}
+# Earlier spellings, still accepted with a DeprecationWarning: {old: the one spelling}.
+_DEPRECATED_NAMES = {"ttl": "ttl_ms"}
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _warn_deprecated(old: str, new: str) -> None:
+    """A DeprecationWarning attributed to the caller's own line (the first frame outside
+    this package)."""
+    frame = sys._getframe(1)
+    level = 2
+    while frame.f_back is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == _PACKAGE_DIR:
+        frame = frame.f_back
+        level += 1
+    warnings.warn(f"the option {old!r} is spelt {new!r} (a duration in milliseconds, like "
+                  f"idle_timeout_ms); {old!r} is deprecated and will be removed",
+                  DeprecationWarning, stacklevel=level)
+
+
+def _option_name(k: Any) -> Any:
+    if not isinstance(k, str):
+        return k
+    c_name = _C_NAMES.get(k)
+    if c_name is not None:
+        return c_name
+    if k in _DEPRECATED_NAMES:
+        _warn_deprecated(k, _DEPRECATED_NAMES[k])
+    return cv.camel(k)
+
+
 def _camel_tree(value: Any) -> Any:
-    """snake_case keys to camelCase throughout (for option trees such as dbSpecific)."""
+    """snake_case keys to camelCase throughout (for option trees such as dbSpecific), with the
+    binding's own spellings (``ttl_ms``) turned into the C API's names."""
     if isinstance(value, Mapping):
-        return {cv.camel(k) if isinstance(k, str) else k: _camel_tree(v) for k, v in value.items()}
+        return {_option_name(k): _camel_tree(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_camel_tree(v) for v in value]
     return value
@@ -214,6 +250,10 @@ class PolyMongo:
     def closed(self) -> bool:
         return self._h is None or self._h.closed
 
+    def _closed_flag(self) -> bool:  # closed, in one attribute read (Model.db's cached path)
+        h = self._h
+        return h is None or h._closed
+
     def __enter__(self) -> "PolyMongo":
         return self
 
@@ -258,9 +298,12 @@ class PolyMongo:
     def _pool_spec(mongo_uri: Optional[str], max_connections: Optional[int],
                    cold_start: Optional[bool], auto_close: Optional[bool], ttl_ms: Optional[int],
                    extra: Mapping[str, Any]) -> Any:
+        extra_tree = _camel_tree(extra)  # ttl= (deprecated) warns here
+        if ttl_ms is not None and "ttl" in extra_tree:
+            raise TypeError("give ttl_ms only (ttl is its deprecated spelling)")
         spec = cv.options({"mongoURI": mongo_uri, "maxConnections": max_connections,
                            "coldStart": cold_start, "autoClose": auto_close, "ttl": ttl_ms},
-                          _camel_tree(extra))
+                          extra_tree)
         return json.dumps(spec).encode("utf-8") if spec else ffi.NULL
 
     def set_db(self, names: Union[str, Sequence[str]], *, mongo_uri: Optional[str] = None,
@@ -726,7 +769,7 @@ def _db_name(name: Any) -> bytes:
         raise TypeError(f"database name must be a str, not {type(name).__name__}")
     if "\0" in name:
         raise InvalidDatabaseName("database name must not contain NUL characters",
-                                  code=lib.PM_EDBNAME)
+                                  pm_code=lib.PM_EDBNAME)
     return name.encode("utf-8")
 
 
@@ -750,11 +793,18 @@ class Model:
     """A collection definition (immutable, thread-safe). ``model.db("tenant_1")`` binds it to a
     database."""
 
-    __slots__ = ("_h", "client", "__weakref__")
+    __slots__ = ("_h", "client", "_dbs", "_dbs_old", "__weakref__")
+
+    # Dbs kept per model for names seen before: two generations of this many (the young one,
+    # names used since the last turnover; when it is full it becomes the old one, whose names
+    # move back on use), so that a process whose tenants churn keeps bounded memory.
+    DB_CACHE_GENERATION = 2048
 
     def __init__(self, client: PolyMongo, ptr: Any) -> None:
         self._h = Handle(ptr, lib.pm_model_free, "model")
         self.client = client
+        self._dbs: Dict[Optional[str], Db] = {}
+        self._dbs_old: Dict[Optional[str], Db] = {}
 
     @property
     def collection(self) -> str:
@@ -765,7 +815,31 @@ class Model:
 
     def db(self, name: Optional[str] = None) -> "Db":
         """This model in database ``name`` (None or "": the default database). Validates the
-        name (:class:`InvalidDatabaseName`, a ``ValueError``) and does no I/O."""
+        name (:class:`InvalidDatabaseName`, a ``ValueError``) and does no I/O.
+
+        A name seen before returns the same :class:`Db` (a dict lookup, well under a
+        microsecond): a Db is immutable and thread-safe, and lives as long as its PolyMongo is
+        open (then its operations raise :class:`Closed`, and so does this method)."""
+        try:
+            d = self._dbs.get(name)
+        except TypeError:  # unhashable: not a name (_make_db says so)
+            d = None
+        if d is not None and not self.client._closed_flag():
+            return d
+        return self._new_db(name)
+
+    def _new_db(self, name: Optional[str]) -> "Db":
+        if name is not None and not isinstance(name, str):
+            return self._make_db(name)  # raises TypeError naming the type
+        d = self._dbs_old.pop(name, None)  # seen before the last turnover: moves back
+        if d is None or self.client._closed_flag():
+            d = self._make_db(name)
+        if len(self._dbs) >= self.DB_CACHE_GENERATION:
+            self._dbs_old, self._dbs = self._dbs, {}
+        self._dbs[name] = d
+        return d
+
+    def _make_db(self, name: Optional[str]) -> "Db":
         raw = ffi.NULL if name is None else _db_name(name)
         out = ffi.new("pm_db **")
         err = new_error()
@@ -861,14 +935,34 @@ class Db:
     def _opts(self, explicit: Optional[Mapping[str, Any]], extra: Mapping[str, Any]) -> cv.Arg:
         return cv.opt_arg(cv.options(explicit, extra), self._codec)
 
-    def _write(self, fn: Callable[..., int], args: Sequence[Any], kind: Type[_R]) -> _R:
+    def _in(self, session: Optional[Session]) -> "Db":
+        """The db an operation given ``session=`` runs on: this one, or this model and database
+        bound to ``session`` (made once per session, as :meth:`with_session` does)."""
+        if session is None or session is self.session:
+            return self
+        if not isinstance(session, Session):
+            raise TypeError("session must be a polymongo Session (PolyMongo.start_session or "
+                            f"start_compensating), not {type(session).__module__}."
+                            f"{type(session).__name__}")
+        if self.session is not None:
+            raise InvalidArgument("this db is bound to another session (with_session); pass "
+                                  "session= to an unbound db", pm_code=lib.PM_EINVAL)
+        bound = session._bound.get(self)
+        if bound is None or bound._h.closed:
+            bound = self.with_session(session)
+            session._bound[self] = bound
+        return bound
+
+    def _write(self, fn: Callable[..., int], args: Sequence[Any], kind: Type[_R],
+               session: Optional[Session] = None, bulk: bool = False) -> _R:
+        h = self._h if session is None else self._in(session)._h
         out = ffi.new("pm_result **")
         err = new_error()
-        with self._h as ptr:
+        with h as ptr:
             rc = fn(ptr, *args, out, err)
         result = self._take_result(out[0], kind)
         if rc < 0:
-            raise error_from(rc, err, result)
+            raise error_from(rc, err, result, bulk)
         return cast(_R, result)  # None only for an unacknowledged write, as before
 
     def _take_result(self, r: Any, kind: Type[_R]) -> Optional[_R]:
@@ -883,11 +977,13 @@ class Db:
             lib.pm_result_free(r)
         return kind(raw)
 
-    def _buf_call(self, fn: Callable[..., int], args: Sequence[Any], codec: Optional[CodecOptions[Any]] = None) -> Any:
+    def _buf_call(self, fn: Callable[..., int], args: Sequence[Any],
+                  codec: Optional[CodecOptions[Any]] = None, session: Optional[Session] = None) -> Any:
+        h = self._h if session is None else self._in(session)._h
         buf = ffi.new("pm_buf *")
         err = new_error()
         try:
-            with self._h as ptr:
+            with h as ptr:
                 rc = fn(ptr, *args, buf, err)
             if rc < 0:
                 raise error_from(rc, err)
@@ -897,27 +993,33 @@ class Db:
         finally:
             lib.pm_buf_free(buf)
 
-    def _cursor_call(self, fn: Callable[..., int], args: Sequence[Any]) -> Cursor:
+    def _cursor_call(self, fn: Callable[..., int], args: Sequence[Any],
+                     session: Optional[Session] = None) -> Cursor:
+        db = self if session is None else self._in(session)
         out = ffi.new("pm_cursor **")
         err = new_error()
-        with self._h as ptr:
+        with db._h as ptr:
             rc = fn(ptr, *args, out, err)
         if rc < 0:
             lib.pm_cursor_free(out[0])  # NULL-safe; a failed call leaves NULL
             raise error_from(rc, err)
-        return Cursor(out[0], self.model.client, self._codec, self.session)
+        return Cursor(out[0], self.model.client, self._codec, db.session)
 
-    def _status_call(self, fn: Callable[..., int], args: Sequence[Any]) -> None:
+    def _status_call(self, fn: Callable[..., int], args: Sequence[Any],
+                     session: Optional[Session] = None) -> None:
+        h = self._h if session is None else self._in(session)._h
         err = new_error()
-        with self._h as ptr:
+        with h as ptr:
             rc = fn(ptr, *args, err)
         if rc < 0:
             raise error_from(rc, err)
 
-    def _count_call(self, fn: Callable[..., int], args: Sequence[Any]) -> int:
+    def _count_call(self, fn: Callable[..., int], args: Sequence[Any],
+                    session: Optional[Session] = None) -> int:
+        h = self._h if session is None else self._in(session)._h
         out = ffi.new("int64_t *")
         err = new_error()
-        with self._h as ptr:
+        with h as ptr:
             rc = fn(ptr, *args, out, err)
         if rc < 0:
             raise error_from(rc, err)
@@ -925,16 +1027,17 @@ class Db:
 
     # ---- writes ------------------------------------------------------------------------------
     def insert_one(self, document: Any, *, bypass_document_validation: Optional[bool] = None,
-                   **options: Any) -> InsertOneResult:
+                   session: Optional[Session] = None, **options: Any) -> InsertOneResult:
         """Inserts one document; ``result.inserted_id`` is its _id (generated when absent; the
         given document is not modified)."""
         d = self._doc(document, "document")
         o = self._opts({"bypassDocumentValidation": bypass_document_validation}, options)
-        return self._write(lib.pm_db_insert_one, (d.ptr, d.len, o.ptr, o.len), InsertOneResult)
+        return self._write(lib.pm_db_insert_one, (d.ptr, d.len, o.ptr, o.len), InsertOneResult,
+                           session)
 
     def insert_many(self, documents: Iterable[Any], *, ordered: Optional[bool] = None,
                     bypass_document_validation: Optional[bool] = None,
-                    **options: Any) -> InsertManyResult:
+                    session: Optional[Session] = None, **options: Any) -> InsertManyResult:
         """Inserts documents (ordered unless ``ordered=False``). When some fail, raises
         :class:`WriteError`/:class:`DuplicateKeyError` whose ``result`` has what was inserted and
         whose ``write_errors`` name the failed indexes."""
@@ -942,52 +1045,59 @@ class Db:
         o = self._opts({"ordered": ordered, "bypassDocumentValidation": bypass_document_validation},
                        options)
         return self._write(lib.pm_db_insert_many, (arr.ptrs, arr.lens, arr.n, o.ptr, o.len),
-                           InsertManyResult)
+                           InsertManyResult, session, bulk=True)
 
     def _update(self, fn: Callable[..., int], flt: Filter, update: Any, explicit: Dict[str, Any],
-                options: Mapping[str, Any]) -> UpdateResult:
+                options: Mapping[str, Any], session: Optional[Session]) -> UpdateResult:
         f = self._filter(flt)
         if isinstance(update, (list, tuple)):  # an aggregation-pipeline update
             u = self._doc({str(i): s for i, s in enumerate(update)}, "update")
         else:
             u = self._doc(update, "update")
         o = self._opts(explicit, options)
-        return self._write(fn, (f.ptr, f.len, u.ptr, u.len, o.ptr, o.len), UpdateResult)
+        return self._write(fn, (f.ptr, f.len, u.ptr, u.len, o.ptr, o.len), UpdateResult, session)
 
     def update_one(self, filter: Filter, update: Any, *, upsert: Optional[bool] = None,
-                   array_filters: Optional[List[Any]] = None, **options: Any) -> UpdateResult:
+                   array_filters: Optional[List[Any]] = None, session: Optional[Session] = None,
+                   **options: Any) -> UpdateResult:
         return self._update(lib.pm_db_update_one, filter, update,
-                            {"upsert": upsert, "arrayFilters": array_filters}, options)
+                            {"upsert": upsert, "arrayFilters": array_filters}, options, session)
 
     def update_many(self, filter: Filter, update: Any, *, upsert: Optional[bool] = None,
-                    array_filters: Optional[List[Any]] = None, **options: Any) -> UpdateResult:
+                    array_filters: Optional[List[Any]] = None, session: Optional[Session] = None,
+                    **options: Any) -> UpdateResult:
         return self._update(lib.pm_db_update_many, filter, update,
-                            {"upsert": upsert, "arrayFilters": array_filters}, options)
+                            {"upsert": upsert, "arrayFilters": array_filters}, options, session)
 
     def replace_one(self, filter: Filter, replacement: Any, *, upsert: Optional[bool] = None,
-                    **options: Any) -> UpdateResult:
+                    session: Optional[Session] = None, **options: Any) -> UpdateResult:
         f = self._filter(filter)
         r = self._doc(replacement, "replacement")
         o = self._opts({"upsert": upsert}, options)
         return self._write(lib.pm_db_replace_one, (f.ptr, f.len, r.ptr, r.len, o.ptr, o.len),
-                           UpdateResult)
+                           UpdateResult, session)
 
-    def delete_one(self, filter: Filter, **options: Any) -> DeleteResult:
+    def delete_one(self, filter: Filter, *, session: Optional[Session] = None, **options: Any) -> DeleteResult:
         f = self._filter(filter)
         o = self._opts(None, options)
-        return self._write(lib.pm_db_delete_one, (f.ptr, f.len, o.ptr, o.len), DeleteResult)
+        return self._write(lib.pm_db_delete_one, (f.ptr, f.len, o.ptr, o.len), DeleteResult,
+                           session)
 
-    def delete_many(self, filter: Filter, **options: Any) -> DeleteResult:
+    def delete_many(self, filter: Filter, *, session: Optional[Session] = None, **options: Any) -> DeleteResult:
         f = self._filter(filter)
         o = self._opts(None, options)
-        return self._write(lib.pm_db_delete_many, (f.ptr, f.len, o.ptr, o.len), DeleteResult)
+        return self._write(lib.pm_db_delete_many, (f.ptr, f.len, o.ptr, o.len), DeleteResult,
+                           session)
 
     def bulk_write(self, requests: Iterable[Any], *, ordered: Optional[bool] = None,
                    bypass_document_validation: Optional[bool] = None,
-                   **options: Any) -> BulkWriteResult:
-        """Runs write models (see :mod:`polymongo.operations`: classes or plain dicts) in one
-        bulk operation. Partial failure raises :class:`WriteError` (or
-        :class:`DuplicateKeyError`) with ``result`` and per-index ``write_errors``."""
+                   session: Optional[Session] = None, **options: Any) -> BulkWriteResult:
+        """Runs write models in one bulk operation: pymongo's (``pymongo.InsertOne``,
+        ``UpdateOne``, ``UpdateMany``, ``ReplaceOne``, ``DeleteOne``, ``DeleteMany``),
+        polymongo's own classes of the same names (:mod:`polymongo.operations`) or plain dicts.
+        Partial failure raises :class:`BulkWriteError` (or :class:`BulkDuplicateKeyError`), a
+        pymongo ``BulkWriteError``, with ``result``, per-index ``write_errors`` and pymongo's
+        ``details``."""
         if isinstance(requests, (Mapping, str, bytes)):
             raise TypeError("requests must be a list of write models")
         models = [write_model(op, i) for i, op in enumerate(requests)]
@@ -995,13 +1105,13 @@ class Db:
         o = self._opts({"ordered": ordered, "bypassDocumentValidation": bypass_document_validation},
                        options)
         return self._write(lib.pm_db_bulk_write, (arr.ptrs, arr.lens, arr.n, o.ptr, o.len),
-                           BulkWriteResult)
+                           BulkWriteResult, session, bulk=True)
 
     # ---- reads -------------------------------------------------------------------------------
     def find(self, filter: Filter = None, projection: Optional[Any] = None, *,
              sort: Optional[cv.KeySpec] = None, skip: Optional[int] = None,
              limit: Optional[int] = None, batch_size: Optional[int] = None,
-             **options: Any) -> Cursor:
+             session: Optional[Session] = None, **options: Any) -> Cursor:
         """A :class:`Cursor` over matching documents. Other options (hint, collation,
         max_time_ms, comment, ...) are passed by keyword."""
         f = self._filter(filter)
@@ -1010,18 +1120,18 @@ class Db:
              "sort": cv.key_spec(sort, "sort") if sort is not None else None,
              "skip": skip, "limit": limit, "batchSize": batch_size},
             options)
-        return self._cursor_call(lib.pm_db_find, (f.ptr, f.len, o.ptr, o.len))
+        return self._cursor_call(lib.pm_db_find, (f.ptr, f.len, o.ptr, o.len), session)
 
     def find_one(self, filter: Filter = None, projection: Optional[Any] = None, *,
                  sort: Optional[cv.KeySpec] = None, skip: Optional[int] = None,
-                 **options: Any) -> Optional[Any]:
+                 session: Optional[Session] = None, **options: Any) -> Optional[Any]:
         """The first matching document, or None."""
         f = self._filter(filter)
         o = self._opts(
             {"projection": cv.projection_spec(projection) if projection is not None else None,
              "sort": cv.key_spec(sort, "sort") if sort is not None else None, "skip": skip},
             options)
-        return self._buf_call(lib.pm_db_find_one, (f.ptr, f.len, o.ptr, o.len))
+        return self._buf_call(lib.pm_db_find_one, (f.ptr, f.len, o.ptr, o.len), session=session)
 
     def _fam_opts(self, projection: Any, sort: Any, extra: Dict[str, Any], options: Mapping[str, Any]) -> cv.Arg:
         return self._opts(
@@ -1033,72 +1143,79 @@ class Db:
                             sort: Optional[cv.KeySpec] = None, upsert: Optional[bool] = None,
                             return_document: Any = ReturnDocument.BEFORE,
                             array_filters: Optional[List[Any]] = None,
-                            **options: Any) -> Optional[Any]:
+                            session: Optional[Session] = None, **options: Any) -> Optional[Any]:
         """Updates one document and returns it as it was before (default) or after."""
         f = self._filter(filter)
         u = self._doc(update, "update")
         o = self._fam_opts(projection, sort, {"upsert": upsert, "arrayFilters": array_filters,
                                               "returnDocument": _return_document(return_document)},
                            options)
-        return self._buf_call(lib.pm_db_find_one_and_update, (f.ptr, f.len, u.ptr, u.len, o.ptr, o.len))
+        return self._buf_call(lib.pm_db_find_one_and_update, (f.ptr, f.len, u.ptr, u.len, o.ptr, o.len),
+                              session=session)
 
     def find_one_and_replace(self, filter: Filter, replacement: Any, *,
                              projection: Optional[Any] = None, sort: Optional[cv.KeySpec] = None,
                              upsert: Optional[bool] = None,
                              return_document: Any = ReturnDocument.BEFORE,
-                             **options: Any) -> Optional[Any]:
+                             session: Optional[Session] = None, **options: Any) -> Optional[Any]:
         f = self._filter(filter)
         r = self._doc(replacement, "replacement")
         o = self._fam_opts(projection, sort, {"upsert": upsert,
                                               "returnDocument": _return_document(return_document)},
                            options)
-        return self._buf_call(lib.pm_db_find_one_and_replace, (f.ptr, f.len, r.ptr, r.len, o.ptr, o.len))
+        return self._buf_call(lib.pm_db_find_one_and_replace, (f.ptr, f.len, r.ptr, r.len, o.ptr, o.len),
+                              session=session)
 
     def find_one_and_delete(self, filter: Filter, *, projection: Optional[Any] = None,
-                            sort: Optional[cv.KeySpec] = None, **options: Any) -> Optional[Any]:
+                            sort: Optional[cv.KeySpec] = None, session: Optional[Session] = None,
+                            **options: Any) -> Optional[Any]:
         f = self._filter(filter)
         o = self._fam_opts(projection, sort, {}, options)
-        return self._buf_call(lib.pm_db_find_one_and_delete, (f.ptr, f.len, o.ptr, o.len))
+        return self._buf_call(lib.pm_db_find_one_and_delete, (f.ptr, f.len, o.ptr, o.len),
+                              session=session)
 
-    def count_documents(self, filter: Filter = None, **options: Any) -> int:
+    def count_documents(self, filter: Filter = None, *, session: Optional[Session] = None, **options: Any) -> int:
         """Exact count (options: skip, limit, hint, collation, max_time_ms)."""
         f = self._filter(filter)
         o = self._opts(None, options)
-        return self._count_call(lib.pm_db_count, (f.ptr, f.len, o.ptr, o.len))
+        return self._count_call(lib.pm_db_count, (f.ptr, f.len, o.ptr, o.len), session)
 
-    def estimated_document_count(self, **options: Any) -> int:
+    def estimated_document_count(self, *, session: Optional[Session] = None, **options: Any) -> int:
         """Fast count from the collection's metadata."""
         o = self._opts(None, options)
-        return self._count_call(lib.pm_db_estimated_count, (o.ptr, o.len))
+        return self._count_call(lib.pm_db_estimated_count, (o.ptr, o.len), session)
 
-    def distinct(self, key: str, filter: Filter = None, **options: Any) -> List[Any]:
+    def distinct(self, key: str, filter: Filter = None, *, session: Optional[Session] = None,
+                 **options: Any) -> List[Any]:
         """The distinct values of ``key`` among matching documents."""
         k = cv.c_name(key, "key")
         f = self._filter(filter)
         o = self._opts(None, options)
-        reply = self._buf_call(lib.pm_db_distinct, (k, f.ptr, f.len, o.ptr, o.len))
+        reply = self._buf_call(lib.pm_db_distinct, (k, f.ptr, f.len, o.ptr, o.len), session=session)
         return list(reply.get("values", [])) if reply is not None else []
 
     def aggregate(self, pipeline: Sequence[Mapping[str, Any]], *, batch_size: Optional[int] = None,
-                  allow_disk_use: Optional[bool] = None, **options: Any) -> Cursor:
+                  allow_disk_use: Optional[bool] = None, session: Optional[Session] = None,
+                  **options: Any) -> Cursor:
         """A :class:`Cursor` over the pipeline's output."""
         if isinstance(pipeline, (str, bytes)) or not isinstance(pipeline, (list, tuple, Mapping)):
             raise TypeError(f"pipeline must be a list of stages, not {type(pipeline).__name__}")
         p = self._doc(pipeline if isinstance(pipeline, Mapping) else {"pipeline": list(pipeline)},
                       "pipeline")
         o = self._opts({"batchSize": batch_size, "allowDiskUse": allow_disk_use}, options)
-        return self._cursor_call(lib.pm_db_aggregate, (p.ptr, p.len, o.ptr, o.len))
+        return self._cursor_call(lib.pm_db_aggregate, (p.ptr, p.len, o.ptr, o.len), session)
 
     # ---- change streams ------------------------------------------------------------------------
     def watch(self, pipeline: Optional[Any] = None, *, full_document: Optional[str] = None,
               full_document_before_change: Optional[str] = None, resume_after: Any = None,
               start_after: Any = None, start_at_operation_time: Any = None,
               max_await_time_ms: Optional[int] = None, batch_size: Optional[int] = None,
-              **options: Any) -> ChangeStream:
+              session: Optional[Session] = None, **options: Any) -> ChangeStream:
         """A :class:`ChangeStream` of this collection in this database. ``pipeline``: a list of
         stages (e.g. ``[{"$match": {"operationType": "insert"}}]``). Needs a replica set;
-        FerretDB raises :class:`NotSupported`. (A session-bound db watches outside the
-        session.)"""
+        FerretDB raises :class:`NotSupported`. (A stream runs outside any session: ``session``
+        is accepted for pymongo's signature and checked, as a session-bound db's is.)"""
+        self._in(session)
         p = _stream.pipeline_arg(pipeline, self._codec)
         o = _stream.watch_options(full_document, full_document_before_change, resume_after,
                                   start_after, start_at_operation_time, max_await_time_ms,
@@ -1108,14 +1225,15 @@ class Db:
 
     # ---- indexes and the collection ------------------------------------------------------------
     def create_index(self, keys: cv.KeySpec, *, name: Optional[str] = None,
-                     unique: Optional[bool] = None, **options: Any) -> str:
+                     unique: Optional[bool] = None, session: Optional[Session] = None, **options: Any) -> str:
         """Creates an index and returns its name. Other options (sparse,
         expire_after_seconds, partial_filter_expression, ...) are passed by keyword."""
         k = self._doc(cv.key_spec(keys), "keys")
         o = self._opts({"name": name, "unique": unique}, options)
+        h = self._h if session is None else self._in(session)._h
         out = ffi.new("char **")
         err = new_error()
-        with self._h as ptr:
+        with h as ptr:
             rc = lib.pm_db_create_index(ptr, k.ptr, k.len, o.ptr, o.len, out, err)
         try:
             if rc < 0:
@@ -1124,26 +1242,27 @@ class Db:
         finally:
             lib.pm_free(out[0])
 
-    def list_indexes(self) -> Cursor:
+    def list_indexes(self, *, session: Optional[Session] = None) -> Cursor:
         """A :class:`Cursor` over the collection's index descriptions."""
-        return self._cursor_call(lib.pm_db_list_indexes, ())
+        return self._cursor_call(lib.pm_db_list_indexes, (), session)
 
-    def index_information(self) -> Dict[str, Dict[str, Any]]:
+    def index_information(self, *, session: Optional[Session] = None) -> Dict[str, Dict[str, Any]]:
         """{index name: its description} (as in pymongo)."""
-        with self.list_indexes() as c:
+        with self.list_indexes(session=session) as c:
             return {ix["name"]: ix for ix in c}
 
-    def drop_index(self, index: Union[str, cv.KeySpec]) -> None:
+    def drop_index(self, index: Union[str, cv.KeySpec], *, session: Optional[Session] = None) -> None:
         """Drops an index by name, or by its key spec (``[("a", 1)]`` -> "a_1")."""
         if not isinstance(index, str) or index == "":
             index = _index_name(index)
-        self._status_call(lib.pm_db_drop_index, (cv.c_name(index, "index"),))
+        self._status_call(lib.pm_db_drop_index, (cv.c_name(index, "index"),), session)
 
-    def drop(self) -> None:
+    def drop(self, *, session: Optional[Session] = None) -> None:
         """Drops the collection in this database (fine when it does not exist)."""
-        self._status_call(lib.pm_db_drop_collection, ())
+        self._status_call(lib.pm_db_drop_collection, (), session)
 
-    def command(self, command: Union[str, Mapping[str, Any]], value: Any = 1, **kwargs: Any) -> Dict[str, Any]:
+    def command(self, command: Union[str, Mapping[str, Any]], value: Any = 1, *,
+                session: Optional[Session] = None, **kwargs: Any) -> Dict[str, Any]:
         """Runs a database command and returns the reply: ``command("ping")``,
         ``command({"collStats": "users"})``, ``command("count", "users", query={...})``.
         Keyword arguments are added to the command as given (server names)."""
@@ -1154,5 +1273,5 @@ class Db:
         else:
             raise TypeError(f"command must be a str or a mapping, not {type(command).__name__}")
         c = self._doc(cmd, "command")
-        reply = self._buf_call(lib.pm_db_command, (c.ptr, c.len), self._dict_codec)
+        reply = self._buf_call(lib.pm_db_command, (c.ptr, c.len), self._dict_codec, session)
         return reply if reply is not None else {}

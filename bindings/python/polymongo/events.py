@@ -33,7 +33,19 @@ if TYPE_CHECKING:  # what type checkers see; at run time the members come from t
         POOL_CLOSED = 16
         POOL_RESIZED = 32
         LOG = 64
-        ALL = 127
+        POOL_READY = 1 << 7
+        POOL_CLEARED = 1 << 8
+        CONNECTION_CREATED = 1 << 9
+        CONNECTION_READY = 1 << 10
+        CONNECTION_CLOSED = 1 << 11
+        CHECKOUT_STARTED = 1 << 12
+        CHECKOUT_FAILED = 1 << 13
+        CHECKED_OUT = 1 << 14
+        CHECKED_IN = 1 << 15
+        BUDGET_EXHAUSTED = 1 << 16
+        CHECKOUTS = 0xF000
+        ALL = 0x1FFFF & ~0xF000
+        EVERY = 0x1FFFF
 
 else:
     # Every PM_EVENT_* constant of the compiled header, so a new event type in the C API
@@ -58,6 +70,8 @@ class Event:
     message: str
     code: int
     timestamp_ms: int
+    duration_us: int = 0  # connection ready, check-out events, checked in: how long
+    connection_id: int = 0  # connection and check-out events: the connection, unique in its pool
 
     @property
     def timestamp(self) -> datetime.datetime:
@@ -90,7 +104,7 @@ class Subscription:
 
     def _deliver(self, ev: Any) -> None:
         event = Event(EventType(ev.type), _s(ev.db), _s(ev.pool), _s(ev.reason), _s(ev.message),
-                      int(ev.code), int(ev.timestamp_ms))
+                      int(ev.code), int(ev.timestamp_ms), int(ev.duration_us), int(ev.connection_id))
         try:
             self.callback(event)
         except BaseException as e:  # noqa: BLE001 - reported, never lost

@@ -1,18 +1,22 @@
-"""Sessions and transactions (session.h): ``PolyMongo.start_session`` and ``Db.with_session``.
+"""Sessions and transactions (session.h): ``PolyMongo.start_session``, ``session=`` on every
+operation (as in pymongo), and ``Db.with_session``.
 
+    a, b = accounts.db("tenant_1"), accounts.db("tenant_2")
     with pm.start_session("tenant_1") as s:
-        a = accounts.db("tenant_1").with_session(s)
-        b = accounts.db("tenant_2").with_session(s)
 
         def transfer(session):
-            a.insert_one({"amount": -10})
-            b.insert_one({"amount": 10})
+            a.insert_one({"amount": -10}, session=session)
+            b.insert_one({"amount": 10}, session=session)
             return "done"
 
         s.with_transaction(transfer)            # commits; an exception aborts and propagates
 
         with s.start_transaction(write_concern={"w": "majority"}):
-            a.insert_one({"amount": 1})          # committed when the block ends normally
+            a.insert_one({"amount": 1}, session=s)   # committed when the block ends normally
+
+``db.with_session(s)`` binds a db to the session once instead (its operations then need no
+``session=``); an operation given ``session=s`` runs on such a binding, made on first use and
+closed with the session.
 
 A native session keeps one pooled connection until it is closed; every db bound to it must be
 served by the session's pool (one cluster), otherwise its operations raise
@@ -39,7 +43,7 @@ from ._ffi import Handle, LockedHandle, cstr, ffi, lib, new_error
 from .errors import Closed, InternalError, InvalidArgument, PolyMongoError, error_from
 
 if TYPE_CHECKING:
-    from .client import PolyMongo
+    from .client import Db, PolyMongo
 
 __all__ = ["Session", "Transaction"]
 
@@ -116,8 +120,8 @@ def _pm_py_transaction(session: Any, user_data: Any) -> int:
         call.exc = e
         # A failed operation's pm_code (the C contract: C keeps its pm_error and, when it was
         # a TransientTransactionError, runs the transaction again); anything else: abort.
-        if isinstance(e, PolyMongoError) and e.code < 0:
-            return int(e.code)
+        if isinstance(e, PolyMongoError) and e.pm_code < 0:
+            return int(e.pm_code)
         return 1
     return 0
 
@@ -152,7 +156,8 @@ class Session:
     """A session: native (``PolyMongo.start_session``) or compensating
     (``PolyMongo.start_compensating``).
 
-    Bind databases to it with :meth:`Db.with_session`; run transactions with
+    Pass it to an operation as pymongo does (``db.insert_one(doc, session=s)``), or bind a
+    db to it once with :meth:`Db.with_session`; run transactions with
     :meth:`with_transaction` (the callback form, with retries of transient errors) or
     :meth:`start_transaction` / :meth:`commit_transaction` / :meth:`abort_transaction`.
     ``close()`` (or leaving a ``with`` block) aborts an open transaction, releases the
@@ -160,13 +165,17 @@ class Session:
     :class:`~polymongo.errors.Closed`. Closing the PolyMongo closes its sessions too (``pm_wrapper_close``).
     """
 
-    __slots__ = ("_h", "_lock", "_children", "client", "compensating", "database", "__weakref__")
+    __slots__ = ("_h", "_lock", "_children", "_bound", "client", "compensating", "database",
+                 "__weakref__")
 
     def __init__(self, client: "PolyMongo", ptr: Any, *, compensating: bool,
                  database: Optional[str]) -> None:
         self._lock = threading.RLock()
         self._h = LockedHandle(ptr, lib.pm_session_free, "session", self._lock)
         self._children: "weakref.WeakSet[Handle]" = weakref.WeakSet()
+        # The dbs that operations given session=self run on, by the db they were called on
+        # (Db._in): bound once, closed with the session.
+        self._bound: "weakref.WeakKeyDictionary[Db, Db]" = weakref.WeakKeyDictionary()
         self.client = client
         self.compensating = compensating
         self.database = database
@@ -176,7 +185,7 @@ class Session:
         h = LockedHandle(ptr, free, what, self._lock)
         if self._h.closed:
             h.close()
-            raise Closed("this session is closed", code=lib.PM_ECLOSED)
+            raise Closed("this session is closed", pm_code=lib.PM_ECLOSED)
         self._children.add(h)
         return h
 
@@ -271,7 +280,7 @@ class Session:
         try:
             if rc == lib.PM_EINVAL:
                 raise InvalidArgument("only a compensating session has a rollback report",
-                                      code=rc)
+                                      pm_code=rc)
             if rc < 0:
                 raise error_from(rc, new_error())
             text = cstr(out[0])
@@ -293,6 +302,7 @@ class Session:
         for child in list(self._children):
             child.close()
         self._children.clear()
+        self._bound.clear()
         self._h.close()
 
     end_session = close

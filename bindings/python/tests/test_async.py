@@ -277,7 +277,11 @@ def test_change_stream_and_transactions(loop_kind: str) -> None:
                     await in_s.insert_one({"_id": "callback"})
                     return "done"
                 assert await s.with_transaction(body) == "done"
-            assert await db.count_documents({"_id": {"$in": ["committed", "callback"]}}) == 2
+                # session= per operation, as in the blocking API, with the AsyncSession
+                async with s.start_transaction():
+                    await db.insert_one({"_id": "per_op"}, session=s)
+                    assert await db.count_documents({"_id": "per_op"}, session=s) == 1
+            assert await db.count_documents({"_id": {"$in": ["committed", "callback", "per_op"]}}) == 3
             assert await db.count_documents({"_id": "aborted"}) == 0
 
     run(loop_kind, main)

@@ -124,7 +124,7 @@ def test_cursor_close_releases_its_pooled_connection(uri):
         next(held)  # holds the only connection
         with pytest.raises(polymongo.Timeout) as info:
             db.count_documents()
-        assert info.value.code == polymongo._ffi.lib.PM_ETIMEOUT
+        assert info.value.pm_code == polymongo._ffi.lib.PM_ETIMEOUT
         assert isinstance(info.value, TimeoutError)
         held.close()
         assert db.count_documents() == 5
@@ -231,7 +231,7 @@ def test_count_distinct_and_aggregate(pm):
     for malformed in ({"$match": {"c": "a"}}, {"pipeline": {"$match": {}}}, {"pipeline": "x"}):
         with pytest.raises(polymongo.InvalidArgument) as info:
             db.aggregate(malformed)
-        assert info.value.code == lib.PM_EINVAL and "pipeline" in info.value.message
+        assert info.value.pm_code == lib.PM_EINVAL and "pipeline" in info.value.message
 
 
 def test_bulk_write_reports_per_index_errors(pm, checker):
@@ -256,7 +256,7 @@ def test_bulk_write_reports_per_index_errors(pm, checker):
         db.bulk_write([InsertOne({"_id": 1}), InsertOne({"_id": 5}), InsertOne({"_id": 3}),
                        DeleteMany({"_id": 1})], ordered=False)
     err = info.value
-    assert isinstance(err, DuplicateKeyError) and err.code == polymongo._ffi.lib.PM_EDUPKEY
+    assert isinstance(err, DuplicateKeyError) and err.pm_code == polymongo._ffi.lib.PM_EDUPKEY
     assert [e["index"] for e in err.write_errors] == [0, 2]
     assert all(e["code"] == 11000 for e in err.write_errors)
     assert isinstance(err.result, polymongo.BulkWriteResult)
@@ -268,7 +268,7 @@ def test_bulk_write_reports_per_index_errors(pm, checker):
         db.bulk_write([InsertOne({"_id": 6}), InsertOne({"$bad": 1}), InsertOne({"_id": 7})])
     err = info.value
     assert not isinstance(err, DuplicateKeyError)
-    assert err.code == polymongo._ffi.lib.PM_EWRITE
+    assert err.pm_code == polymongo._ffi.lib.PM_EWRITE
     assert [e["index"] for e in err.write_errors] == [1]
     assert err.result.inserted_count == 1
     assert sorted(d["_id"] for d in coll.find()) == [3, 5, 6]
@@ -286,7 +286,7 @@ def test_duplicate_key_maps_to_duplicate_key_error(pm, checker):
     with pytest.raises(DuplicateKeyError) as info:
         db.insert_one({"email": "a@x"})
     e = info.value
-    assert e.code == polymongo._ffi.lib.PM_EDUPKEY and e.code_name == "PM_EDUPKEY"
+    assert e.pm_code == polymongo._ffi.lib.PM_EDUPKEY and e.code_name == "PM_EDUPKEY"
     assert e.server_code == 11000
     assert isinstance(e, WriteError) and isinstance(e, polymongo.PolyMongoError)
     assert e.result is not None and e.result.inserted_id is None

@@ -90,3 +90,26 @@ def test_failing_hook_is_reported_and_does_not_break_operations(uri, monkeypatch
         with pytest.raises(RuntimeError):
             pm.flush_events(timeout=5)
         assert len(calls) == before + 1
+
+
+def test_cmap_events_carry_connection_ids_and_durations(uri):
+    with PolyMongo(uri) as pm:
+        seen: list = []
+        pm.subscribe(seen.append, EventType.CHECKOUTS | EventType.CONNECTION_CREATED | EventType.CONNECTION_READY)
+        lifecycle: list = []
+        pm.subscribe(lifecycle.append)  # ALL: no per-operation events
+        db = pm.model("cmap").db(unique_db("cmap"))
+        db.insert_one({"x": 1})
+        assert db.count_documents({}) == 1
+        pm.flush_events(timeout=5)
+        created = [e.connection_id for e in seen if e.type == EventType.CONNECTION_CREATED]
+        assert len(created) == 1 and created[0] > 0
+        ready = [e for e in seen if e.type == EventType.CONNECTION_READY]
+        assert [e.connection_id for e in ready] == created and ready[0].duration_us > 0
+        out = [e for e in seen if e.type == EventType.CHECKED_OUT]
+        back = [e for e in seen if e.type == EventType.CHECKED_IN]
+        assert len(out) == len(back) == 2, "two operations"
+        assert {e.connection_id for e in out + back} == set(created)
+        assert sum(e.type == EventType.CHECKOUT_STARTED for e in seen) == 2
+        assert not [e for e in lifecycle if e.type & EventType.CHECKOUTS]
+        assert any(e.type == EventType.POOL_READY for e in lifecycle)

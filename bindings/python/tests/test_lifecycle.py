@@ -100,7 +100,7 @@ def test_close_is_the_c_contract(uri, checker):
                  lambda: pm.model("later")):
         with pytest.raises(polymongo.Closed) as info:
             call()
-        assert info.value.code == lib.PM_ECLOSED
+        assert info.value.pm_code == lib.PM_ECLOSED
     assert result.inserted_id is not None and result.acknowledged, "results stay readable"
     assert sockets_to_port(port) == before, "nothing reconnected"
     assert checker[name]["contract"].count_documents({}) == 4, "nothing refused reached the server"
@@ -260,7 +260,7 @@ def test_tenant_limits_throttle_with_a_retryable_error(uri, checker):
         db.insert_one({"n": 1})
         with pytest.raises(polymongo.Throttled) as info:
             db.insert_one({"n": 2})
-        assert info.value.code == lib.PM_ETHROTTLED and info.value.retryable
+        assert info.value.pm_code == lib.PM_ETHROTTLED and info.value.retryable
         assert info.value.code_name == "PM_ETHROTTLED"
         assert checker[name]["items"].count_documents({}) == 1
         # Run time: this database gets no limits; then the default goes.

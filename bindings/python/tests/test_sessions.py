@@ -43,7 +43,7 @@ def test_ferretdb_refuses_transactions_with_not_supported_before_any_write(pm, c
         with pytest.raises(NotSupported) as info:
             s.start_transaction()
         e = info.value
-        assert e.code == lib.PM_ENOTSUP and e.code_name == "PM_ENOTSUP"
+        assert e.pm_code == lib.PM_ENOTSUP and e.code_name == "PM_ENOTSUP"
         assert "compensating" in e.message
         assert not s.in_transaction
         calls: List[int] = []
@@ -76,7 +76,7 @@ def test_bound_db_of_another_pool_raises_invalid_argument(uri, checker):
             assert elsewhere.session is s and "in a session" in repr(elsewhere)
             with pytest.raises(InvalidArgument) as info:
                 elsewhere.insert_one({"x": 1})
-            assert info.value.code == lib.PM_EINVAL and "another pool" in info.value.message
+            assert info.value.pm_code == lib.PM_EINVAL and "another pool" in info.value.message
             with pytest.raises(InvalidArgument):
                 elsewhere.find_one({})
             # The same model in the session's own database works.
@@ -95,7 +95,7 @@ def test_session_arguments_closing_and_use_after_close(uri, checker):
     assert pm.default_db is None
     with pytest.raises(InvalidDatabaseName) as info:
         pm.start_session()
-    assert info.value.code == lib.PM_EDBNAME
+    assert info.value.pm_code == lib.PM_EDBNAME
     with pytest.raises(InvalidDatabaseName):
         pm.start_session("bad/name")
     with pytest.raises(TypeError):
@@ -129,7 +129,7 @@ def test_session_arguments_closing_and_use_after_close(uri, checker):
                  lambda: s.commit_transaction(), lambda: plain.with_session(s)):
         with pytest.raises(Closed) as closed:
             call()
-        assert closed.value.code == lib.PM_ECLOSED
+        assert closed.value.pm_code == lib.PM_ECLOSED
     assert plain.count_documents() == 3
     # Closing the PolyMongo closes its sessions and their dbs.
     s2 = pm.start_session(name)
@@ -335,7 +335,7 @@ def test_with_transaction_exception_in_callback_aborts_and_propagates(txn):
 
         with pytest.raises(DuplicateKeyError) as dup:
             s.with_transaction(duplicate)
-        assert dup.value.code == lib.PM_EDUPKEY and dup.value.server_code == 11000
+        assert dup.value.pm_code == lib.PM_EDUPKEY and dup.value.server_code == 11000
         assert txn.count(txn.b) == 0
         assert txn.checker[txn.a]["accounts"].count_documents({"_id": "taken"}) == 1
         # The session is usable afterwards.
@@ -404,4 +404,4 @@ def test_transaction_options_are_checked(txn):
         # Aborting with no transaction open is an error, not a crash.
         with pytest.raises(polymongo.PolyMongoError) as info:
             s.abort_transaction()
-        assert info.value.code < 0
+        assert info.value.pm_code < 0

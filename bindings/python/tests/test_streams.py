@@ -50,7 +50,7 @@ def test_ferretdb_refuses_change_streams(pm):
     try:
         stream = db.watch()
     except (NotSupported, ServerError) as e:
-        assert e.code in (lib.PM_ENOTSUP, lib.PM_ESERVER)
+        assert e.pm_code in (lib.PM_ENOTSUP, lib.PM_ESERVER)
         assert e.message
     else:
         stream.close()
@@ -234,7 +234,7 @@ def test_close_streams_closes_them_and_next_raises_closed(rs):
     for s in (a1, a3):
         with pytest.raises(Closed) as info:
             s.next(0.05)
-        assert info.value.code == lib.PM_ECLOSED
+        assert info.value.pm_code == lib.PM_ECLOSED
     assert list(a1) == []
     assert b1.next(0.05) is None, "the other database's stream is untouched"
     rs.drop_database(b)

@@ -85,7 +85,7 @@ def test_import_failures_raise_with_the_report(pm, checker, tmp_path):
     with pytest.raises(WriteError) as info:
         pm.import_database(dst, export.getvalue())
     e = info.value
-    assert e.code == lib.PM_EWRITE
+    assert e.pm_code == lib.PM_EWRITE
     assert e.report["failures"] == 21 and e.report["documents"] == 0
     people = next(c for c in e.report["collections"] if c["name"] == "people")
     assert people["failures"] == 20 and people["errors"]

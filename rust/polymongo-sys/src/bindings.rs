@@ -146,16 +146,40 @@ pub const PM_EVENT_CONNECT: pm_event_type = 1;
 pub const PM_EVENT_DISCONNECT: pm_event_type = 2;
 ///< connection, authentication or pool failure
 pub const PM_EVENT_ERROR: pm_event_type = 4;
-///< a pool opened (first use, connect, reopen)
+///< a pool opened (first use, connect, reopen): CMAP's pool created
 pub const PM_EVENT_POOL_OPENED: pm_event_type = 8;
-///< reason: "ttl", "idle", "evicted", "closed", "forced"
+///< reason: "ttl", "idle", "evicted", "closed", "forced", "budget"
 pub const PM_EVENT_POOL_CLOSED: pm_event_type = 16;
 ///< a pool's size limit changed; code is the new limit
 pub const PM_EVENT_POOL_RESIZED: pm_event_type = 32;
 ///< a log line; code is the level (0 debug .. 3 error)
 pub const PM_EVENT_LOG: pm_event_type = 64;
-///< every type
-pub const PM_EVENT_ALL: pm_event_type = 127;
+///< a pool's first operation succeeded since it opened or was cleared
+pub const PM_EVENT_POOL_READY: pm_event_type = 128;
+///< a network error cleared a pool's connections; message says why
+pub const PM_EVENT_POOL_CLEARED: pm_event_type = 256;
+///< a pool began a new connection; connection_id names it
+pub const PM_EVENT_CONNECTION_CREATED: pm_event_type = 512;
+///< the connection answered its handshake; duration_us: since created
+pub const PM_EVENT_CONNECTION_READY: pm_event_type = 1024;
+///< reason: "poolClosed", "error" (its handshake failed)
+pub const PM_EVENT_CONNECTION_CLOSED: pm_event_type = 2048;
+///< an operation asks its pool for a connection
+pub const PM_EVENT_CHECKOUT_STARTED: pm_event_type = 4096;
+///< reason: "timeout", "poolClosed", "connectionError"; duration_us
+pub const PM_EVENT_CHECKOUT_FAILED: pm_event_type = 8192;
+///< an operation got a connection; duration_us: its wait
+pub const PM_EVENT_CHECKED_OUT: pm_event_type = 16384;
+///< a connection went back to its pool; duration_us: how long it was out
+pub const PM_EVENT_CHECKED_IN: pm_event_type = 32768;
+///< a cluster's maxConnectionsPerCluster stopped a new connection; message says which cluster, code the budget
+pub const PM_EVENT_BUDGET_EXHAUSTED: pm_event_type = 65536;
+/// The four check-out events: one of each per operation, so subscribe to them deliberately.
+pub const PM_EVENT_CHECKOUTS: pm_event_type = 61440;
+/// Every type but the per-operation #PM_EVENT_CHECKOUTS.
+pub const PM_EVENT_ALL: pm_event_type = 69631;
+/// Every type, the check-out events included.
+pub const PM_EVENT_EVERY: pm_event_type = 131071;
 /// The kinds of events; a subscription's mask is a bitwise OR of them.
 pub type pm_event_type = ::std::os::raw::c_uint;
 /** One event. Borrowed by the callback: valid only during the call. Strings are never NULL
@@ -177,10 +201,14 @@ pub struct pm_event {
     pub code: i32,
     ///< wall clock, milliseconds since the epoch
     pub timestamp_ms: i64,
+    ///< connection ready, check-out events, checked in: how long (else 0)
+    pub duration_us: i64,
+    ///< connection and check-out events: the connection, unique in its pool (else 0)
+    pub connection_id: u64,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of pm_event"][::std::mem::size_of::<pm_event>() - 56usize];
+    ["Size of pm_event"][::std::mem::size_of::<pm_event>() - 72usize];
     ["Alignment of pm_event"][::std::mem::align_of::<pm_event>() - 8usize];
     [
         "Offset of field: pm_event::type_",
@@ -201,6 +229,12 @@ const _: () = {
     [
         "Offset of field: pm_event::timestamp_ms",
     ][::std::mem::offset_of!(pm_event, timestamp_ms) - 48usize];
+    [
+        "Offset of field: pm_event::duration_us",
+    ][::std::mem::offset_of!(pm_event, duration_us) - 56usize];
+    [
+        "Offset of field: pm_event::connection_id",
+    ][::std::mem::offset_of!(pm_event, connection_id) - 64usize];
 };
 impl Default for pm_event {
     fn default() -> Self {
@@ -1603,7 +1637,8 @@ unsafe extern "C" {
     ) -> ::std::os::raw::c_int;
     /** Subscribes a callback to events.
  @param wrapper The wrapper.
- @param mask The event types wanted: an OR of ::pm_event_type values (not 0).
+ @param mask The event types wanted: an OR of ::pm_event_type values (not 0); #PM_EVENT_ALL
+        leaves out the per-operation #PM_EVENT_CHECKOUTS, #PM_EVENT_EVERY has them.
  @param dbs The databases whose events are wanted: dbs[0..n_dbs).
  @param n_dbs How many; 0 for all databases, and events about no database.
  @param fn The callback.

@@ -41,8 +41,22 @@ impl EventMask {
     pub const POOL_RESIZED: EventMask = EventMask(sys::PM_EVENT_POOL_RESIZED as u32);
     /// A log line; [`Event::code`] is the level (0 debug .. 3 error).
     pub const LOG: EventMask = EventMask(sys::PM_EVENT_LOG as u32);
-    /// Every event type.
+    /// CMAP: the pool's first success since it opened or was cleared.
+    pub const POOL_READY: EventMask = EventMask(sys::PM_EVENT_POOL_READY as u32);
+    /// CMAP: a network error cleared the pool's connections.
+    pub const POOL_CLEARED: EventMask = EventMask(sys::PM_EVENT_POOL_CLEARED as u32);
+    /// CMAP: connection created, ready and closed.
+    pub const CONNECTIONS: EventMask = EventMask(
+        (sys::PM_EVENT_CONNECTION_CREATED | sys::PM_EVENT_CONNECTION_READY | sys::PM_EVENT_CONNECTION_CLOSED) as u32,
+    );
+    /// CMAP: check-out started, failed, checked out, checked in (one of each per operation).
+    pub const CHECKOUTS: EventMask = EventMask(sys::PM_EVENT_CHECKOUTS as u32);
+    /// `maxConnectionsPerCluster` stopped a new connection.
+    pub const BUDGET_EXHAUSTED: EventMask = EventMask(sys::PM_EVENT_BUDGET_EXHAUSTED as u32);
+    /// Every event type but the per-operation [`EventMask::CHECKOUTS`].
     pub const ALL: EventMask = EventMask(sys::PM_EVENT_ALL as u32);
+    /// Every event type, check-outs included.
+    pub const EVERY: EventMask = EventMask(sys::PM_EVENT_EVERY as u32);
 
     pub const fn bits(self) -> u32 {
         self.0
@@ -107,6 +121,26 @@ pub enum EventType {
     PoolClosed,
     PoolResized,
     Log,
+    /// CMAP: the pool's first success since it opened or was cleared.
+    PoolReady,
+    /// CMAP: a network error cleared the pool's connections.
+    PoolCleared,
+    /// CMAP: a new connection (`connection_id`).
+    ConnectionCreated,
+    /// CMAP: it answered its handshake (`duration_us` since created).
+    ConnectionReady,
+    /// CMAP: reason "poolClosed" or "error".
+    ConnectionClosed,
+    /// CMAP: an operation asks for a connection.
+    CheckoutStarted,
+    /// CMAP: reason "timeout", "poolClosed", "connectionError", "budget".
+    CheckoutFailed,
+    /// CMAP: an operation got a connection (`duration_us`: the wait).
+    CheckedOut,
+    /// CMAP: a connection went back (`duration_us`: how long it was out).
+    CheckedIn,
+    /// `maxConnectionsPerCluster` stopped a new connection; `code` is the budget.
+    BudgetExhausted,
     /// A type this binding does not know (from a newer library).
     Other(u32),
 }
@@ -121,6 +155,16 @@ impl EventType {
             sys::PM_EVENT_POOL_CLOSED => EventType::PoolClosed,
             sys::PM_EVENT_POOL_RESIZED => EventType::PoolResized,
             sys::PM_EVENT_LOG => EventType::Log,
+            sys::PM_EVENT_POOL_READY => EventType::PoolReady,
+            sys::PM_EVENT_POOL_CLEARED => EventType::PoolCleared,
+            sys::PM_EVENT_CONNECTION_CREATED => EventType::ConnectionCreated,
+            sys::PM_EVENT_CONNECTION_READY => EventType::ConnectionReady,
+            sys::PM_EVENT_CONNECTION_CLOSED => EventType::ConnectionClosed,
+            sys::PM_EVENT_CHECKOUT_STARTED => EventType::CheckoutStarted,
+            sys::PM_EVENT_CHECKOUT_FAILED => EventType::CheckoutFailed,
+            sys::PM_EVENT_CHECKED_OUT => EventType::CheckedOut,
+            sys::PM_EVENT_CHECKED_IN => EventType::CheckedIn,
+            sys::PM_EVENT_BUDGET_EXHAUSTED => EventType::BudgetExhausted,
             _ => EventType::Other(raw),
         }
     }
@@ -134,6 +178,16 @@ impl EventType {
             EventType::PoolClosed => sys::PM_EVENT_POOL_CLOSED,
             EventType::PoolResized => sys::PM_EVENT_POOL_RESIZED,
             EventType::Log => sys::PM_EVENT_LOG,
+            EventType::PoolReady => sys::PM_EVENT_POOL_READY,
+            EventType::PoolCleared => sys::PM_EVENT_POOL_CLEARED,
+            EventType::ConnectionCreated => sys::PM_EVENT_CONNECTION_CREATED,
+            EventType::ConnectionReady => sys::PM_EVENT_CONNECTION_READY,
+            EventType::ConnectionClosed => sys::PM_EVENT_CONNECTION_CLOSED,
+            EventType::CheckoutStarted => sys::PM_EVENT_CHECKOUT_STARTED,
+            EventType::CheckoutFailed => sys::PM_EVENT_CHECKOUT_FAILED,
+            EventType::CheckedOut => sys::PM_EVENT_CHECKED_OUT,
+            EventType::CheckedIn => sys::PM_EVENT_CHECKED_IN,
+            EventType::BudgetExhausted => sys::PM_EVENT_BUDGET_EXHAUSTED,
             EventType::Other(bits) => bits as sys::pm_event_type,
         }) as u32
     }
@@ -156,6 +210,10 @@ pub struct Event {
     pub code: i32,
     /// Wall clock, milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
+    /// Connection ready, check-out events, checked in: how long, in microseconds (else 0).
+    pub duration_us: i64,
+    /// Connection and check-out events: the connection, unique in its pool (else 0).
+    pub connection_id: u64,
 }
 
 impl Event {
@@ -171,6 +229,8 @@ impl Event {
                 message: call::string_from(raw.message),
                 code: raw.code,
                 timestamp_ms: raw.timestamp_ms,
+                duration_us: raw.duration_us,
+                connection_id: raw.connection_id,
             }
         }
     }

@@ -96,6 +96,15 @@ impl WriteResult {
         self.ids("insertedIds")
     }
 
+    /// The `_id` of the document a single insert (`insert_one`) inserted, generated when the
+    /// document had none: the official crate's `InsertOneResult::inserted_id`. For a batch it
+    /// is the `_id` of request 0 when that one was inserted; `None` when nothing was inserted
+    /// at index 0 (an update, a delete, a failed insert).
+    pub fn inserted_id(&self) -> Option<Bson> {
+        let ids = self.bytes().and_then(|b| call::raw_doc(b).ok()?.get_document("insertedIds").ok())?;
+        Bson::try_from(ids.get("0").ok()??).ok()
+    }
+
     /// `_id`s of upserted documents, by the index of the operation that upserted them.
     pub fn upserted_ids(&self) -> BTreeMap<usize, Bson> {
         self.ids("upsertedIds")

@@ -51,6 +51,33 @@ fn crud_across_many_databases() {
 }
 
 #[test]
+fn insert_one_reports_its_inserted_id() {
+    // The official crate's InsertOneResult::inserted_id: the given _id, or the generated one,
+    // which names the document as stored (read back through another wrapper).
+    let pm = wrapper();
+    let name = unique_db("inserted_id");
+    let db = pm.model("items", None).unwrap().db(&name).unwrap();
+    let r = db.insert_one(doc! {"_id": 42, "n": 1}, None).unwrap();
+    assert_eq!(r.inserted_id(), Some(Bson::Int32(42)));
+
+    let r = db.insert_one(doc! {"n": 2}, None).unwrap();
+    let Some(Bson::ObjectId(generated)) = r.inserted_id() else {
+        panic!("a generated ObjectId, got {:?}", r.inserted_id())
+    };
+    let other = wrapper();
+    let stored = other.model("items", None).unwrap().db(&name).unwrap();
+    let found = stored.find_one(doc! {"_id": generated}, None).unwrap().expect("stored under that _id");
+    assert_eq!(found.get_i32("n").unwrap(), 2);
+
+    // Nothing inserted, no id: a duplicate, and a write that is not an insert.
+    let dup = db.insert_one(doc! {"_id": 42}, None).unwrap_err();
+    assert_eq!(dup.kind(), ErrorKind::DuplicateKey);
+    assert_eq!(dup.write_result().and_then(|w| w.inserted_id()), None);
+    assert_eq!(db.update_one(doc! {"n": 1}, doc! {"$set": {"m": 1}}, None).unwrap().inserted_id(), None);
+    assert_eq!(count(&name, "items"), 2);
+}
+
+#[test]
 fn write_results_report_counts_and_ids() {
     let pm = wrapper();
     let db = pm.model("items", None).unwrap().db(&unique_db("results")).unwrap();

@@ -221,3 +221,29 @@ fn hook_may_close_handles_while_being_unsubscribed() {
     assert_eq!(db.count_documents(doc! {}, None).unwrap_err().kind(), ErrorKind::Closed);
     assert_eq!(count(&name, "h"), 1, "the write before the close is there");
 }
+
+#[test]
+fn cmap_events_carry_connection_ids_and_durations() {
+    let pm = wrapper();
+    let model = pm.model("cmap", None).unwrap();
+    let (seen, on_event) = recorder();
+    let _s = pm.subscribe(EventMask::CHECKOUTS | EventMask::CONNECTIONS | EventMask::POOL_READY, &[], on_event).unwrap();
+    let d = model.db(&unique_db("cmap")).unwrap();
+    d.insert_one(doc! {"a": 1}, None).unwrap();
+    pm.flush_events(FLUSH).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let created: Vec<u64> =
+        seen.iter().filter(|e| e.kind == EventType::ConnectionCreated).map(|e| e.connection_id).collect();
+    assert_eq!(created.len(), 1, "{seen:?}");
+    assert!(created[0] > 0);
+    let ready: Vec<&Event> = seen.iter().filter(|e| e.kind == EventType::ConnectionReady).collect();
+    assert_eq!(ready.len(), 1);
+    assert!(ready[0].duration_us > 0 && ready[0].connection_id == created[0]);
+    for kind in [EventType::CheckoutStarted, EventType::CheckedOut, EventType::CheckedIn, EventType::PoolReady] {
+        assert_eq!(seen.iter().filter(|e| e.kind == kind).count(), 1, "{kind:?} in {seen:?}");
+    }
+    for e in seen.iter().filter(|e| matches!(e.kind, EventType::CheckedOut | EventType::CheckedIn)) {
+        assert_eq!((e.connection_id, e.pool.as_str()), (created[0], "shared"));
+    }
+    assert!((EventMask::ALL & EventMask::CHECKOUTS).is_empty() && EventMask::EVERY.contains(EventMask::CHECKOUTS));
+}

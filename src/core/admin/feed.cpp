@@ -7,25 +7,9 @@
 
 namespace pm::core {
 
-const char *event_type_name(EventType type) {
-  switch (type) {
-    case EventType::connect: return "connect";
-    case EventType::disconnect: return "disconnect";
-    case EventType::error: return "error";
-    case EventType::pool_opened: return "poolOpened";
-    case EventType::pool_closed: return "poolClosed";
-    case EventType::pool_resized: return "poolResized";
-    case EventType::log: return "log";
-  }
-  return "unknown";
-}
-
 EventFeed::EventFeed(Events &events) : events_(events) {
-  uint32_t all = 0;
-  for (EventType t : {EventType::connect, EventType::disconnect, EventType::error, EventType::pool_opened,
-                      EventType::pool_closed, EventType::pool_resized, EventType::log})
-    all |= static_cast<uint32_t>(t);
-  subscription_ = events_.subscribe(all, {}, [this](const Event &e) { add(e); });
+  // Every type but the per-operation check-out events.
+  subscription_ = events_.subscribe(kLifecycleEventTypes, {}, [this](const Event &e) { add(e); });
 }
 
 EventFeed::~EventFeed() {
@@ -46,6 +30,8 @@ void EventFeed::add(const Event &e) {
       .key("message").value(redact_text(e.message))
       .key("code").value(e.code)
       .key("timestampMs").value(e.timestamp_ms)
+      .key("durationUs").value(e.duration_us)
+      .key("connectionId").value(e.connection)
       .end_object();
   entries_.push_back(Entry{seq, j.take()});
   if (entries_.size() > kKept) entries_.pop_front();

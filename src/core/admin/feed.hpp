@@ -48,6 +48,5 @@ class EventFeed {
   bool stopped_ = false;
 };
 
-const char *event_type_name(EventType type);
 
 }  // namespace pm::core

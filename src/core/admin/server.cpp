@@ -10,6 +10,7 @@
 #include "admin/api.hpp"
 #include "admin/feed.hpp"
 #include "base/error.hpp"
+#include "base/fork.hpp"
 #include "base/thread_name.hpp"
 #include "wrapper.hpp"
 
@@ -33,6 +34,7 @@ struct AdminServer::Impl {
   AdminApi api;
   httplib::Server server;
   std::thread thread;
+  uint64_t fork = fork_generation();  // when the thread started (base/fork.hpp)
   int port = 0;
   std::atomic<bool> stopping{false};
   std::atomic<int> feeds{0};
@@ -133,10 +135,15 @@ AdminServer::AdminServer(Wrapper &wrapper, const AdminOptions &options)
 }
 
 AdminServer::~AdminServer() {
+  if (impl_->fork != fork_generation()) {
+    // A forked child: the listener and its worker threads are the parent's. Left alone.
+    (void)impl_.release();
+    return;
+  }
   impl_->stopping = true;
   impl_->feed.stop();  // live feeds end at once
   impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->thread.joinable()) join_or_forget(impl_->thread, impl_->fork);
 }
 
 std::string AdminServer::url() const {

@@ -258,7 +258,7 @@ Options Options::parse(const char *json) {
               "coldStart", "retry", "debug", "logPath", "logLevel", "dbSpecific", "routes",
               "maxOpenPools", "poolSizing", "allowSystemDatabases", "recoverOnStart", "journalDb",
               "maxTrackedDatabases", "fairQueueing", "tenantLimits", "admin", "slowOperationMS",
-              "pauseTimeoutMS"});
+              "pauseTimeoutMS", "maxConnecting", "maxConnectionsPerCluster", "budgetWaitMS"});
 
   Options o;
   auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(root.get(), key); };
@@ -355,6 +355,11 @@ Options Options::parse(const char *json) {
       o.routes.push_back(parse_route_item(entry, "routes[" + std::to_string(i) + "]"));
   }
   if (auto *v = get("fairQueueing")) o.fair_queueing = boolean(v, "fairQueueing");
+  if (auto *v = get("maxConnecting")) o.max_connecting = static_cast<int>(integer(v, "maxConnecting", 1, kMaxPool));
+  if (auto *v = get("maxConnectionsPerCluster"))
+    o.max_connections_per_cluster = static_cast<int>(integer(v, "maxConnectionsPerCluster", 0, 1000000));
+  if (o.max_connections_per_cluster == 1) bad("maxConnectionsPerCluster must be 0 (no budget) or at least 2 (a monitor and a connection)");
+  if (auto *v = get("budgetWaitMS")) o.budget_wait_ms = integer(v, "budgetWaitMS", 0, kMaxMs);
   if (auto *v = get("tenantLimits")) o.tenant_limits = tenant_limits_of(v, "tenantLimits");
   if (auto *v = get("admin")) o.admin = parse_admin(v);
   if (auto *v = get("slowOperationMS")) o.slow_operation_ms = integer(v, "slowOperationMS", -1, kMaxMs);

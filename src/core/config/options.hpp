@@ -99,6 +99,9 @@ struct Options {
   // Waiting checkouts of a saturated pool are served a database at a time, in turn (false:
   // first come, first served).
   bool fair_queueing = true;
+  int max_connecting = 2;               // per pool: connections in their handshake at once
+  int max_connections_per_cluster = 0;  // 0: no budget; else every pool on a cluster together
+  int64_t budget_wait_ms = 10000;       // a connection over the budget waits this long (0: fails at once)
   TenantLimits tenant_limits;  // every database's, unless its pool spec or pm_wrapper_set_tenant_limits says otherwise
   bool allow_system_databases = false;
   bool recover_on_start = false;               // roll back journals crashed processes left

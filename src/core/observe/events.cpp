@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "base/fork.hpp"
 #include "base/thread_name.hpp"
 
 namespace pm::core {
@@ -14,7 +15,36 @@ namespace {
 constexpr size_t kMaxQueued = 100000;
 }  // namespace
 
+const char *event_type_name(EventType type) {
+  switch (type) {
+    case EventType::connect: return "connect";
+    case EventType::disconnect: return "disconnect";
+    case EventType::error: return "error";
+    case EventType::pool_opened: return "poolOpened";
+    case EventType::pool_closed: return "poolClosed";
+    case EventType::pool_resized: return "poolResized";
+    case EventType::log: return "log";
+    case EventType::pool_ready: return "poolReady";
+    case EventType::pool_cleared: return "poolCleared";
+    case EventType::connection_created: return "connectionCreated";
+    case EventType::connection_ready: return "connectionReady";
+    case EventType::connection_closed: return "connectionClosed";
+    case EventType::checkout_started: return "checkoutStarted";
+    case EventType::checkout_failed: return "checkoutFailed";
+    case EventType::checked_out: return "checkedOut";
+    case EventType::checked_in: return "checkedIn";
+    case EventType::budget_exhausted: return "budgetExhausted";
+  }
+  return "unknown";
+}
+
 Events::~Events() {
+  if (thread_.joinable() && thread_fork_ != fork_generation()) {  // a forked child: the thread is the parent's
+    thread_.detach();
+    renew_after_fork(wake_);
+    renew_after_fork(drained_);
+    renew_after_fork(callback_done_);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
@@ -23,7 +53,7 @@ Events::~Events() {
   if (thread_.joinable()) {
     // The last reference may be dropped by a subscriber running on the dispatcher itself.
     if (thread_.get_id() == std::this_thread::get_id()) thread_.detach();
-    else thread_.join();
+    else join_or_forget(thread_, thread_fork_);
   }
 }
 
@@ -39,11 +69,25 @@ uint64_t Events::subscribe(uint32_t mask, std::vector<std::string> dbs, Callback
       Subscription{next_id_++, mask, {dbs.begin(), dbs.end()}, std::move(callback)});
   subs_.push_back(sub);
   recompute_mask_locked();
-  if (!thread_.joinable()) thread_ = std::thread([this] {
+  start_locked();
+  return sub->id;
+}
+
+void Events::start_locked() {
+  if (thread_.joinable() && thread_fork_ == fork_generation()) return;
+  // In a child process the parent's dispatcher does not run: start this process's own.
+  if (thread_.joinable()) {
+    thread_.detach();
+    renew_after_fork(wake_);
+    renew_after_fork(drained_);
+    renew_after_fork(callback_done_);
+  }
+  running_ = 0;
+  thread_fork_ = fork_generation();
+  thread_ = std::thread([this] {
     name_this_thread("pm-events");
     run();
   });
-  return sub->id;
 }
 
 bool Events::unsubscribe(uint64_t id) {
@@ -69,6 +113,7 @@ void Events::emit(Event event) {
   if (event.timestamp_ms == 0) event.timestamp_ms = now_wall_ms();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (thread_fork_ != fork_generation()) start_locked();
     if (queue_.size() >= kMaxQueued) {
       queue_.pop_front();
       ++dropped_;

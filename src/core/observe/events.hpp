@@ -27,7 +27,25 @@ enum class EventType : uint32_t {
   pool_closed = 1u << 4,   // a pool was closed; reason: ttl, idle, evicted, closed, forced, error
   pool_resized = 1u << 5,  // a pool's size limit changed (dynamic sizing)
   log = 1u << 6,           // a log line (message, level in code)
+  // The connection pool specification's (CMAP) events.
+  pool_ready = 1u << 7,             // the pool's first success since it opened or was cleared
+  pool_cleared = 1u << 8,           // a network error cleared its connections
+  connection_created = 1u << 9,     // a new connection begins (connection: its id)
+  connection_ready = 1u << 10,      // it answered its handshake (duration_us: since created)
+  connection_closed = 1u << 11,     // reason: poolClosed, error
+  checkout_started = 1u << 12,
+  checkout_failed = 1u << 13,       // reason: timeout, poolClosed, connectionError
+  checked_out = 1u << 14,           // duration_us: the wait
+  checked_in = 1u << 15,            // duration_us: how long it was out
+  budget_exhausted = 1u << 16,      // maxConnectionsPerCluster stopped a connection (code: the budget)
 };
+constexpr uint32_t kEveryEventType = 0x1ffff;
+// Every type but the four check-out events, which come once per operation.
+constexpr uint32_t kLifecycleEventTypes =
+    kEveryEventType & ~(static_cast<uint32_t>(EventType::checkout_started) | static_cast<uint32_t>(EventType::checkout_failed) |
+                        static_cast<uint32_t>(EventType::checked_out) | static_cast<uint32_t>(EventType::checked_in));
+// The type's name in JSON and logs ("poolOpened", "connectionReady", ...).
+const char *event_type_name(EventType type);
 
 struct Event {
   EventType type;
@@ -37,6 +55,8 @@ struct Event {
   std::string message;  // redacted
   int32_t code = 0;     // error: a pm_code; log: the level; pool_resized: the new size
   int64_t timestamp_ms = 0;
+  int64_t duration_us = 0;  // connection ready, check-out events, checked in
+  uint64_t connection = 0;  // connection and check-out events: the connection's id in its pool
 };
 
 class Events {
@@ -57,6 +77,7 @@ class Events {
   // Queues an event for delivery; never blocks on subscribers. Cheap when nobody listens.
   void emit(Event event);
   bool wants(EventType type) const { return (mask_.load() & static_cast<uint32_t>(type)) != 0; }
+  bool wants_any(uint32_t types) const { return (mask_.load(std::memory_order_relaxed) & types) != 0; }
 
   // Waits (bounded) until every event queued so far has been delivered.
   bool flush(int64_t timeout_ms);
@@ -72,6 +93,7 @@ class Events {
   };
   void run();
   void recompute_mask_locked();
+  void start_locked();  // the dispatcher thread, unless it runs in this process
 
   mutable std::mutex mu_;
   std::condition_variable wake_, drained_, callback_done_;
@@ -84,6 +106,7 @@ class Events {
   std::atomic<uint64_t> dropped_{0}, hook_failures_{0};
   bool stop_ = false;
   std::thread thread_;  // started with the first subscription
+  uint64_t thread_fork_ = 0;  // base/fork.hpp's generation when thread_ started
 };
 
 

@@ -54,7 +54,10 @@ int64_t Db::estimated_count(DocView opts) const {
   Doc o(opts, "options");
   return run(Op{"estimatedCount", false}, [&](Target &t) {
   bson_error_t error;
-  int64_t n = mongoc_collection_estimated_document_count(t.coll, OpOpts(o.get(), pinned()).get(), nullptr, nullptr, &error);
+  // Without the session id even on a session's connection: libmongoc 1.23 frees memory it
+  // does not own when this call is given a sessionId (a double free), and the count command
+  // it sends reads metadata only and is not allowed in a transaction anyway.
+  int64_t n = mongoc_collection_estimated_document_count(t.coll, o.get(), nullptr, nullptr, &error);
   if (n < 0) throw Error::from_driver(error, "estimated count in " + where());
   return n;
   });

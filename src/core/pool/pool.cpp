@@ -7,6 +7,8 @@
 
 #include "base/doc.hpp"
 #include "base/error.hpp"
+#include "base/fork.hpp"
+#include "pool/budget.hpp"
 #include "observe/events.hpp"
 #include "observe/log.hpp"
 #include "base/redact.hpp"
@@ -16,6 +18,16 @@ namespace pm::core {
 
 namespace {
 constexpr int32_t kDefaultWaitQueueTimeoutMs = 10000;
+constexpr uint32_t kCheckoutEvents =
+    static_cast<uint32_t>(EventType::checkout_started) | static_cast<uint32_t>(EventType::checkout_failed) |
+    static_cast<uint32_t>(EventType::checked_out) | static_cast<uint32_t>(EventType::checked_in);
+// Set while a new connection's ping runs: the pool's command statistics count operations'
+// commands, not this one.
+thread_local bool t_establishing = false;
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 }
 
 const char *close_reason_name(CloseReason reason) {
@@ -25,6 +37,7 @@ const char *close_reason_name(CloseReason reason) {
     case CloseReason::evicted: return "evicted";
     case CloseReason::closed: return "closed";
     case CloseReason::forced: return "forced";
+    case CloseReason::budget: return "budget";
   }
   return "closed";
 }
@@ -46,13 +59,14 @@ Lease &Lease::operator=(Lease &&other) noexcept {
     client_ = other.client_;
     origin_ = other.origin_;
     generation_ = other.generation_;
+    out_since_us_ = other.out_since_us_;
     other.client_ = nullptr;
   }
   return *this;
 }
 
 void Lease::release() noexcept {
-  if (client_ != nullptr) pool_->checkin(origin_, client_);
+  if (client_ != nullptr) pool_->checkin(origin_, client_, out_since_us_);
   client_ = nullptr;
   pool_.reset();
 }
@@ -63,8 +77,9 @@ bool Lease::revoked() const { return pool_ && pool_->generation() != generation_
 
 std::shared_ptr<Pool> Pool::create(PoolConfig config, std::shared_ptr<const Log> log,
                                    std::shared_ptr<Events> events, std::shared_ptr<Usage> usage) {
-  return std::shared_ptr<Pool>(
-      new Pool(std::move(config), std::move(log), std::move(events), std::move(usage)));
+  std::shared_ptr<Pool> pool(new Pool(std::move(config), std::move(log), std::move(events), std::move(usage)));
+  if (pool->config_.budget) pool->config_.budget->add_pool(pool);
+  return pool;
 }
 
 namespace {
@@ -100,9 +115,19 @@ Pool::Pool(PoolConfig config, std::shared_ptr<const Log> log, std::shared_ptr<Ev
 }
 
 Pool::~Pool() {
-  // Every client is back here: a lease holds its pool alive.
-  for (auto &[pool, n] : retired_) mongoc_client_pool_destroy(pool);
+  // Every client is back here: a lease holds its pool alive. In a forked child what the parent
+  // opened is the parent's (forget_parent_locked).
+  if (fork_generation_ != fork_generation()) {
+    mongoc_uri_destroy(uri_);
+    return;
+  }
+  int held = held_;
+  for (auto &[pool, r] : retired_) {
+    mongoc_client_pool_destroy(pool);
+    held += r.held;
+  }
   if (pool_ != nullptr) mongoc_client_pool_destroy(pool_);
+  if (config_.budget) config_.budget->release(held);
   mongoc_uri_destroy(uri_);
 }
 
@@ -137,6 +162,7 @@ mongoc_client_pool_t *Pool::open_locked() {
   mongoc_client_pool_set_apm_callbacks(pool, apm, this);  // copied by libmongoc
   mongoc_apm_callbacks_destroy(apm);
   pool_ = pool;
+  fork_generation_ = fork_generation();
   epoch_ = next_pool_number();
   opened_clients_ = 0;
   set_state(PoolState::connecting);
@@ -147,10 +173,46 @@ mongoc_client_pool_t *Pool::open_locked() {
 }
 
 Lease Pool::checkout(const std::string &db) {
+  if (!events_->wants_any(kCheckoutEvents)) return checkout_counted(db, 0);
+  int64_t started_us = now_us();
+  if (events_->wants(EventType::checkout_started))
+    events_->emit(Event{EventType::checkout_started, db, config_.label});
+  try {
+    Lease lease = checkout_counted(db, started_us);
+    if (events_->wants(EventType::checked_out)) {
+      Event e{EventType::checked_out, db, config_.label};
+      e.duration_us = now_us() - started_us;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = connections_.find(lease.client()); it != connections_.end()) e.connection = it->second;
+      events_->emit(std::move(e));
+    }
+    return lease;
+  } catch (const Error &error) {
+    emit_checkout_failed(db, error, started_us);
+    throw;
+  }
+}
+
+void Pool::emit_checkout_failed(const std::string &db, const Error &error, int64_t started_us) {
+  if (!events_->wants(EventType::checkout_failed)) return;
+  const char *reason = error.code() == Code::timeout     ? "timeout"
+                       : error.code() == Code::closed    ? "poolClosed"
+                       : error.code() == Code::throttled ? "budget"
+                                                         : "connectionError";
+  Event e{EventType::checkout_failed, db, config_.label, reason, error.what(), static_cast<int32_t>(error.code())};
+  e.duration_us = now_us() - started_us;
+  events_->emit(std::move(e));
+}
+
+Lease Pool::checkout_counted(const std::string &db, int64_t started_us) {
   mongoc_client_pool_t *pool;
   uint64_t generation;
+  mongoc_client_t *client;
+  bool fresh;
+  uint64_t id = 0;
   {
     std::unique_lock<std::mutex> lock(mu_);
+    if (fork_generation_ != fork_generation()) forget_parent_locked();
     generation = generation_;
     // The deadline is read, and the queues touched, only when there is something to wait for.
     if (closing_ || in_use_ >= limit_ || waiting_ > 0) {
@@ -159,21 +221,119 @@ Lease Pool::checkout(const std::string &db) {
       ++in_use_;
       ++immediate_checkouts_;
     }
+    int reserved = 0;  // budget taken for this checkout
     try {
+      // A new connection waits for one of maxConnecting slots, unless a client comes back first.
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms_);
+      for (;;) {
+        if (config_.budget) reserve_budget_locked(lock, reserved);
+        if (generation_ != generation)
+          throw Error(Code::closed, "pool '" + config_.label + "' was force-closed while waiting", 0, true);
+        if (out_ + 1 <= opened_clients_ || connecting_ < config_.max_connecting) break;
+        if (connecting_done_.wait_until(lock, deadline) == std::cv_status::timeout && connecting_ >= config_.max_connecting &&
+            out_ + 1 > opened_clients_) {
+          ++timeouts_;
+          throw Error(Code::timeout, "timed out after " + std::to_string(wait_ms_) + " ms waiting for one of pool '" +
+                                         config_.label + "''s " + std::to_string(config_.max_connecting) +
+                                         " connection slots (maxConnecting)", 0, true);
+        }
+      }
+      bool opening = pool_ == nullptr;
       pool = open_locked();
+      fresh = out_ + 1 > opened_clients_;
+      int used = config_.budget ? (opening ? ClusterBudget::monitors_of(config_.uri) : 0) + (fresh ? 1 : 0) : 0;
+      held_ += used;
+      if (reserved > used) config_.budget->release(reserved - used);
     } catch (...) {
-      --in_use_;
-      grant_locked();
+      if (generation_ == generation) {  // a forced close let go of every client already
+        --in_use_;
+        grant_locked();
+      }
+      if (config_.budget) config_.budget->release(reserved);
       throw;
     }
     peak_in_use_ = std::max(peak_in_use_, in_use_);
     // libmongoc's pool makes a client only when none is idle, and keeps every client it made,
     // so the most ever out at once since it opened is the number of connections it holds.
-    if (++out_ > opened_clients_) opened_clients_ = out_;
+    ++out_;
+    if (fresh) {
+      opened_clients_ = out_;
+      ++connecting_;
+      id = ++next_connection_;
+    }
   }
   // Cannot block: fewer than max_size clients are out, and the pool may hold max_size.
-  mongoc_client_t *client = mongoc_client_pool_pop(pool);
-  return Lease(shared_from_this(), client, pool, generation);
+  client = mongoc_client_pool_pop(pool);
+  Lease lease(shared_from_this(), client, pool, generation, started_us);
+  if (fresh) establish(client, id, db);
+  return lease;
+}
+
+void Pool::reserve_budget_locked(std::unique_lock<std::mutex> &lock, int &reserved) {
+  for (;;) {
+    int need = (pool_ == nullptr ? ClusterBudget::monitors_of(config_.uri) : 0) + (out_ + 1 > opened_clients_ ? 1 : 0);
+    if (need <= reserved) return;
+    lock.unlock();
+    try {
+      config_.budget->acquire(need - reserved, this);
+    } catch (...) {
+      lock.lock();
+      throw;
+    }
+    reserved = need;
+    lock.lock();
+  }
+}
+
+void Pool::establish(mongoc_client_t *client, uint64_t id, const std::string &db) {
+  int64_t started = now_us();
+  if (events_->wants(EventType::connection_created)) {
+    Event e{EventType::connection_created, db, config_.label};
+    e.connection = id;
+    events_->emit(std::move(e));
+  }
+  bson_t ping = BSON_INITIALIZER;
+  BSON_APPEND_INT32(&ping, "ping", 1);
+  bson_error_t error;
+  t_establishing = true;
+  bool ok = mongoc_client_command_simple(client, "admin", &ping, nullptr, nullptr, &error);
+  t_establishing = false;
+  bson_destroy(&ping);
+  // The event goes first: while the slot is held, no other connection's "created" comes before it.
+  Event e{ok ? EventType::connection_ready : EventType::connection_closed, db, config_.label, ok ? "" : "error"};
+  e.duration_us = now_us() - started;
+  e.connection = id;
+  if (!ok) e.message = error.message;
+  if (events_->wants(e.type)) events_->emit(std::move(e));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --connecting_;
+    if (ok) connections_[client] = id;
+  }
+  connecting_done_.notify_all();
+  if (!ok) {
+    throw Error::from_driver(error, "connect pool '" + config_.label + "'");  // the operation records it
+  }
+}
+
+void Pool::forget_parent_locked() {
+  // The parent's libmongoc pools, their clients and sockets stay as they are: destroying them
+  // here would end the parent's sessions on its sockets and join monitor threads this process
+  // does not have. They are left alone (a bounded leak, once per fork).
+  bool had_pool = pool_ != nullptr || !retired_.empty();
+  pool_ = nullptr;
+  retired_.clear();
+  held_ = 0;
+  out_ = in_use_ = waiting_ = connecting_ = opened_clients_ = 0;
+  connections_.clear();
+  queues_.clear();
+  turns_.clear();
+  ++generation_;  // leases taken in the parent are revoked
+  ready_ = false;
+  set_state(PoolState::not_initialized);
+  fork_generation_ = fork_generation();
+  if (had_pool)
+    log_->info("pool '" + config_.label + "': this process was forked; the parent's connections are left to it");
 }
 
 // Queues the checkout behind its database's earlier ones; returns once grant_locked counted a
@@ -232,14 +392,22 @@ void Pool::remove_waiter_locked(const std::string &key, Waiter *waiter) {
   turns_.erase(std::remove(turns_.begin(), turns_.end(), key), turns_.end());
 }
 
-void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept {
+void Pool::checkin(mongoc_client_pool_t *origin, mongoc_client_t *client, int64_t out_since_us) noexcept {
   std::lock_guard<std::mutex> lock(mu_);
+  if (out_since_us != 0 && events_->wants(EventType::checked_in)) {
+    Event e{EventType::checked_in, "", config_.label};
+    e.duration_us = now_us() - out_since_us;
+    if (auto it = connections_.find(client); origin == pool_ && it != connections_.end()) e.connection = it->second;
+    events_->emit(std::move(e));
+  }
   mongoc_client_pool_push(origin, client);
   if (origin == pool_) {
     --out_;
     --in_use_;
-  } else if (auto it = retired_.find(origin); it != retired_.end() && --it->second == 0) {
+    if (connecting_ > 0) connecting_done_.notify_all();  // a waiting new connection may take this one
+  } else if (auto it = retired_.find(origin); it != retired_.end() && --it->second.out == 0) {
     // The last client of a closed pool: now it can go.
+    if (config_.budget) config_.budget->release(it->second.held);
     retired_.erase(it);
     mongoc_client_pool_destroy(origin);
   }
@@ -252,7 +420,16 @@ void Pool::connect() {
   std::vector<Lease> leases;
   int n = config_.min_free > 0 ? config_.min_free : 1;
   leases.reserve(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) leases.push_back(checkout());
+  for (int i = 0; i < n; ++i) {
+    try {
+      leases.push_back(checkout());  // a new connection answers a ping in there (establish)
+    } catch (const Error &e) {
+      if (e.code() != Code::connection && e.code() != Code::auth) throw;
+      log_->error(e.what());
+      record_failure("", e);
+      throw;
+    }
+  }
   for (Lease &lease : leases) {
     bson_t ping = BSON_INITIALIZER;
     BSON_APPEND_INT32(&ping, "ping", 1);
@@ -271,7 +448,11 @@ void Pool::connect() {
 }
 
 void Pool::record_success(const std::string &db, uint64_t latency_us) {
-  set_state(PoolState::connected);
+  // CMAP's "pool ready": the first success since the pool opened or was cleared.
+  if (state_.load(std::memory_order_relaxed) != static_cast<int>(PoolState::connected) &&
+      state_.exchange(static_cast<int>(PoolState::connected)) != static_cast<int>(PoolState::connected) &&
+      events_->wants(EventType::pool_ready))
+    events_->emit(Event{EventType::pool_ready, "", config_.label});
   usage_->record(db, true, latency_us, id_, config_.label, epoch_.load(std::memory_order_relaxed));
 }
 
@@ -293,17 +474,35 @@ void Pool::record_failure(const std::string &db, const Error &error, uint64_t la
   bool connection_level = c == Code::connection || c == Code::auth || c == Code::internal ||
                           (c == Code::timeout && error.before_send());
   if (!connection_level) return;  // the server answered, or the pool was closed: the pool is fine
-  if (c == Code::connection || c == Code::auth) set_state(PoolState::disconnected);
+  if (c == Code::connection || c == Code::auth) {
+    // libmongoc drops a server's connections on a network error: CMAP's "pool cleared".
+    bool was_ready = state_.exchange(static_cast<int>(PoolState::disconnected)) == static_cast<int>(PoolState::connected);
+    if (was_ready && c == Code::connection && events_->wants(EventType::pool_cleared))
+      events_->emit(Event{EventType::pool_cleared, db, config_.label, "error", error.what(), static_cast<int32_t>(c)});
+  }
   log_->error(error.what());
   events_->emit(Event{EventType::error, db, config_.label, "", error.what(), static_cast<int32_t>(c)});
 }
 
 void Pool::close_locked(CloseReason reason) {
+  if (fork_generation_ != fork_generation()) forget_parent_locked();  // never the parent's pool
   if (pool_ == nullptr) return;
   mongoc_client_pool_t *old = pool_;
   pool_ = nullptr;
-  if (out_ == 0) mongoc_client_pool_destroy(old);
-  else retired_[old] = out_;  // destroyed when its last client comes back
+  if (out_ == 0) {
+    mongoc_client_pool_destroy(old);
+    if (config_.budget) config_.budget->release(held_);
+  } else {
+    retired_[old] = Retired{out_, held_};  // destroyed when its last client comes back
+  }
+  held_ = 0;
+  if (events_->wants(EventType::connection_closed))
+    for (const auto &[client, id] : connections_) {
+      Event e{EventType::connection_closed, "", config_.label, "poolClosed"};
+      e.connection = id;
+      events_->emit(std::move(e));
+    }
+  connections_.clear();
   out_ = 0;
   opened_clients_ = 0;
   ready_ = false;
@@ -355,6 +554,7 @@ void Pool::force_close() {
     in_use_ = 0;
     for (auto &[key, queue] : queues_)
       for (Waiter *w : queue) w->turn.notify_one();  // each finds the generation changed
+    connecting_done_.notify_all();
     queues_.clear();
     turns_.clear();
     idle_.notify_all();
@@ -380,11 +580,13 @@ void Pool::remove_revocable(Revocable *holder) {
 // ---- metrics -----------------------------------------------------------------------------------
 
 void Pool::on_command_succeeded(const mongoc_apm_command_succeeded_t *event) {
+  if (t_establishing) return;
   static_cast<Pool *>(mongoc_apm_command_succeeded_get_context(event))
       ->record_command(mongoc_apm_command_succeeded_get_duration(event), true);
 }
 
 void Pool::on_command_failed(const mongoc_apm_command_failed_t *event) {
+  if (t_establishing) return;
   static_cast<Pool *>(mongoc_apm_command_failed_get_context(event))
       ->record_command(mongoc_apm_command_failed_get_duration(event), false);
 }

@@ -26,9 +26,10 @@ class Events;
 class Usage;
 class Error;
 class Pool;
+class ClusterBudget;
 
 enum class PoolState { not_initialized = 0, connecting, connected, disconnecting, disconnected };
-enum class CloseReason { ttl, idle, evicted, closed, forced };
+enum class CloseReason { ttl, idle, evicted, closed, forced, budget };
 const char *close_reason_name(CloseReason reason);
 
 // A pooled client checked out of a Pool; returned when the lease dies. Move-only.
@@ -36,8 +37,10 @@ class Lease {
  public:
   Lease() = default;
   // `pool` stays alive for the lease's life: the lease holds it.
-  Lease(std::shared_ptr<Pool> pool, mongoc_client_t *client, mongoc_client_pool_t *origin, uint64_t generation)
-      : pool_(std::move(pool)), client_(client), origin_(origin), generation_(generation) {}
+  Lease(std::shared_ptr<Pool> pool, mongoc_client_t *client, mongoc_client_pool_t *origin, uint64_t generation,
+        int64_t out_since_us = 0)
+      : pool_(std::move(pool)), client_(client), origin_(origin), generation_(generation),
+        out_since_us_(out_since_us) {}
   Lease(Lease &&other) noexcept { *this = std::move(other); }
   Lease &operator=(Lease &&other) noexcept;
   Lease(const Lease &) = delete;
@@ -55,6 +58,7 @@ class Lease {
   mongoc_client_t *client_ = nullptr;
   mongoc_client_pool_t *origin_ = nullptr;
   uint64_t generation_ = 0;
+  int64_t out_since_us_ = 0;  // when it was checked out, when someone listens for checked-in events
 };
 
 
@@ -111,6 +115,8 @@ struct PoolConfig {
   PoolSizing sizing;
   bool fair = true;  // fairQueueing: a saturated pool serves its waiting databases in turn
   std::optional<TenantLimits> tenant_limits;  // the spec's, for each database it serves
+  int max_connecting = 2;  // connections being established at once (CMAP's maxConnecting)
+  std::shared_ptr<ClusterBudget> budget;  // maxConnectionsPerCluster, shared by the cluster's pools
 };
 
 class Pool : public std::enable_shared_from_this<Pool> {
@@ -176,7 +182,16 @@ class Pool : public std::enable_shared_from_this<Pool> {
   static void on_command_failed(const mongoc_apm_command_failed_t *event);
   void record_command(int64_t duration_us, bool ok);
   friend class Lease;
-  void checkin(mongoc_client_pool_t *origin, mongoc_client_t *client) noexcept;
+  void checkin(mongoc_client_pool_t *origin, mongoc_client_t *client, int64_t out_since_us) noexcept;
+  Lease checkout_counted(const std::string &db, int64_t started_us);
+  // Reserves budget for what the next client needs (opening the pool, a new connection);
+  // returns with the lock held and `reserved` covering it.
+  void reserve_budget_locked(std::unique_lock<std::mutex> &lock, int &reserved);
+  // Connects a new client under the maxConnecting gate (its handshake and a ping).
+  void establish(mongoc_client_t *client, uint64_t id, const std::string &db);
+  // After fork(): forgets the parent's libmongoc pool and clients (they are the parent's).
+  void forget_parent_locked();
+  void emit_checkout_failed(const std::string &db, const Error &error, int64_t started_us);
   mongoc_client_pool_t *open_locked();
   void close_locked(CloseReason reason);
   // A saturated pool's waiting checkouts, by database, and who is served next.
@@ -230,7 +245,17 @@ class Pool : public std::enable_shared_from_this<Pool> {
   uint64_t immediate_checkouts_ = 0;  // checkouts that found a client free: wait 0
   Histogram waits_;                   // the others'
   std::string last_error_, last_server_error_;
-  std::unordered_map<mongoc_client_pool_t *, int> retired_;  // closed pools' clients still out
+  struct Retired {
+    int out = 0;   // its clients still out
+    int held = 0;  // budget it holds until destroyed
+  };
+  std::unordered_map<mongoc_client_pool_t *, Retired> retired_;  // closed pools with clients still out
+  int held_ = 0;            // budget the current libmongoc pool holds (monitors + connections)
+  uint64_t fork_generation_ = 0;  // base/fork.hpp's, when pool_ was opened
+  int connecting_ = 0;      // new connections in their handshake
+  std::condition_variable connecting_done_;
+  uint64_t next_connection_ = 0;
+  std::unordered_map<mongoc_client_t *, uint64_t> connections_;  // the current pool's, by client
 
   std::mutex revocable_mu_;  // before a holder's own lock; never with mu_ held
   std::unordered_set<Revocable *> revocables_;

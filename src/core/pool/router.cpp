@@ -20,6 +20,8 @@ Router::Router(const Options &options, std::shared_ptr<const Log> log, std::shar
   shared.idle_timeout_ms = options.idle_timeout_ms;
   shared.sizing = options.pool_sizing;
   shared.fair = options.fair_queueing;
+  shared.max_connecting = options.max_connecting;
+  shared.budget = budget_for(shared.uri);
   shared_ = Pool::create(shared, log_, events_, usage_);
   if (options.idle_timeout_ms > 0) maintain_every(options.idle_timeout_ms);
   if (options.pool_sizing.enabled) maintain_every(options.pool_sizing.interval_ms);
@@ -33,6 +35,24 @@ Router::Router(const Options &options, std::shared_ptr<const Log> log, std::shar
     maintain_for(r.spec);
   }
   routing_ = !exact_.empty() || !rules_.empty();
+}
+
+std::shared_ptr<ClusterBudget> Router::budget_for(const std::string &uri) const {
+  if (options_.max_connections_per_cluster <= 0) return nullptr;
+  std::string cluster = ClusterBudget::cluster_of(uri);
+  std::lock_guard<std::mutex> lock(budgets_mu_);
+  auto &budget = budgets_[cluster];
+  if (!budget)
+    budget = std::make_shared<ClusterBudget>(cluster, options_.max_connections_per_cluster, options_.budget_wait_ms,
+                                             events_, log_);
+  return budget;
+}
+
+std::vector<std::shared_ptr<ClusterBudget>> Router::budgets() const {
+  std::lock_guard<std::mutex> lock(budgets_mu_);
+  std::vector<std::shared_ptr<ClusterBudget>> out;
+  for (const auto &[name, b] : budgets_) out.push_back(b);
+  return out;
 }
 
 void Router::maintain_every(int64_t ms) {
@@ -50,6 +70,8 @@ std::shared_ptr<Pool> Router::make_pool(const std::string &label, const PoolSpec
   c.ttl_ms = spec.ttl_ms;
   c.idle_timeout_ms = options_.idle_timeout_ms;
   c.fair = options_.fair_queueing;
+  c.max_connecting = options_.max_connecting;
+  c.budget = budget_for(c.uri);
   c.tenant_limits = spec.tenant_limits;
   auto pool = Pool::create(c, log_, events_, usage_);
   if (shut_down_) pool->shut_down();  // callers hold mu_, which guards shut_down_

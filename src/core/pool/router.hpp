@@ -11,7 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/error.hpp"
 #include "config/options.hpp"
+#include "pool/budget.hpp"
 #include "pool/pool.hpp"
 #include "pool/tenants.hpp"
 
@@ -43,6 +45,17 @@ class Router {
     return pool->checkout(db);
   }
   Lease checkout(const std::string &db) { return checkout(route(db), db); }
+  // checkout(db), and a failure to get a connection counted as the database's failure (for
+  // callers outside the operations' retry loop: ping, statistics).
+  Lease checkout_recorded(const std::string &db) {
+    std::shared_ptr<Pool> pool = route(db);
+    try {
+      return checkout(pool, db);
+    } catch (const Error &e) {
+      pool->record_failure(db, e);
+      throw;
+    }
+  }
 
   // Admits an operation on `db` (served by `pool`) under its tenantLimits; throws Error
   // throttled. An empty permit, at the cost of one flag read, while no limit is set anywhere.
@@ -101,11 +114,15 @@ class Router {
   };
   Table table() const;
 
+  // maxConnectionsPerCluster: the budgets, one per cluster that has a pool (none when off).
+  std::vector<std::shared_ptr<ClusterBudget>> budgets() const;
+
  private:
   std::shared_ptr<Pool> make_pool(const std::string &label, const PoolSpec &spec) const;
   std::shared_ptr<Pool> resolve_locked(const std::string &db);
   void turn_over_locked();
   bool must_keep_locked(const std::string &db, const std::shared_ptr<Pool> &pool) const;
+  std::shared_ptr<ClusterBudget> budget_for(const std::string &uri) const;  // null when off
   void maintain_every(int64_t ms);  // shortens the period for a timed duty of `ms`
   void maintain_for(const PoolSpec &spec) {
     if (spec.auto_close) maintain_every(spec.ttl_ms);
@@ -117,6 +134,8 @@ class Router {
   std::shared_ptr<Usage> usage_;
   std::shared_ptr<Pool> shared_;
   Tenants tenants_;
+  mutable std::mutex budgets_mu_;
+  mutable std::unordered_map<std::string, std::shared_ptr<ClusterBudget>> budgets_;  // by cluster
 
   mutable std::shared_mutex mu_;
   bool shut_down_ = false;  // under mu_

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "base/error.hpp"
+#include "base/fork.hpp"
 #include "base/thread_name.hpp"
 
 namespace pm::core {
@@ -116,7 +117,7 @@ class SharedStream {
   }
   ~SharedStream() {
     stop_ = true;
-    pump_.join();  // the pump never owns the shared stream, so this is never the pump thread
+    join_or_forget(pump_, pump_fork_);  // the pump never owns the shared stream, so this is never the pump thread
     inner_.close();
   }
   void join(Subscriber *s) {
@@ -149,6 +150,7 @@ class SharedStream {
   std::vector<Subscriber *> subs_;
   std::atomic<bool> stop_{false};
   std::thread pump_;
+  uint64_t pump_fork_ = fork_generation();  // base/fork.hpp
 };
 
 Subscriber::Subscriber(std::shared_ptr<SharedStream> shared, std::string db)
