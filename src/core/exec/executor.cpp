@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "base/error.hpp"
+#include "base/fork.hpp"
 
 namespace pm::core {
 
@@ -161,11 +162,25 @@ struct Executor::State {
 Executor::Executor(int max_threads, int max_unkeyed)
     : max_threads_(max_threads < 1 ? 1 : max_threads),
       max_unkeyed_(std::clamp(max_unkeyed, 1, max_threads_)),
-      state_(std::make_shared<State>(static_cast<size_t>(max_unkeyed_))) {}
+      state_(std::make_shared<State>(static_cast<size_t>(max_unkeyed_))), fork_(fork_generation()) {}
+
+void Executor::renew_after_fork() {
+  if (fork_.load(std::memory_order_relaxed) == fork_generation()) return;
+  std::lock_guard<std::mutex> lock(fork_mu_);
+  if (fork_.load(std::memory_order_relaxed) == fork_generation()) return;
+  // The parent's state holds threads this process does not have (destroying it would end the
+  // process, joining them would wait forever) and its queued jobs are the parent's: kept, never
+  // destroyed.
+  static auto *abandoned = new std::vector<std::shared_ptr<State>>();
+  abandoned->push_back(std::move(state_));
+  state_ = std::make_shared<State>(static_cast<size_t>(max_unkeyed_));
+  fork_.store(fork_generation(), std::memory_order_relaxed);
+}
 
 Executor::~Executor() { close(); }
 
 uint64_t Executor::submit(Job job) {
+  renew_after_fork();
   State &s = *state_;
   std::lock_guard<std::mutex> lock(s.mu);
   if (s.closed) throw Error(Code::closed, "the wrapper is closed");
@@ -199,6 +214,7 @@ uint64_t Executor::submit(Job job) {
 }
 
 bool Executor::cancel(uint64_t id) {
+  renew_after_fork();
   State &s = *state_;
   std::vector<Entry> taken;
   {
@@ -210,6 +226,7 @@ bool Executor::cancel(uint64_t id) {
 }
 
 void Executor::close() {
+  renew_after_fork();
   State &s = *state_;
   std::vector<Entry> taken;
   std::vector<std::thread> threads;

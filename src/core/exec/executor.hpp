@@ -9,6 +9,7 @@
 // start on the first submissions, up to the bound, and live until the executor closes.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -56,6 +57,11 @@ class Executor {
   const int max_threads_;
   const int max_unkeyed_;
   std::shared_ptr<State> state_;
+  // base/fork.hpp: in a forked child the parent's threads do not run; the first submit, cancel
+  // or close there leaves the parent's state alone (never destroyed) and starts a new one.
+  void renew_after_fork();
+  std::atomic<uint64_t> fork_;
+  std::mutex fork_mu_;
 };
 
 }  // namespace pm::core
