@@ -397,7 +397,6 @@ mod tests {
         let m = EventMask::CONNECT | EventMask::DISCONNECT;
         assert!(m.contains(EventMask::CONNECT) && !m.contains(EventMask::LOG));
         assert_eq!((EventMask::ALL & !EventMask::LOG).bits(), 0x10fbf);
-        assert_eq!((EventMask::EVERY & !EventMask::ALL), EventMask::CHECKOUTS);
         assert_eq!(EventMask::from(EventType::PoolClosed), EventMask::POOL_CLOSED);
         assert_eq!(EventType::from_raw(EventMask::LOG.bits()), EventType::Log);
         assert_eq!(EventType::from_raw(1 << 20), EventType::Other(1 << 20));
