@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/options.hpp"
+#include "fleet/directory.hpp"
 #include "observe/events.hpp"
 #include "observe/log.hpp"
 #include "observe/slow_ops.hpp"
@@ -43,6 +44,8 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   StreamRegistry &streams() { return streams_; }
   PauseGate &pauses() { return pauses_; }
   const SlowOps &slow_ops() const { return slow_; }
+  // The tenant directory; throws Error(invalid_argument) when the options give none.
+  Directory &directory();
 
   // Admin actions (the C API's pm_wrapper_pause ..., the admin endpoint's POSTs).
   // `name`: a database or a pool's label; false when it was paused (resumed) already.
@@ -121,6 +124,7 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   PauseGate pauses_{options_.pause_timeout_ms};
   SlowOps slow_{options_.slow_operation_ms, log_};
   OpsContext ops_context_{router_, *log_, options_.retry, options_.max_tracked_databases, pauses_, slow_};
+  std::shared_ptr<Directory> directory_;  // the directory option's; the router holds it too
   std::unique_ptr<AdminServer> admin_;  // the admin endpoint, when configured; stopped first
 
   StreamRegistry streams_;
