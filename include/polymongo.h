@@ -81,5 +81,6 @@
 #include "polymongo/bulk.h"
 #include "polymongo/stream.h"
 #include "polymongo/admin.h"
+#include "polymongo/fleet.h"
 
 #endif /* POLYMONGO_H */

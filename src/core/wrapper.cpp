@@ -11,6 +11,7 @@
 #include "base/error.hpp"
 #include "base/redact.hpp"
 #include "base/thread_name.hpp"
+#include "fleet/schema.hpp"
 #include "ops/model.hpp"
 #include "transfer/transfer.hpp"
 #include "txn/compensation.hpp"
@@ -78,6 +79,33 @@ std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
 Directory &Wrapper::directory() {
   if (!directory_) throw Error(Code::invalid_argument, "no tenant directory: the options have no directory");
   return *directory_;
+}
+
+std::string Wrapper::tenants_json() {
+  std::string out = "[";
+  for (const TenantEntry &e : directory().list()) out += (out.size() > 1 ? "," : "") + entry_json(e);
+  return out + "]";
+}
+
+std::string Wrapper::tenant_json(const std::string &db) {
+  check_db_name(db);
+  auto e = directory().show(db);
+  return e ? entry_json(*e) : "null";
+}
+
+std::string Wrapper::place_tenant(const std::string &db, const std::string &cluster) {
+  check_db_name(db);
+  return entry_json(directory().place_on(db, cluster));
+}
+
+std::string Wrapper::sync_schema(const Model &model, const char *target_json) {
+  FleetTarget target = parse_fleet_target(target_json);
+  return pm::core::sync_schema(directory(), router_, model, target, *log_).json();
+}
+
+std::string Wrapper::schema_drift(const Model &model, const char *target_json) {
+  FleetTarget target = parse_fleet_target(target_json);
+  return drift_report(directory(), router_, model, target);
 }
 
 void Wrapper::maintenance_loop() {

@@ -46,6 +46,16 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   const SlowOps &slow_ops() const { return slow_; }
   // The tenant directory; throws Error(invalid_argument) when the options give none.
   Directory &directory();
+  // The tenant fleet (docs/fleet.md), as JSON: the directory's entries (an array), one entry
+  // ("null" when it has none), a placement (the entry the catalog holds afterwards).
+  std::string tenants_json();
+  std::string tenant_json(const std::string &db);
+  std::string place_tenant(const std::string &db, const std::string &cluster);
+  // A model's indexes and validator over the fleet (`target_json`: parse_fleet_target's form).
+  std::string sync_schema(const class Model &model, const char *target_json);
+  std::string schema_drift(const class Model &model, const char *target_json);
+  // True when sync_schema's report lists no failure (the C shim's PM_OK or PM_EWRITE).
+  static bool sync_succeeded(const std::string &report) { return report.find("\"failed\":0,") != std::string::npos; }
 
   // Admin actions (the C API's pm_wrapper_pause ..., the admin endpoint's POSTs).
   // `name`: a database or a pool's label; false when it was paused (resumed) already.

@@ -306,3 +306,280 @@ TEST(Fleet, TwoProcessesPlacingTheSameTenantAgree) {
     EXPECT_EQ(Checker(cluster == "a" ? server_uri() : second_uri()).count(t, "items"), 2);
   }
 }
+
+// ---- the C API of the directory ----
+
+namespace {
+std::string take(char *s) {
+  std::string out = s != nullptr ? s : "";
+  pm_free(s);
+  return out;
+}
+}  // namespace
+
+TEST(Fleet, TenantsAreListedShownAndPlacedThroughTheCApi) {
+  Catalog c = new_catalog();
+  Wrapper w;
+  w.w = new_wrapper(directory_option(c));
+  ASSERT_NE(w.w, nullptr);
+  std::string t = unique_db("fleet_capi");
+  char *json = nullptr;
+  pm_error err;
+  ASSERT_EQ(pm_wrapper_tenant(w.w, t.c_str(), &json, &err), PM_OK) << err.message;
+  EXPECT_EQ(take(json), "null");
+  ASSERT_EQ(pm_wrapper_place_tenant(w.w, t.c_str(), "b", &json, &err), PM_OK) << err.message;
+  std::string placed = take(json);
+  EXPECT_TRUE(has(placed, "\"cluster\":\"b\"") && has(placed, "\"placedBy\":\"explicit\"")) << placed;
+  EXPECT_EQ(entry_cluster(c, t), "b");
+  // Placing it again elsewhere changes nothing: the catalog's entry stands.
+  ASSERT_EQ(pm_wrapper_place_tenant(w.w, t.c_str(), "a", &json, &err), PM_OK) << err.message;
+  EXPECT_TRUE(has(take(json), "\"cluster\":\"b\""));
+  EXPECT_EQ(entry_cluster(c, t), "b");
+  ASSERT_EQ(pm_wrapper_tenants(w.w, &json, &err), PM_OK) << err.message;
+  std::string list = take(json);
+  EXPECT_TRUE(has(list, "\"db\":\"" + t + "\"")) << list;
+  // Bad input: a clear error, nothing written.
+  std::string other = unique_db("fleet_capi");
+  EXPECT_EQ(pm_wrapper_place_tenant(w.w, other.c_str(), "z", nullptr, &err), PM_EINVAL);
+  EXPECT_TRUE(has(err.message, "'z' is not one of directory.clusters")) << err.message;
+  EXPECT_EQ(pm_wrapper_place_tenant(w.w, "bad.name", "a", nullptr, &err), PM_EDBNAME);
+  EXPECT_EQ(entry_cluster(c, other), "");
+  // Without a directory: PM_EINVAL, named.
+  Wrapper plain;
+  plain.w = new_wrapper();
+  EXPECT_EQ(pm_wrapper_tenants(plain.w, &json, &err), PM_EINVAL);
+  EXPECT_TRUE(has(err.message, "no tenant directory")) << err.message;
+}
+
+namespace {
+int place_on_b(const char *db, const char *clusters, char *cluster, size_t cap, void *calls) {
+  static_cast<std::vector<std::string> *>(calls)->push_back(std::string(db) + " " + clusters);
+  if (std::string(db).find("refused") != std::string::npos) return 1;
+  snprintf(cluster, cap, "b");
+  return 0;
+}
+}  // namespace
+
+TEST(Fleet, CallbackPlacementAsksTheApplication) {
+  Catalog c = new_catalog();
+  put_entry(c, unique_db("fleet_cb_seed"), "a");
+  Wrapper w;
+  w.w = new_wrapper(directory_option(c, "\"placement\": {\"policy\": \"callback\", \"match\": \"fleet_cb*\"}"));
+  ASSERT_NE(w.w, nullptr);
+  std::vector<std::string> calls;
+  pm_error err;
+  ASSERT_EQ(pm_wrapper_set_placement(w.w, place_on_b, &calls, &err), PM_OK) << err.message;
+  std::string t = unique_db("fleet_cb");
+  insert(w.w, t, "{\"_id\": 1}");
+  EXPECT_EQ(entry_cluster(c, t), "b");
+  EXPECT_EQ(where(t), "b");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_TRUE(has(calls[0], "{\"name\":\"a\",\"tenants\":1},{\"name\":\"b\",\"tenants\":0}")) << calls[0];
+  // A refusal fails the operation, writes no entry and sends nothing.
+  std::string refused = unique_db("fleet_cb_refused");
+  Model m;
+  Db d;
+  ASSERT_EQ(pm_model_new(w.w, "items", nullptr, 0, &m.m, &err), PM_OK);
+  ASSERT_EQ(pm_model_db(m.m, refused.c_str(), &d.d, &err), PM_OK);
+  EXPECT_EQ(pm_db_insert_one(d.d, "{\"_id\": 1}", PM_JSON, nullptr, 0, nullptr, &err), PM_EINVAL);
+  EXPECT_TRUE(has(err.message, "refused to place")) << err.message;
+  EXPECT_EQ(entry_cluster(c, refused), "");
+  EXPECT_EQ(where(refused), "");
+}
+
+// ---- fleet schema operations ----
+
+namespace {
+const char *kIndexed = "{\"indexes\": [{\"key\": {\"a\": 1}}, {\"key\": {\"b\": -1}, \"unique\": true}]}";
+
+std::string indexes_of(const std::string &uri, const std::string &db, const std::string &coll = "items") {
+  std::string reply;
+  Checker(uri).command_ok(db, "{\"listIndexes\": \"" + coll + "\"}", &reply);
+  return reply;
+}
+
+void create_databases(const std::string &uri, const std::vector<std::string> &dbs) {
+  mongoc_client_t *client = mongoc_client_new(uri.c_str());
+  for (const std::string &db : dbs) {
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, db.c_str(), "items");
+    bson_t *doc = BCON_NEW("a", BCON_INT32(1), "b", BCON_INT32(1));
+    bson_error_t error;
+    EXPECT_TRUE(mongoc_collection_insert_one(coll, doc, nullptr, nullptr, &error)) << error.message;
+    bson_destroy(doc);
+    mongoc_collection_destroy(coll);
+  }
+  mongoc_client_destroy(client);
+}
+
+int64_t done_count(const Catalog &c, const std::string &job) {
+  return Checker(c.uri).count(c.db, c.coll + "_job_status", "{\"job\": \"" + job + "\", \"status\": \"done\"}");
+}
+}  // namespace
+
+// 500 databases over two clusters; the sync's process is killed (SIGKILL) midway; a new run
+// skips what was done and finishes; every database then has the indexes (read back
+// independently) and the drift report is empty, until databases are changed by hand: then it
+// lists exactly those, and how.
+TEST(Fleet, SyncOverFiveHundredDatabasesKilledMidwayResumesAndFinishes) {
+  Catalog c = new_catalog();
+  std::string prefix = unique_db("fsync");
+  std::vector<std::string> on_a, on_b;
+  for (int i = 0; i < 500; ++i) (i % 2 == 0 ? on_a : on_b).push_back(prefix + "_" + std::to_string(1000 + i));
+  create_databases(server_uri(), on_a);
+  create_databases(second_uri(), on_b);
+  std::string target = "{\"match\": \"" + prefix + "_*\", \"concurrency\": 4, \"job\": \"" + prefix + "\"}";
+  std::string opts = options(directory_option(c));
+
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    pm_wrapper *w = nullptr;
+    pm_model *m = nullptr;
+    pm_error e;
+    if (pm_wrapper_new(opts.c_str(), &w, &e) != PM_OK) _exit(10);
+    if (pm_model_new(w, "items", kIndexed, PM_JSON, &m, &e) != PM_OK) _exit(11);
+    pm_model_fleet_sync(m, target.c_str(), nullptr, &e);
+    _exit(0);
+  }
+  ASSERT_TRUE(wait_until([&] { return done_count(c, prefix) >= 100; }, 120000));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the sync finished before it was killed";
+  int64_t before = done_count(c, prefix);
+  ASSERT_LT(before, 500);
+
+  Wrapper w;
+  w.w = new_wrapper(directory_option(c));
+  ASSERT_NE(w.w, nullptr);
+  Model m;
+  pm_error err;
+  ASSERT_EQ(pm_model_new(w.w, "items", kIndexed, PM_JSON, &m.m, &err), PM_OK) << err.message;
+  char *report = nullptr;
+  int rc = pm_model_fleet_sync(m.m, target.c_str(), &report, &err);
+  std::string r = take(report);
+  ASSERT_EQ(rc, PM_OK) << err.message << " " << r.substr(0, 2000);
+  EXPECT_TRUE(has(r, "\"total\":500")) << r;
+  EXPECT_TRUE(has(r, "\"failed\":0,")) << r;
+  // What the killed run finished is skipped (a status or two it had sent may land after the
+  // count above), and the rest applied now.
+  auto number = [&](const std::string &key) {
+    size_t at = r.find("\"" + key + "\":");
+    return at == std::string::npos ? -1 : std::stoll(r.substr(at + key.size() + 3));
+  };
+  EXPECT_GE(number("already"), before) << r;
+  EXPECT_LT(number("already"), 500) << r;
+  EXPECT_EQ(number("applied") + number("already"), 500) << r;
+  EXPECT_EQ(done_count(c, prefix), 500);
+  for (const auto &db : on_a) {
+    std::string ix = indexes_of(server_uri(), db);
+    ASSERT_TRUE(has(ix, "\"a_1\"") && has(ix, "\"b_-1\"")) << db << ": " << ix;
+  }
+  for (const auto &db : on_b) {
+    std::string ix = indexes_of(second_uri(), db);
+    ASSERT_TRUE(has(ix, "\"a_1\"") && has(ix, "\"b_-1\"")) << db << ": " << ix;
+  }
+  std::string drift_target = "{\"match\": \"" + prefix + "_*\", \"concurrency\": 8}";
+  ASSERT_EQ(pm_model_fleet_drift(m.m, drift_target.c_str(), &report, &err), PM_OK) << err.message;
+  r = take(report);
+  EXPECT_TRUE(has(r, "\"databases\":500,\"drifted\":[]")) << r;
+
+  // By hand: one index dropped on a, one replaced by a non-unique one of the same name and an
+  // extra one added on b.
+  Checker a(server_uri()), b(second_uri());
+  ASSERT_TRUE(a.command_ok(on_a[7], "{\"dropIndexes\": \"items\", \"index\": \"a_1\"}"));
+  ASSERT_TRUE(b.command_ok(on_b[100], "{\"dropIndexes\": \"items\", \"index\": \"b_-1\"}"));
+  ASSERT_TRUE(b.command_ok(on_b[100], "{\"createIndexes\": \"items\", \"indexes\": [{\"key\": {\"b\": -1}, \"name\": \"b_-1\"}, {\"key\": {\"c\": 1}, \"name\": \"c_1\"}]}"));
+  ASSERT_EQ(pm_model_fleet_drift(m.m, drift_target.c_str(), &report, &err), PM_OK) << err.message;
+  r = take(report);
+  EXPECT_TRUE(has(r, "\"drifted\":[{\"db\":\"" + on_a[7] + "\",\"cluster\":\"a\",\"missing\":[\"a_1\"],\"extra\":[],\"different\":[],\"validator\":null},"
+                     "{\"db\":\"" + on_b[100] + "\",\"cluster\":\"b\",\"missing\":[],\"extra\":[\"c_1\"],\"different\":[\"b_-1\"],\"validator\":null}]}")) << r;
+
+  // The finished job changes nothing when run again; a new job applies everything again
+  // (idempotent), which restores the missing index and leaves the others as they are.
+  ASSERT_EQ(pm_model_fleet_sync(m.m, target.c_str(), &report, &err), PM_OK) << err.message;
+  EXPECT_TRUE(has(take(report), "\"applied\":0,\"already\":500"));
+  std::string again = "{\"match\": \"" + prefix + "_*\", \"concurrency\": 8, \"job\": \"" + prefix + "_again\"}";
+  ASSERT_EQ(pm_model_fleet_sync(m.m, again.c_str(), &report, &err), PM_EWRITE) << "b_-1 differs on one: createIndexes fails there";
+  r = take(report);
+  EXPECT_TRUE(has(r, "\"applied\":499,\"already\":0,\"failed\":1,\"failures\":[{\"database\":\"b/" + on_b[100] + "\"")) << r;
+  EXPECT_TRUE(has(indexes_of(server_uri(), on_a[7]), "\"a_1\""));
+}
+
+TEST(Fleet, SyncOverTheDirectoryTenantsAndItsBadInput) {
+  Catalog c = new_catalog();
+  std::string prefix = unique_db("fleet_ten");
+  std::vector<std::string> tenants = {prefix + "_1", prefix + "_2", prefix + "_3"};
+  put_entry(c, tenants[0], "a");
+  put_entry(c, tenants[1], "b");
+  put_entry(c, tenants[2], "b");
+  create_databases(server_uri(), {tenants[0], prefix + "_stray"});  // the stray one has no entry
+  create_databases(second_uri(), {tenants[1]});                      // tenants[2] has no data yet
+  Wrapper w;
+  w.w = new_wrapper(directory_option(c));
+  ASSERT_NE(w.w, nullptr);
+  Model m;
+  pm_error err;
+  ASSERT_EQ(pm_model_new(w.w, "items", kIndexed, PM_JSON, &m.m, &err), PM_OK) << err.message;
+  std::string target = "{\"match\": \"" + prefix + "_*\", \"tenants\": true}";
+  char *report = nullptr;
+  ASSERT_EQ(pm_model_fleet_sync(m.m, target.c_str(), &report, &err), PM_OK) << err.message;
+  std::string r = take(report);
+  EXPECT_TRUE(has(r, "\"total\":3,\"applied\":3")) << r;
+  EXPECT_TRUE(has(indexes_of(second_uri(), tenants[2]), "\"b_-1\""));
+  EXPECT_FALSE(has(indexes_of(server_uri(), prefix + "_stray"), "\"b_-1\""));
+  EXPECT_FALSE(has(indexes_of(second_uri(), tenants[0]), "\"b_-1\"")) << "each tenant on its own cluster only";
+  // The same job name with another model: refused, nothing applied.
+  std::string job = "{\"match\": \"" + prefix + "_*\", \"tenants\": true, \"job\": \"" + prefix + "\"}";
+  ASSERT_EQ(pm_model_fleet_sync(m.m, job.c_str(), nullptr, &err), PM_OK) << err.message;
+  Model other;
+  ASSERT_EQ(pm_model_new(w.w, "items", "{\"indexes\": [{\"key\": {\"z\": 1}}]}", PM_JSON, &other.m, &err), PM_OK);
+  EXPECT_EQ(pm_model_fleet_sync(other.m, job.c_str(), nullptr, &err), PM_EINVAL);
+  EXPECT_TRUE(has(err.message, "was started with another model or target")) << err.message;
+  EXPECT_FALSE(has(indexes_of(server_uri(), tenants[0]), "\"z_1\""));
+  EXPECT_EQ(pm_model_fleet_sync(m.m, "{\"concurrency\": 0}", nullptr, &err), PM_EINVAL);
+  EXPECT_TRUE(has(err.message, "concurrency must be >= 1")) << err.message;
+  EXPECT_EQ(pm_model_fleet_drift(m.m, "{\"tenant\": true}", &report, &err), PM_EINVAL);
+  EXPECT_TRUE(has(err.message, "unknown option 'tenant'")) << err.message;
+}
+
+// Validators where the server has them (SecantusDB): synced, then a hand-changed validator is
+// reported as different and a removed one as missing.
+TEST(Fleet, ValidatorsAreSyncedAndTheirDriftReported) {
+  if (txn_uri().empty()) GTEST_SKIP() << "no server with validators";
+  Catalog c = new_catalog(txn_uri());
+  std::string dir = "\"directory\": {\"mongoURI\": \"" + c.uri + "\", \"db\": \"" + c.db + "\", \"clusters\": {\"s\": \"" +
+                    txn_uri() + "\"}}";
+  std::string prefix = unique_db("fleet_val");
+  std::vector<std::string> dbs = {prefix + "_1", prefix + "_2", prefix + "_3"};
+  create_databases(txn_uri(), dbs);
+  Wrapper w;
+  w.w = new_wrapper(dir);
+  ASSERT_NE(w.w, nullptr);
+  Model m;
+  pm_error err;
+  const char *model = "{\"validator\": {\"$jsonSchema\": {\"required\": [\"a\"]}}, \"indexes\": [{\"key\": {\"a\": 1}}]}";
+  ASSERT_EQ(pm_model_new(w.w, "items", model, PM_JSON, &m.m, &err), PM_OK) << err.message;
+  std::string target = "{\"match\": \"" + prefix + "_*\"}";
+  char *report = nullptr;
+  ASSERT_EQ(pm_model_fleet_sync(m.m, target.c_str(), &report, &err), PM_OK) << err.message;
+  std::string r = take(report);
+  EXPECT_TRUE(has(r, "\"total\":3,\"applied\":3")) << r;
+  ASSERT_EQ(pm_model_fleet_drift(m.m, target.c_str(), &report, &err), PM_OK) << err.message;
+  r = take(report);
+  EXPECT_TRUE(has(r, "\"drifted\":[]")) << r;
+  // The validator is in place, read back independently.
+  Checker s(txn_uri());
+  for (const auto &db : dbs) {
+    std::string reply;
+    ASSERT_TRUE(s.command_ok(db, "{\"listCollections\": 1, \"filter\": {\"name\": \"items\"}}", &reply));
+    EXPECT_TRUE(has(reply, "\"$jsonSchema\"")) << reply;
+  }
+  ASSERT_TRUE(s.command_ok(dbs[1], "{\"collMod\": \"items\", \"validator\": {\"b\": {\"$exists\": true}}}"));
+  ASSERT_TRUE(s.command_ok(dbs[2], "{\"collMod\": \"items\", \"validator\": {}}"));
+  ASSERT_EQ(pm_model_fleet_drift(m.m, target.c_str(), &report, &err), PM_OK) << err.message;
+  r = take(report);
+  EXPECT_TRUE(has(r, "{\"db\":\"" + dbs[1] + "\",\"cluster\":\"s\",\"missing\":[],\"extra\":[],\"different\":[],\"validator\":\"different\"}")) << r;
+  EXPECT_TRUE(has(r, "{\"db\":\"" + dbs[2] + "\",\"cluster\":\"s\",\"missing\":[],\"extra\":[],\"different\":[],\"validator\":\"missing\"}")) << r;
+  EXPECT_FALSE(has(r, dbs[0])) << r;
+}

@@ -257,6 +257,20 @@ TenantLimits parse_tenant_limits(const char *json, const std::string &where) {
   return tenant_limits_of(root.get(), where);
 }
 
+FleetTarget parse_fleet_target(const char *json) {
+  FleetTarget t;
+  if (json == nullptr) return t;
+  auto root = parse_object(json, "fleet target");
+  check_keys(root.get(), "fleet target: ", {"match", "tenants", "concurrency", "job"});
+  auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(root.get(), key); };
+  if (auto *v = get("match")) t.match = string(v, "match");
+  if (t.match.empty()) bad("match is empty");
+  if (auto *v = get("tenants")) t.tenants = boolean(v, "tenants");
+  if (auto *v = get("concurrency")) t.concurrency = static_cast<int>(integer(v, "concurrency", 1, 64));
+  if (auto *v = get("job")) t.job = string(v, "job");
+  return t;
+}
+
 RouteOptions parse_route(const char *json) {
   auto root = parse_object(json, "route");
   return parse_route_item(root.get(), "route");

@@ -95,6 +95,16 @@ struct DirectoryOptions {
   }
 };
 
+// The databases a fleet schema operation covers (fleet/schema.hpp), and how.
+struct FleetTarget {
+  std::string match = "*";  // a glob over database names
+  bool tenants = false;     // true: the directory's entries; false: every database of its clusters
+  int concurrency = 4;      // 1 .. 64
+  std::string job;          // sync: the job's name ("" : derived from the model and the target)
+};
+// Parses {match?, tenants?, concurrency?, job?}; NULL: the defaults.
+FleetTarget parse_fleet_target(const char *json);
+
 // Whether `host` (a literal address or "localhost") is a loopback one.
 bool is_loopback_host(const std::string &host);
 

@@ -9,6 +9,7 @@
 #include "base/clock.hpp"
 #include "base/doc.hpp"
 #include "base/error.hpp"
+#include "base/json_writer.hpp"
 #include "base/thread_name.hpp"
 #include "observe/log.hpp"
 
@@ -34,6 +35,15 @@ int64_t int_of(const bson_t *doc, const char *key) {
 }
 
 }  // namespace
+
+std::string entry_json(const TenantEntry &e) {
+  JsonWriter j;
+  j.begin_object().key("db").value(e.db).key("cluster").value(e.cluster).key("version").value(e.version)
+      .key("seq").value(e.seq).key("placedBy").value(e.placed_by);
+  if (!e.options_json.empty()) j.key("options").raw(e.options_json);
+  j.end_object();
+  return j.take();
+}
 
 Directory::Directory(const Options &options, Router &router, std::shared_ptr<const Log> log)
     : options_(options.directory), journal_db_(options.journal_db), router_(router), log_(std::move(log)) {

@@ -45,6 +45,9 @@ struct ClusterLoad {
   int64_t tenants = 0;
 };
 
+// {db, cluster, version, seq, placedBy, options?}
+std::string entry_json(const TenantEntry &e);
+
 class Directory : public TenantDirectory {
  public:
   static constexpr int64_t kSettleMs = 5000;
@@ -76,6 +79,9 @@ class Directory : public TenantDirectory {
   // True while changes are followed through a change stream (false: polling).
   bool streaming() const;
   const DirectoryOptions &options() const { return options_; }
+  const std::string &journal_db() const { return journal_db_; }
+  // The pool of the catalog's cluster (fleet operations keep their state next to the catalog).
+  const std::shared_ptr<Pool> &catalog_pool() const { return pool_; }
   // The entries' count per cluster, from the catalog, in the clusters' configured order.
   std::vector<ClusterLoad> loads();
 
