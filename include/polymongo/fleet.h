@@ -29,8 +29,8 @@ extern "C" {
 PM_EXTERN int pm_wrapper_tenants(pm_wrapper *wrapper, char **json, pm_error *err);
 
 /**
- * One entry of the directory, read from the catalog now: `{db, cluster, version, seq,
- * placedBy, options?}`, or `null` when the database has none.
+ * One entry of the directory, read from the catalog now:
+ * `{db, cluster, version, seq, placedBy, options?}`, or `null` when the database has none.
  * @param wrapper The wrapper.
  * @param db The database name.
  * @param json Receives the JSON text, owned by the caller (free with pm_free()).
@@ -91,8 +91,8 @@ PM_EXTERN int pm_wrapper_set_placement(pm_wrapper *wrapper, pm_placement_fn fn, 
 
 /**
  * Applies the model's indexes and validator to every database of the target, on its cluster,
- * with bounded concurrency. `target_json`: `{match?: glob ("*"), tenants?: false,
- * concurrency?: 4 (1..64), job?: name}`; `tenants: true` covers the directory's entries,
+ * with bounded concurrency. The target:
+ * `{match?: glob ("*"), tenants?: false, concurrency?: 4 (1..64), job?: name}`; `tenants: true` covers the directory's entries,
  * otherwise every database of the directory's clusters (but the catalog's, the journal's and
  * the system ones). The job's state and each database's status are written next to the
  * catalog (collections `<collection>_jobs` and `<collection>_job_status`) as each database
@@ -100,8 +100,8 @@ PM_EXTERN int pm_wrapper_set_placement(pm_wrapper *wrapper, pm_placement_fn fn, 
  * `job`) skips what was done. Applying is idempotent.
  * @param model The model whose collection, indexes and validator are applied.
  * @param target_json The target, or NULL for the defaults.
- * @param report Receives `{job, total, applied, already, failed, failures: [{database,
- *        error}]}` ("already": done by an earlier run; a database is "cluster/db"), owned by
+ * @param report Receives `{job, total, applied, already, failed, failures}`, failures as
+ *        `[{database, error}]` ("already": done by an earlier run; a database is "cluster/db"), owned by
  *        the caller (free with pm_free()); may be NULL.
  * @param err Receives the error, or NULL.
  * @return #PM_OK when every database is in place; #PM_EWRITE when some failed (the report
@@ -113,11 +113,12 @@ PM_EXTERN int pm_wrapper_set_placement(pm_wrapper *wrapper, pm_placement_fn fn, 
 PM_EXTERN int pm_model_fleet_sync(pm_model *model, const char *target_json, char **report, pm_error *err);
 
 /**
- * Compares every database of the target (as pm_model_fleet_sync()) with the model: `{collection,
- * databases, drifted: [{db, cluster, missing: [index names], extra: [index names], different:
- * [index names whose key or uniqueness differ], validator: null | "missing" | "different",
- * error?}]}`, ordered by cluster then database; a database in place is not listed. The `_id`
- * index is never extra. The validator is compared only when the model has one.
+ * Compares every database of the target (as pm_model_fleet_sync()) with the model. The report:
+ * `{collection, databases, drifted: [...]}`, each drifted database as
+ * `{db, cluster, missing, extra, different, validator, error?}`: index names missing, extra, or
+ * whose key or uniqueness differ; the validator null, "missing" or "different". Ordered by
+ * cluster then database; a database in place is not listed. The `_id` index is never extra.
+ * The validator is compared only when the model has one.
  * @param model The model.
  * @param target_json The target (`job` is not used), or NULL for the defaults.
  * @param report Receives the JSON text, owned by the caller (free with pm_free()).
