@@ -102,9 +102,11 @@ typedef enum pm_code {
   PM_ENOTSUP = -9,    /**< the server or build cannot do this                           */
   PM_EINTERNAL = -10, /**< a bug or resource exhaustion inside polymongo                 */
   PM_EWRITE = -11,    /**< some writes of a batch failed; see pm_result_write_error()   */
-  PM_ETHROTTLED = -12 /**< a database's tenantLimits refused the operation (its rate or
+  PM_ETHROTTLED = -12, /**< a database's tenantLimits refused the operation (its rate or
                            concurrency); nothing was sent; retryable later, see
                            pm_code_is_retryable()                                         */
+  PM_EMOVING = -13    /**< the database is moving between clusters and its writes are
+                           fenced (docs/fleet.md); nothing was sent; retryable later      */
 } pm_code;
 
 /** The size of pm_error::message, its terminating NUL included. */
@@ -131,7 +133,7 @@ PM_EXTERN const char *pm_code_name(int code);
 /**
  * Whether a failed call with this code may be tried again as is: nothing reached the server,
  * and waiting may be all it takes. True for #PM_ETHROTTLED (a database's tenantLimits: its rate
- * or its concurrent operations) and nothing else today.
+ * or its concurrent operations) and #PM_EMOVING (a write held by a move's fence).
  * @param code A pm_code.
  * @return 1 when the call may be retried later unchanged, else 0.
  * @par Thread-safety

@@ -129,6 +129,70 @@ PM_EXTERN int pm_model_fleet_sync(pm_model *model, const char *target_json, char
  */
 PM_EXTERN int pm_model_fleet_drift(pm_model *model, const char *target_json, char **report, pm_error *err);
 
+/**
+ * Moves a tenant (a database with a directory entry) to another of the directory's clusters,
+ * online: its writes are fenced in every process (they wait, then fail with #PM_EMOVING, which
+ * is retryable; reads go on from the source), the data is copied (type-exact, with indexes and
+ * collection options), verified (per collection: count and a hash of the documents), and the
+ * entry flipped to the target with the fence lifted in the same write. The source keeps its
+ * copy until pm_wrapper_complete_move() (or pm_wrapper_reverse_move()). A move left unfinished
+ * by a killed mover is finished by this call with the same target (or rolled back by
+ * pm_wrapper_abort_move()); any failure here rolls the move back. docs/fleet.md has the
+ * guarantees and limits.
+ * @param wrapper The wrapper.
+ * @param db The tenant.
+ * @param to The target cluster's name.
+ * @param report Receives `{db, from, to, documents, collections, attempts, fenceMs, copyMs, resumed}`,
+ *        owned by the caller (free with pm_free()); may be NULL.
+ * @param err Receives the error, or NULL.
+ * @return #PM_OK; #PM_EINVAL when the tenant has no entry, the cluster is unknown, the tenant
+ *         is there already, another move of it is in progress, or there is no directory;
+ *         #PM_EDBNAME for an invalid name; a connection or server code when a step failed
+ *         (the move is rolled back).
+ * @par Thread-safety
+ * Thread-safe; one move of a tenant at a time (the catalog refuses a second).
+ */
+PM_EXTERN int pm_wrapper_move_tenant(pm_wrapper *wrapper, const char *db, const char *to, char **report,
+                                     pm_error *err);
+
+/**
+ * Moves a tenant back to the cluster its last move left (its entry's `source`), the same way as
+ * pm_wrapper_move_tenant().
+ * @param wrapper The wrapper.
+ * @param db The tenant.
+ * @param report Receives the report (as pm_wrapper_move_tenant()); may be NULL.
+ * @param err Receives the error, or NULL.
+ * @return #PM_OK; #PM_EINVAL when the tenant has no source copy; as pm_wrapper_move_tenant().
+ * @par Thread-safety
+ * Thread-safe.
+ */
+PM_EXTERN int pm_wrapper_reverse_move(pm_wrapper *wrapper, const char *db, char **report, pm_error *err);
+
+/**
+ * Completes a move: drops the copy the tenant's last move left on its source cluster.
+ * @param wrapper The wrapper.
+ * @param db The tenant.
+ * @param json Receives the entry afterwards, owned by the caller (free with pm_free()); may be NULL.
+ * @param err Receives the error, or NULL.
+ * @return #PM_OK; #PM_EINVAL when the tenant has no source copy or there is no directory.
+ * @par Thread-safety
+ * Thread-safe.
+ */
+PM_EXTERN int pm_wrapper_complete_move(pm_wrapper *wrapper, const char *db, char **json, pm_error *err);
+
+/**
+ * Rolls back a move in progress (one a killed mover left): the target's partial copy is
+ * dropped and the fence lifted; the tenant stays on its cluster.
+ * @param wrapper The wrapper.
+ * @param db The tenant.
+ * @param json Receives the entry afterwards, owned by the caller (free with pm_free()); may be NULL.
+ * @param err Receives the error, or NULL.
+ * @return #PM_OK; #PM_EINVAL when no move of the tenant is in progress or there is no directory.
+ * @par Thread-safety
+ * Thread-safe.
+ */
+PM_EXTERN int pm_wrapper_abort_move(pm_wrapper *wrapper, const char *db, char **json, pm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -84,3 +84,42 @@ int pm_model_fleet_drift(pm_model *model, const char *target_json, char **report
 }
 
 }  // extern "C"
+
+namespace {
+// The moves' shims: one wrapper call each, its JSON handed out.
+template <class F>
+int fleet_call(pm_wrapper *wrapper, const char *db, char **out, pm_error *err, F call) {
+  if (out != nullptr) *out = nullptr;
+  return capi::guard(err, [&] {
+    if (wrapper == nullptr) capi::null_argument("wrapper");
+    if (db == nullptr) capi::null_argument("db");
+    std::string json = call(*wrapper->impl, std::string(db));
+    if (out != nullptr) *out = capi::give_string(json);
+    return static_cast<int>(PM_OK);
+  });
+}
+}  // namespace
+
+extern "C" {
+
+int pm_wrapper_move_tenant(pm_wrapper *wrapper, const char *db, const char *to, char **report, pm_error *err) {
+  if (to == nullptr) {
+    if (report != nullptr) *report = nullptr;
+    return capi::guard(err, []() -> int { capi::null_argument("to"); });
+  }
+  return fleet_call(wrapper, db, report, err, [to](core::Wrapper &w, const std::string &d) { return w.move_tenant(d, to); });
+}
+
+int pm_wrapper_reverse_move(pm_wrapper *wrapper, const char *db, char **report, pm_error *err) {
+  return fleet_call(wrapper, db, report, err, [](core::Wrapper &w, const std::string &d) { return w.reverse_tenant(d); });
+}
+
+int pm_wrapper_complete_move(pm_wrapper *wrapper, const char *db, char **json, pm_error *err) {
+  return fleet_call(wrapper, db, json, err, [](core::Wrapper &w, const std::string &d) { return w.complete_move(d); });
+}
+
+int pm_wrapper_abort_move(pm_wrapper *wrapper, const char *db, char **json, pm_error *err) {
+  return fleet_call(wrapper, db, json, err, [](core::Wrapper &w, const std::string &d) { return w.abort_move(d); });
+}
+
+}  // extern "C"

@@ -11,6 +11,7 @@
 #include "base/error.hpp"
 #include "base/redact.hpp"
 #include "base/thread_name.hpp"
+#include "fleet/move.hpp"
 #include "fleet/schema.hpp"
 #include "ops/model.hpp"
 #include "transfer/transfer.hpp"
@@ -106,6 +107,26 @@ std::string Wrapper::sync_schema(const Model &model, const char *target_json) {
 std::string Wrapper::schema_drift(const Model &model, const char *target_json) {
   FleetTarget target = parse_fleet_target(target_json);
   return drift_report(directory(), router_, model, target);
+}
+
+std::string Wrapper::move_tenant(const std::string &db, const std::string &to) {
+  check_db_name(db);
+  return Mover(directory(), options_, log_, events_, usage_).move(db, to).json();
+}
+
+std::string Wrapper::reverse_tenant(const std::string &db) {
+  check_db_name(db);
+  return Mover(directory(), options_, log_, events_, usage_).reverse(db).json();
+}
+
+std::string Wrapper::complete_move(const std::string &db) {
+  check_db_name(db);
+  return Mover(directory(), options_, log_, events_, usage_).complete(db);
+}
+
+std::string Wrapper::abort_move(const std::string &db) {
+  check_db_name(db);
+  return Mover(directory(), options_, log_, events_, usage_).abort(db);
 }
 
 void Wrapper::maintenance_loop() {

@@ -54,6 +54,11 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   // A model's indexes and validator over the fleet (`target_json`: parse_fleet_target's form).
   std::string sync_schema(const class Model &model, const char *target_json);
   std::string schema_drift(const class Model &model, const char *target_json);
+  // Online moves (fleet/move.hpp): the report, or the entry afterwards, as JSON.
+  std::string move_tenant(const std::string &db, const std::string &to);
+  std::string reverse_tenant(const std::string &db);
+  std::string complete_move(const std::string &db);
+  std::string abort_move(const std::string &db);
   // True when sync_schema's report lists no failure (the C shim's PM_OK or PM_EWRITE).
   static bool sync_succeeded(const std::string &report) { return report.find("\"failed\":0,") != std::string::npos; }
 

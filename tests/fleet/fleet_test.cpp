@@ -583,3 +583,222 @@ TEST(Fleet, ValidatorsAreSyncedAndTheirDriftReported) {
   EXPECT_TRUE(has(r, "{\"db\":\"" + dbs[2] + "\",\"cluster\":\"s\",\"missing\":[],\"extra\":[],\"different\":[],\"validator\":\"missing\"}")) << r;
   EXPECT_FALSE(has(r, dbs[0])) << r;
 }
+
+// ---- online moves ----
+
+namespace {
+void fill(const std::string &uri, const std::string &db, int n) {
+  mongoc_client_t *client = mongoc_client_new(uri.c_str());
+  mongoc_collection_t *coll = mongoc_client_get_collection(client, db.c_str(), "items");
+  mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, nullptr);
+  for (int i = 0; i < n; ++i) {
+    bson_t *doc = BCON_NEW("_id", BCON_INT32(i), "n", BCON_INT64(i), "d", BCON_DOUBLE(i / 3.0), "s",
+                           BCON_UTF8("some text to give the document a body of a hundred bytes or so, more or less"));
+    mongoc_bulk_operation_insert(bulk, doc);
+    bson_destroy(doc);
+  }
+  bson_error_t error;
+  EXPECT_TRUE(mongoc_bulk_operation_execute(bulk, nullptr, &error)) << error.message;
+  mongoc_bulk_operation_destroy(bulk);
+  bson_t *ix = BCON_NEW("createIndexes", "items", "indexes", "[", "{", "key", "{", "n", BCON_INT32(1), "}", "name", "n_1", "}", "]");
+  EXPECT_TRUE(mongoc_collection_write_command_with_opts(coll, ix, nullptr, nullptr, &error)) << error.message;
+  bson_destroy(ix);
+  mongoc_collection_destroy(coll);
+  mongoc_client_destroy(client);
+}
+
+std::vector<std::string> lines_of(const std::string &path) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::string entry_json_of(const Catalog &c, const std::string &tenant) {
+  auto docs = Checker(c.uri).find_json(c.db, c.coll, "{\"_id\": \"" + tenant + "\"}");
+  return docs.size() == 1 ? docs[0] : "";
+}
+}  // namespace
+
+// Two processes write to a tenant continuously, each keeping a ledger of its acknowledged
+// writes, while the tenant moves from a to b: afterwards every acknowledged write is on b,
+// nothing reached a after the flip, and both processes route to b. Then reverse and complete.
+TEST(Fleet, MoveWhileTwoProcessesWriteLosesNoAcknowledgedWrite) {
+  Catalog c = new_catalog();
+  std::string t = unique_db("fleet_move");
+  fill(server_uri(), t, 2000);
+  put_entry(c, t, "a");
+  std::string opts = options(directory_option(c, "\"refreshMS\": 100"));
+  std::string base = "/tmp/" + unique_db("fleet_ledger");
+  pid_t pids[2];
+  for (int i = 0; i < 2; ++i) {
+    pids[i] = fork();
+    ASSERT_GE(pids[i], 0);
+    if (pids[i] == 0) {
+      pm_wrapper *w = nullptr;
+      pm_model *m = nullptr;
+      pm_db *d = nullptr;
+      pm_error e;
+      if (pm_wrapper_new(opts.c_str(), &w, &e) != PM_OK || pm_model_new(w, "items", nullptr, 0, &m, &e) != PM_OK ||
+          pm_model_db(m, t.c_str(), &d, &e) != PM_OK)
+        _exit(10);
+      std::ofstream ledger(base + std::to_string(i));
+      int held = 0;
+      for (int n = 0; !std::ifstream(base + ".stop").good();) {
+        std::string doc = "{\"_id\": \"w" + std::to_string(i) + "-" + std::to_string(n) + "\", \"w\": " + std::to_string(i) + "}";
+        int rc = pm_db_insert_one(d, doc.c_str(), PM_JSON, nullptr, 0, nullptr, &e);
+        if (rc == PM_OK) {
+          ledger << "w" << i << "-" << n << std::endl;
+          ++n;
+        } else if (pm_code_is_retryable(rc)) {
+          ++held;  // the fence: the same write again
+        } else {
+          fprintf(stderr, "writer %d: %s\n", i, e.message);
+        }
+        usleep(5000);  // about 200 writes a second from each
+      }
+      char *route = nullptr;
+      pm_wrapper_explain_route(w, t.c_str(), &route, &e);
+      std::ofstream(base + std::to_string(i) + ".route") << (route ? route : "") << "\nheld " << held;
+      pm_free(route);
+      pm_db_free(d);
+      pm_model_free(m);
+      pm_wrapper_free(w);
+      _exit(0);
+    }
+  }
+  ASSERT_TRUE(wait_until([&] { return lines_of(base + "0").size() >= 50 && lines_of(base + "1").size() >= 50; }, 20000));
+  Wrapper w;
+  w.w = new_wrapper(directory_option(c, "\"refreshMS\": 100"));
+  ASSERT_NE(w.w, nullptr);
+  char *report = nullptr;
+  pm_error err;
+  ASSERT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "b", &report, &err), PM_OK) << err.message;
+  std::string r = take(report);
+  EXPECT_TRUE(has(r, "\"from\":\"a\",\"to\":\"b\"")) << r;
+  int64_t source_after_flip = Checker(server_uri()).count(t, "items");
+  size_t at_flip0 = lines_of(base + "0").size(), at_flip1 = lines_of(base + "1").size();
+  ASSERT_TRUE(wait_until([&] { return lines_of(base + "0").size() >= at_flip0 + 50 && lines_of(base + "1").size() >= at_flip1 + 50; }, 20000))
+      << "both writers go on after the flip";
+  std::ofstream(base + ".stop") << "stop";
+  for (pid_t pid : pids) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  std::set<std::string> on_b;
+  for (const std::string &doc : Checker(second_uri()).find_json(t, "items", "{\"w\": {\"$exists\": true}}")) {
+    size_t at = doc.find("\"_id\" : \"");
+    if (at != std::string::npos) on_b.insert(doc.substr(at + 9, doc.find('"', at + 9) - at - 9));
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto ledger = lines_of(base + std::to_string(i));
+    size_t missing = 0;
+    for (const auto &id : ledger) missing += on_b.count(id) == 0 ? 1 : 0;
+    EXPECT_EQ(missing, 0u) << "writer " << i << ": acknowledged writes not on the target, of " << ledger.size();
+    std::string route = lines_of(base + std::to_string(i) + ".route").front();
+    EXPECT_TRUE(has(route, "\"directoryCluster\":\"b\"")) << route;
+  }
+  EXPECT_EQ(Checker(server_uri()).count(t, "items"), source_after_flip) << "nothing reached the source after the flip";
+  EXPECT_EQ(Checker(second_uri()).count(t, "items", "{\"w\": {\"$exists\": false}}"), 2000);
+  EXPECT_TRUE(has(indexes_of(second_uri(), t), "\"n_1\"")) << "indexes moved too";
+  std::string entry = entry_json_of(c, t);
+  EXPECT_TRUE(has(entry, "\"cluster\" : \"b\"") && has(entry, "\"source\" : \"a\"") && !has(entry, "\"move\"")) << entry;
+
+  // Reverse: back on a, with everything b had.
+  int64_t on_b_now = Checker(second_uri()).count(t, "items");
+  ASSERT_EQ(pm_wrapper_reverse_move(w.w, t.c_str(), &report, &err), PM_OK) << err.message;
+  EXPECT_TRUE(has(take(report), "\"from\":\"b\",\"to\":\"a\""));
+  EXPECT_EQ(Checker(server_uri()).count(t, "items"), on_b_now);
+  EXPECT_TRUE(has(explain(w.w, t), "\"directoryCluster\":\"a\""));
+  // Complete: b's copy dropped.
+  char *json = nullptr;
+  ASSERT_EQ(pm_wrapper_complete_move(w.w, t.c_str(), &json, &err), PM_OK) << err.message;
+  EXPECT_FALSE(has(take(json), "\"source\""));
+  EXPECT_EQ(Checker(second_uri()).count(t, "items"), 0);
+  EXPECT_EQ(pm_wrapper_complete_move(w.w, t.c_str(), nullptr, &err), PM_EINVAL);
+  EXPECT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "a", nullptr, &err), PM_EINVAL);
+  EXPECT_TRUE(has(err.message, "is on a already")) << err.message;
+  EXPECT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "z", nullptr, &err), PM_EINVAL);
+  EXPECT_EQ(pm_wrapper_move_tenant(w.w, unique_db("fleet_nobody").c_str(), "b", nullptr, &err), PM_EINVAL);
+  EXPECT_TRUE(has(err.message, "has no entry")) << err.message;
+  for (const char *s : {"0", "1", "0.route", "1.route", ".stop"}) std::remove((base + s).c_str());
+}
+
+// The mover is killed (SIGKILL) in the fence, copy and verify phases: the next move to the same
+// cluster finishes the move, or abort rolls it back; the data ends whole where the entry says.
+TEST(Fleet, MoverKilledInEachPhaseIsResumedOrRolledBack) {
+  Catalog c = new_catalog();
+  std::string t = unique_db("fleet_kill");
+  const int kDocs = 20000;
+  fill(server_uri(), t, kDocs);
+  put_entry(c, t, "a");
+  std::string opts = options(directory_option(c, "\"refreshMS\": 300"));
+  auto kill_in = [&](const std::string &to, const std::string &phase) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      pm_wrapper *w = nullptr;
+      pm_error e;
+      if (pm_wrapper_new(opts.c_str(), &w, &e) != PM_OK) _exit(10);
+      pm_wrapper_move_tenant(w, t.c_str(), to.c_str(), nullptr, &e);
+      _exit(0);
+    }
+    Checker checker(c.uri);
+    bool seen = false;
+    for (int i = 0; i < 20000 && !seen; ++i) {
+      auto docs = checker.find_json(c.db, c.coll, "{\"_id\": \"" + t + "\"}");
+      seen = docs.size() == 1 && has(docs[0], "\"phase\" : \"" + phase + "\"");
+      if (!seen) usleep(1000);
+    }
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(seen) << "phase " << phase << " never seen";
+    EXPECT_TRUE(WIFSIGNALED(status)) << "the mover finished before it was killed in " << phase;
+  };
+  Wrapper w;
+  w.w = new_wrapper(directory_option(c, "\"refreshMS\": 300"));
+  ASSERT_NE(w.w, nullptr);
+  pm_error err;
+  char *report = nullptr;
+
+  // Killed while fencing: writes are held meanwhile (PM_EMOVING, retryable); a new move finishes.
+  kill_in("b", "fence");
+  std::string entry = entry_json_of(c, t);
+  EXPECT_TRUE(has(entry, "\"fenced\" : true")) << entry;
+  ASSERT_TRUE(wait_until([&] { return has(explain(w.w, t), "\"directoryVersion\":2"); }, 10000)) << "the fence (version 2) is seen";
+  {
+    Model m;
+    Db d;
+    ASSERT_EQ(pm_model_new(w.w, "items", nullptr, 0, &m.m, &err), PM_OK);
+    ASSERT_EQ(pm_model_db(m.m, t.c_str(), &d.d, &err), PM_OK);
+    int rc = pm_db_insert_one(d.d, "{\"_id\": \"held\"}", PM_JSON, nullptr, 0, nullptr, &err);
+    EXPECT_EQ(rc, PM_EMOVING) << err.message;
+    EXPECT_EQ(pm_code_is_retryable(rc), 1);
+    EXPECT_EQ(Checker(server_uri()).count(t, "items", "{\"_id\": \"held\"}"), 0) << "nothing was sent";
+  }
+  ASSERT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "b", &report, &err), PM_OK) << err.message;
+  EXPECT_TRUE(has(take(report), "\"resumed\":true"));
+  EXPECT_EQ(Checker(second_uri()).count(t, "items"), kDocs);
+
+  // Killed while copying back to a: aborted, it stays on b, a's partial copy dropped.
+  kill_in("a", "copy");
+  char *json = nullptr;
+  ASSERT_EQ(pm_wrapper_abort_move(w.w, t.c_str(), &json, &err), PM_OK) << err.message;
+  std::string after = take(json);
+  EXPECT_TRUE(has(after, "\"cluster\":\"b\"")) << after;
+  EXPECT_EQ(Checker(server_uri()).count(t, "items"), 0);
+  EXPECT_EQ(Checker(second_uri()).count(t, "items"), kDocs);
+  EXPECT_EQ(pm_wrapper_abort_move(w.w, t.c_str(), nullptr, &err), PM_EINVAL) << "nothing left to abort";
+
+  // Killed while verifying: a new move finishes it.
+  kill_in("a", "verify");
+  EXPECT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "c", nullptr, &err), PM_EINVAL);
+  EXPECT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "b", nullptr, &err), PM_EINVAL) << "a move to a is in progress";
+  EXPECT_TRUE(has(err.message, "is in progress")) << err.message;
+  ASSERT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "a", &report, &err), PM_OK) << err.message;
+  EXPECT_TRUE(has(take(report), "\"resumed\":true"));
+  EXPECT_EQ(Checker(server_uri()).count(t, "items"), kDocs);
+  EXPECT_TRUE(has(indexes_of(server_uri(), t), "\"n_1\""));
+  ASSERT_TRUE(wait_until([&] { return has(explain(w.w, t), "\"directoryCluster\":\"a\""); }, 10000));
+}

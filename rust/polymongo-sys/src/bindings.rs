@@ -57,6 +57,9 @@ pub const PM_EWRITE: pm_code = -11;
 concurrency); nothing was sent; retryable later, see
 pm_code_is_retryable()*/
 pub const PM_ETHROTTLED: pm_code = -12;
+/**< the database is moving between clusters and its writes are
+fenced (docs/fleet.md); nothing was sent; retryable later*/
+pub const PM_EMOVING: pm_code = -13;
 /// The codes fallible functions return (see @ref pm_errors): 0 or negative.
 pub type pm_code = ::std::os::raw::c_int;
 /** What went wrong (see @ref pm_errors). Fixed size (512 bytes) so that callers can keep one
@@ -316,7 +319,7 @@ unsafe extern "C" {
     pub fn pm_code_name(code: ::std::os::raw::c_int) -> *const ::std::os::raw::c_char;
     /** Whether a failed call with this code may be tried again as is: nothing reached the server,
  and waiting may be all it takes. True for #PM_ETHROTTLED (a database's tenantLimits: its rate
- or its concurrent operations) and nothing else today.
+ or its concurrent operations) and #PM_EMOVING (a write held by a move's fence).
  @param code A pm_code.
  @return 1 when the call may be retried later unchanged, else 0.
  @par Thread-safety
@@ -2172,6 +2175,78 @@ unsafe extern "C" {
         model: *mut pm_model,
         target_json: *const ::std::os::raw::c_char,
         report: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Moves a tenant (a database with a directory entry) to another of the directory's clusters,
+ online: its writes are fenced in every process (they wait, then fail with #PM_EMOVING, which
+ is retryable; reads go on from the source), the data is copied (type-exact, with indexes and
+ collection options), verified (per collection: count and a hash of the documents), and the
+ entry flipped to the target with the fence lifted in the same write. The source keeps its
+ copy until pm_wrapper_complete_move() (or pm_wrapper_reverse_move()). A move left unfinished
+ by a killed mover is finished by this call with the same target (or rolled back by
+ pm_wrapper_abort_move()); any failure here rolls the move back. docs/fleet.md has the
+ guarantees and limits.
+ @param wrapper The wrapper.
+ @param db The tenant.
+ @param to The target cluster's name.
+ @param report Receives `{db, from, to, documents, collections, attempts, fenceMs, copyMs, resumed}`,
+        owned by the caller (free with pm_free()); may be NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when the tenant has no entry, the cluster is unknown, the tenant
+         is there already, another move of it is in progress, or there is no directory;
+         #PM_EDBNAME for an invalid name; a connection or server code when a step failed
+         (the move is rolled back).
+ @par Thread-safety
+ Thread-safe; one move of a tenant at a time (the catalog refuses a second).*/
+    pub fn pm_wrapper_move_tenant(
+        wrapper: *mut pm_wrapper,
+        db: *const ::std::os::raw::c_char,
+        to: *const ::std::os::raw::c_char,
+        report: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Moves a tenant back to the cluster its last move left (its entry's `source`), the same way as
+ pm_wrapper_move_tenant().
+ @param wrapper The wrapper.
+ @param db The tenant.
+ @param report Receives the report (as pm_wrapper_move_tenant()); may be NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when the tenant has no source copy; as pm_wrapper_move_tenant().
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_wrapper_reverse_move(
+        wrapper: *mut pm_wrapper,
+        db: *const ::std::os::raw::c_char,
+        report: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Completes a move: drops the copy the tenant's last move left on its source cluster.
+ @param wrapper The wrapper.
+ @param db The tenant.
+ @param json Receives the entry afterwards, owned by the caller (free with pm_free()); may be NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when the tenant has no source copy or there is no directory.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_wrapper_complete_move(
+        wrapper: *mut pm_wrapper,
+        db: *const ::std::os::raw::c_char,
+        json: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Rolls back a move in progress (one a killed mover left): the target's partial copy is
+ dropped and the fence lifted; the tenant stays on its cluster.
+ @param wrapper The wrapper.
+ @param db The tenant.
+ @param json Receives the entry afterwards, owned by the caller (free with pm_free()); may be NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when no move of the tenant is in progress or there is no directory.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_wrapper_abort_move(
+        wrapper: *mut pm_wrapper,
+        db: *const ::std::os::raw::c_char,
+        json: *mut *mut ::std::os::raw::c_char,
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
 }

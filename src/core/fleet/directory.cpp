@@ -70,6 +70,14 @@ std::vector<TenantEntry> Directory::read(const bson_t *filter) {
     e.placed_by = utf8_of(doc, "placedBy");
     e.version = int_of(doc, "version");
     e.seq = int_of(doc, "seq");
+    bson_iter_t f;
+    e.fenced = bson_iter_init_find(&f, doc, "fenced") && bson_iter_as_bool(&f);
+    e.source = utf8_of(doc, "source");
+    if (bson_iter_init_find(&f, doc, "move") && BSON_ITER_HOLDS_DOCUMENT(&f)) {
+      bson_iter_t m;
+      if (bson_iter_recurse(&f, &m) && bson_iter_find(&m, "to") && BSON_ITER_HOLDS_UTF8(&m))
+        e.moving_to = bson_iter_utf8(&m, nullptr);
+    }
     bson_iter_t it;
     if (bson_iter_init_find(&it, doc, "options") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
       uint32_t len = 0;
@@ -106,9 +114,12 @@ void Directory::apply(const std::vector<TenantEntry> &entries) {
       if (it != entries_.end() && it->second.version >= e.version) continue;
       bool moved = it != entries_.end() && (it->second.cluster != e.cluster || it->second.options_json != e.options_json);
       if (it == entries_.end() || moved) changed.push_back(e.db);
+      int was = it != entries_.end() && it->second.fenced ? 1 : 0;
+      fenced_ += (e.fenced ? 1 : 0) - was;
       entries_[e.db] = e;
     }
   }
+  unfenced_.notify_all();
   // After the cache has them (Router::resolve_locked reads it again under its lock).
   for (const std::string &db : changed) router_.forget(db);
 }
@@ -241,6 +252,18 @@ std::optional<TenantPlacement> Directory::cached(const std::string &db) const {
   auto it = entries_.find(db);
   if (it == entries_.end()) return std::nullopt;
   return placement_of(it->second);
+}
+
+void Directory::hold_writes(const std::string &db) const {
+  if (fenced_.load(std::memory_order_acquire) == 0) return;
+  std::unique_lock<std::mutex> lock(mu_);
+  auto fenced = [&] {
+    auto it = entries_.find(db);
+    return it != entries_.end() && it->second.fenced;
+  };
+  if (!unfenced_.wait_for(lock, std::chrono::milliseconds(kFenceWaitMs), [&] { return !fenced(); }))
+    throw Error(Code::moving, "database " + db + " is moving between clusters: its writes are held (waited " +
+                                  std::to_string(kFenceWaitMs) + " ms); retry later", 0, true);
 }
 
 std::optional<TenantPlacement> Directory::place(const std::string &db) {
@@ -381,6 +404,35 @@ TenantEntry Directory::place_on(const std::string &db, const std::string &cluste
   log_->info("tenant directory: " + db + " placed on cluster " + e.cluster + " (" + e.placed_by + ")");
   apply({e});
   return e;
+}
+
+bool Directory::write_entry(const std::string &db, int64_t version, const bson_t *set, const bson_t *unset) {
+  Lease lease = pool_->checkout(options_.db);
+  int64_t seq = next_seq(lease.client());
+  CollectionPtr coll(catalog(lease));
+  BsonPtr filter = make_bson(), update = make_bson();
+  BSON_APPEND_UTF8(filter.get(), "_id", db.c_str());
+  BSON_APPEND_INT64(filter.get(), "version", version);
+  bson_t part;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &part);
+  if (set != nullptr) bson_concat(&part, set);
+  BSON_APPEND_INT64(&part, "seq", seq);
+  bson_append_document_end(update.get(), &part);
+  if (unset != nullptr && !bson_empty(unset)) BSON_APPEND_DOCUMENT(update.get(), "$unset", unset);
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$inc", &part);
+  BSON_APPEND_INT64(&part, "version", 1);
+  bson_append_document_end(update.get(), &part);
+  bson_t reply;
+  bson_error_t error;
+  if (!mongoc_collection_update_one(coll.get(), filter.get(), update.get(), nullptr, &reply, &error)) {
+    bson_destroy(&reply);
+    throw Error::from_driver(error, "update " + db + " in the tenant directory");
+  }
+  int64_t matched = int_of(&reply, "matchedCount");
+  bson_destroy(&reply);
+  lease = Lease();
+  if (auto now = show(db)) apply({*now});
+  return matched == 1;
 }
 
 std::vector<TenantEntry> Directory::list() {

@@ -12,6 +12,7 @@
 // it is still read (a writer slower than that stamps its entry again).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -34,6 +35,9 @@ class Log;
 
 struct TenantEntry {
   std::string db, cluster, placed_by;
+  bool fenced = false;       // a move holds its writes
+  std::string moving_to;     // a move in progress: its target cluster
+  std::string source;        // after a move: the cluster that keeps the old copy, read-only
   int64_t version = 0, seq = 0;
   std::string options_json;  // the entry's own pool settings ("" none)
   std::optional<PoolSpec> spec;
@@ -51,6 +55,8 @@ std::string entry_json(const TenantEntry &e);
 class Directory : public TenantDirectory {
  public:
   static constexpr int64_t kSettleMs = 5000;
+  // How long a write waits on a move's fence before Error moving.
+  static constexpr int64_t kFenceWaitMs = 5000;
   // Returns the name of one of `clusters` for `db`; anything else fails the placement.
   using Chooser = std::function<std::string(const std::string &db, const std::vector<ClusterLoad> &clusters)>;
 
@@ -65,6 +71,7 @@ class Directory : public TenantDirectory {
 
   std::optional<TenantPlacement> cached(const std::string &db) const override;
   std::optional<TenantPlacement> place(const std::string &db) override;
+  void hold_writes(const std::string &db) const override;
 
   // Places `db` on `cluster` ("" : by the policy, "fewest" when none is configured) unless it
   // has an entry; returns the entry the catalog holds afterwards (insert-if-absent).
@@ -72,6 +79,10 @@ class Directory : public TenantDirectory {
   // The catalog's entries (read now, not from the cache), ordered by name.
   std::vector<TenantEntry> list();
   std::optional<TenantEntry> show(const std::string &db);
+  // Changes `db`'s entry if its version is still `version`: `set` and `unset` (documents of
+  // fields, either may be null), a new seq, the version one up; then reads it back. False when
+  // the entry changed meanwhile (or is gone).
+  bool write_entry(const std::string &db, int64_t version, const bson_t *set, const bson_t *unset);
   // Reads the catalog's changes now (the follower does it on every change or poll).
   void refresh();
   // The "callback" placement policy's function (pm_wrapper_set_placement).
@@ -102,6 +113,8 @@ class Directory : public TenantDirectory {
 
   mutable std::mutex mu_;
   std::map<std::string, TenantEntry> entries_;
+  std::atomic<int> fenced_{0};  // entries fenced now
+  mutable std::condition_variable unfenced_;
   int64_t floor_ = 0, max_seen_ = 0;  // the next read: entries with seq > floor_
   std::deque<std::pair<int64_t, int64_t>> checkpoints_;  // (time ms, max_seen_ then)
   Chooser chooser_;

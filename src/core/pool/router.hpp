@@ -37,6 +37,9 @@ class TenantDirectory {
   // Places `db`, which has no entry, by the placement policy (I/O: the catalog decides between
   // processes); nullopt when no policy places it.
   virtual std::optional<TenantPlacement> place(const std::string &db) = 0;
+  // A write to `db` waits while a move fences it: until the fence lifts, or a bound, then Error
+  // moving (nothing was sent). Cheap while no database is fenced.
+  virtual void hold_writes(const std::string &db) const = 0;
 };
 
 class Router {
@@ -101,6 +104,10 @@ class Router {
   void replace_routes(std::vector<RouteOptions> routes);
   std::vector<RouteOptions> routes() const;
 
+  // Before a write to `db`: waits while a move fences it (TenantDirectory::hold_writes).
+  void hold_writes(const std::string &db) const {
+    if (directory_) directory_->hold_writes(db);
+  }
   // The tenant directory, consulted first from now on (set once, before any operation).
   void set_directory(std::shared_ptr<TenantDirectory> directory);
   // `db`'s entry changed: it is routed again on its next use (a pool it had serves the clients
