@@ -2209,7 +2209,8 @@ unsafe extern "C" {
  pm_wrapper_move_tenant().
  @param wrapper The wrapper.
  @param db The tenant.
- @param report Receives the report (as pm_wrapper_move_tenant()); may be NULL.
+ @param report Receives the report (as pm_wrapper_move_tenant()), owned by the caller (free
+        with pm_free()); may be NULL.
  @param err Receives the error, or NULL.
  @return #PM_OK; #PM_EINVAL when the tenant has no source copy; as pm_wrapper_move_tenant().
  @par Thread-safety
