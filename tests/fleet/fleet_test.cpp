@@ -802,3 +802,50 @@ TEST(Fleet, MoverKilledInEachPhaseIsResumedOrRolledBack) {
   EXPECT_TRUE(has(indexes_of(server_uri(), t), "\"n_1\""));
   ASSERT_TRUE(wait_until([&] { return has(explain(w.w, t), "\"directoryCluster\":\"a\""); }, 10000));
 }
+
+// ---- the command line ----
+
+TEST(Fleet, TheCommandLineListsPlacesMovesSyncsAndReportsDrift) {
+  Catalog c = new_catalog();
+  std::string t = unique_db("fleet_cli");
+  fill(server_uri(), t, 100);
+  std::string cli = std::getenv("PM_CLI") ? std::getenv("PM_CLI") : PM_CLI_PATH;
+  std::string out = "/tmp/" + unique_db("fleet_cli") + ".out";
+  std::string dir = "{\"mongoURI\": \"" + c.uri + "\", \"db\": \"" + c.db + "\", \"refreshMS\": 100, \"clusters\": {\"a\": \"" +
+                    server_uri() + "\", \"b\": \"" + second_uri() + "\"}}";
+  auto run = [&](const std::string &args) {
+    int status = std::system(("MONGODB_URI='" + server_uri() + "' " + cli + " tenants --directory '" + dir + "' " + args +
+                              " >" + out + " 2>&1").c_str());
+    std::ifstream f(out);
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return std::make_pair(WEXITSTATUS(status), text);
+  };
+  auto [rc, text] = run("place " + t + " --cluster a");
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_TRUE(has(text, "\"cluster\":\"a\"")) << text;
+  std::tie(rc, text) = run("show " + t);
+  EXPECT_TRUE(has(text, "\"placedBy\":\"explicit\"")) << text;
+  std::tie(rc, text) = run("list");
+  EXPECT_TRUE(has(text, "\"db\":\"" + t + "\"")) << text;
+  std::tie(rc, text) = run("move " + t + " b");
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_TRUE(has(text, "\"documents\":100")) << text;
+  EXPECT_EQ(Checker(second_uri()).count(t, "items"), 100);
+  std::tie(rc, text) = run("complete " + t);
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_EQ(Checker(server_uri()).count(t, "items"), 0);
+  std::string model = "--model '{\"indexes\": [{\"key\": {\"q\": 1}}]}' --target '{\"match\": \"" + t + "\", \"tenants\": true}'";
+  std::tie(rc, text) = run("drift " + model);
+  EXPECT_TRUE(has(text, "\"missing\":[\"q_1\"]")) << text;
+  std::tie(rc, text) = run("sync-indexes " + model);
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_TRUE(has(text, "\"total\":1,\"applied\":1")) << text;
+  EXPECT_TRUE(has(indexes_of(second_uri(), t), "\"q_1\""));
+  std::tie(rc, text) = run("drift " + model);
+  EXPECT_TRUE(has(text, "\"missing\":[],\"extra\":[\"n_1\"]")) << "n_1 is not the model's: extra, left alone: " << text;
+  // Bad input: exit 2 with the reason.
+  std::tie(rc, text) = run("move " + t + " nowhere");
+  EXPECT_EQ(rc, 2) << text;
+  EXPECT_TRUE(has(text, "'nowhere' is not one of directory.clusters")) << text;
+  std::remove(out.c_str());
+}
