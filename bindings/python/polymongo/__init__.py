@@ -42,6 +42,7 @@ from .errors import (
     PolyMongoError,
     ServerError,
     Throttled,
+    Moving,
     Timeout,
     WriteError,
 )
@@ -79,7 +80,7 @@ __all__ = [
     "InsertOneResult", "InsertManyResult", "UpdateResult", "DeleteResult", "BulkWriteResult",
     "PolyMongoError", "InvalidArgument", "InvalidDatabaseName", "ConnectionFailure", "Timeout",
     "AuthenticationError", "DuplicateKeyError", "ServerError", "Closed", "NotSupported",
-    "InternalError", "WriteError", "Throttled",
+    "InternalError", "WriteError", "Throttled", "Moving",
     "DEFAULT_CODEC_OPTIONS", "version", "json_to_bson", "bson_to_json",
     "HEADER_VERSION_STRING", "LIBRARY_VERSION_STRING", "__version__",
 ]

@@ -15,6 +15,7 @@ PM_ENOTSUP         :class:`NotSupported`
 PM_EINTERNAL       :class:`InternalError`
 PM_EWRITE          :class:`WriteError`
 PM_ETHROTTLED      :class:`Throttled` (retryable)
+PM_EMOVING         :class:`Moving` (retryable)
 =================  ===================================================  ======================
 
 Every exception carries ``code`` (the negative ``pm_code``), ``code_name`` ("PM_EDUPKEY"),
@@ -47,6 +48,7 @@ __all__ = [
     "WriteError",
     "DuplicateKeyError",
     "Throttled",
+    "Moving",
 ]
 
 
@@ -144,6 +146,11 @@ class Throttled(PolyMongoError):
     operation, at once or after their ``maxWaitMS``. Nothing was sent: retry later."""
 
 
+class Moving(PolyMongoError):
+    """The database is moving between clusters and a move's fence held the write past its
+    bound. Nothing was sent: retry later."""
+
+
 _BY_CODE: Dict[int, Type[PolyMongoError]] = {
     lib.PM_EINVAL: InvalidArgument,
     lib.PM_EDBNAME: InvalidDatabaseName,
@@ -157,6 +164,7 @@ _BY_CODE: Dict[int, Type[PolyMongoError]] = {
     lib.PM_EINTERNAL: InternalError,
     lib.PM_EWRITE: WriteError,
     lib.PM_ETHROTTLED: Throttled,
+    lib.PM_EMOVING: Moving,
 }
 _DEFAULT_CODES: Dict[type, int] = {cls: code for code, cls in _BY_CODE.items()}
 _DEFAULT_CODES[PolyMongoError] = lib.PM_EINTERNAL
