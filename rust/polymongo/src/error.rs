@@ -44,6 +44,9 @@ pub enum ErrorKind {
     /// `PM_ETHROTTLED`: the database's tenant limits (its rate or its concurrent operations)
     /// refused the operation; nothing was sent. Retryable later ([`ErrorKind::is_retryable`]).
     Throttled,
+    /// `PM_EMOVING`: the database is moving between clusters and a move's fence held the
+    /// write past its bound; nothing was sent. Retryable later.
+    Moving,
     /// A document read from the server does not deserialise into the requested Rust type.
     Decode,
     /// A code this version of the binding does not know (from a newer library).
@@ -66,6 +69,7 @@ impl ErrorKind {
             sys::PM_EINTERNAL => ErrorKind::Internal,
             sys::PM_EWRITE => ErrorKind::Write,
             sys::PM_ETHROTTLED => ErrorKind::Throttled,
+            sys::PM_EMOVING => ErrorKind::Moving,
             other => ErrorKind::Other(other),
         }
     }
@@ -86,6 +90,7 @@ impl ErrorKind {
             ErrorKind::Internal => sys::PM_EINTERNAL,
             ErrorKind::Write => sys::PM_EWRITE,
             ErrorKind::Throttled => sys::PM_ETHROTTLED,
+            ErrorKind::Moving => sys::PM_EMOVING,
             ErrorKind::Other(code) => code,
         }
     }
