@@ -104,24 +104,35 @@ std::vector<TenantEntry> Directory::read(const bson_t *filter) {
   return out;
 }
 
+void Directory::store_locked(const TenantEntry &e) {
+  auto it = entries_.find(e.db);
+  if (it != entries_.end() && it->second.version >= e.version) return;
+  int was = it != entries_.end() && it->second.fenced ? 1 : 0;
+  fenced_ += (e.fenced ? 1 : 0) - was;
+  entries_[e.db] = e;
+}
+
 void Directory::apply(const std::vector<TenantEntry> &entries) {
-  std::vector<std::string> changed;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const TenantEntry &e : entries) {
+  for (const TenantEntry &e : entries) {
+    bool reroute = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
       max_seen_ = std::max(max_seen_, e.seq);
       auto it = entries_.find(e.db);
       if (it != entries_.end() && it->second.version >= e.version) continue;
-      bool moved = it != entries_.end() && (it->second.cluster != e.cluster || it->second.options_json != e.options_json);
-      if (it == entries_.end() || moved) changed.push_back(e.db);
-      int was = it != entries_.end() && it->second.fenced ? 1 : 0;
-      fenced_ += (e.fenced ? 1 : 0) - was;
-      entries_[e.db] = e;
+      reroute = it == entries_.end() || it->second.cluster != e.cluster || it->second.options_json != e.options_json;
+      if (!reroute) store_locked(e);
     }
+    // A new cluster: the cache changes and the router forgets the name in one step under the
+    // router's lock, so that no operation routes by the new entry's fence state to the old
+    // pool (a move's flip lifts the fence and changes the cluster in one entry version).
+    if (reroute)
+      router_.forget(e.db, [&] {
+        std::lock_guard<std::mutex> lock(mu_);
+        store_locked(e);
+      });
   }
   unfenced_.notify_all();
-  // After the cache has them (Router::resolve_locked reads it again under its lock).
-  for (const std::string &db : changed) router_.forget(db);
 }
 
 void Directory::refresh() {

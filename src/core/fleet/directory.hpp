@@ -102,6 +102,7 @@ class Directory : public TenantDirectory {
   int64_t next_seq(mongoc_client_t *client);
   std::vector<TenantEntry> read(const bson_t *filter);
   void apply(const std::vector<TenantEntry> &entries);
+  void store_locked(const TenantEntry &e);  // mu_ held
   void follow();
   mongoc_collection_t *catalog(const Lease &lease) const;
 

@@ -173,8 +173,9 @@ void Router::drop_locked(std::unordered_map<std::string, std::shared_ptr<Pool>>:
   table.erase(it);
 }
 
-void Router::forget(const std::string &db) {
+void Router::forget(const std::string &db, const std::function<void()> &update) {
   std::unique_lock<std::shared_mutex> lock(mu_);
+  if (update) update();
   for (auto *table : {&routed_, &older_})
     if (auto it = table->find(db); it != table->end()) drop_locked(it, *table);
 }

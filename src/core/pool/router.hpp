@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -112,7 +113,9 @@ class Router {
   void set_directory(std::shared_ptr<TenantDirectory> directory);
   // `db`'s entry changed: it is routed again on its next use (a pool it had serves the clients
   // it has out and closes with the last one).
-  void forget(const std::string &db);
+  // `update` runs under the router's lock first (the directory changes its cache there, so that
+  // no route() sees the new entry and the old pool).
+  void forget(const std::string &db, const std::function<void()> &update = nullptr);
   // The pool of a directory cluster (one per cluster, made on first use).
   std::shared_ptr<Pool> cluster_pool(const std::string &name, const std::string &uri);
 
