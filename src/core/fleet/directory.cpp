@@ -312,13 +312,15 @@ std::string Directory::choose(const std::string &db) {
     double best_size = -1;
     for (const auto &[name, uri] : options_.clusters) {
       Lease lease = router_.cluster_pool(name, uri)->checkout();
-      BsonPtr cmd = make_bson(), reply = make_bson();
+      BsonPtr cmd = make_bson();
       BSON_APPEND_INT32(cmd.get(), "listDatabases", 1);
       bson_error_t error;
-      if (!mongoc_client_command_simple(lease.client(), "admin", cmd.get(), nullptr, reply.get(), &error))
-        throw Error::from_driver(error, "listDatabases on cluster " + name);
+      bson_t reply;  // the driver initialises it, failing or not
+      bool ok = mongoc_client_command_simple(lease.client(), "admin", cmd.get(), nullptr, &reply, &error);
       bson_iter_t it;
-      double size = bson_iter_init_find(&it, reply.get(), "totalSize") ? bson_iter_as_double(&it) : 0;
+      double size = ok && bson_iter_init_find(&it, &reply, "totalSize") ? bson_iter_as_double(&it) : 0;
+      bson_destroy(&reply);
+      if (!ok) throw Error::from_driver(error, "listDatabases on cluster " + name);
       if (best_size < 0 || size < best_size) {
         best = name;
         best_size = size;
@@ -346,7 +348,8 @@ void Directory::set_chooser(Chooser chooser) {
 int64_t Directory::next_seq(mongoc_client_t *client) {
   mongoc_collection_t *raw = mongoc_client_get_collection(client, options_.db.c_str(), options_.collection.c_str());
   CollectionPtr coll(raw);
-  BsonPtr query = make_bson(), update = make_bson(), reply = make_bson();
+  BsonPtr query = make_bson(), update = make_bson();
+  bson_t reply;  // the driver initialises it, failing or not
   BSON_APPEND_UTF8(query.get(), "_id", "$seq");
   bson_t inc;
   BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$inc", &inc);
@@ -355,17 +358,19 @@ int64_t Directory::next_seq(mongoc_client_t *client) {
   bson_error_t error;
   // Two first writers both upsert the counter: the loser's duplicate key means it exists now.
   for (int attempt = 0;; ++attempt) {
-    bson_reinit(reply.get());
     if (mongoc_collection_find_and_modify(coll.get(), query.get(), nullptr, update.get(), nullptr, false, true, true,
-                                          reply.get(), &error))
+                                          &reply, &error))
       break;
+    bson_destroy(&reply);
     Error e = Error::from_driver(error, "take a sequence number of the tenant directory");
     if (e.code() != Code::duplicate_key || attempt == 2) throw e;
   }
   bson_iter_t it, n;
-  if (bson_iter_init_find(&it, reply.get(), "value") && bson_iter_recurse(&it, &n) && bson_iter_find(&n, "n"))
-    return bson_iter_as_int64(&n);
-  throw Error(Code::internal, "the tenant directory's counter gave no number");
+  bool found = bson_iter_init_find(&it, &reply, "value") && bson_iter_recurse(&it, &n) && bson_iter_find(&n, "n");
+  int64_t seq = found ? bson_iter_as_int64(&n) : 0;
+  bson_destroy(&reply);
+  if (!found) throw Error(Code::internal, "the tenant directory's counter gave no number");
+  return seq;
 }
 
 TenantEntry Directory::place_on(const std::string &db, const std::string &cluster) {
