@@ -2,6 +2,7 @@
 // on two FerretDB instances as two clusters ("a" and "b"), with the catalog on FerretDB (no
 // change streams: polling) or on SecantusDB (change streams). Entries written "by hand" go
 // through an independent libmongoc client, with the catalog's protocol (docs/fleet.md).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -733,15 +734,20 @@ TEST(Fleet, MoverKilledInEachPhaseIsResumedOrRolledBack) {
   const int kDocs = 20000;
   fill(server_uri(), t, kDocs);
   put_entry(c, t, "a");
-  std::string opts = options(directory_option(c, "\"refreshMS\": 300"));
+  // The mover is the command-line tool (exec'd: this process has threads by then).
+  std::string cli = PM_CLI_PATH;
+  std::string dir = "{\"mongoURI\": \"" + c.uri + "\", \"db\": \"" + c.db + "\", \"refreshMS\": 300, \"clusters\": {\"a\": \"" +
+                    server_uri() + "\", \"b\": \"" + second_uri() + "\"}}";
+  std::string uri_arg = server_uri();
   auto kill_in = [&](const std::string &to, const std::string &phase) {
     pid_t pid = fork();
     if (pid == 0) {
-      pm_wrapper *w = nullptr;
-      pm_error e;
-      if (pm_wrapper_new(opts.c_str(), &w, &e) != PM_OK) _exit(10);
-      pm_wrapper_move_tenant(w, t.c_str(), to.c_str(), nullptr, &e);
-      _exit(0);
+      int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+      execl(cli.c_str(), cli.c_str(), "--uri", uri_arg.c_str(), "tenants", "--directory", dir.c_str(), "move", t.c_str(),
+            to.c_str(), static_cast<char *>(nullptr));
+      _exit(127);
     }
     Checker checker(c.uri);
     bool seen = false;
