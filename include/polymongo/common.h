@@ -105,7 +105,7 @@ typedef enum pm_code {
   PM_ETHROTTLED = -12, /**< a database's tenantLimits refused the operation (its rate or
                            concurrency); nothing was sent; retryable later, see
                            pm_code_is_retryable()                                         */
-  PM_EMOVING = -13    /**< the database is moving between clusters and its writes are
+  PM_EMOVING = -14    /**< the database is moving between clusters and its writes are
                            fenced (docs/fleet.md); nothing was sent; retryable later      */
 } pm_code;
 

@@ -59,7 +59,7 @@ pm_code_is_retryable()*/
 pub const PM_ETHROTTLED: pm_code = -12;
 /**< the database is moving between clusters and its writes are
 fenced (docs/fleet.md); nothing was sent; retryable later*/
-pub const PM_EMOVING: pm_code = -13;
+pub const PM_EMOVING: pm_code = -14;
 /// The codes fallible functions return (see @ref pm_errors): 0 or negative.
 pub type pm_code = ::std::os::raw::c_int;
 /** What went wrong (see @ref pm_errors). Fixed size (512 bytes) so that callers can keep one

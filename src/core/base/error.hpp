@@ -24,7 +24,7 @@ enum class Code : int {
   internal = -10,
   write = -11,
   throttled = -12,  // a database's limit (tenantLimits) refused or outwaited the operation
-  moving = -13,     // a write held by a move's fence (fleet/) past its bound
+  moving = -14,     // a write held by a move's fence (fleet/) past its bound
 };
 
 class Error : public std::runtime_error {
