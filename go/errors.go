@@ -31,6 +31,7 @@ const (
 	CodeInternal        Code = C.PM_EINTERNAL  // a bug or resource exhaustion inside polymongo
 	CodeWrite           Code = C.PM_EWRITE     // some writes of a batch failed; see Error.WriteErrors
 	CodeThrottled       Code = C.PM_ETHROTTLED // the database's tenant limits refused it; nothing was sent; retryable
+	CodeMoving          Code = C.PM_EMOVING    // the database is moving between clusters; nothing was sent; retryable
 )
 
 // Retryable tells whether a call that failed with this code may simply be tried again later:
@@ -64,6 +65,7 @@ var (
 	ErrInternal        error = &sentinel{CodeInternal, "internal error"}
 	ErrWrite           error = &sentinel{CodeWrite, "write error"}
 	ErrThrottled       error = &sentinel{CodeThrottled, "throttled"}
+	ErrMoving          error = &sentinel{CodeMoving, "moving between clusters"}
 )
 
 // ErrNoDocuments is returned by SingleResult when the query matched nothing. It is the

@@ -82,5 +82,6 @@
 #include "polymongo/stream.h"
 #include "polymongo/admin.h"
 #include "polymongo/async.h"
+#include "polymongo/fleet.h"
 
 #endif /* POLYMONGO_H */

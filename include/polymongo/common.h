@@ -105,9 +105,11 @@ typedef enum pm_code {
   PM_ETHROTTLED = -12, /**< a database's tenantLimits refused the operation (its rate or
                            concurrency); nothing was sent; retryable later, see
                            pm_code_is_retryable()                                         */
-  PM_ECANCELED = -13  /**< an operation submitted with pm_async_submit() never ran: it was
+  PM_ECANCELED = -13, /**< an operation submitted with pm_async_submit() never ran: it was
                            cancelled (pm_async_cancel()) or the wrapper closed meanwhile;
                            nothing was sent                                                */
+  PM_EMOVING = -14    /**< the database is moving between clusters and its writes are
+                           fenced (docs/fleet.md); nothing was sent; retryable later      */
 } pm_code;
 
 /** The size of pm_error::message, its terminating NUL included. */
@@ -134,7 +136,7 @@ PM_EXTERN const char *pm_code_name(int code);
 /**
  * Whether a failed call with this code may be tried again as is: nothing reached the server,
  * and waiting may be all it takes. True for #PM_ETHROTTLED (a database's tenantLimits: its rate
- * or its concurrent operations) and nothing else today.
+ * or its concurrent operations) and #PM_EMOVING (a write held by a move's fence).
  * @param code A pm_code.
  * @return 1 when the call may be retried later unchanged, else 0.
  * @par Thread-safety

@@ -11,6 +11,7 @@ static_assert(sizeof(pm_error) == 512, "pm_error is part of the ABI: keep it 512
 static_assert(static_cast<int>(pm::core::Code::write) == PM_EWRITE, "core codes mirror pm_code");
 static_assert(static_cast<int>(pm::core::Code::throttled) == PM_ETHROTTLED, "core codes mirror pm_code");
 static_assert(static_cast<int>(pm::core::Code::canceled) == PM_ECANCELED, "core codes mirror pm_code");
+static_assert(static_cast<int>(pm::core::Code::moving) == PM_EMOVING, "core codes mirror pm_code");
 
 namespace pm::capi {
 
@@ -71,11 +72,12 @@ const char *pm_code_name(int code) {
     case PM_EWRITE: return "PM_EWRITE";
     case PM_ETHROTTLED: return "PM_ETHROTTLED";
     case PM_ECANCELED: return "PM_ECANCELED";
+    case PM_EMOVING: return "PM_EMOVING";
     default: return "PM_UNKNOWN";
   }
 }
 
-int pm_code_is_retryable(int code) { return code == PM_ETHROTTLED ? 1 : 0; }
+int pm_code_is_retryable(int code) { return code == PM_ETHROTTLED || code == PM_EMOVING ? 1 : 0; }
 
 const pm_error *pm_last_error(void) { return &capi::last_error; }
 

@@ -1,5 +1,5 @@
 // polymongo: the command-line tool over the C API (export, import, copy, drop, stats, list-dbs,
-// explain-route) and over a running admin endpoint (top).
+// explain-route, tenants) and over a running admin endpoint (top).
 //
 // Exit codes: 0 success; 1 the operation failed (server error, refused documents);
 // 2 bad arguments; 3 the server could not be reached (or authentication failed);
@@ -254,6 +254,35 @@ int run(int argc, char **argv) {
   explain->add_option("db", db, "database name")->required();
   explain->add_option("--routes", routes, "routing rules as a JSON array (the routes option)");
 
+  // The tenant fleet (docs/fleet.md): the directory option as JSON, then one action.
+  std::string directory, cluster, collection = "items", model_json, fleet_target;
+  auto *tenants = app.add_subcommand("tenants", "the tenant directory: list, show, place, move, complete, reverse, abort, sync-indexes, drift");
+  tenants->add_option("--directory", directory, "the directory option as JSON: {mongoURI, db?, collection?, clusters: {name: uri}, ...}")
+      ->required();
+  tenants->require_subcommand(1);
+  auto *t_list = tenants->add_subcommand("list", "every entry of the directory");
+  auto *t_show = tenants->add_subcommand("show", "one entry (null when none)");
+  t_show->add_option("db", db, "database")->required();
+  auto *t_place = tenants->add_subcommand("place", "place a database with no entry (by the policy, or on --cluster)");
+  t_place->add_option("db", db, "database")->required();
+  t_place->add_option("--cluster", cluster, "the cluster (default: the placement policy)");
+  auto *t_move = tenants->add_subcommand("move", "move a tenant to another cluster, online (or finish a move left unfinished)");
+  t_move->add_option("db", db, "database")->required();
+  t_move->add_option("cluster", cluster, "target cluster")->required();
+  auto *t_complete = tenants->add_subcommand("complete", "drop the copy a move left on the source");
+  t_complete->add_option("db", db, "database")->required();
+  auto *t_reverse = tenants->add_subcommand("reverse", "move a tenant back to the cluster its last move left");
+  t_reverse->add_option("db", db, "database")->required();
+  auto *t_abort = tenants->add_subcommand("abort", "roll back a move in progress");
+  t_abort->add_option("db", db, "database")->required();
+  auto *t_sync = tenants->add_subcommand("sync-indexes", "apply a model's indexes and validator over the fleet (resumable)");
+  auto *t_drift = tenants->add_subcommand("drift", "databases whose indexes or validator differ from a model, and how");
+  for (auto *sub : {t_sync, t_drift}) {
+    sub->add_option("--collection", collection, "the model's collection (default items)");
+    sub->add_option("--model", model_json, "the model's options as JSON: {indexes?, validator?, ...}")->required();
+    sub->add_option("--target", fleet_target, "{match?, tenants?, concurrency?, job?} as JSON (default: every database)");
+  }
+
   std::string url = "http://127.0.0.1:9400";
   int top_n = 20;
   double interval = 2;
@@ -287,6 +316,7 @@ int run(int argc, char **argv) {
     return kUsage;
   }
   std::string opts = options_json(uri);
+  if (*tenants && !opts.empty()) opts = opts.substr(0, opts.size() - 1) + ", \"directory\": " + directory + "}";
   pm_error err;
   pm_wrapper *w = nullptr;
   if (opts.empty() || pm_wrapper_new(opts.c_str(), &w, &err) != PM_OK) {
@@ -318,6 +348,21 @@ int run(int argc, char **argv) {
     if (out) std::printf("%s\n", out);
   } else if (*list) {
     rc = pm_wrapper_list_databases(w, &out, &err);
+    if (out) std::printf("%s\n", out);
+  } else if (*tenants) {
+    pm_model *model = nullptr;
+    if (*t_list) rc = pm_wrapper_tenants(w, &out, &err);
+    else if (*t_show) rc = pm_wrapper_tenant(w, db.c_str(), &out, &err);
+    else if (*t_place) rc = pm_wrapper_place_tenant(w, db.c_str(), cluster.empty() ? nullptr : cluster.c_str(), &out, &err);
+    else if (*t_move) rc = pm_wrapper_move_tenant(w, db.c_str(), cluster.c_str(), &out, &err);
+    else if (*t_complete) rc = pm_wrapper_complete_move(w, db.c_str(), &out, &err);
+    else if (*t_reverse) rc = pm_wrapper_reverse_move(w, db.c_str(), &out, &err);
+    else if (*t_abort) rc = pm_wrapper_abort_move(w, db.c_str(), &out, &err);
+    else if ((rc = pm_model_new(w, collection.c_str(), model_json.c_str(), PM_JSON, &model, &err)) == PM_OK) {
+      const char *target_arg = fleet_target.empty() ? nullptr : fleet_target.c_str();
+      rc = *t_sync ? pm_model_fleet_sync(model, target_arg, &out, &err) : pm_model_fleet_drift(model, target_arg, &out, &err);
+    }
+    pm_model_free(model);
     if (out) std::printf("%s\n", out);
   } else if (*explain) {
     if (!routes.empty()) rc = pm_wrapper_reload_routes(w, routes.c_str(), &err);

@@ -12,6 +12,8 @@
 #include "base/fork.hpp"
 #include "base/redact.hpp"
 #include "base/thread_name.hpp"
+#include "fleet/move.hpp"
+#include "fleet/schema.hpp"
 #include "ops/model.hpp"
 #include "transfer/transfer.hpp"
 #include "txn/compensation.hpp"
@@ -41,6 +43,7 @@ Wrapper::Wrapper(Options options)
 Wrapper::~Wrapper() {
   admin_.reset();  // no request runs on a wrapper being taken apart
   if (maintenance_fork_ != fork_generation()) renew_after_fork(maintenance_wake_);  // a forked child
+  if (directory_) directory_->stop();
   {
     std::lock_guard<std::mutex> lock(maintenance_mu_);
     stopping_ = true;
@@ -59,6 +62,11 @@ std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
   w->log().info("wrapper created for " + redact_uri(w->options_.mongo_uri) + " (maxPoolSize " +
                 std::to_string(w->options_.max_pool_size) + ", coldStart " +
                 (w->options_.cold_start ? "true" : "false") + ")");
+  if (w->options_.directory.enabled) {  // loaded before anything is routed
+    w->directory_ = std::make_shared<Directory>(w->options_, w->router_, w->log_);
+    w->directory_->start();
+    w->router_.set_directory(w->directory_);
+  }
   w->router_.connect_eager();
   if (w->options_.recover_on_start) w->recover(0);
   // The thread holds a plain pointer: the destructor stops it before anything it uses goes.
@@ -70,6 +78,58 @@ std::shared_ptr<Wrapper> Wrapper::create(const char *options_json) {
   });
   if (w->options_.admin.enabled) w->admin_ = std::make_unique<AdminServer>(*w, w->options_.admin);
   return w;
+}
+
+Directory &Wrapper::directory() {
+  if (!directory_) throw Error(Code::invalid_argument, "no tenant directory: the options have no directory");
+  return *directory_;
+}
+
+std::string Wrapper::tenants_json() {
+  std::string out = "[";
+  for (const TenantEntry &e : directory().list()) out += (out.size() > 1 ? "," : "") + entry_json(e);
+  return out + "]";
+}
+
+std::string Wrapper::tenant_json(const std::string &db) {
+  check_db_name(db);
+  auto e = directory().show(db);
+  return e ? entry_json(*e) : "null";
+}
+
+std::string Wrapper::place_tenant(const std::string &db, const std::string &cluster) {
+  check_db_name(db);
+  return entry_json(directory().place_on(db, cluster));
+}
+
+std::string Wrapper::sync_schema(const Model &model, const char *target_json) {
+  FleetTarget target = parse_fleet_target(target_json);
+  return pm::core::sync_schema(directory(), router_, model, target, *log_).json();
+}
+
+std::string Wrapper::schema_drift(const Model &model, const char *target_json) {
+  FleetTarget target = parse_fleet_target(target_json);
+  return drift_report(directory(), router_, model, target);
+}
+
+std::string Wrapper::move_tenant(const std::string &db, const std::string &to) {
+  check_db_name(db);
+  return Mover(directory(), options_, log_, events_, usage_).move(db, to).json();
+}
+
+std::string Wrapper::reverse_tenant(const std::string &db) {
+  check_db_name(db);
+  return Mover(directory(), options_, log_, events_, usage_).reverse(db).json();
+}
+
+std::string Wrapper::complete_move(const std::string &db) {
+  check_db_name(db);
+  return Mover(directory(), options_, log_, events_, usage_).complete(db);
+}
+
+std::string Wrapper::abort_move(const std::string &db) {
+  check_db_name(db);
+  return Mover(directory(), options_, log_, events_, usage_).abort(db);
 }
 
 void Wrapper::maintenance_loop() {
@@ -248,7 +308,9 @@ std::string Wrapper::explain_route(const std::string &db) {
   auto paused = pauses_.paused();
   bool is_paused = std::find(paused.begin(), paused.end(), db) != paused.end() ||
                    std::find(paused.begin(), paused.end(), e.pool) != paused.end();
-  std::string why = e.reason == "exact"  ? "the database has its own pool (dbSpecific or pm_wrapper_set_db)"
+  std::string why = e.reason == "directory" ? "the tenant directory puts it on cluster '" + e.cluster + "' (version " +
+                                                  std::to_string(e.version) + ")"
+                    : e.reason == "exact"  ? "the database has its own pool (dbSpecific or pm_wrapper_set_db)"
                     : e.reason == "rule" ? "the first routing rule it matches is '" + e.rule + "'" +
                                                (e.shared_pool ? " (one pool for all its databases)" : " (a pool per database)")
                                          : "no own pool and no routing rule matches (" + std::to_string(e.rules) +
@@ -259,6 +321,7 @@ std::string Wrapper::explain_route(const std::string &db) {
   j.key("rule");
   if (e.reason == "rule") j.value(e.rule);
   else j.null();
+  if (e.reason == "directory") j.key("directoryCluster").value(e.cluster).key("directoryVersion").value(e.version);
   j.key("ruleIndex").value(e.rule_index).key("sharedPool").value(e.shared_pool).key("rules").value(e.rules)
       .key("poolExists").value(e.pool_exists).key("poolOpen").value(e.pool_open).key("paused").value(is_paused)
       .end_object();

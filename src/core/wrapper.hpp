@@ -16,6 +16,7 @@
 
 #include "config/options.hpp"
 #include "exec/executor.hpp"
+#include "fleet/directory.hpp"
 #include "observe/events.hpp"
 #include "observe/log.hpp"
 #include "observe/slow_ops.hpp"
@@ -46,6 +47,23 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   const SlowOps &slow_ops() const { return slow_; }
   // Runs the operations submitted to complete later (pm_async_submit); closed by close().
   Executor &executor() { return executor_; }
+  // The tenant directory; throws Error(invalid_argument) when the options give none.
+  Directory &directory();
+  // The tenant fleet (docs/fleet.md), as JSON: the directory's entries (an array), one entry
+  // ("null" when it has none), a placement (the entry the catalog holds afterwards).
+  std::string tenants_json();
+  std::string tenant_json(const std::string &db);
+  std::string place_tenant(const std::string &db, const std::string &cluster);
+  // A model's indexes and validator over the fleet (`target_json`: parse_fleet_target's form).
+  std::string sync_schema(const class Model &model, const char *target_json);
+  std::string schema_drift(const class Model &model, const char *target_json);
+  // Online moves (fleet/move.hpp): the report, or the entry afterwards, as JSON.
+  std::string move_tenant(const std::string &db, const std::string &to);
+  std::string reverse_tenant(const std::string &db);
+  std::string complete_move(const std::string &db);
+  std::string abort_move(const std::string &db);
+  // True when sync_schema's report lists no failure (the C shim's PM_OK or PM_EWRITE).
+  static bool sync_succeeded(const std::string &report) { return report.find("\"failed\":0,") != std::string::npos; }
 
   // Admin actions (the C API's pm_wrapper_pause ..., the admin endpoint's POSTs).
   // `name`: a database or a pool's label; false when it was paused (resumed) already.
@@ -124,6 +142,7 @@ class Wrapper : public std::enable_shared_from_this<Wrapper> {
   PauseGate pauses_{options_.pause_timeout_ms};
   SlowOps slow_{options_.slow_operation_ms, log_};
   OpsContext ops_context_{router_, *log_, options_.retry, options_.max_tracked_databases, pauses_, slow_};
+  std::shared_ptr<Directory> directory_;  // the directory option's; the router holds it too
   std::unique_ptr<AdminServer> admin_;  // the admin endpoint, when configured; stopped first
 
   StreamRegistry streams_;

@@ -11,6 +11,7 @@
     txn, stream, transfer
               sessions and transactions; change streams; export, import, copy
               (one rank: none of the three includes another)
+    fleet     the tenant directory, placement (above transfer, which moves use)
     (top)     wrapper.*, stats.*, signals.*: the composition root, which may include all;
               admin/ (the admin endpoint) is part of the top: the wrapper owns it, it reads
               the whole wrapper
@@ -26,7 +27,8 @@ import sys
 from pathlib import Path
 
 RANKS = {"base": 0, "observe": 1, "exec": 1, "config": 2, "pool": 3, "ops": 4,
-         "txn": 5, "stream": 5, "transfer": 5, "": 6, "admin": 6}
+         "txn": 5, "stream": 5, "transfer": 5, "fleet": 6,
+         "": 7, "admin": 7}
 # Folders of the top layer: they include each other freely (the wrapper owns the admin endpoint).
 TOP = {"", "admin"}
 

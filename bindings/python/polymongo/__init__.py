@@ -46,6 +46,7 @@ from .errors import (
     PolyMongoError,
     ServerError,
     Throttled,
+    Moving,
     Timeout,
     WriteError,
 )
@@ -84,7 +85,7 @@ __all__ = [
     "PolyMongoError", "InvalidArgument", "InvalidDatabaseName", "ConnectionFailure", "Timeout",
     "AuthenticationError", "DuplicateKeyError", "ServerError", "Closed", "NotSupported",
     "InternalError", "WriteError", "Throttled", "NetworkTimeout", "ExecutionTimeout",
-    "BulkWriteError", "BulkDuplicateKeyError",
+    "BulkWriteError", "BulkDuplicateKeyError", "Moving",
     "DEFAULT_CODEC_OPTIONS", "version", "json_to_bson", "bson_to_json",
     "HEADER_VERSION_STRING", "LIBRARY_VERSION_STRING", "__version__",
 ]

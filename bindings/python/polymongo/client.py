@@ -463,6 +463,45 @@ class PolyMongo:
         route: Dict[str, Any] = json.loads(self._string_call(lib.pm_wrapper_explain_route, db.encode()))
         return route
 
+    # ---- the tenant fleet (fleet.h; docs/fleet.md) -----------------------------------------
+    def tenants(self) -> List[Dict[str, Any]]:
+        """The tenant directory's entries, read from the catalog now."""
+        entries: List[Dict[str, Any]] = json.loads(self._string_call(lib.pm_wrapper_tenants))
+        return entries
+
+    def tenant(self, db: str) -> Optional[Dict[str, Any]]:
+        """One entry of the directory, or None."""
+        entry: Optional[Dict[str, Any]] = json.loads(self._string_call(lib.pm_wrapper_tenant, _db_name(db)))
+        return entry
+
+    def place_tenant(self, db: str, cluster: Optional[str] = None) -> Dict[str, Any]:
+        """Places a database with no entry (on ``cluster``, or by the placement policy); the
+        entry the catalog holds afterwards (an existing one wins)."""
+        raw = ffi.NULL if cluster is None else cluster.encode()
+        entry: Dict[str, Any] = json.loads(self._string_call(lib.pm_wrapper_place_tenant, _db_name(db), raw))
+        return entry
+
+    def move_tenant(self, db: str, to: str) -> Dict[str, Any]:
+        """Moves a tenant to the cluster ``to``, online; the report. Writes to it meanwhile
+        wait, then raise :class:`Moving` (retryable)."""
+        report: Dict[str, Any] = json.loads(self._string_call(lib.pm_wrapper_move_tenant, _db_name(db), to.encode()))
+        return report
+
+    def reverse_move(self, db: str) -> Dict[str, Any]:
+        """Moves a tenant back to the cluster its last move left."""
+        report: Dict[str, Any] = json.loads(self._string_call(lib.pm_wrapper_reverse_move, _db_name(db)))
+        return report
+
+    def complete_move(self, db: str) -> Dict[str, Any]:
+        """Drops the copy a move left on the source; the entry afterwards."""
+        entry: Dict[str, Any] = json.loads(self._string_call(lib.pm_wrapper_complete_move, _db_name(db)))
+        return entry
+
+    def abort_move(self, db: str) -> Dict[str, Any]:
+        """Rolls back a move in progress; the entry afterwards."""
+        entry: Dict[str, Any] = json.loads(self._string_call(lib.pm_wrapper_abort_move, _db_name(db)))
+        return entry
+
     def drain_pool(self, pool: str, timeout_ms: int = 5000) -> None:
         """Drains and closes a pool (by name): new checkouts wait while the connections out
         come back, then it closes; TimeoutError-like PolyMongoError when some were still out."""
@@ -850,6 +889,30 @@ class Model:
         return Db(self, out[0])
 
     __getitem__ = db
+
+    def _fleet(self, fn: Callable[..., int], target: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+        raw = ffi.NULL if target is None else json.dumps(dict(target)).encode()
+        out = ffi.new("char **")
+        err = new_error()
+        with self._h as ptr:
+            rc = fn(ptr, raw, out, err)
+        try:
+            text = cstr(out[0]) or "{}"
+        finally:
+            lib.pm_free(out[0])
+        if rc < 0:
+            raise error_from(rc, err)
+        report: Dict[str, Any] = json.loads(text)
+        return report
+
+    def fleet_sync(self, target: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """Applies this model's indexes and validator over the fleet (``target``: {match,
+        tenants, concurrency, job}); resumable. :class:`WriteError` when some databases failed."""
+        return self._fleet(lib.pm_model_fleet_sync, target)
+
+    def fleet_drift(self, target: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """The databases whose indexes or validator differ from this model, and how."""
+        return self._fleet(lib.pm_model_fleet_drift, target)
 
     def __repr__(self) -> str:
         if self._h.closed or self.client.closed:

@@ -21,8 +21,8 @@ PM_ENOTSUP         :class:`NotSupported`                                ``Operat
 PM_EINTERNAL       :class:`InternalError`                               ``PyMongoError``
 PM_EWRITE          :class:`WriteError`                                  ``pymongo.errors.WriteError``
 PM_ETHROTTLED      :class:`Throttled` (retryable)                       ``PyMongoError``
-=================  ===================================================  ==========================================
-
+PM_EMOVING         :class:`Moving` (retryable)                          ``PyMongoError``
+=================  ===================================================  ===================================
 A write of many documents (``insert_many``, ``bulk_write``) that fails raises, as pymongo does,
 a ``pymongo.errors.BulkWriteError``: :class:`BulkWriteError` (a :class:`WriteError`) or, when
 every failure is a duplicate key, :class:`BulkDuplicateKeyError` (a :class:`DuplicateKeyError`
@@ -69,6 +69,7 @@ __all__ = [
     "BulkWriteError",
     "BulkDuplicateKeyError",
     "Throttled",
+    "Moving",
 ]
 
 
@@ -257,6 +258,11 @@ class Throttled(PolyMongoError):
     operation, at once or after their ``maxWaitMS``. Nothing was sent: retry later."""
 
 
+class Moving(PolyMongoError):
+    """The database is moving between clusters and a move's fence held the write past its
+    bound. Nothing was sent: retry later."""
+
+
 _BY_CODE: Dict[int, Type[PolyMongoError]] = {
     lib.PM_EINVAL: InvalidArgument,
     lib.PM_EDBNAME: InvalidDatabaseName,
@@ -270,6 +276,7 @@ _BY_CODE: Dict[int, Type[PolyMongoError]] = {
     lib.PM_EINTERNAL: InternalError,
     lib.PM_EWRITE: WriteError,
     lib.PM_ETHROTTLED: Throttled,
+    lib.PM_EMOVING: Moving,
 }
 _DEFAULT_CODES: Dict[type, int] = {cls: code for code, cls in _BY_CODE.items()}
 _DEFAULT_CODES.update({PolyMongoError: lib.PM_EINTERNAL, Timeout: lib.PM_ETIMEOUT,

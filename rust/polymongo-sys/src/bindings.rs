@@ -61,6 +61,9 @@ pub const PM_ETHROTTLED: pm_code = -12;
 cancelled (pm_async_cancel()) or the wrapper closed meanwhile;
 nothing was sent*/
 pub const PM_ECANCELED: pm_code = -13;
+/**< the database is moving between clusters and its writes are
+fenced (docs/fleet.md); nothing was sent; retryable later*/
+pub const PM_EMOVING: pm_code = -14;
 /// The codes fallible functions return (see @ref pm_errors): 0 or negative.
 pub type pm_code = ::std::os::raw::c_int;
 /** What went wrong (see @ref pm_errors). Fixed size (512 bytes) so that callers can keep one
@@ -582,6 +585,24 @@ pub type pm_completion_fn = ::std::option::Option<
 pub struct pm_cq {
     _unused: [u8; 0],
 }
+/** The function of the `callback` placement policy: writes the chosen cluster's name (one of
+ the directory's, NUL-terminated, at most `cap` bytes with the NUL) into `cluster` and returns
+ 0; any other return fails the placement (and the operation that caused it) with #PM_EINVAL.
+ @param db The database to place.
+ @param clusters_json The clusters as a JSON array of `{name, tenants}` (tenants: entries in
+        the catalog), in the configured order; valid during the call.
+ @param cluster Where the name goes.
+ @param cap The size of `cluster`.
+ @param user_data The pointer given to pm_wrapper_set_placement().*/
+pub type pm_placement_fn = ::std::option::Option<
+    unsafe extern "C" fn(
+        db: *const ::std::os::raw::c_char,
+        clusters_json: *const ::std::os::raw::c_char,
+        cluster: *mut ::std::os::raw::c_char,
+        cap: usize,
+        user_data: *mut ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int,
+>;
 unsafe extern "C" {
     /** The version of the library actually loaded, e.g. "1.2.3" (may differ from the header's
  #PM_VERSION_STRING).
@@ -623,7 +644,7 @@ unsafe extern "C" {
     pub fn pm_code_name(code: ::std::os::raw::c_int) -> *const ::std::os::raw::c_char;
     /** Whether a failed call with this code may be tried again as is: nothing reached the server,
  and waiting may be all it takes. True for #PM_ETHROTTLED (a database's tenantLimits: its rate
- or its concurrent operations) and nothing else today.
+ or its concurrent operations) and #PM_EMOVING (a write held by a move's fence).
  @param code A pm_code.
  @return 1 when the call may be retried later unchanged, else 0.
  @par Thread-safety
@@ -2477,5 +2498,189 @@ unsafe extern "C" {
         max_threads: *mut ::std::os::raw::c_int,
         new_work_threads: *mut ::std::os::raw::c_int,
         queued: *mut usize,
+    ) -> ::std::os::raw::c_int;
+    /** Lists the directory's entries, read from the catalog now: a JSON array of
+ `{db, cluster, version, seq, placedBy, options?}`, ordered by database.
+ @param wrapper The wrapper.
+ @param json Receives the JSON text, owned by the caller (free with pm_free()).
+ @param err Receives the error, or NULL (see @ref pm_errors).
+ @return #PM_OK; #PM_EINVAL when an argument is NULL or there is no directory; a connection
+         or server code when the catalog cannot be read.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_wrapper_tenants(
+        wrapper: *mut pm_wrapper,
+        json: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** One entry of the directory, read from the catalog now:
+ `{db, cluster, version, seq, placedBy, options?}`, or `null` when the database has none.
+ @param wrapper The wrapper.
+ @param db The database name.
+ @param json Receives the JSON text, owned by the caller (free with pm_free()).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDBNAME for an invalid name; #PM_EINVAL when an argument is NULL or
+         there is no directory.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_wrapper_tenant(
+        wrapper: *mut pm_wrapper,
+        db: *const ::std::os::raw::c_char,
+        json: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Places a database that has no entry: on `cluster`, or by the placement policy when `cluster`
+ is NULL (the `fewest` policy when the options set none). The catalog decides between
+ processes (insert-if-absent): when the database has an entry already, nothing is written and
+ that entry is returned.
+ @param wrapper The wrapper.
+ @param db The database name.
+ @param cluster One of the directory's cluster names, or NULL.
+ @param json Receives the entry the catalog holds afterwards (as pm_wrapper_tenant()), owned
+        by the caller (free with pm_free()); may be NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EDBNAME for an invalid name; #PM_EINVAL for an unknown cluster, a NULL
+         argument or no directory.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_wrapper_place_tenant(
+        wrapper: *mut pm_wrapper,
+        db: *const ::std::os::raw::c_char,
+        cluster: *const ::std::os::raw::c_char,
+        json: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Sets the function of the `callback` placement policy (`directory.placement.policy`). It is
+ called on the thread of the operation that meets a database with no entry, never with a lock
+ of the library held; it may run on several threads at once.
+ @param wrapper The wrapper.
+ @param fn The function, or NULL to remove it (placements by `callback` then fail).
+ @param user_data Passed to `fn`; the caller keeps it valid while `fn` is set.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when `wrapper` is NULL or there is no directory.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_wrapper_set_placement(
+        wrapper: *mut pm_wrapper,
+        fn_: pm_placement_fn,
+        user_data: *mut ::std::os::raw::c_void,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Applies the model's indexes and validator to every database of the target, on its cluster,
+ with bounded concurrency. The target:
+ `{match?: glob ("*"), tenants?: false, concurrency?: 4 (1..64), job?: name}`; `tenants: true` covers the directory's entries,
+ otherwise every database of the directory's clusters (but the catalog's, the journal's and
+ the system ones). The job's state and each database's status are written next to the
+ catalog (collections `<collection>_jobs` and `<collection>_job_status`) as each database
+ finishes, so a sync killed midway and started again (same model, same target, or the same
+ `job`) skips what was done. Applying is idempotent.
+ @param model The model whose collection, indexes and validator are applied.
+ @param target_json The target, or NULL for the defaults.
+ @param report Receives `{job, total, applied, already, failed, failures}`, failures as
+        `[{database, error}]` ("already": done by an earlier run; a database is "cluster/db"), owned by
+        the caller (free with pm_free()); may be NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK when every database is in place; #PM_EWRITE when some failed (the report
+         lists them; run again to retry them); #PM_EINVAL for an invalid target, a job started
+         with another model or target, a NULL model or no directory.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_model_fleet_sync(
+        model: *mut pm_model,
+        target_json: *const ::std::os::raw::c_char,
+        report: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Compares every database of the target (as pm_model_fleet_sync()) with the model. The report:
+ `{collection, databases, drifted: [...]}`, each drifted database as
+ `{db, cluster, missing, extra, different, validator, error?}`: index names missing, extra, or
+ whose key or uniqueness differ; the validator null, "missing" or "different". Ordered by
+ cluster then database; a database in place is not listed. The `_id` index is never extra.
+ The validator is compared only when the model has one.
+ @param model The model.
+ @param target_json The target (`job` is not used), or NULL for the defaults.
+ @param report Receives the JSON text, owned by the caller (free with pm_free()).
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL for an invalid target, a NULL argument or no directory.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_model_fleet_drift(
+        model: *mut pm_model,
+        target_json: *const ::std::os::raw::c_char,
+        report: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Moves a tenant (a database with a directory entry) to another of the directory's clusters,
+ online: its writes are fenced in every process (they wait, then fail with #PM_EMOVING, which
+ is retryable; reads go on from the source), the data is copied (type-exact, with indexes and
+ collection options), verified (per collection: count and a hash of the documents), and the
+ entry flipped to the target with the fence lifted in the same write. The source keeps its
+ copy until pm_wrapper_complete_move() (or pm_wrapper_reverse_move()). A move left unfinished
+ by a killed mover is finished by this call with the same target (or rolled back by
+ pm_wrapper_abort_move()); any failure here rolls the move back. docs/fleet.md has the
+ guarantees and limits.
+ @param wrapper The wrapper.
+ @param db The tenant.
+ @param to The target cluster's name.
+ @param report Receives `{db, from, to, documents, collections, attempts, fenceMs, copyMs, resumed}`,
+        owned by the caller (free with pm_free()); may be NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when the tenant has no entry, the cluster is unknown, the tenant
+         is there already, another move of it is in progress, or there is no directory;
+         #PM_EDBNAME for an invalid name; a connection or server code when a step failed
+         (the move is rolled back).
+ @par Thread-safety
+ Thread-safe; one move of a tenant at a time (the catalog refuses a second).*/
+    pub fn pm_wrapper_move_tenant(
+        wrapper: *mut pm_wrapper,
+        db: *const ::std::os::raw::c_char,
+        to: *const ::std::os::raw::c_char,
+        report: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Moves a tenant back to the cluster its last move left (its entry's `source`), the same way as
+ pm_wrapper_move_tenant().
+ @param wrapper The wrapper.
+ @param db The tenant.
+ @param report Receives the report (as pm_wrapper_move_tenant()), owned by the caller (free
+        with pm_free()); may be NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when the tenant has no source copy; as pm_wrapper_move_tenant().
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_wrapper_reverse_move(
+        wrapper: *mut pm_wrapper,
+        db: *const ::std::os::raw::c_char,
+        report: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Completes a move: drops the copy the tenant's last move left on its source cluster.
+ @param wrapper The wrapper.
+ @param db The tenant.
+ @param json Receives the entry afterwards, owned by the caller (free with pm_free()); may be NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when the tenant has no source copy or there is no directory.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_wrapper_complete_move(
+        wrapper: *mut pm_wrapper,
+        db: *const ::std::os::raw::c_char,
+        json: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** Rolls back a move in progress (one a killed mover left): the target's partial copy is
+ dropped and the fence lifted; the tenant stays on its cluster.
+ @param wrapper The wrapper.
+ @param db The tenant.
+ @param json Receives the entry afterwards, owned by the caller (free with pm_free()); may be NULL.
+ @param err Receives the error, or NULL.
+ @return #PM_OK; #PM_EINVAL when no move of the tenant is in progress or there is no directory.
+ @par Thread-safety
+ Thread-safe.*/
+    pub fn pm_wrapper_abort_move(
+        wrapper: *mut pm_wrapper,
+        db: *const ::std::os::raw::c_char,
+        json: *mut *mut ::std::os::raw::c_char,
+        err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
 }

@@ -47,6 +47,9 @@ pub enum ErrorKind {
     /// `PM_ECANCELED`: an operation that completes later never ran (cancelled, or the wrapper
     /// closed while it was queued). Nothing was sent.
     Canceled,
+    /// `PM_EMOVING`: the database is moving between clusters and a move's fence held the
+    /// write past its bound; nothing was sent. Retryable later.
+    Moving,
     /// A document read from the server does not deserialise into the requested Rust type.
     Decode,
     /// A code this version of the binding does not know (from a newer library).
@@ -70,6 +73,7 @@ impl ErrorKind {
             sys::PM_EWRITE => ErrorKind::Write,
             sys::PM_ETHROTTLED => ErrorKind::Throttled,
             sys::PM_ECANCELED => ErrorKind::Canceled,
+            sys::PM_EMOVING => ErrorKind::Moving,
             other => ErrorKind::Other(other),
         }
     }
@@ -91,6 +95,7 @@ impl ErrorKind {
             ErrorKind::Write => sys::PM_EWRITE,
             ErrorKind::Throttled => sys::PM_ETHROTTLED,
             ErrorKind::Canceled => sys::PM_ECANCELED,
+            ErrorKind::Moving => sys::PM_EMOVING,
             ErrorKind::Other(code) => code,
         }
     }

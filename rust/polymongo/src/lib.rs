@@ -53,6 +53,7 @@ mod coverage;
 mod cursor;
 mod db;
 mod error;
+mod fleet;
 pub mod events;
 mod handle;
 pub mod health;

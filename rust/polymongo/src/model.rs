@@ -42,6 +42,10 @@ impl Model {
             .map(Db::from_raw)
     }
 
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*mut sys::pm_model) -> Result<R>) -> Result<R> {
+        self.inner.with(f)
+    }
+
     /// The collection name.
     pub fn collection(&self) -> Result<String> {
         self.inner.with(|m| Ok(unsafe { call::string_from(sys::pm_model_collection(m)) }))

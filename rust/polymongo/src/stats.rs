@@ -148,7 +148,7 @@ fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T> {
 
 impl PolyMongo {
     /// Runs a `char **out` call and takes the string.
-    fn text(
+    pub(crate) fn text(
         &self,
         f: impl FnOnce(*mut sys::pm_wrapper, *mut *mut c_char, *mut sys::pm_error) -> i32,
     ) -> Result<String> {

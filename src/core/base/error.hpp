@@ -25,6 +25,7 @@ enum class Code : int {
   write = -11,
   throttled = -12,  // a database's limit (tenantLimits) refused or outwaited the operation
   canceled = -13,   // submitted work that never ran (cancelled, or its executor closed)
+  moving = -14,     // a write held by a move's fence (fleet/) past its bound
 };
 
 class Error : public std::runtime_error {

@@ -188,6 +188,49 @@ AdminOptions parse_admin(const cJSON *v) {
   return a;
 }
 
+DirectoryOptions parse_directory(const cJSON *v) {
+  if (!cJSON_IsObject(v)) bad("directory must be an object");
+  check_keys(v, "directory: ", {"mongoURI", "db", "collection", "clusters", "refreshMS", "placement"});
+  DirectoryOptions d;
+  d.enabled = true;
+  auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(v, key); };
+  const cJSON *uri = get("mongoURI");
+  if (uri == nullptr) bad("directory.mongoURI is required");
+  d.mongo_uri = string(uri, "directory.mongoURI");
+  check_mongo_uri(d.mongo_uri, "directory.mongoURI");
+  if (auto *x = get("db")) d.db = string(x, "directory.db");
+  if (auto why = db_name_problem(d.db, false)) bad("directory.db: " + *why);
+  if (auto *x = get("collection")) d.collection = string(x, "directory.collection");
+  if (d.collection.empty() || d.collection.find('$') != std::string::npos) bad("directory.collection must be a collection name");
+  const cJSON *clusters = get("clusters");
+  if (!cJSON_IsObject(clusters) || clusters->child == nullptr)
+    bad("directory.clusters must be an object of at least one {name: mongoURI}");
+  for (const cJSON *c = clusters->child; c != nullptr; c = c->next) {
+    std::string where = std::string("directory.clusters.") + c->string;
+    if (c->string[0] == '\0' || std::strlen(c->string) > 64) bad("directory.clusters: a name must be 1 to 64 characters");
+    d.clusters.emplace_back(c->string, string(c, where));
+    check_mongo_uri(d.clusters.back().second, where);
+  }
+  if (auto *x = get("refreshMS")) d.refresh_ms = integer(x, "directory.refreshMS", 10, 600000);
+  if (auto *p = get("placement")) {
+    if (!cJSON_IsObject(p)) bad("directory.placement must be an object");
+    check_keys(p, "directory.placement: ", {"policy", "cluster", "match"});
+    const cJSON *policy = cJSON_GetObjectItemCaseSensitive(p, "policy");
+    if (policy == nullptr) bad("directory.placement.policy is required");
+    d.placement = string(policy, "directory.placement.policy");
+    if (d.placement != "fixed" && d.placement != "fewest" && d.placement != "leastData" && d.placement != "callback")
+      bad("directory.placement.policy must be \"fixed\", \"fewest\", \"leastData\" or \"callback\"");
+    if (auto *x = cJSON_GetObjectItemCaseSensitive(p, "cluster")) d.place_on = string(x, "directory.placement.cluster");
+    if ((d.placement == "fixed") != !d.place_on.empty())
+      bad("directory.placement.cluster is required by policy \"fixed\" and only by it");
+    if (!d.place_on.empty() && d.cluster_uri(d.place_on) == nullptr)
+      bad("directory.placement.cluster '" + d.place_on + "' is not one of directory.clusters");
+    if (auto *x = cJSON_GetObjectItemCaseSensitive(p, "match")) d.place_match = string(x, "directory.placement.match");
+    if (d.place_match.empty()) bad("directory.placement.match is empty");
+  }
+  return d;
+}
+
 }  // namespace
 
 bool is_loopback_host(const std::string &host) {
@@ -212,6 +255,20 @@ PoolSpec parse_pool_spec(const char *json, const std::string &where) {
 TenantLimits parse_tenant_limits(const char *json, const std::string &where) {
   auto root = parse_object(json, where);
   return tenant_limits_of(root.get(), where);
+}
+
+FleetTarget parse_fleet_target(const char *json) {
+  FleetTarget t;
+  if (json == nullptr) return t;
+  auto root = parse_object(json, "fleet target");
+  check_keys(root.get(), "fleet target: ", {"match", "tenants", "concurrency", "job"});
+  auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(root.get(), key); };
+  if (auto *v = get("match")) t.match = string(v, "match");
+  if (t.match.empty()) bad("match is empty");
+  if (auto *v = get("tenants")) t.tenants = boolean(v, "tenants");
+  if (auto *v = get("concurrency")) t.concurrency = static_cast<int>(integer(v, "concurrency", 1, 64));
+  if (auto *v = get("job")) t.job = string(v, "job");
+  return t;
 }
 
 RouteOptions parse_route(const char *json) {
@@ -258,7 +315,7 @@ Options Options::parse(const char *json) {
               "coldStart", "retry", "debug", "logPath", "logLevel", "dbSpecific", "routes",
               "maxOpenPools", "poolSizing", "allowSystemDatabases", "recoverOnStart", "journalDb",
               "maxTrackedDatabases", "fairQueueing", "tenantLimits", "admin", "slowOperationMS",
-              "pauseTimeoutMS", "maxConnecting", "maxConnectionsPerCluster", "budgetWaitMS"});
+              "pauseTimeoutMS", "maxConnecting", "maxConnectionsPerCluster", "budgetWaitMS", "directory"});
 
   Options o;
   auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(root.get(), key); };
@@ -362,6 +419,7 @@ Options Options::parse(const char *json) {
   if (auto *v = get("budgetWaitMS")) o.budget_wait_ms = integer(v, "budgetWaitMS", 0, kMaxMs);
   if (auto *v = get("tenantLimits")) o.tenant_limits = tenant_limits_of(v, "tenantLimits");
   if (auto *v = get("admin")) o.admin = parse_admin(v);
+  if (auto *v = get("directory")) o.directory = parse_directory(v);
   if (auto *v = get("slowOperationMS")) o.slow_operation_ms = integer(v, "slowOperationMS", -1, kMaxMs);
   if (auto *v = get("pauseTimeoutMS")) o.pause_timeout_ms = integer(v, "pauseTimeoutMS", 0, kMaxMs);
   if (auto *v = get("debug")) o.debug = boolean(v, "debug");

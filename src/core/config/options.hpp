@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pm::core {
@@ -75,6 +76,35 @@ struct AdminOptions {
   bool allow_remote = false;
 };
 
+// The shared tenant directory (docs/fleet.md): a catalog collection on `mongo_uri` mapping a
+// database to one of the named `clusters`, which every process caches and follows (a change
+// stream where the server has them, else polling every refresh_ms). `placement`: how a
+// database with no entry, no dbSpecific pool and no matching rule is placed on first use
+// ("" none: such a database goes to the shared pool; "fixed" on `place_on`; "fewest" tenants;
+// "leastData"; "callback", set at run time), when its name matches `place_match`.
+struct DirectoryOptions {
+  bool enabled = false;
+  std::string mongo_uri, db = "polymongo_fleet", collection = "tenants";
+  std::vector<std::pair<std::string, std::string>> clusters;  // name -> URI, in the given order
+  int64_t refresh_ms = 1000;
+  std::string placement, place_on, place_match = "*";
+  const std::string *cluster_uri(const std::string &name) const {
+    for (const auto &[n, uri] : clusters)
+      if (n == name) return &uri;
+    return nullptr;
+  }
+};
+
+// The databases a fleet schema operation covers (fleet/schema.hpp), and how.
+struct FleetTarget {
+  std::string match = "*";  // a glob over database names
+  bool tenants = false;     // true: the directory's entries; false: every database of its clusters
+  int concurrency = 4;      // 1 .. 64
+  std::string job;          // sync: the job's name ("" : derived from the model and the target)
+};
+// Parses {match?, tenants?, concurrency?, job?}; NULL: the defaults.
+FleetTarget parse_fleet_target(const char *json);
+
 // Whether `host` (a literal address or "localhost") is a loopback one.
 bool is_loopback_host(const std::string &host);
 
@@ -107,6 +137,7 @@ struct Options {
   bool recover_on_start = false;               // roll back journals crashed processes left
   std::string journal_db = "polymongo_journal";
   AdminOptions admin;
+  DirectoryOptions directory;
   int64_t slow_operation_ms = -1;  // -1: no slow-operation log; 0 logs every operation
   int64_t pause_timeout_ms = 10000;  // how long an operation waits on a paused database or pool
 

@@ -63,6 +63,7 @@ auto Db::run(Op op, F &&body) const {
   // A native session pins every operation to its client; a compensating one does not.
   const Session *pinned = this->pinned();
   for (int attempt = 1;; ++attempt) {
+    if (is_write && !pinned) ctx.router.hold_writes(name_);  // a move's fence (fleet/)
     std::shared_ptr<Pool> routed = ctx.router.route(name_);
     Pool *pool = pinned ? pinned->pinned_pool() : routed.get();
     if (pool != routed.get())

@@ -31,8 +31,14 @@ class Model {
   // Databases whose setup is remembered as done (statistics).
   size_t ready_count() const;
 
- private:
+  // Applies the validator and indexes in `db` now (idempotent), whether done before or not.
   void apply(mongoc_client_t *client, const std::string &db) const;
+  // The setup: {validator?, validationLevel?, validationAction?} and the createIndexes array
+  // (every index named).
+  const bson_t *create_options() const { return create_options_.get(); }
+  const bson_t *indexes() const { return indexes_.get(); }
+
+ private:
   void turn_over_locked() const;  // mu_ held
 
   std::shared_ptr<const OpsContext> context_;

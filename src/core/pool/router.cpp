@@ -98,13 +98,46 @@ std::shared_ptr<Pool> Router::route(const std::string &db) {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = routed_.find(db);
     if (it != routed_.end()) return it->second;
-    if (exact_.empty() && rules_.empty()) return shared_;
+    if (!directory_ && exact_.empty() && rules_.empty()) return shared_;
+  }
+  std::optional<TenantPlacement> placed;
+  if (directory_ && !directory_->cached(db)) {
+    bool statically = false;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      statically = routed_statically_locked(db);
+    }
+    if (!statically) placed = directory_->place(db);  // I/O, outside the lock
   }
   std::unique_lock<std::shared_mutex> lock(mu_);
-  return resolve_locked(db);
+  return resolve_locked(db, placed);
 }
 
-std::shared_ptr<Pool> Router::resolve_locked(const std::string &db) {
+bool Router::routed_statically_locked(const std::string &db) const {
+  if (exact_.count(db) != 0) return true;
+  for (const Rule &rule : rules_)
+    if (fnmatch(rule.options.pattern.c_str(), db.c_str(), 0) == 0) return true;
+  return false;
+}
+
+std::shared_ptr<Pool> Router::cluster_pool_locked(const std::string &name, const std::string &uri) {
+  std::shared_ptr<Pool> &pool = clusters_[name];
+  if (!pool || pool->config().uri != uri) {
+    PoolConfig c{"cluster:" + name, uri, options_.max_pool_size, 0};
+    c.idle_timeout_ms = options_.idle_timeout_ms;
+    c.fair = options_.fair_queueing;
+    pool = Pool::create(c, log_, events_, usage_);
+    if (shut_down_) pool->shut_down();
+  }
+  return pool;
+}
+
+std::shared_ptr<Pool> Router::cluster_pool(const std::string &name, const std::string &uri) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  return cluster_pool_locked(name, uri);
+}
+
+std::shared_ptr<Pool> Router::resolve_locked(const std::string &db, const std::optional<TenantPlacement> &placed) {
   auto it = routed_.find(db);
   if (it != routed_.end()) return it->second;
   if (auto node = older_.extract(db)) {  // used again: back to the recent names, no allocation
@@ -113,8 +146,20 @@ std::shared_ptr<Pool> Router::resolve_locked(const std::string &db) {
     if (routed_.size() >= turnover_at_) turn_over_locked();
     return pool;
   }
+  // Read again under the lock: an entry that changes now is forgotten (forget) after the
+  // directory's cache has it, so what is routed here is never older than the cache.
+  std::optional<TenantPlacement> entry = directory_ ? directory_->cached(db) : std::nullopt;
+  if (!entry) entry = placed;
   std::shared_ptr<Pool> pool = shared_;
-  if (auto e = exact_.find(db); e != exact_.end()) {
+  if (entry) {
+    if (entry->spec) {
+      PoolSpec spec = *entry->spec;
+      spec.mongo_uri = entry->uri;
+      pool = make_pool(db, spec);
+    } else {
+      pool = cluster_pool_locked(entry->cluster, entry->uri);
+    }
+  } else if (auto e = exact_.find(db); e != exact_.end()) {
     pool = make_pool(db, e->second);
   } else {
     for (Rule &rule : rules_) {
@@ -133,9 +178,35 @@ std::shared_ptr<Pool> Router::resolve_locked(const std::string &db) {
   return pool;
 }
 
+void Router::set_directory(std::shared_ptr<TenantDirectory> directory) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  directory_ = std::move(directory);
+  routing_ = true;
+  routed_.clear();  // nothing was routed yet (set before any operation); for certainty
+  older_.clear();
+}
+
+void Router::drop_locked(std::unordered_map<std::string, std::shared_ptr<Pool>>::iterator it,
+                         std::unordered_map<std::string, std::shared_ptr<Pool>> &table) {
+  if (it->second != shared_ && it->second.use_count() == 1) {  // a pool let go of: its counts stay
+    dropped_errors_ += it->second->errors();
+    dropped_server_errors_ += it->second->server_errors();
+  }
+  table.erase(it);
+}
+
+void Router::forget(const std::string &db, const std::function<void()> &update) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  if (update) update();
+  for (auto *table : {&routed_, &older_})
+    if (auto it = table->find(db); it != table->end()) drop_locked(it, *table);
+}
+
 bool Router::must_keep_locked(const std::string &db, const std::shared_ptr<Pool> &pool) const {
   if (pool == shared_ || !pool->config().dedicated) return false;
   if (exact_.count(db) != 0) return true;  // the database's own pool: configured, not cached
+  for (const auto &[name, p] : clusters_)
+    if (p == pool) return false;  // a directory cluster's: the router keeps it
   for (const Rule &rule : rules_)
     if (rule.pool == pool) return false;  // a sharedPool rule's: the rule keeps it
   // A rule's pool of this database alone. Forgetting it closes nothing: it is let go of only
@@ -208,7 +279,14 @@ Router::Explanation Router::explain(const std::string &db) const {
   e.reason = "shared";
   e.pool = "shared";
   e.uri = options_.mongo_uri;
-  if (auto x = exact_.find(db); x != exact_.end()) {
+  std::optional<TenantPlacement> entry = directory_ ? directory_->cached(db) : std::nullopt;
+  if (entry) {
+    e.reason = "directory";
+    e.cluster = entry->cluster;
+    e.version = entry->version;
+    e.pool = entry->spec ? db : "cluster:" + entry->cluster;
+    e.uri = entry->uri;
+  } else if (auto x = exact_.find(db); x != exact_.end()) {
     e.reason = "exact";
     e.pool = db;
     if (!x->second.mongo_uri.empty()) e.uri = x->second.mongo_uri;
@@ -227,6 +305,7 @@ Router::Explanation Router::explain(const std::string &db) const {
   }
   const Pool *pool = nullptr;
   if (e.reason == "shared") pool = shared_.get();
+  if (auto c = clusters_.find(e.cluster); entry && !entry->spec && c != clusters_.end()) pool = c->second.get();
   for (const auto *table : {&routed_, &older_})
     if (auto it = table->find(db); pool == nullptr && it != table->end()) pool = it->second.get();
   if (pool != nullptr && pool->label() == e.pool) {
@@ -244,7 +323,7 @@ void Router::replace_routes(std::vector<RouteOptions> routes) {
     maintain_for(r.spec);
     rules_.push_back(Rule{std::move(r), nullptr});
   }
-  routing_ = !exact_.empty() || !rules_.empty();
+  routing_ = directory_ || !exact_.empty() || !rules_.empty();
   for (auto *table : {&routed_, &older_})
     for (auto it = table->begin(); it != table->end();) {
       if (exact_.count(it->first) != 0) {
@@ -277,6 +356,8 @@ std::vector<std::shared_ptr<Pool>> Router::pools() const {
       if (seen.insert(pool.get()).second) out.push_back(pool);
   for (const Rule &rule : rules_)
     if (rule.pool && seen.insert(rule.pool.get()).second) out.push_back(rule.pool);
+  for (const auto &[name, pool] : clusters_)
+    if (seen.insert(pool.get()).second) out.push_back(pool);
   return out;
 }
 

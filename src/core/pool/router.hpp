@@ -1,10 +1,12 @@
-// Database name -> pool. Precedence: a database's own pool (dbSpecific, set_db/connect_db),
-// then the routing rules in the order they were added (first match wins), then the shared pool.
+// Database name -> pool. Precedence: the tenant directory's entry (when a directory is set),
+// a database's own pool (dbSpecific, set_db/connect_db), the routing rules in the order they
+// were added (first match wins), the directory's placement of a new database, the shared pool.
 // Also enforces the cap on open dedicated pools (least recently used idle pool evicted first)
 // and runs the periodic closing of idle pools.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -22,6 +24,26 @@ namespace pm::core {
 class Log;
 class Events;
 class Usage;
+
+// Where the tenant directory (fleet/, which implements this) puts a database.
+struct TenantPlacement {
+  std::string cluster;  // a name of the directory's clusters
+  std::string uri;
+  std::optional<PoolSpec> spec;  // the entry's own pool settings: a pool for this database alone
+  int64_t version = 0;
+};
+class TenantDirectory {
+ public:
+  virtual ~TenantDirectory() = default;
+  // The entry of `db` this process knows (no I/O).
+  virtual std::optional<TenantPlacement> cached(const std::string &db) const = 0;
+  // Places `db`, which has no entry, by the placement policy (I/O: the catalog decides between
+  // processes); nullopt when no policy places it.
+  virtual std::optional<TenantPlacement> place(const std::string &db) = 0;
+  // A write to `db` waits while a move fences it: until the fence lifts, or a bound, then Error
+  // moving (nothing was sent). Cheap while no database is fenced.
+  virtual void hold_writes(const std::string &db) const = 0;
+};
 
 class Router {
  public:
@@ -78,7 +100,9 @@ class Router {
   // Why `db` goes where it goes (no I/O, no pool made): its own pool ("exact"), the first
   // routing rule it matches ("rule"), or the shared pool ("shared").
   struct Explanation {
-    std::string reason;     // "exact", "rule" or "shared"
+    std::string reason;     // "directory", "exact", "rule" or "shared"
+    std::string cluster;    // "directory": the cluster's name
+    int64_t version = 0;    // "directory": the entry's version
     std::string pool;       // the pool's label: "shared", the database, or a sharedPool rule's pattern
     std::string uri;        // the cluster, with credentials (redact before showing)
     std::string rule;       // "rule": the pattern
@@ -93,6 +117,20 @@ class Router {
   // it has out and closes with the last one).
   void replace_routes(std::vector<RouteOptions> routes);
   std::vector<RouteOptions> routes() const;
+
+  // Before a write to `db`: waits while a move fences it (TenantDirectory::hold_writes).
+  void hold_writes(const std::string &db) const {
+    if (directory_) directory_->hold_writes(db);
+  }
+  // The tenant directory, consulted first from now on (set once, before any operation).
+  void set_directory(std::shared_ptr<TenantDirectory> directory);
+  // `db`'s entry changed: it is routed again on its next use (a pool it had serves the clients
+  // it has out and closes with the last one).
+  // `update` runs under the router's lock first (the directory changes its cache there, so that
+  // no route() sees the new entry and the old pool).
+  void forget(const std::string &db, const std::function<void()> &update = nullptr);
+  // The pool of a directory cluster (one per cluster, made on first use).
+  std::shared_ptr<Pool> cluster_pool(const std::string &name, const std::string &uri);
 
   // One maintenance pass: TTL and idle closing, dynamic sizing.
   void maintain();
@@ -119,7 +157,11 @@ class Router {
 
  private:
   std::shared_ptr<Pool> make_pool(const std::string &label, const PoolSpec &spec) const;
-  std::shared_ptr<Pool> resolve_locked(const std::string &db);
+  std::shared_ptr<Pool> resolve_locked(const std::string &db, const std::optional<TenantPlacement> &placed);
+  bool routed_statically_locked(const std::string &db) const;
+  std::shared_ptr<Pool> cluster_pool_locked(const std::string &name, const std::string &uri);
+  void drop_locked(std::unordered_map<std::string, std::shared_ptr<Pool>>::iterator it,
+                   std::unordered_map<std::string, std::shared_ptr<Pool>> &table);
   void turn_over_locked();
   bool must_keep_locked(const std::string &db, const std::shared_ptr<Pool> &pool) const;
   std::shared_ptr<ClusterBudget> budget_for(const std::string &uri) const;  // null when off
@@ -148,6 +190,8 @@ class Router {
     std::shared_ptr<Pool> pool;  // sharedPool rules: the one pool of all their databases
   };
   std::vector<Rule> rules_;
+  std::shared_ptr<TenantDirectory> directory_;  // set once, before any operation
+  std::unordered_map<std::string, std::shared_ptr<Pool>> clusters_;  // the directory's, by name
   // Routed databases, to their pools (the shared one included, so that a name is matched
   // against the rules once, not on every operation). Bounded for processes whose tenants come
   // and go: names used since the last turnover are in routed_, the others in older_; once

@@ -504,6 +504,14 @@ ImportReport copy_database(Router &router, const std::string &from, const std::s
   });
 }
 
+ImportReport copy_between(Router &from, Router &to, const std::string &db, const ImportOptions &options,
+                          const Progress &progress) {
+  Importer importer(to, db, options, progress, Importer::Places::positions);
+  return run_import(importer, [&](Importer &im) {
+    export_records(from, db, [&](const Record &r) { im.feed(r.type, r.collection, r.doc); }, nullptr);
+  });
+}
+
 BsonPtr export_document(Router &router, const std::string &db) {
   // Collected per collection, then assembled: the in-memory form holds the database anyway.
   struct Coll {

@@ -63,6 +63,11 @@ ImportReport import_database(Router &router, const std::string &db, const LineSo
 ImportReport copy_database(Router &router, const std::string &from, const std::string &to,
                           const ImportOptions &options, const Progress &progress);
 
+// The same with a router for each side: `db` read through `from`, written through `to` (a
+// tenant moving between clusters keeps its name).
+ImportReport copy_between(Router &from, Router &to, const std::string &db, const ImportOptions &options,
+                          const Progress &progress);
+
 // The in-memory form: {database, exportedAt, collections: {name: {options, indexes, documents}}}.
 BsonPtr export_document(Router &router, const std::string &db);
 ImportReport import_document(Router &router, const std::string &db, const bson_t *doc, const ImportOptions &options);

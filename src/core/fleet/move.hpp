@@ -1,0 +1,62 @@
+// Online moves of a tenant between the directory's clusters (docs/fleet.md): fence the
+// tenant's writes in every process (through its directory entry), wait until every process
+// has seen the fence, copy (type-exact, with indexes and options: transfer/), verify (per
+// collection: count and a hash of the documents' bytes in _id order), flip the entry to the
+// target and lift the fence in the same write. The source keeps its copy, routed to by no one,
+// until complete() drops it or reverse() moves the tenant back the same way. The move's state
+// is the entry's `move` field: a mover killed at any phase leaves the fence up, and the next
+// move() to the same cluster resumes it (the copy starts again from a clean target), abort()
+// rolls it back. This version fences writes for the whole copy (the path every server takes;
+// a catch-up from a change stream is not done yet).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "config/options.hpp"
+#include "fleet/directory.hpp"
+
+namespace pm::core {
+
+class Log;
+class Events;
+class Usage;
+
+struct MoveReport {
+  std::string db, from, to;
+  uint64_t documents = 0, collections = 0;
+  int attempts = 0;       // copies made until the verification passed
+  int64_t fence_ms = 0;   // writes held, from the fence written to the flip
+  int64_t copy_ms = 0;    // the last copy and its verification
+  bool resumed = false;   // a move left by an earlier mover was finished
+  std::string json() const;
+};
+
+class Mover {
+ public:
+  Mover(Directory &directory, const Options &options, std::shared_ptr<const Log> log,
+        std::shared_ptr<Events> events, std::shared_ptr<Usage> usage);
+
+  // Moves `db` (which has an entry) to the cluster `to`, or finishes a move to `to` left
+  // unfinished. Error invalid_argument: no entry, an unknown cluster, already there, a move to
+  // another cluster in progress. Any failure rolls the move back (the tenant stays where it was).
+  MoveReport move(const std::string &db, const std::string &to);
+  // Moves `db` back to the cluster it left (its `source`).
+  MoveReport reverse(const std::string &db);
+  // Drops the copy a move left on the source; returns the entry.
+  std::string complete(const std::string &db);
+  // Rolls back a move in progress: the target's partial copy dropped, the fence lifted.
+  std::string abort(const std::string &db);
+
+ private:
+  std::unique_ptr<class Router> router_for(const std::string &cluster, Options &holder) const;
+
+  Directory &directory_;
+  const Options &options_;
+  std::shared_ptr<const Log> log_;
+  std::shared_ptr<Events> events_;
+  std::shared_ptr<Usage> usage_;
+};
+
+}  // namespace pm::core
