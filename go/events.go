@@ -39,9 +39,9 @@ const (
 	EventConnectionReady   EventType = C.PM_EVENT_CONNECTION_READY   // Duration: since created
 	EventConnectionClosed  EventType = C.PM_EVENT_CONNECTION_CLOSED  // Reason: "poolClosed", "error"
 	EventCheckoutStarted   EventType = C.PM_EVENT_CHECKOUT_STARTED
-	EventCheckoutFailed    EventType = C.PM_EVENT_CHECKOUT_FAILED // Reason: "timeout", "poolClosed", "connectionError", "budget"
-	EventCheckedOut        EventType = C.PM_EVENT_CHECKED_OUT     // Duration: the wait
-	EventCheckedIn         EventType = C.PM_EVENT_CHECKED_IN      // Duration: how long it was out
+	EventCheckoutFailed    EventType = C.PM_EVENT_CHECKOUT_FAILED  // Reason: "timeout", "poolClosed", "connectionError", "budget"
+	EventCheckedOut        EventType = C.PM_EVENT_CHECKED_OUT      // Duration: the wait
+	EventCheckedIn         EventType = C.PM_EVENT_CHECKED_IN       // Duration: how long it was out
 	EventBudgetExhausted   EventType = C.PM_EVENT_BUDGET_EXHAUSTED // maxConnectionsPerCluster; Code is the budget
 	// EventCheckouts is the four check-out events, one of each per operation.
 	EventCheckouts EventType = C.PM_EVENT_CHECKOUTS
