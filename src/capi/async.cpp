@@ -272,22 +272,33 @@ int pm_async_submit(pm_wrapper *wrapper, const pm_op *op, pm_cq *cq, pm_completi
     core::Job job;
     job.key = key_of(*op);
     job.queue_timeout_ms = op->queue_timeout_ms;
-    job.run = [owned, target](uint64_t job_id) {
-      pm_completion c = start(owned->op, job_id);
-      pm_wrapper w{owned->wrapper};
-      try {
-        c.code = run(owned->op, &w, c);
-      } catch (...) {  // only allocation failures can get here: the functions guard themselves
-        c.code = capi::set_error(&c.error, PM_EINTERNAL, 0, "out of memory");
+    // What the operation holds (its documents, its db, the wrapper) is let go of before its
+    // completion is delivered: once the caller has the last completion, no library thread still
+    // takes a wrapper apart (run and skip share it; only one of them ever runs).
+    auto held = std::make_shared<std::shared_ptr<OwnedOp>>(std::move(owned));
+    job.run = [held, target](uint64_t job_id) {
+      std::shared_ptr<OwnedOp> mine = std::move(*held);
+      pm_completion c = start(mine->op, job_id);
+      {
+        pm_wrapper w{mine->wrapper};
+        try {
+          c.code = run(mine->op, &w, c);
+        } catch (...) {  // only allocation failures can get here: the functions guard themselves
+          c.code = capi::set_error(&c.error, PM_EINTERNAL, 0, "out of memory");
+        }
       }
+      mine.reset();
       target->deliver(c);
     };
-    job.skip = [owned, target](uint64_t job_id, core::JobEnd why) {
-      pm_completion c = start(owned->op, job_id);
+    job.skip = [held, target](uint64_t job_id, core::JobEnd why) {
+      std::shared_ptr<OwnedOp> mine = std::move(*held);
+      pm_completion c = start(mine->op, job_id);
+      int64_t queue_timeout_ms = mine->op.queue_timeout_ms;
+      mine.reset();
       if (why == core::JobEnd::timed_out)
         c.code = capi::set_error(&c.error, PM_ETIMEOUT, 0,
                                  ("waited in the queue longer than queue_timeout_ms (" +
-                                  std::to_string(owned->op.queue_timeout_ms) + " ms); nothing was sent").c_str());
+                                  std::to_string(queue_timeout_ms) + " ms); nothing was sent").c_str());
       else if (why == core::JobEnd::closed)
         c.code = capi::set_error(&c.error, PM_ECANCELED, 0, "the wrapper closed before the operation ran; nothing was sent");
       else
