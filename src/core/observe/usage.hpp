@@ -28,12 +28,15 @@ struct DbUsage {
 
 class Events;
 
-// A hash table in shards, each behind its own mutex: an operation locks the shard of its
-// database and updates the entry there.
+// One hash table behind one mutex: an operation holds it for one lookup and a few additions
+// (a fraction of a microsecond against operations of tens of microseconds), so shards would
+// not pay. An entry keeps the pool that serves its database inline: one table node is all an
+// operation touches, which counts more than instructions when caches are cold between the
+// server's answers.
 //
 // The table also tells when a database first succeeds in a pool's opening (its epoch) and
-// emits the connect event then, under the shard's lock; a pool closing takes every shard's lock
-// to find its connected databases, so its disconnects always come after the connects it caused.
+// emits the connect event then, under the lock; a pool closing takes the lock to find its
+// connected databases, so its disconnects always come after the connects it caused.
 //
 // The table is bounded, for processes whose tenants come and go: beyond `max_databases`
 // entries, the least recently used quarter is forgotten (a pass over the table, once every
@@ -83,27 +86,26 @@ class Usage {
     uint64_t operations = 0, errors = 0, total_latency_us = 0;
     uint64_t throttled = 0, queued = 0;
     int64_t last_used_ms = 0;
-    std::vector<PoolUse> pools;  // most databases have one
-    PoolUse &use_by(uint64_t pool_id, const std::string &pool);  // added when new
+    PoolUse pool;                 // the first pool that served it (pool_id 0: none yet)
+    std::vector<PoolUse> others;  // any other: a database moved between pools, rarely
+    PoolUse &use_by(uint64_t pool_id, const std::string &label);  // added when new
+    template <class F>
+    void for_each_pool(F &&f) {
+      if (pool.pool_id != 0) f(pool);
+      for (PoolUse &p : others) f(p);
+    }
     DbUsage report(const std::string &db) const;
   };
-  static constexpr size_t kShards = 16;
-  struct Shard {
-    std::mutex mu;
-    std::unordered_map<std::string, Entry> entries;
-  };
-  using AllLocks = std::unique_lock<std::mutex>[kShards];
   template <class F>
   void update(const std::string &db, F &&change);
-  void lock_all(AllLocks &locks);  // in index order
-  void forget_oldest();            // back to 3/4 of max_databases_
-  Shard &shard_of(const std::string &db) { return shards_[std::hash<std::string>{}(db) % kShards]; }
+  void forget_oldest_locked();  // back to 3/4 of max_databases_
 
   std::shared_ptr<Events> events_;
   const size_t max_databases_;
-  std::atomic<size_t> size_{0};  // entries, in every shard
-  Forgotten forgotten_;          // under every shard's lock
-  Shard shards_[kShards];
+  std::atomic<size_t> size_{0};  // entries, read without the lock by size()
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> entries_;
+  Forgotten forgotten_;
 };
 
 }  // namespace pm::core
