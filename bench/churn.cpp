@@ -22,18 +22,15 @@
 #include <cstdlib>
 #include <string>
 
-namespace {
+#include "common.hpp"
 
-[[noreturn]] void die(const std::string &what) {
-  std::fprintf(stderr, "bench_churn: %s\n", what.c_str());
-  std::exit(2);
-}
+namespace {
 
 double rss_mb() {
   FILE *f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) die("cannot read /proc/self/statm");
+  if (f == nullptr) bench::die("cannot read /proc/self/statm");
   long pages = 0, resident = 0;
-  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) die("cannot parse /proc/self/statm");
+  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) bench::die("cannot parse /proc/self/statm");
   std::fclose(f);
   return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1048576.0;
 }
@@ -42,10 +39,10 @@ double rss_mb() {
 void touch(pm_model *model, const std::string &name) {
   pm_error err;
   pm_db *db = nullptr;
-  if (pm_model_db(model, name.c_str(), &db, &err) != PM_OK) die(err.message);
+  if (pm_model_db(model, name.c_str(), &db, &err) != PM_OK) bench::die(err.message);
   int64_t n = -1;
-  if (pm_db_count(db, nullptr, 0, nullptr, 0, &n, &err) != PM_OK) die(name + ": " + err.message);
-  if (n != 0) die(name + ": the collection is not empty");
+  if (pm_db_count(db, nullptr, 0, nullptr, 0, &n, &err) != PM_OK) bench::die(name + ": " + err.message);
+  if (n != 0) bench::die(name + ": the collection is not empty");
   pm_db_free(db);
 }
 
@@ -55,27 +52,22 @@ int main(int argc, char **argv) {
   std::string uri, prefix = "churn";
   long names = 1000000;
   bool stats = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die("missing value for " + k);
-      return argv[++i];
-    };
-    if (k == "--uri") uri = next();
-    else if (k == "--names") names = std::stol(next());
-    else if (k == "--prefix") prefix = next();
-    else if (k == "--stats") stats = true;
-    else die("unknown argument " + k);
+  for (bench::Args args(argc, argv); args.next();) {
+    if (args.is("--uri")) uri = args.value();
+    else if (args.is("--names")) names = args.long_value();
+    else if (args.is("--prefix")) prefix = args.value();
+    else if (args.is("--stats")) stats = true;
+    else args.unknown();
   }
-  if (uri.empty()) die("--uri is required");
+  if (uri.empty()) bench::die("--uri is required");
 
   std::string opts = R"({"mongoURI": ")" + uri +
                      R"(", "routes": [{"match": "churn_never_*", "sharedPool": true}]})";
   pm_wrapper *w = nullptr;
   pm_model *m = nullptr;
   pm_error err;
-  if (pm_wrapper_new(opts.c_str(), &w, &err) != PM_OK) die(err.message);
-  if (pm_model_new(w, "absent", nullptr, 0, &m, &err) != PM_OK) die(err.message);
+  if (pm_wrapper_new(opts.c_str(), &w, &err) != PM_OK) bench::die(err.message);
+  if (pm_model_new(w, "absent", nullptr, 0, &m, &err) != PM_OK) bench::die(err.message);
 
   auto t0 = std::chrono::steady_clock::now();
   touch(m, prefix + "_warmup");  // connects the pool before the first reading
@@ -90,7 +82,7 @@ int main(int argc, char **argv) {
   std::string tables = "null";
   if (stats) {
     char *json = nullptr;
-    if (pm_wrapper_stats(w, &json, &err) != PM_OK) die(err.message);
+    if (pm_wrapper_stats(w, &json, &err) != PM_OK) bench::die(err.message);
     tables = json;
     pm_free(json);
   }

@@ -27,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include "common.hpp"
+
 namespace {
 
 struct Args {
@@ -34,11 +36,6 @@ struct Args {
   int pool = 8, others_threads = 6, hot_threads = 16, rounds = 3, tenants = 99;
   double seconds = 3;
 };
-
-[[noreturn]] void die(const std::string &what) {
-  std::fprintf(stderr, "bench_fairness: %s\n", what.c_str());
-  std::exit(2);
-}
 
 struct Outcome {
   double others_p50_ms = 0, others_p99_ms = 0, others_ops_per_s = 0, hot_ops_per_s = 0;
@@ -56,18 +53,18 @@ Outcome run(const Args &a, bool fair, bool hot) {
                      ", \"fairQueueing\": " + (fair ? "true" : "false") + "}";
   pm_wrapper *w = nullptr;
   pm_error err;
-  if (pm_wrapper_new(json.c_str(), &w, &err) != PM_OK) die(err.message);
+  if (pm_wrapper_new(json.c_str(), &w, &err) != PM_OK) bench::die(err.message);
   pm_model *m = nullptr;
-  if (pm_model_new(w, "fairness", nullptr, 0, &m, &err) != PM_OK) die(err.message);
+  if (pm_model_new(w, "fairness", nullptr, 0, &m, &err) != PM_OK) bench::die(err.message);
   std::vector<pm_db *> others;
   for (int i = 0; i < a.tenants; ++i) {
     pm_db *d = nullptr;
     std::string name = "pmfair_other_" + std::to_string(i);
-    if (pm_model_db(m, name.c_str(), &d, &err) != PM_OK) die(err.message);
+    if (pm_model_db(m, name.c_str(), &d, &err) != PM_OK) bench::die(err.message);
     others.push_back(d);
   }
   pm_db *hot_db = nullptr;
-  if (pm_model_db(m, "pmfair_hot", &hot_db, &err) != PM_OK) die(err.message);
+  if (pm_model_db(m, "pmfair_hot", &hot_db, &err) != PM_OK) bench::die(err.message);
 
   std::atomic<bool> measuring{false}, stop{false};
   std::atomic<long> hot_ops{0}, other_ops{0}, failures{0};
@@ -138,21 +135,16 @@ double median(std::vector<double> v) {
 
 int main(int argc, char **argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die("missing value for " + k);
-      return argv[++i];
-    };
-    if (k == "--uri") a.uri = next();
-    else if (k == "--pool") a.pool = std::stoi(next());
-    else if (k == "--others-threads") a.others_threads = std::stoi(next());
-    else if (k == "--hot-threads") a.hot_threads = std::stoi(next());
-    else if (k == "--seconds") a.seconds = std::stod(next());
-    else if (k == "--rounds") a.rounds = std::stoi(next());
-    else die("unknown argument " + k);
+  for (bench::Args args(argc, argv); args.next();) {
+    if (args.is("--uri")) a.uri = args.value();
+    else if (args.is("--pool")) a.pool = args.int_value();
+    else if (args.is("--others-threads")) a.others_threads = args.int_value();
+    else if (args.is("--hot-threads")) a.hot_threads = args.int_value();
+    else if (args.is("--seconds")) a.seconds = args.double_value();
+    else if (args.is("--rounds")) a.rounds = args.int_value();
+    else args.unknown();
   }
-  if (a.uri.empty()) die("--uri is required");
+  if (a.uri.empty()) bench::die("--uri is required");
   std::vector<double> alone, fifo, fair, hot_fair, hot_fifo, others_alone_ops, others_fair_ops;
   long failures = 0;
   for (int r = 0; r < a.rounds; ++r) {

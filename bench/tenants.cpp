@@ -28,10 +28,7 @@
 // indexes polymongo creates are in the same databases, so both meet the same server work.
 #include <mongoc/mongoc.h>
 #include <polymongo.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -46,6 +43,8 @@
 #include <thread>
 #include <unistd.h>
 #include <vector>
+
+#include "common.hpp"
 
 namespace {
 
@@ -66,41 +65,31 @@ struct Args {
   }
 };
 
-[[noreturn]] void die(const std::string &what) {
-  std::fprintf(stderr, "bench_tenants: %s\n", what.c_str());
-  std::exit(2);
-}
-
 Args parse(int argc, char **argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die("missing value for " + k);
-      return argv[++i];
-    };
-    if (k == "--uri") a.uri = next();
-    else if (k == "--variant") a.variant = next();
-    else if (k == "--databases") a.databases = std::stoi(next());
-    else if (k == "--threads") a.threads = std::stoi(next());
-    else if (k == "--pool") a.pool = std::stoi(next());
-    else if (k == "--docs") a.docs = std::stoi(next());
-    else if (k == "--seconds") a.seconds = std::stod(next());
-    else if (k == "--warmup") a.warmup = std::stod(next());
-    else if (k == "--slice-ms") a.slice_ms = std::stoi(next());
-    else if (k == "--ops") a.ops = next();
-    else if (k == "--model") a.model = next();
-    else if (k == "--seed") a.seed = true;
-    else die("unknown argument " + k);
+  for (bench::Args args(argc, argv); args.next();) {
+    if (args.is("--uri")) a.uri = args.value();
+    else if (args.is("--variant")) a.variant = args.value();
+    else if (args.is("--databases")) a.databases = args.int_value();
+    else if (args.is("--threads")) a.threads = args.int_value();
+    else if (args.is("--pool")) a.pool = args.int_value();
+    else if (args.is("--docs")) a.docs = args.int_value();
+    else if (args.is("--seconds")) a.seconds = args.double_value();
+    else if (args.is("--warmup")) a.warmup = args.double_value();
+    else if (args.is("--slice-ms")) a.slice_ms = args.int_value();
+    else if (args.is("--ops")) a.ops = args.value();
+    else if (args.is("--model")) a.model = args.value();
+    else if (args.is("--seed")) a.seed = true;
+    else args.unknown();
   }
-  if (a.uri.empty()) die("--uri is required");
+  if (a.uri.empty()) bench::die("--uri is required");
   for (const std::string &v : a.variants())
     if (v != "polymongo" && v != "raw_pool" && v != "naive")
-      die("--variant must be polymongo, raw_pool or naive, or two of them joined by '+'");
-  if (a.slice_ms <= 0) die("--slice-ms must be positive");
-  if (a.ops != "mixed" && a.ops != "find" && a.ops != "insert") die("--ops must be mixed, find or insert");
+      bench::die("--variant must be polymongo, raw_pool or naive, or two of them joined by '+'");
+  if (a.slice_ms <= 0) bench::die("--slice-ms must be positive");
+  if (a.ops != "mixed" && a.ops != "find" && a.ops != "insert") bench::die("--ops must be mixed, find or insert");
   if (a.model != "plain" && a.model != "indexed" && a.model != "validated")
-    die("--model must be plain, indexed or validated");
+    bench::die("--model must be plain, indexed or validated");
   return a;
 }
 
@@ -138,7 +127,7 @@ class Polymongo : public Variant {
   explicit Polymongo(const Args &a) {
     std::string opts = R"({"mongoURI": ")" + a.uri + R"(", "maxPoolSize": )" + std::to_string(a.pool) + "}";
     pm_error err;
-    if (pm_wrapper_new(opts.c_str(), &w_, &err) != PM_OK) die(err.message);
+    if (pm_wrapper_new(opts.c_str(), &w_, &err) != PM_OK) bench::die(err.message);
     // Model options as BSON: {indexes: [{key: {tenant: 1}}], validator: {...}} (as the model asks).
     bson_t *model = bson_new();
     if (a.model != "plain") {
@@ -165,14 +154,14 @@ class Polymongo : public Variant {
     int rc = pm_model_new(w_, "users", a.model == "plain" ? nullptr : bson_get_data(model),
                           a.model == "plain" ? 0 : model->len, &m_, &err);
     bson_destroy(model);
-    if (rc != PM_OK) die(err.message);
+    if (rc != PM_OK) bench::die(err.message);
     for (int i = 0; i < a.databases; ++i) names_.push_back(tenant(i));
     // The setup is applied once per database, on its first operation: done here, so that the
     // timed run measures the steady state (every operation checking that it was done).
     if (a.model != "plain") {
       bson_t *f = id_filter(0);
       for (int t = 0; t < a.databases; ++t)
-        if (!find_one(t, f)) die("setting up " + names_[static_cast<size_t>(t)] + " failed");
+        if (!find_one(t, f)) bench::die("setting up " + names_[static_cast<size_t>(t)] + " failed");
       bson_destroy(f);
     }
   }
@@ -243,7 +232,7 @@ class RawPool : public Variant {
  public:
   explicit RawPool(const Args &a) {
     mongoc_uri_t *uri = mongoc_uri_new(a.uri.c_str());
-    if (uri == nullptr) die("bad --uri");
+    if (uri == nullptr) bench::die("bad --uri");
     mongoc_uri_set_option_as_int32(uri, MONGOC_URI_MAXPOOLSIZE, a.pool);
     pool_ = mongoc_client_pool_new(uri);
     mongoc_client_pool_set_error_api(pool_, MONGOC_ERROR_API_VERSION_2);
@@ -298,7 +287,7 @@ class Naive : public Variant {
   mongoc_client_t *client(Slot &s) {
     if (s.client == nullptr) {
       s.client = mongoc_client_new(uri_.c_str());
-      if (s.client == nullptr) die("bad --uri");
+      if (s.client == nullptr) bench::die("bad --uri");
       mongoc_client_set_error_api(s.client, MONGOC_ERROR_API_VERSION_2);
     }
     return s.client;
@@ -325,51 +314,9 @@ double user_cpu_seconds() {
   return seconds(u.ru_utime);
 }
 
-// Sockets of this process whose peer is the server's port, asked of the OS: every open file
-// descriptor (from /proc/self/fd) that is a connected TCP socket, and its peer address.
-class SocketCounter {
- public:
-  explicit SocketCounter(int port) : port_(port) {}
-  int count() const {
-    int n = 0;
-    DIR *dir = opendir("/proc/self/fd");
-    if (dir == nullptr) return -1;
-    while (dirent *e = readdir(dir)) {
-      int fd = std::atoi(e->d_name);
-      if (fd <= 2 || fd == dirfd(dir)) continue;
-      sockaddr_storage peer{};
-      socklen_t len = sizeof peer;
-      if (getpeername(fd, reinterpret_cast<sockaddr *>(&peer), &len) != 0) continue;
-      int port = -1;
-      if (peer.ss_family == AF_INET) port = ntohs(reinterpret_cast<sockaddr_in *>(&peer)->sin_port);
-      if (peer.ss_family == AF_INET6) port = ntohs(reinterpret_cast<sockaddr_in6 *>(&peer)->sin6_port);
-      if (port == port_) ++n;
-    }
-    closedir(dir);
-    return n;
-  }
-
- private:
-  int port_;
-};
-
-// VmHWM, not ru_maxrss: the latter counts the forked parent's memory from before exec.
-double peak_rss_mb() {
-  FILE *f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return -1;
-  char line[256];
-  double mb = -1;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    long kb = 0;
-    if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) mb = static_cast<double>(kb) / 1024.0;
-  }
-  std::fclose(f);
-  return mb;
-}
-
 int server_port(const std::string &uri) {
   mongoc_uri_t *u = mongoc_uri_new(uri.c_str());
-  if (u == nullptr) die("bad --uri");
+  if (u == nullptr) bench::die("bad --uri");
   const mongoc_host_list_t *h = mongoc_uri_get_hosts(u);
   int port = h != nullptr ? h->port : 27017;
   mongoc_uri_destroy(u);
@@ -378,7 +325,7 @@ int server_port(const std::string &uri) {
 
 void seed(const Args &a) {
   mongoc_client_t *c = mongoc_client_new(a.uri.c_str());
-  if (c == nullptr) die("bad --uri");
+  if (c == nullptr) bench::die("bad --uri");
   for (int t = 0; t < a.databases; ++t) {
     mongoc_collection_t *coll = mongoc_client_get_collection(c, tenant(t).c_str(), "users");
     bson_t *probe = id_filter(a.docs - 1);
@@ -397,7 +344,7 @@ void seed(const Args &a) {
       bson_error_t error;
       // Duplicate keys from a partly seeded database are fine; anything else is not.
       if (!mongoc_bulk_operation_execute(bulk, nullptr, &error) && error.code != 11000)
-        die(std::string("seeding ") + tenant(t) + ": " + error.message);
+        bench::die(std::string("seeding ") + tenant(t) + ": " + error.message);
       mongoc_bulk_operation_destroy(bulk);
     }
     mongoc_collection_destroy(coll);
@@ -565,7 +512,7 @@ int main(int argc, char **argv) {
   }
   std::unique_ptr<Variant> v = make_variant(a.variant, a);
 
-  SocketCounter sockets(server_port(a.uri));
+  int port = server_port(a.uri);
   std::atomic<int> phase{0};  // 0 warm-up, 1 timed, 2 stop
   std::atomic<long> ops{0}, failures{0};
   std::atomic<int> peak_sockets{0};
@@ -575,7 +522,7 @@ int main(int argc, char **argv) {
     double at_timed_start = -1;  // the sampler's CPU is subtracted from the timed run's only
     while (phase.load() < 2) {
       if (at_timed_start < 0 && phase.load() == 1) at_timed_start = cpu_seconds(RUSAGE_THREAD);
-      int n = sockets.count();
+      int n = bench::sockets_to_port(port);
       if (n > peak_sockets.load()) peak_sockets.store(n);
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
@@ -607,7 +554,7 @@ int main(int argc, char **argv) {
   for (auto &t : workers) t.join();
   double cpu = cpu_seconds(RUSAGE_SELF) - cpu0, user = user_cpu_seconds() - user0;
   sampler.join();
-  int sockets_at_end = sockets.count();
+  int sockets_at_end = bench::sockets_to_port(port);
   v.reset();
 
   long n = ops.load();
@@ -618,7 +565,7 @@ int main(int argc, char **argv) {
       a.databases, a.threads, a.variant.c_str(), a.pool, n, failures.load(), n / wall,
       n > 0 ? (cpu - sampler_cpu) * 1e6 / static_cast<double>(n) : 0.0,
       n > 0 ? user * 1e6 / static_cast<double>(n) : 0.0, peak_sockets.load(),
-      sockets_at_end, peak_rss_mb());
+      sockets_at_end, bench::peak_rss_mb());
   mongoc_cleanup();
   return failures.load() == 0 ? 0 : 1;
 }
