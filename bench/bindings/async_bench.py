@@ -2,7 +2,7 @@
 """The async section: many concurrent tasks over many tenant databases, on one event loop.
 
     PYTHONPATH=<dir with the built polymongo package> python3 async_bench.py URI
-        [--tasks 80] [--dbs 100] [--seconds 3] [--rounds 3] [--pool 16]
+        [--tasks 80] [--dbs 100] [--seconds 3] [--rounds 3] [--pool 16] [--variants V,...]
 
 Each of TASKS tasks loops until the round's deadline: insert_one of a small document into
 tenant database (task + k) % DBS, then find_one by that _id (which must return it: errors
@@ -11,6 +11,9 @@ cannot be measured as speed). Three variants, interleaved round by round, median
   polymongo_async  polymongo.AsyncPolyMongo (completions through the eventfd, loop.add_reader)
   to_thread        the blocking polymongo.PolyMongo through asyncio.to_thread
   official_async   pymongo's AsyncMongoClient
+  idle_loop        no client: the ticker alone on an otherwise idle loop, for reference. Its
+                   lag is the machine's (the scheduler's delay in running a thread that woke),
+                   which on a loaded machine is part of every variant's lag too.
 
 Each with a pool of POOL connections. Client CPU is the process's user + sys time (all its
 threads: the library's executor, to_thread's workers) per operation; loop lag is how late a
@@ -81,7 +84,20 @@ async def run_round(make_ops: Callable[[str], Any], names: List[str], tasks: int
             "loop_lag_p99_ms": statistics.quantiles(lags, n=100)[98] if len(lags) >= 100 else max(lags)}
 
 
+async def idle_round(seconds: float) -> Dict[str, float]:
+    lags: List[float] = []
+    stop = asyncio.Event()
+    tick = asyncio.ensure_future(ticker(lags, stop))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await tick
+    return {"ops_per_s": 0.0, "client_cpu_us_per_op": 0.0,
+            "loop_lag_p99_ms": statistics.quantiles(lags, n=100)[98] if len(lags) >= 100 else max(lags)}
+
+
 async def variant_round(variant: str, uri: str, args: argparse.Namespace, seq: List[int]) -> Dict[str, float]:
+    if variant == "idle_loop":
+        return await idle_round(args.seconds)
     names = db_names(variant, args.dbs)
     if variant == "polymongo_async":
         async with polymongo.AsyncPolyMongo(uri, max_pool_size=args.pool) as pm:
@@ -123,15 +139,17 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--pool", type=int, default=16)
+    ap.add_argument("--variants", default="polymongo_async,to_thread,official_async,idle_loop",
+                    help="comma-separated subset, in the order they take turns (for profiling one)")
     args = ap.parse_args()
-    variants = ["polymongo_async", "to_thread", "official_async"]
+    variants = args.variants.split(",")
     results: Dict[str, List[Dict[str, float]]] = {v: [] for v in variants}
     seq = [int(time.time() * 1000) % 10_000_000 * 1000]
     sync = pymongo.MongoClient(args.uri)
     try:
         for r in range(args.rounds):
             for v in variants:
-                for n in db_names(v, args.dbs):  # each round starts from a one-document collection
+                for n in db_names(v, args.dbs) if v != "idle_loop" else []:  # each round starts from a one-document collection
                     sync[n][COLL].drop()        # that exists already: creating 100 databases on
                     sync[n][COLL].insert_one({"_id": -1})  # the server is not what is measured
                 results[v].append(asyncio.run(variant_round(v, args.uri, args, seq)))
@@ -143,7 +161,7 @@ def main() -> None:
                                  for k in ("ops_per_s", "client_cpu_us_per_op", "loop_lag_p99_ms")}}))
     finally:
         for v in variants:
-            for n in db_names(v, args.dbs):
+            for n in db_names(v, args.dbs) if v != "idle_loop" else []:
                 sync.drop_database(n)
         sync.close()
 
