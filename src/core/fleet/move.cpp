@@ -494,11 +494,15 @@ MoveReport Mover::move(const std::string &db, const std::string &to) {
     BsonPtr unset = fields({{"move", ""}});
     lease.write(set.get(), unset.get());
     lease.stop();
-  } catch (const Error &failure) {
+  } catch (...) {
     lease.stop();
     // Lost the lease: the move is another mover's now; leave it to that one.
     bool ours = false;
-    if (auto now = directory_.show(db)) ours = now->move_owner == owner;
+    try {
+      if (auto now = directory_.show(db)) ours = now->move_owner == owner;
+    } catch (const Error &) {
+      ours = true;  // the catalog did not answer: the rollback says why it cannot
+    }
     if (ours) {
       try {
         rollback(db);
