@@ -1018,6 +1018,37 @@ TEST(Fleet, MoverKilledInTheCatchUpIsResumedOnceItsLeaseRunsOut) {
   for (const char *x : {"0", "1", "0.route", "1.route", ".stop"}) std::remove((base + x).c_str());
 }
 
+// A collection dropped on the source during a catch-up move (seen by the change stream) fails
+// the move with PM_EMOVING naming the drop; it is rolled back: the tenant stays on the source,
+// the target's partial copy is gone, and the next move goes through.
+TEST(Fleet, ADropDuringACatchUpMoveFailsItAndRollsItBack) {
+  if (txn_uri().empty()) GTEST_SKIP() << "no server with change streams";
+  Catalog c = new_catalog();
+  std::string t = unique_db("fleet_csdrop");
+  fill(txn_uri(), t, 10000);
+  ASSERT_TRUE(Checker(txn_uri()).command_ok(t, "{\"insert\": \"other\", \"documents\": [{\"_id\": 1}]}"));
+  put_entry(c, t, "s");
+  Wrapper w;
+  w.w = new_wrapper(stream_directory(c, true));
+  ASSERT_NE(w.w, nullptr);
+  int rc = 0;
+  pm_error err;
+  std::thread mover([&] { rc = pm_wrapper_move_tenant(w.w, t.c_str(), "b", nullptr, &err); });
+  bool in_copy = wait_until([&] { return phase_of(entry_json_of(c, t)) == "copy"; }, 30000);
+  bool dropped = in_copy && Checker(txn_uri()).command_ok(t, "{\"drop\": \"other\"}");
+  mover.join();
+  ASSERT_TRUE(in_copy && dropped);
+  EXPECT_EQ(rc, PM_EMOVING) << err.message;
+  EXPECT_TRUE(has(err.message, "'drop'") && has(err.message, "rolled back")) << err.message;
+  std::string entry = entry_json_of(c, t);
+  EXPECT_TRUE(has(entry, "\"cluster\" : \"s\"") && !has(entry, "\"move\"") && has(entry, "\"fenced\" : false")) << entry;
+  EXPECT_EQ(Checker(second_uri()).count(t, "items"), 0) << "the target's partial copy is dropped";
+  char *report = nullptr;
+  ASSERT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "b", &report, &err), PM_OK) << err.message;
+  EXPECT_TRUE(has(take(report), "\"catchUp\":true"));
+  EXPECT_EQ(Checker(second_uri()).count(t, "items"), 10000);
+}
+
 // Two movers of one tenant: while one process moves it (and renews its lease), a move or an
 // abort from another process is refused at once (PM_EMOVING, naming the lease); the first
 // finishes undisturbed.
