@@ -1055,7 +1055,7 @@ TEST(Fleet, ADropDuringACatchUpMoveFailsItAndRollsItBack) {
 TEST(Fleet, ASecondMoverIsRefusedWhileTheFirstHoldsTheLease) {
   Catalog c = new_catalog();
   std::string t = unique_db("fleet_lease");
-  const int kDocs = 20000;
+  const int kDocs = 40000;
   fill(server_uri(), t, kDocs);
   put_entry(c, t, "a");
   std::string cli = PM_CLI_PATH, uri_arg = server_uri();
@@ -1082,6 +1082,13 @@ TEST(Fleet, ASecondMoverIsRefusedWhileTheFirstHoldsTheLease) {
   EXPECT_EQ(pm_wrapper_abort_move(w.w, t.c_str(), nullptr, &err), PM_EMOVING);
   EXPECT_TRUE(has(err.message, "lease")) << err.message;
   EXPECT_TRUE(has(entry_json_of(c, t), owner)) << "the move stays the first mover's";
+  // Renewed: longer than moveLeaseMS after the lease was first taken, while the first mover is
+  // still at it (its move still in the entry), a second move is still refused.
+  usleep(2000 * 1000);
+  std::string during = entry_json_of(c, t);
+  ASSERT_TRUE(has(during, "\"move\"") && has(during, owner)) << "the first mover finished too soon to show the renewal";
+  EXPECT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "b", nullptr, &err), PM_EMOVING) << err.message;
+  EXPECT_TRUE(has(err.message, owner)) << err.message;
   int status = 0;
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
