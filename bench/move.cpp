@@ -1,9 +1,11 @@
 // bench_move: moves a tenant of --mb MB between two clusters while two writer processes send
 // --rate writes a second each to it, and prints one JSON line
 // {"move": {size_mb, copy_mb_s, write_freeze_p50_ms, write_freeze_p99_ms, lost_writes,
-// duration_s, writes, writes_during_move}}. A write's freeze is the time from its first attempt
-// to its acknowledgement, retries on PM_EMOVING included; the percentiles are over the writes
-// that started while the move ran. lost_writes: acknowledged writes missing on the target.
+// duration_s, writes, writes_during_move, write_freeze_max_ms, fence_ms}}. A write's freeze is
+// the time from its first attempt to its acknowledgement, retries on PM_EMOVING included; the
+// percentiles and the maximum are over the writes that started while the move ran (each writer
+// is sequential, so a fence holds one write per writer: the maximum and fence_ms, the move
+// report's fenceMs, show how long). lost_writes: acknowledged writes missing on the target.
 #include <mongoc/mongoc.h>
 #include <polymongo.h>
 #include <signal.h>
@@ -171,13 +173,16 @@ int main(int argc, char **argv) {
   std::remove((base + ".stop").c_str());
   size_t at = r.find("\"copyMs\":");
   double copy_ms = at == std::string::npos ? 0 : std::atof(r.c_str() + at + 9);
+  at = r.find("\"fenceMs\":");
+  double fence_ms = at == std::string::npos ? 0 : std::atof(r.c_str() + at + 10);
+  double freeze_max = freezes.empty() ? 0 : *std::max_element(freezes.begin(), freezes.end());
   pm_wrapper_complete_move(w, db.c_str(), nullptr, &err);
   pm_wrapper_drop_database(w, db.c_str(), &err);  // routes to the target now
   pm_wrapper_free(w);
   std::printf("{\"move\": {\"size_mb\": %d, \"copy_mb_s\": %.2f, \"write_freeze_p50_ms\": %.1f, "
               "\"write_freeze_p99_ms\": %.1f, \"lost_writes\": %ld, \"duration_s\": %.2f, \"writes\": %ld, "
-              "\"writes_during_move\": %zu}}\n",
+              "\"writes_during_move\": %zu, \"write_freeze_max_ms\": %.1f, \"fence_ms\": %.0f}}\n",
               mb, copy_ms > 0 ? mb / (copy_ms / 1000.0) : 0.0, percentile(freezes, 0.5), percentile(freezes, 0.99), lost,
-              (move_end - move_start) / 1000.0, writes, freezes.size());
+              (move_end - move_start) / 1000.0, writes, freezes.size(), freeze_max, fence_ms);
   return 0;
 }

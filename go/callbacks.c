@@ -27,6 +27,11 @@ void polymongo_go_progress(uint64_t documents, uint64_t bytes, void *user_data) 
   polymongoGoProgress(documents, bytes, user_data);
 }
 
+// pm_placement_fn of pm_wrapper_set_placement; runs on the thread of the placing operation.
+int polymongo_go_placement(const char *db, const char *clusters_json, char *cluster, size_t cap, void *user_data) {
+  return polymongoGoPlacement((char *)db, (char *)clusters_json, cluster, cap, user_data);
+}
+
 // The self-test callback: calls the Go func stored in the handle.
 int polymongo_go_probe(void *user_data, int value) { return polymongoGoProbe(user_data, value); }
 

@@ -102,6 +102,12 @@ func polymongoGoProgress(documents, bytes C.uint64_t, p unsafe.Pointer) {
 	handleOf(p).Value().(*transferCall).report(uint64(documents), uint64(bytes))
 }
 
+//export polymongoGoPlacement
+func polymongoGoPlacement(db, clustersJSON *C.char, out *C.char, capacity C.size_t, p unsafe.Pointer) C.int {
+	return handleOf(p).Value().(placementCall).choose(C.GoString(db), C.GoString(clustersJSON),
+		unsafe.Slice((*byte)(unsafe.Pointer(out)), int(capacity)))
+}
+
 // probeCallback is the payload type of the self-test trampoline below.
 type probeCallback func(int) int
 

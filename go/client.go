@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"runtime"
+	"runtime/cgo"
 	"sync"
 	"time"
 	"unsafe"
@@ -227,6 +228,8 @@ type Client struct {
 	// DBs or cursors made from it are not yet freed, and so would the Go callbacks it holds.
 	subsMu sync.Mutex
 	subs   map[*Subscription]struct{}
+	// The functions SetPlacement gave C, released by Close (guarded by subsMu).
+	placements []cgo.Handle
 }
 
 // New creates a client. Unknown, mistyped or out-of-range options fail with
@@ -291,9 +294,19 @@ func (c *Client) Close() error {
 		return nil // closed already
 	}
 	var e C.pm_error
+	c.subsMu.Lock()
+	placements := c.placements
+	c.placements = nil
+	c.subsMu.Unlock()
+	if len(placements) > 0 {
+		C.pm_wrapper_set_placement(w, nil, nil, &e) // no placement calls into Go after Close
+	}
 	rc := C.pm_wrapper_close(w, &e)
 	c.h.release()
 	c.h.close()
+	for _, h := range placements {
+		h.Delete()
+	}
 	if rc != 0 {
 		return cError(rc, &e)
 	}

@@ -1,14 +1,19 @@
 package polymongo
 
 /*
+#include <stdint.h>
 #include <stdlib.h>
 #include <polymongo.h>
+
+int polymongo_go_placement(const char *db, const char *clusters_json, char *cluster, size_t cap, void *user_data);
+static inline void *pm_go_placement_handle_ptr(uintptr_t h) { return (void *)h; }
 */
 import "C"
 
 import (
 	"context"
 	"encoding/json"
+	"runtime/cgo"
 	"unsafe"
 )
 
@@ -67,8 +72,78 @@ func (c *Client) PlaceTenant(ctx context.Context, db, cluster string) (map[strin
 	}))
 }
 
+// ClusterLoad is a cluster as a placement function sees it: its name and the number of
+// tenants the catalog puts there.
+type ClusterLoad struct {
+	Name    string `json:"name"`
+	Tenants int64  `json:"tenants"`
+}
+
+// PlacementFunc chooses the cluster of a database with no entry (the "callback" placement
+// policy): it gets the database and the directory's clusters in their configured order, and
+// returns one cluster's name. An error, or a name that is not one of the clusters, fails the
+// placement, and the operation that caused it, with ErrInvalidArgument.
+type PlacementFunc func(db string, clusters []ClusterLoad) (string, error)
+
+// placementCall is the payload behind the cgo.Handle of SetPlacement.
+type placementCall PlacementFunc
+
+func (fn placementCall) choose(db string, clustersJSON string, out []byte) (rc C.int) {
+	rc = 1
+	var clusters []ClusterLoad
+	if json.Unmarshal([]byte(clustersJSON), &clusters) != nil {
+		return rc
+	}
+	dispatch(func() {
+		name, err := fn(db, clusters)
+		if err != nil || name == "" || len(name)+1 > len(out) {
+			return
+		}
+		copy(out, name)
+		out[len(name)] = 0
+		rc = 0
+	})
+	return rc
+}
+
+// SetPlacement sets the function of the "callback" placement policy (Directory option
+// placement: {policy: "callback"}); nil removes it (placements by callback then fail). fn runs
+// on the goroutine of the operation that meets a database with no entry, possibly on several
+// at once; a panic in it is recovered, reported to the panic handler (see SetPanicHandler) and
+// fails the placement.
+func (c *Client) SetPlacement(fn PlacementFunc) error {
+	var h cgo.Handle
+	_, err := withWrapper(c, func(w *C.pm_wrapper) (struct{}, error) {
+		var e C.pm_error
+		var rc C.int
+		if fn == nil {
+			rc = C.pm_wrapper_set_placement(w, nil, nil, &e)
+		} else {
+			h = cgo.NewHandle(placementCall(fn))
+			rc = C.pm_wrapper_set_placement(w, C.pm_placement_fn(C.polymongo_go_placement),
+				C.pm_go_placement_handle_ptr(C.uintptr_t(h)), &e)
+		}
+		if rc != 0 {
+			if h != 0 {
+				h.Delete()
+				h = 0
+			}
+			return struct{}{}, cError(rc, &e)
+		}
+		return struct{}{}, nil
+	})
+	if h != 0 {
+		// Kept until Close: a placement that started with an earlier function may still run it.
+		c.subsMu.Lock()
+		c.placements = append(c.placements, h)
+		c.subsMu.Unlock()
+	}
+	return err
+}
+
 // MoveTenant moves a tenant to the cluster to, online, and returns the report. Writes to it
-// meanwhile wait, then fail with ErrMoving (retryable).
+// meanwhile wait, then fail with ErrMoving (retryable); so does a move while another mover
+// holds the move's lease.
 func (c *Client) MoveTenant(ctx context.Context, db, to string) (map[string]any, error) {
 	return asMap(c.fleetCall(ctx, db, func(w *C.pm_wrapper, cs *C.char, out **C.char, e *C.pm_error) C.int {
 		ct := C.CString(to)

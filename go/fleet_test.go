@@ -75,3 +75,56 @@ func TestFleetDirectoryPlacementMoveAndSync(t *testing.T) {
 		t.Fatal("CodeMoving is retryable")
 	}
 }
+
+// The callback placement policy: a new tenant lands on the cluster the Go func chose, read
+// back with an independent client; an error from the func fails the write, nothing written.
+func TestFleetCallbackPlacementPutsANewTenantWhereTheFuncSays(t *testing.T) {
+	ctx := context.Background()
+	a, b := serverURI(t), secondURI(t)
+	tenant, refused := uniqueDB("fleetplace"), uniqueDB("fleetplace_no")
+	c := newClient(t, func(o *Options) {
+		o.Extra = map[string]any{"directory": map[string]any{"mongoURI": a, "db": uniqueDB("fleetplacedir"), "refreshMS": 100,
+			"clusters": map[string]any{"a": a, "b": b}, "placement": map[string]any{"policy": "callback"}}}
+	})
+	var seen [][]ClusterLoad
+	err := c.SetPlacement(func(db string, clusters []ClusterLoad) (string, error) {
+		if db == refused {
+			return "", errors.New("no room for this one")
+		}
+		seen = append(seen, clusters)
+		return "b", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := mustDB(t, mustModel(t, c, "items"), tenant)
+	if _, err := d.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "x", Value: "placed"}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []ClusterLoad{{Name: "a", Tenants: 0}, {Name: "b", Tenants: 0}}
+	if len(seen) != 1 || len(seen[0]) != 2 || seen[0][0] != want[0] || seen[0][1] != want[1] {
+		t.Fatalf("the func saw %v, want one call with %v", seen, want)
+	}
+	if n := newCheckerOn(t, b).count(tenant, "items", bson.D{{Key: "x", Value: "placed"}}); n != 1 {
+		t.Fatalf("on b: %d documents, want 1", n)
+	}
+	if n := newCheckerOn(t, a).count(tenant, "items", bson.D{}); n != 0 {
+		t.Fatalf("on a: %d documents, want 0", n)
+	}
+	if e, err := c.Tenant(ctx, tenant); err != nil || e["cluster"] != "b" || e["placedBy"] != "callback" {
+		t.Fatalf("the entry: %v %v", e, err)
+	}
+	r := mustDB(t, mustModel(t, c, "items"), refused)
+	if _, err := r.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("a placement the func refused: want ErrInvalidArgument, got %v", err)
+	}
+	if n := newCheckerOn(t, a).count(refused, "items", bson.D{}) + newCheckerOn(t, b).count(refused, "items", bson.D{}); n != 0 {
+		t.Fatalf("the refused tenant's write reached a server: %d documents", n)
+	}
+	if err := c.SetPlacement(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PlaceTenant(ctx, uniqueDB("fleetplace_none"), ""); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("callback placement with no func: want ErrInvalidArgument, got %v", err)
+	}
+}

@@ -109,7 +109,8 @@ typedef enum pm_code {
                            cancelled (pm_async_cancel()) or the wrapper closed meanwhile;
                            nothing was sent                                                */
   PM_EMOVING = -14    /**< the database is moving between clusters and its writes are
-                           fenced (docs/fleet.md); nothing was sent; retryable later      */
+                           fenced, or another mover holds the move (docs/fleet.md);
+                           nothing was sent; retryable later                              */
 } pm_code;
 
 /** The size of pm_error::message, its terminating NUL included. */

@@ -7,7 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <iostream>
+#include <thread>
 #include <set>
 #include <string>
 
@@ -619,19 +623,11 @@ std::string entry_json_of(const Catalog &c, const std::string &tenant) {
   auto docs = Checker(c.uri).find_json(c.db, c.coll, "{\"_id\": \"" + tenant + "\"}");
   return docs.size() == 1 ? docs[0] : "";
 }
-}  // namespace
 
-// Two processes write to a tenant continuously, each keeping a ledger of its acknowledged
-// writes, while the tenant moves from a to b: afterwards every acknowledged write is on b,
-// nothing reached a after the flip, and both processes route to b. Then reverse and complete.
-TEST(Fleet, MoveWhileTwoProcessesWriteLosesNoAcknowledgedWrite) {
-  Catalog c = new_catalog();
-  std::string t = unique_db("fleet_move");
-  fill(server_uri(), t, 2000);
-  put_entry(c, t, "a");
-  std::string opts = options(directory_option(c, "\"refreshMS\": 100"));
-  std::string base = "/tmp/" + unique_db("fleet_ledger");
-  pid_t pids[2];
+// Two processes that write to `t` about 200 times a second each until `base`.stop exists,
+// each keeping a ledger (`base`0, `base`1) of its acknowledged writes; at the end each writes
+// its route to `base`N.route.
+void start_writers(const std::string &opts, const std::string &t, const std::string &base, pid_t pids[2]) {
   for (int i = 0; i < 2; ++i) {
     pids[i] = fork();
     ASSERT_GE(pids[i], 0);
@@ -668,6 +664,59 @@ TEST(Fleet, MoveWhileTwoProcessesWriteLosesNoAcknowledgedWrite) {
       _exit(0);
     }
   }
+}
+
+// The ids a ledger-keeping writer wrote that `uri` has in `t`.items.
+std::set<std::string> written_ids(const std::string &uri, const std::string &t) {
+  std::set<std::string> out;
+  for (const std::string &doc : Checker(uri).find_json(t, "items", "{\"w\": {\"$exists\": true}}")) {
+    size_t at = doc.find("\"_id\" : \"");
+    if (at != std::string::npos) out.insert(doc.substr(at + 9, doc.find('"', at + 9) - at - 9));
+  }
+  return out;
+}
+
+// A move refused at once because another mover's lease is live (PM_EMOVING, naming it).
+void expect_leased(pm_wrapper *w, const std::string &t, const std::string &to) {
+  pm_error err;
+  EXPECT_EQ(pm_wrapper_move_tenant(w, t.c_str(), to.c_str(), nullptr, &err), PM_EMOVING)
+      << "the killed mover's lease holds: " << err.message;
+  EXPECT_TRUE(has(err.message, "lease")) << err.message;
+}
+
+// The move retried while another mover's lease holds it; returns the report.
+std::string move_when_free(pm_wrapper *w, const std::string &t, const std::string &to) {
+  pm_error err;
+  char *report = nullptr;
+  int rc = PM_EMOVING;
+  for (int i = 0; i < 300 && rc == PM_EMOVING; ++i) {
+    rc = pm_wrapper_move_tenant(w, t.c_str(), to.c_str(), &report, &err);
+    if (rc == PM_EMOVING) usleep(100000);
+  }
+  EXPECT_EQ(rc, PM_OK) << err.message;
+  return rc == PM_OK ? take(report) : "";
+}
+
+// Both: refused while the dead mover's lease holds, resumed once it ran out.
+std::string move_after_lease(pm_wrapper *w, const std::string &t, const std::string &to) {
+  expect_leased(w, t, to);
+  return move_when_free(w, t, to);
+}
+
+}  // namespace
+
+// Two processes write to a tenant continuously, each keeping a ledger of its acknowledged
+// writes, while the tenant moves from a to b: afterwards every acknowledged write is on b,
+// nothing reached a after the flip, and both processes route to b. Then reverse and complete.
+TEST(Fleet, MoveWhileTwoProcessesWriteLosesNoAcknowledgedWrite) {
+  Catalog c = new_catalog();
+  std::string t = unique_db("fleet_move");
+  fill(server_uri(), t, 2000);
+  put_entry(c, t, "a");
+  std::string opts = options(directory_option(c, "\"refreshMS\": 100"));
+  std::string base = "/tmp/" + unique_db("fleet_ledger");
+  pid_t pids[2];
+  start_writers(opts, t, base, pids);
   ASSERT_TRUE(wait_until([&] { return lines_of(base + "0").size() >= 50 && lines_of(base + "1").size() >= 50; }, 20000));
   Wrapper w;
   w.w = new_wrapper(directory_option(c, "\"refreshMS\": 100"));
@@ -736,8 +785,9 @@ TEST(Fleet, MoverKilledInEachPhaseIsResumedOrRolledBack) {
   put_entry(c, t, "a");
   // The mover is the command-line tool (exec'd: this process has threads by then).
   std::string cli = PM_CLI_PATH;
-  std::string dir = "{\"mongoURI\": \"" + c.uri + "\", \"db\": \"" + c.db + "\", \"refreshMS\": 300, \"clusters\": {\"a\": \"" +
-                    server_uri() + "\", \"b\": \"" + second_uri() + "\"}}";
+  std::string dir = "{\"mongoURI\": \"" + c.uri + "\", \"db\": \"" + c.db +
+                    "\", \"refreshMS\": 300, \"moveLeaseMS\": 1500, \"clusters\": {\"a\": \"" + server_uri() + "\", \"b\": \"" +
+                    second_uri() + "\"}}";
   std::string uri_arg = server_uri();
   auto kill_in = [&](const std::string &to, const std::string &phase) {
     pid_t pid = fork();
@@ -763,13 +813,13 @@ TEST(Fleet, MoverKilledInEachPhaseIsResumedOrRolledBack) {
     EXPECT_TRUE(WIFSIGNALED(status)) << "the mover finished before it was killed in " << phase;
   };
   Wrapper w;
-  w.w = new_wrapper(directory_option(c, "\"refreshMS\": 300"));
+  w.w = new_wrapper(directory_option(c, "\"refreshMS\": 300, \"moveLeaseMS\": 1500"));
   ASSERT_NE(w.w, nullptr);
   pm_error err;
-  char *report = nullptr;
 
   // Killed while fencing: writes are held meanwhile (PM_EMOVING, retryable); a new move finishes.
   kill_in("b", "fence");
+  expect_leased(w.w, t, "b");
   std::string entry = entry_json_of(c, t);
   EXPECT_TRUE(has(entry, "\"fenced\" : true")) << entry;
   ASSERT_TRUE(wait_until([&] { return has(explain(w.w, t), "\"directoryVersion\":2"); }, 10000)) << "the fence (version 2) is seen";
@@ -783,14 +833,20 @@ TEST(Fleet, MoverKilledInEachPhaseIsResumedOrRolledBack) {
     EXPECT_EQ(pm_code_is_retryable(rc), 1);
     EXPECT_EQ(Checker(server_uri()).count(t, "items", "{\"_id\": \"held\"}"), 0) << "nothing was sent";
   }
-  ASSERT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "b", &report, &err), PM_OK) << err.message;
-  EXPECT_TRUE(has(take(report), "\"resumed\":true"));
+  EXPECT_TRUE(has(move_when_free(w.w, t, "b"), "\"resumed\":true"));
   EXPECT_EQ(Checker(second_uri()).count(t, "items"), kDocs);
 
-  // Killed while copying back to a: aborted, it stays on b, a's partial copy dropped.
+  // Killed while copying back to a: aborted (once the dead mover's lease ran out), it stays on
+  // b, a's partial copy dropped.
   kill_in("a", "copy");
   char *json = nullptr;
-  ASSERT_EQ(pm_wrapper_abort_move(w.w, t.c_str(), &json, &err), PM_OK) << err.message;
+  int rc = pm_wrapper_abort_move(w.w, t.c_str(), &json, &err);
+  EXPECT_EQ(rc, PM_EMOVING) << "the killed mover's lease holds: " << err.message;
+  for (int i = 0; i < 300 && rc == PM_EMOVING; ++i) {
+    usleep(100000);
+    rc = pm_wrapper_abort_move(w.w, t.c_str(), &json, &err);
+  }
+  ASSERT_EQ(rc, PM_OK) << err.message;
   std::string after = take(json);
   EXPECT_TRUE(has(after, "\"cluster\":\"b\"")) << after;
   EXPECT_EQ(Checker(server_uri()).count(t, "items"), 0);
@@ -802,11 +858,243 @@ TEST(Fleet, MoverKilledInEachPhaseIsResumedOrRolledBack) {
   EXPECT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "c", nullptr, &err), PM_EINVAL);
   EXPECT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "b", nullptr, &err), PM_EINVAL) << "a move to a is in progress";
   EXPECT_TRUE(has(err.message, "is in progress")) << err.message;
-  ASSERT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "a", &report, &err), PM_OK) << err.message;
-  EXPECT_TRUE(has(take(report), "\"resumed\":true"));
+  EXPECT_TRUE(has(move_after_lease(w.w, t, "a"), "\"resumed\":true"));
   EXPECT_EQ(Checker(server_uri()).count(t, "items"), kDocs);
   EXPECT_TRUE(has(indexes_of(server_uri(), t), "\"n_1\""));
   ASSERT_TRUE(wait_until([&] { return has(explain(w.w, t), "\"directoryCluster\":\"a\""); }, 10000));
+}
+
+namespace {
+// Clusters "s" (SecantusDB: change streams) and "b" (FerretDB), the catalog on FerretDB.
+std::string stream_directory(const Catalog &c, bool as_option) {
+  std::string d = "{\"mongoURI\": \"" + c.uri + "\", \"db\": \"" + c.db + "\", \"refreshMS\": 100, \"moveLeaseMS\": 1500, " +
+                  "\"clusters\": {\"s\": \"" + txn_uri() + "\", \"b\": \"" + second_uri() + "\"}}";
+  return as_option ? "\"directory\": " + d : d;
+}
+
+std::string phase_of(const std::string &entry) {
+  size_t at = entry.find("\"phase\" : \"");
+  return at == std::string::npos ? "" : entry.substr(at + 11, entry.find('"', at + 11) - at - 11);
+}
+
+size_t ledgers(const std::string &base) { return lines_of(base + "0").size() + lines_of(base + "1").size(); }
+
+// Every acknowledged write of both ledgers is on the target (b) and none on `source`.
+void expect_ledgers_on_b(const std::string &base, const std::string &t) {
+  std::set<std::string> on_b = written_ids(second_uri(), t);
+  for (int i = 0; i < 2; ++i) {
+    auto ledger = lines_of(base + std::to_string(i));
+    size_t missing = 0;
+    for (const auto &id : ledger) missing += on_b.count(id) == 0 ? 1 : 0;
+    EXPECT_EQ(missing, 0u) << "writer " << i << ": acknowledged writes not on the target, of " << ledger.size();
+    std::string route = lines_of(base + std::to_string(i) + ".route").front();
+    EXPECT_TRUE(has(route, "\"directoryCluster\":\"b\"")) << route;
+  }
+}
+
+void stop_writers(const std::string &base, pid_t pids[2]) {
+  std::ofstream(base + ".stop") << "stop";
+  for (int i = 0; i < 2; ++i) {
+    int status = 0;
+    waitpid(pids[i], &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+}
+}  // namespace
+
+// The source has change streams: the copy runs while two processes write (their writes are
+// acknowledged while the entry says copy and catch-up, unfenced), the stream carries those
+// writes to the target, and only then the fence goes up (phases seen in the order copy,
+// catch-up, fence). Afterwards every acknowledged write is on the target, none reached the
+// source after the flip, and both processes route to the target.
+TEST(Fleet, MoveFromAChangeStreamSourceCatchesUpAndFencesOnlyTheEnd) {
+  if (txn_uri().empty()) GTEST_SKIP() << "no server with change streams";
+  Catalog c = new_catalog();
+  std::string t = unique_db("fleet_cs");
+  fill(txn_uri(), t, 10000);
+  put_entry(c, t, "s");
+  std::string base = "/tmp/" + unique_db("fleet_ledger");
+  pid_t pids[2];
+  start_writers(options(stream_directory(c, true)), t, base, pids);
+  ASSERT_TRUE(wait_until([&] { return lines_of(base + "0").size() >= 50 && lines_of(base + "1").size() >= 50; }, 20000));
+  Wrapper w;
+  w.w = new_wrapper(stream_directory(c, true));
+  ASSERT_NE(w.w, nullptr);
+  std::atomic<bool> done{false};
+  int rc = 0;
+  std::string report;
+  pm_error err;
+  std::thread mover([&] {
+    char *r = nullptr;
+    rc = pm_wrapper_move_tenant(w.w, t.c_str(), "b", &r, &err);
+    report = r != nullptr ? take(r) : "";
+    done = true;
+  });
+  // What the catalog says, phase by phase, and the writes acknowledged meanwhile.
+  std::vector<std::string> phases;
+  size_t unfenced_first = 0, unfenced_last = 0;
+  while (!done) {
+    size_t acked = ledgers(base);
+    std::string entry = entry_json_of(c, t);
+    std::string phase = phase_of(entry);
+    if (phase.empty()) continue;
+    if (phases.empty() || phases.back() != phase) phases.push_back(phase);
+    if ((phase == "copy" || phase == "catch-up") && !has(entry, "\"fenced\" : true")) {
+      if (unfenced_first == 0) unfenced_first = acked;
+      unfenced_last = acked;
+    }
+  }
+  mover.join();
+  ASSERT_EQ(rc, PM_OK) << err.message;
+  EXPECT_TRUE(has(report, "\"catchUp\":true") && !has(report, "\"applied\":0,")) << report;
+  std::string seen;
+  for (const auto &p : phases) seen += p + " ";
+  std::cout << "the move: " << report << "\nphases seen: " << seen << "\n";
+  auto at = [&](const std::string &p) { return std::find(phases.begin(), phases.end(), p) - phases.begin(); };
+  ASSERT_LT(at("copy"), static_cast<long>(phases.size())) << seen;
+  EXPECT_LT(at("copy"), at("catch-up")) << seen;
+  EXPECT_LT(at("catch-up"), at("fence")) << seen;
+  EXPECT_LT(at("fence"), static_cast<long>(phases.size())) << seen;
+  EXPECT_GT(unfenced_last, unfenced_first) << "writes were acknowledged during the copy and the catch-up: " << seen;
+  int64_t source_after_flip = Checker(txn_uri()).count(t, "items");
+  size_t at_flip = ledgers(base);
+  ASSERT_TRUE(wait_until([&] { return ledgers(base) >= at_flip + 100; }, 20000)) << "the writers go on after the flip";
+  stop_writers(base, pids);
+  expect_ledgers_on_b(base, t);
+  EXPECT_EQ(Checker(txn_uri()).count(t, "items"), source_after_flip) << "nothing reached the source after the flip";
+  EXPECT_EQ(Checker(second_uri()).count(t, "items", "{\"w\": {\"$exists\": false}}"), 10000);
+  EXPECT_TRUE(has(indexes_of(second_uri(), t), "\"n_1\"")) << "indexes moved too";
+  std::string entry = entry_json_of(c, t);
+  EXPECT_TRUE(has(entry, "\"cluster\" : \"b\"") && has(entry, "\"source\" : \"s\"") && !has(entry, "\"move\"")) << entry;
+  for (const char *x : {"0", "1", "0.route", "1.route", ".stop"}) std::remove((base + x).c_str());
+}
+
+// The mover (another process) is killed (SIGKILL) in the catch-up while two processes write:
+// writes go on (no fence is up), a second move is refused while the dead mover's lease holds,
+// then resumes the move with a fresh stream; every acknowledged write ends on the target.
+TEST(Fleet, MoverKilledInTheCatchUpIsResumedOnceItsLeaseRunsOut) {
+  if (txn_uri().empty()) GTEST_SKIP() << "no server with change streams";
+  Catalog c = new_catalog();
+  std::string t = unique_db("fleet_cskill");
+  fill(txn_uri(), t, 3000);
+  put_entry(c, t, "s");
+  std::string base = "/tmp/" + unique_db("fleet_ledger");
+  pid_t pids[2];
+  start_writers(options(stream_directory(c, true)), t, base, pids);
+  ASSERT_TRUE(wait_until([&] { return lines_of(base + "0").size() >= 20 && lines_of(base + "1").size() >= 20; }, 20000));
+  std::string cli = PM_CLI_PATH, dir = stream_directory(c, false), uri_arg = server_uri();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(cli.c_str(), cli.c_str(), "--uri", uri_arg.c_str(), "tenants", "--directory", dir.c_str(), "move", t.c_str(), "b",
+          static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  std::string entry;
+  for (int i = 0; i < 60000 && phase_of(entry) != "catch-up"; ++i) {
+    entry = entry_json_of(c, t);
+    if (phase_of(entry) != "catch-up") usleep(500);
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_EQ(phase_of(entry), "catch-up") << entry;
+  EXPECT_TRUE(WIFSIGNALED(status)) << "the mover finished before it was killed";
+  EXPECT_TRUE(has(entry, "\"fenced\" : false") && has(entry, "\"owner\" : \"")) << entry;
+  size_t at_kill = ledgers(base);
+  ASSERT_TRUE(wait_until([&] { return ledgers(base) >= at_kill + 20; }, 10000)) << "writes go on: no fence is up";
+  Wrapper w;
+  w.w = new_wrapper(stream_directory(c, true));
+  ASSERT_NE(w.w, nullptr);
+  std::string report = move_after_lease(w.w, t, "b");
+  EXPECT_TRUE(has(report, "\"resumed\":true") && has(report, "\"catchUp\":true")) << report;
+  size_t at_flip = ledgers(base);
+  ASSERT_TRUE(wait_until([&] { return ledgers(base) >= at_flip + 100; }, 20000)) << "the writers go on after the flip";
+  stop_writers(base, pids);
+  expect_ledgers_on_b(base, t);
+  EXPECT_EQ(Checker(second_uri()).count(t, "items", "{\"w\": {\"$exists\": false}}"), 3000);
+  for (const char *x : {"0", "1", "0.route", "1.route", ".stop"}) std::remove((base + x).c_str());
+}
+
+// A collection dropped on the source during a catch-up move (seen by the change stream) fails
+// the move with PM_EMOVING naming the drop; it is rolled back: the tenant stays on the source,
+// the target's partial copy is gone, and the next move goes through.
+TEST(Fleet, ADropDuringACatchUpMoveFailsItAndRollsItBack) {
+  if (txn_uri().empty()) GTEST_SKIP() << "no server with change streams";
+  Catalog c = new_catalog();
+  std::string t = unique_db("fleet_csdrop");
+  fill(txn_uri(), t, 10000);
+  ASSERT_TRUE(Checker(txn_uri()).command_ok(t, "{\"insert\": \"other\", \"documents\": [{\"_id\": 1}]}"));
+  put_entry(c, t, "s");
+  Wrapper w;
+  w.w = new_wrapper(stream_directory(c, true));
+  ASSERT_NE(w.w, nullptr);
+  int rc = 0;
+  pm_error err;
+  std::thread mover([&] { rc = pm_wrapper_move_tenant(w.w, t.c_str(), "b", nullptr, &err); });
+  bool in_copy = wait_until([&] { return phase_of(entry_json_of(c, t)) == "copy"; }, 30000);
+  bool dropped = in_copy && Checker(txn_uri()).command_ok(t, "{\"drop\": \"other\"}");
+  mover.join();
+  ASSERT_TRUE(in_copy && dropped);
+  EXPECT_EQ(rc, PM_EMOVING) << err.message;
+  EXPECT_TRUE(has(err.message, "'drop'") && has(err.message, "rolled back")) << err.message;
+  std::string entry = entry_json_of(c, t);
+  EXPECT_TRUE(has(entry, "\"cluster\" : \"s\"") && !has(entry, "\"move\"") && has(entry, "\"fenced\" : false")) << entry;
+  EXPECT_EQ(Checker(second_uri()).count(t, "items"), 0) << "the target's partial copy is dropped";
+  char *report = nullptr;
+  ASSERT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "b", &report, &err), PM_OK) << err.message;
+  EXPECT_TRUE(has(take(report), "\"catchUp\":true"));
+  EXPECT_EQ(Checker(second_uri()).count(t, "items"), 10000);
+}
+
+// Two movers of one tenant: while one process moves it (and renews its lease), a move or an
+// abort from another process is refused at once (PM_EMOVING, naming the lease); the first
+// finishes undisturbed.
+TEST(Fleet, ASecondMoverIsRefusedWhileTheFirstHoldsTheLease) {
+  Catalog c = new_catalog();
+  std::string t = unique_db("fleet_lease");
+  const int kDocs = 40000;
+  fill(server_uri(), t, kDocs);
+  put_entry(c, t, "a");
+  std::string cli = PM_CLI_PATH, uri_arg = server_uri();
+  std::string dir = "{\"mongoURI\": \"" + c.uri + "\", \"db\": \"" + c.db + "\", \"refreshMS\": 300, \"moveLeaseMS\": 1500, " +
+                    "\"clusters\": {\"a\": \"" + server_uri() + "\", \"b\": \"" + second_uri() + "\"}}";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(cli.c_str(), cli.c_str(), "--uri", uri_arg.c_str(), "tenants", "--directory", dir.c_str(), "move", t.c_str(), "b",
+          static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  ASSERT_TRUE(wait_until([&] { return phase_of(entry_json_of(c, t)) == "copy"; }, 30000));
+  Wrapper w;
+  w.w = new_wrapper(directory_option(c, "\"refreshMS\": 300, \"moveLeaseMS\": 1500"));
+  ASSERT_NE(w.w, nullptr);
+  pm_error err;
+  std::string owner = ":" + std::to_string(pid) + ":";
+  EXPECT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "b", nullptr, &err), PM_EMOVING);
+  EXPECT_TRUE(has(err.message, "lease") && has(err.message, owner)) << err.message;
+  EXPECT_EQ(pm_code_is_retryable(PM_EMOVING), 1);
+  EXPECT_EQ(pm_wrapper_abort_move(w.w, t.c_str(), nullptr, &err), PM_EMOVING);
+  EXPECT_TRUE(has(err.message, "lease")) << err.message;
+  EXPECT_TRUE(has(entry_json_of(c, t), owner)) << "the move stays the first mover's";
+  // Renewed: longer than moveLeaseMS after the lease was first taken, while the first mover is
+  // still at it (its move still in the entry), a second move is still refused.
+  usleep(2000 * 1000);
+  std::string during = entry_json_of(c, t);
+  ASSERT_TRUE(has(during, "\"move\"") && has(during, owner)) << "the first mover finished too soon to show the renewal";
+  EXPECT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "b", nullptr, &err), PM_EMOVING) << err.message;
+  EXPECT_TRUE(has(err.message, owner)) << err.message;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  std::string entry = entry_json_of(c, t);
+  EXPECT_TRUE(has(entry, "\"cluster\" : \"b\"") && !has(entry, "\"move\"")) << entry;
+  EXPECT_EQ(Checker(second_uri()).count(t, "items"), kDocs);
 }
 
 // ---- the command line ----

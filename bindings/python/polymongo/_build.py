@@ -40,7 +40,7 @@ PACKAGE = "polymongo"
 # calls back (cffi `extern "Python"`, see polymongo/events.py and polymongo/session.py). Only
 # things that are not in the header belong here. cffi checks at each call that their types
 # are the header's callback types (pm_event_fn, pm_transaction_fn, pm_progress_fn,
-# pm_write_fn, pm_read_fn).
+# pm_write_fn, pm_read_fn, pm_placement_fn).
 EXTRA_CDEF = """
 extern "Python" void _pm_py_event(const pm_event *event, void *user_data);
 extern "Python" void _pm_py_free_user_data(void *user_data);
@@ -48,6 +48,8 @@ extern "Python" int _pm_py_transaction(pm_session *session, void *user_data);
 extern "Python" void _pm_py_progress(uint64_t documents, uint64_t bytes, void *user_data);
 extern "Python" int _pm_py_write(const char *line, size_t len, void *user_data);
 extern "Python" long _pm_py_read(char *buf, size_t cap, void *user_data);
+extern "Python" int _pm_py_placement(const char *db, const char *clusters_json, char *cluster, size_t cap,
+                                     void *user_data);
 """
 
 

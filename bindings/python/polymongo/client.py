@@ -149,6 +149,23 @@ def _camel_tree(value: Any) -> Any:
     return value
 
 
+
+@ffi.def_extern(error=1)
+def _pm_py_placement(db: Any, clusters_json: Any, cluster: Any, cap: int, user_data: Any) -> int:
+    # PolyMongo.set_placement's function: any failure (an exception, a name too long) is a
+    # failed placement, reported by C as InvalidArgument.
+    try:
+        choose = ffi.from_handle(user_data)
+        name = choose(ffi.string(db).decode(), json.loads(ffi.string(clusters_json).decode()))
+        raw = name.encode() if isinstance(name, str) else b""
+    except BaseException:  # noqa: BLE001 - the placement fails instead
+        return 1
+    if not raw or len(raw) + 1 > cap:
+        return 1
+    ffi.memmove(cluster, raw + b"\0", len(raw) + 1)
+    return 0
+
+
 class PolyMongo:
     """Many MongoDB databases over a few pooled connections.
 
@@ -215,6 +232,7 @@ class PolyMongo:
         # Result and reply documents are always read as dicts, whatever document_class is.
         self._dict_codec = self.codec_options.with_options(document_class=dict)
         self._lock = threading.Lock()
+        self._placements: List[Any] = []  # the handles of set_placement's functions
         self._subs: List[Subscription] = []
         out = ffi.new("pm_wrapper **")
         err = new_error()
@@ -480,6 +498,25 @@ class PolyMongo:
         raw = ffi.NULL if cluster is None else cluster.encode()
         entry: Dict[str, Any] = json.loads(self._string_call(lib.pm_wrapper_place_tenant, _db_name(db), raw))
         return entry
+
+    def set_placement(self, choose: Optional[Callable[[str, List[Dict[str, Any]]], str]]) -> None:
+        """Sets the function of the ``callback`` placement policy (``directory.placement.policy``):
+        ``choose(db, clusters)`` gets the database to place and the clusters as
+        ``[{"name", "tenants"}]`` (tenants: entries in the catalog), in the configured order, and
+        returns one cluster's name. Any other name, or an exception, fails the placement (and
+        the operation that caused it) with :class:`InvalidArgument`. It runs on the thread of
+        the operation that meets a database with no entry, possibly on several at once. None
+        removes it (placements by ``callback`` then fail)."""
+        if choose is None:
+            self._status(lib.pm_wrapper_set_placement, ffi.NULL, ffi.NULL)
+            return
+        if not callable(choose):
+            raise TypeError("set_placement takes a callable or None")
+        handle = ffi.new_handle(choose)
+        self._status(lib.pm_wrapper_set_placement, lib._pm_py_placement, handle)
+        # Kept while the wrapper lives: a placement that started with an earlier function may
+        # still be running it.
+        self._placements.append(handle)
 
     def move_tenant(self, db: str, to: str) -> Dict[str, Any]:
         """Moves a tenant to the cluster ``to``, online; the report. Writes to it meanwhile

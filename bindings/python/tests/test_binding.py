@@ -15,8 +15,6 @@ from polymongo._ffi import ffi, lib
 # C functions the Python API deliberately does not call, with the reason.
 NOT_NEEDED = {
     "pm_last_error": "every call passes its own pm_error",
-    "pm_wrapper_set_placement": "the callback placement policy is bound in C only for now; "
-                                "the other policies are options (docs/fleet.md)",
     "pm_is_duplicate_key": "errors arrive classified (PM_EDUPKEY -> DuplicateKeyError); "
                            "write_errors keep the server's codes as pymongo's do",
     "pm_cursor_next_json": "documents travel as BSON",

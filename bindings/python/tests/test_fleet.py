@@ -42,3 +42,42 @@ def test_directory_placement_move_and_fleet_sync(uri):
         assert model.fleet_drift({"match": t, "tenants": True})["drifted"] == []
     a.close()
     b.close()
+
+
+def test_callback_placement_puts_a_new_tenant_where_the_function_says(uri):
+    second = second_server_uri()
+    catalog = unique_db("pyplace")
+    t, refused = unique_db("pyplace_t"), unique_db("pyplace_no")
+    directory = {"mongo_uri": uri, "db": catalog, "refresh_ms": 100, "clusters": {"a": uri, "b": second},
+                 "placement": {"policy": "callback"}}
+    seen = []
+
+    def choose(db, clusters):
+        seen.append((db, clusters))
+        if db == refused:
+            raise RuntimeError("no room for this one")
+        return "b"
+
+    a = pymongo.MongoClient(uri)
+    b = pymongo.MongoClient(second)
+    with PolyMongo(uri, default_db=unique_db("pyplace_default"), directory=directory) as pm:
+        pm.set_placement(choose)
+        pm.model("items").db(t).insert_one({"_id": 1, "x": "placed"})
+        assert seen == [(t, [{"name": "a", "tenants": 0}, {"name": "b", "tenants": 0}])]
+        assert b[t]["items"].find_one({"_id": 1}) == {"_id": 1, "x": "placed"}
+        assert a[t]["items"].count_documents({}) == 0
+        entry = pymongo.MongoClient(uri)[catalog]["tenants"].find_one({"_id": t})
+        assert entry["cluster"] == "b" and entry["placedBy"] == "callback"
+        # An exception fails the placement, and the write, with nothing written anywhere.
+        with pytest.raises(InvalidArgument):
+            pm.model("items").db(refused).insert_one({"_id": 1})
+        assert b[refused]["items"].count_documents({}) == 0 and a[refused]["items"].count_documents({}) == 0
+        assert pm.tenant(refused) is None
+        # None removes it: placements by callback then fail.
+        pm.set_placement(None)
+        with pytest.raises(InvalidArgument):
+            pm.place_tenant(unique_db("pyplace_none"))
+        with pytest.raises(TypeError):
+            pm.set_placement("b")  # type: ignore[arg-type]
+    a.close()
+    b.close()

@@ -62,7 +62,8 @@ cancelled (pm_async_cancel()) or the wrapper closed meanwhile;
 nothing was sent*/
 pub const PM_ECANCELED: pm_code = -13;
 /**< the database is moving between clusters and its writes are
-fenced (docs/fleet.md); nothing was sent; retryable later*/
+fenced, or another mover holds the move (docs/fleet.md);
+nothing was sent; retryable later*/
 pub const PM_EMOVING: pm_code = -14;
 /// The codes fallible functions return (see @ref pm_errors): 0 or negative.
 pub type pm_code = ::std::os::raw::c_int;
@@ -2611,26 +2612,34 @@ unsafe extern "C" {
         err: *mut pm_error,
     ) -> ::std::os::raw::c_int;
     /** Moves a tenant (a database with a directory entry) to another of the directory's clusters,
- online: its writes are fenced in every process (they wait, then fail with #PM_EMOVING, which
- is retryable; reads go on from the source), the data is copied (type-exact, with indexes and
- collection options), verified (per collection: count and a hash of the documents), and the
- entry flipped to the target with the fence lifted in the same write. The source keeps its
- copy until pm_wrapper_complete_move() (or pm_wrapper_reverse_move()). A move left unfinished
- by a killed mover is finished by this call with the same target (or rolled back by
+ online. Where the source's server has change streams, the data is copied (type-exact, with
+ indexes and collection options) while writes go on, a change stream opened before the copy
+ carries the writes made meanwhile to the target, and only then are the tenant's writes
+ fenced in every process for the final catch-up and the verification. Where it has none, the
+ writes are fenced for the whole copy. Fenced writes wait, then fail with #PM_EMOVING, which
+ is retryable; reads go on from the source. The verification compares per collection a count
+ and a hash of the documents; the entry is then flipped to the target with the fence lifted in
+ the same write. The source keeps its copy until pm_wrapper_complete_move() (or
+ pm_wrapper_reverse_move()). The mover holds a lease on the move (`directory.moveLeaseMS`,
+ renewed while it runs). A move left unfinished by a killed mover is taken over by this call
+ with the same target once that mover's lease ran out (or rolled back by
  pm_wrapper_abort_move()); any failure here rolls the move back. docs/fleet.md has the
  guarantees and limits.
  @param wrapper The wrapper.
  @param db The tenant.
  @param to The target cluster's name.
- @param report Receives `{db, from, to, documents, collections, attempts, fenceMs, copyMs, resumed}`,
-        owned by the caller (free with pm_free()); may be NULL.
+ @param report Receives `{db, from, to, documents, collections, attempts, fenceMs, copyMs, resumed,
+        catchUp}` (with catch-up also `rounds`, `applied`, `finalMs`), owned by the caller (free
+        with pm_free()); may be NULL.
  @param err Receives the error, or NULL.
  @return #PM_OK; #PM_EINVAL when the tenant has no entry, the cluster is unknown, the tenant
-         is there already, another move of it is in progress, or there is no directory;
-         #PM_EDBNAME for an invalid name; a connection or server code when a step failed
-         (the move is rolled back).
+         is there already, another move of it to another cluster is in progress, or there is
+         no directory; #PM_EMOVING (retryable) when another mover's lease on the move is live,
+         or a collection of the tenant was dropped or renamed during a catch-up move (rolled
+         back); #PM_EDBNAME for an invalid name; a connection or server code when a step
+         failed (the move is rolled back).
  @par Thread-safety
- Thread-safe; one move of a tenant at a time (the catalog refuses a second).*/
+ Thread-safe; one mover of a tenant at a time (its lease in the catalog refuses a second).*/
     pub fn pm_wrapper_move_tenant(
         wrapper: *mut pm_wrapper,
         db: *const ::std::os::raw::c_char,
@@ -2674,7 +2683,8 @@ unsafe extern "C" {
  @param db The tenant.
  @param json Receives the entry afterwards, owned by the caller (free with pm_free()); may be NULL.
  @param err Receives the error, or NULL.
- @return #PM_OK; #PM_EINVAL when no move of the tenant is in progress or there is no directory.
+ @return #PM_OK; #PM_EINVAL when no move of the tenant is in progress or there is no directory;
+         #PM_EMOVING (retryable) while the mover's lease on the move is live.
  @par Thread-safety
  Thread-safe.*/
     pub fn pm_wrapper_abort_move(

@@ -16,10 +16,6 @@ const DELIBERATELY_UNBOUND: &[(&str, &str)] = &[
     ("pm_cq_poll", "aio completes through the callback (wakes the Waker); no completion queue"),
     ("pm_cq_free", "aio completes through the callback (wakes the Waker); no completion queue"),
     ("pm_async_stats", "the executor's bounds are a diagnostic of the C API"),
-    (
-        "pm_wrapper_set_placement",
-        "the callback placement policy is bound in C only for now; the other policies are options",
-    ),
 ];
 
 #[cfg(test)]

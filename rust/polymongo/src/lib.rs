@@ -78,6 +78,7 @@ pub use cursor::{Cursor, SessionCursor};
 pub use db::{index_name, Db, SessionDb};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{Event, EventMask, EventType, Subscription};
+pub use fleet::ClusterLoad;
 pub use health::State;
 pub use json::JsonMode;
 pub use lifecycle::{PoolSpec, Route};

@@ -27,6 +27,19 @@ pub(crate) struct WrapperInner {
     /// Panics of event callbacks (which run on the library's dispatcher thread), resumed on
     /// the caller's thread by `flush_events`.
     pub(crate) hook_panics: Arc<crate::panic::Parked>,
+    /// The functions given to `set_placement`, kept until the wrapper goes.
+    pub(crate) placements: std::sync::Mutex<Vec<Arc<Box<crate::fleet::PlacementFn>>>>,
+}
+
+impl Drop for WrapperInner {
+    fn drop(&mut self) {
+        // The C wrapper may outlive this (models, dbs): it must not call a function freed here.
+        if !self.placements.get_mut().map(|p| p.is_empty()).unwrap_or(false) {
+            let _ = self.handle.with(|w| {
+                call::ffi(|err| unsafe { sys::pm_wrapper_set_placement(w, None, std::ptr::null_mut(), err) })
+            });
+        }
+    }
 }
 
 impl PolyMongo {
@@ -45,6 +58,7 @@ impl PolyMongo {
             inner: Arc::new(WrapperInner {
                 handle: Shared::new(raw),
                 hook_panics: Arc::new(crate::panic::Parked::default()),
+                placements: std::sync::Mutex::new(Vec::new()),
             }),
         })
     }

@@ -190,7 +190,7 @@ AdminOptions parse_admin(const cJSON *v) {
 
 DirectoryOptions parse_directory(const cJSON *v) {
   if (!cJSON_IsObject(v)) bad("directory must be an object");
-  check_keys(v, "directory: ", {"mongoURI", "db", "collection", "clusters", "refreshMS", "placement"});
+  check_keys(v, "directory: ", {"mongoURI", "db", "collection", "clusters", "refreshMS", "moveLeaseMS", "placement"});
   DirectoryOptions d;
   d.enabled = true;
   auto get = [&](const char *key) { return cJSON_GetObjectItemCaseSensitive(v, key); };
@@ -212,6 +212,7 @@ DirectoryOptions parse_directory(const cJSON *v) {
     check_mongo_uri(d.clusters.back().second, where);
   }
   if (auto *x = get("refreshMS")) d.refresh_ms = integer(x, "directory.refreshMS", 10, 600000);
+  if (auto *x = get("moveLeaseMS")) d.move_lease_ms = integer(x, "directory.moveLeaseMS", 300, 600000);
   if (auto *p = get("placement")) {
     if (!cJSON_IsObject(p)) bad("directory.placement must be an object");
     check_keys(p, "directory.placement: ", {"policy", "cluster", "match"});

@@ -87,6 +87,7 @@ struct DirectoryOptions {
   std::string mongo_uri, db = "polymongo_fleet", collection = "tenants";
   std::vector<std::pair<std::string, std::string>> clusters;  // name -> URI, in the given order
   int64_t refresh_ms = 1000;
+  int64_t move_lease_ms = 10000;  // a mover's lease on its move, renewed every third of it
   std::string placement, place_on, place_match = "*";
   const std::string *cluster_uri(const std::string &name) const {
     for (const auto &[n, uri] : clusters)

@@ -75,8 +75,17 @@ std::vector<TenantEntry> Directory::read(const bson_t *filter) {
     e.source = utf8_of(doc, "source");
     if (bson_iter_init_find(&f, doc, "move") && BSON_ITER_HOLDS_DOCUMENT(&f)) {
       bson_iter_t m;
-      if (bson_iter_recurse(&f, &m) && bson_iter_find(&m, "to") && BSON_ITER_HOLDS_UTF8(&m))
-        e.moving_to = bson_iter_utf8(&m, nullptr);
+      if (bson_iter_recurse(&f, &m))
+        while (bson_iter_next(&m)) {
+          std::string key = bson_iter_key(&m);
+          if (BSON_ITER_HOLDS_UTF8(&m)) {
+            if (key == "to") e.moving_to = bson_iter_utf8(&m, nullptr);
+            if (key == "phase") e.move_phase = bson_iter_utf8(&m, nullptr);
+            if (key == "owner") e.move_owner = bson_iter_utf8(&m, nullptr);
+          } else if (key == "leaseUntil" && BSON_ITER_HOLDS_DATE_TIME(&m)) {
+            e.lease_until = bson_iter_date_time(&m);
+          }
+        }
     }
     bson_iter_t it;
     if (bson_iter_init_find(&it, doc, "options") && BSON_ITER_HOLDS_DOCUMENT(&it)) {

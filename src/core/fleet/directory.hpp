@@ -37,6 +37,9 @@ struct TenantEntry {
   std::string db, cluster, placed_by;
   bool fenced = false;       // a move holds its writes
   std::string moving_to;     // a move in progress: its target cluster
+  std::string move_phase;    // its phase: fence, copy, catch-up, verify
+  std::string move_owner;    // the mover holding the move's lease ("" none)
+  int64_t lease_until = 0;   // wall ms until which the lease holds (renewed while the move runs)
   std::string source;        // after a move: the cluster that keeps the old copy, read-only
   int64_t version = 0, seq = 0;
   std::string options_json;  // the entry's own pool settings ("" none)
