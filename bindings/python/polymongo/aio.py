@@ -23,6 +23,7 @@ import inspect
 import io
 import json
 import os
+import random
 import signal
 from collections import deque
 from typing import (Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional,
@@ -1103,6 +1104,150 @@ class AsyncChangeStream:
     @property
     def resume_token(self) -> Optional[Dict[str, Any]]:
         return self.sync.resume_token  # no I/O
+
+    async def close(self) -> None:
+        self.sync.close()
+
+    async def __aenter__(self) -> "AsyncChangeStream":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class AsyncTransaction:
+    """``async with session.start_transaction():`` commits when the block ends normally and
+    aborts when it raises (unless the block ended the transaction itself)."""
+
+    __slots__ = ("session", "_options")
+
+    def __init__(self, session: "AsyncSession", options: Dict[str, Any]) -> None:
+        self.session = session
+        self._options = options
+
+    def __await__(self) -> Any:  # ``await session.start_transaction()`` starts it
+        async def started() -> "AsyncTransaction":
+            await self.session._start(self._options)
+            return self
+        return started().__await__()
+
+    async def __aenter__(self) -> "AsyncSession":
+        await self.session._start(self._options)
+        return self.session
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        s = self.session
+        if not s.in_transaction:
+            return
+        if exc_type is None:
+            await s.commit_transaction()
+            return
+        try:
+            await s.abort_transaction()
+        except Exception:
+            pass  # the block's exception is the one that matters
+
+
+class AsyncSession:
+    """A session (native or compensating) whose transaction calls are coroutines. Bind dbs
+    with :meth:`AsyncDb.with_session`; operations on one session run in submission order."""
+
+    __slots__ = ("_client", "sync")
+
+    def __init__(self, client: AsyncPolyMongo, session: Session) -> None:
+        self._client = client
+        self.sync = session
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.sync.in_transaction
+
+    def _session_op(self, kind: int, opts: Optional[cv.Arg] = None) -> "asyncio.Future[Any]":
+        op = _Op(kind)
+        if opts is not None:
+            op.op.opts, op.op.opts_len = opts.ptr, opts.len
+            op.keep.append(opts)
+        with self.sync._h as ptr:
+            op.op.session = ptr
+        return self._client._submit(op, AsyncPolyMongo._status, [self.sync._h])
+
+    async def _start(self, options: Dict[str, Any]) -> None:
+        o = self.sync._opts(transaction_options(
+            options.pop("read_concern", None), options.pop("write_concern", None),
+            options.pop("read_preference", None), options.pop("max_commit_time_ms", None),
+            options))
+        await self._session_op(lib.PM_OP_START_TRANSACTION, o)
+
+    def start_transaction(self, **options: Any) -> AsyncTransaction:
+        """``async with session.start_transaction():`` (or ``await`` it) starts a transaction."""
+        return AsyncTransaction(self, dict(options))
+
+    async def commit_transaction(self) -> None:
+        await self._session_op(lib.PM_OP_COMMIT)
+
+    async def abort_transaction(self) -> None:
+        await self._session_op(lib.PM_OP_ABORT)
+
+    async def with_transaction(self, callback: Callable[["AsyncSession"], Awaitable[_T]], *,
+                               timeout: Optional[float] = None, **options: Any) -> _T:
+        """Runs ``await callback(session)`` in a transaction and commits it; returns what the
+        callback returned, with the rules of the blocking :meth:`Session.with_transaction`:
+        an exception raised by the callback aborts the transaction and propagates, unless an
+        operation of the session failed with a transient transaction error (a write
+        conflict): then the whole transaction runs again, callback included, after a backoff
+        (5 ms doubling up to 500 ms, with jitter); an unknown commit result retries the
+        commit; both for up to ``timeout`` seconds (default 120). A callback that commits or
+        aborts the transaction itself ends it there."""
+        if not callable(callback):
+            raise TypeError("callback must be callable (it receives the session)")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+            raise TypeError("timeout must be a number of seconds")
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be > 0 seconds")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (120.0 if timeout is None else float(timeout))
+        attempt = 0
+        while True:
+            if attempt:
+                cap = min(0.5, 0.005 * (1 << min(attempt - 1, 7)))
+                await asyncio.sleep(random.uniform(cap / 2, cap))
+            attempt += 1
+            await self._start(dict(options))
+            try:
+                value = await callback(self)
+            except BaseException as e:
+                transient = self._labels() & lib.PM_TXN_TRANSIENT
+                if self.in_transaction:
+                    try:
+                        await self.abort_transaction()
+                    except Exception:  # noqa: BLE001 - the callback's exception matters
+                        pass
+                if transient and isinstance(e, Exception) and loop.time() < deadline:
+                    continue
+                raise
+            if not self.in_transaction:
+                return value  # the callback committed or aborted itself
+            if await self._commit_retrying(loop, deadline):
+                return value
+
+    async def _commit_retrying(self, loop: asyncio.AbstractEventLoop, deadline: float) -> bool:
+        """Commits; True when committed, False to run the whole transaction again."""
+        while True:
+            try:
+                await self.commit_transaction()
+                return True
+            except Exception:
+                labels = self._labels()
+                if labels & lib.PM_TXN_UNKNOWN_COMMIT and loop.time() < deadline:
+                    continue
+                if labels & lib.PM_TXN_TRANSIENT and loop.time() < deadline:
+                    return False
+                raise
+
+    def _labels(self) -> int:
+        """The labels the retries go by (pm_session_transaction_labels)."""
+        with self.sync._h as ptr:
+            return int(lib.pm_session_transaction_labels(ptr))
 
     async def close(self) -> None:
         self.sync.close()
