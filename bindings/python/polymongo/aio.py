@@ -602,9 +602,11 @@ async def _pipe_export(client: "AsyncPolyMongo", name: Any,
                 chunk = os.read(r, _CHUNK)
             except BlockingIOError:
                 if done.done():
-                    break  # all of it was read (our write end keeps the pipe from an EOF)
+                    break  # all of it was read
                 await _wait_fd(loop, r, False, done)
                 continue
+            if not chunk:
+                break  # the end: the export completed and closed our write end too
             await sink(chunk)
         reader_open = False
         os.close(r)
@@ -617,6 +619,10 @@ async def _pipe_export(client: "AsyncPolyMongo", name: Any,
                 os.close(r)
             else:
                 _drain_later(loop, r, done)
+        try:  # its end, which closes our write end; the first exception is the one raised
+            await asyncio.shield(done)
+        except BaseException:  # noqa: BLE001
+            pass
         raise
 
 
@@ -1248,97 +1254,6 @@ class AsyncSession:
         """The labels the retries go by (pm_session_transaction_labels)."""
         with self.sync._h as ptr:
             return int(lib.pm_session_transaction_labels(ptr))
-
-    async def close(self) -> None:
-        self.sync.close()
-
-    async def __aenter__(self) -> "AsyncChangeStream":
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-
-class AsyncTransaction:
-    """``async with session.start_transaction():`` commits when the block ends normally and
-    aborts when it raises (unless the block ended the transaction itself)."""
-
-    __slots__ = ("session", "_options")
-
-    def __init__(self, session: "AsyncSession", options: Dict[str, Any]) -> None:
-        self.session = session
-        self._options = options
-
-    def __await__(self) -> Any:  # ``await session.start_transaction()`` starts it
-        async def started() -> "AsyncTransaction":
-            await self.session._start(self._options)
-            return self
-        return started().__await__()
-
-    async def __aenter__(self) -> "AsyncSession":
-        await self.session._start(self._options)
-        return self.session
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        s = self.session
-        if not s.in_transaction:
-            return
-        if exc_type is None:
-            await s.commit_transaction()
-            return
-        try:
-            await s.abort_transaction()
-        except Exception:
-            pass  # the block's exception is the one that matters
-
-
-class AsyncSession:
-    """A session (native or compensating) whose transaction calls are coroutines. Bind dbs
-    with :meth:`AsyncDb.with_session`; operations on one session run in submission order."""
-
-    __slots__ = ("_client", "sync")
-
-    def __init__(self, client: AsyncPolyMongo, session: Session) -> None:
-        self._client = client
-        self.sync = session
-
-    @property
-    def in_transaction(self) -> bool:
-        return self.sync.in_transaction
-
-    def _session_op(self, kind: int, opts: Optional[cv.Arg] = None) -> "asyncio.Future[Any]":
-        op = _Op(kind)
-        if opts is not None:
-            op.op.opts, op.op.opts_len = opts.ptr, opts.len
-            op.keep.append(opts)
-        with self.sync._h as ptr:
-            op.op.session = ptr
-        return self._client._submit(op, AsyncPolyMongo._status, [self.sync._h])
-
-    async def _start(self, options: Dict[str, Any]) -> None:
-        o = self.sync._opts(transaction_options(
-            options.pop("read_concern", None), options.pop("write_concern", None),
-            options.pop("read_preference", None), options.pop("max_commit_time_ms", None),
-            options))
-        await self._session_op(lib.PM_OP_START_TRANSACTION, o)
-
-    def start_transaction(self, **options: Any) -> AsyncTransaction:
-        """``async with session.start_transaction():`` (or ``await`` it) starts a transaction."""
-        return AsyncTransaction(self, dict(options))
-
-    async def commit_transaction(self) -> None:
-        await self._session_op(lib.PM_OP_COMMIT)
-
-    async def abort_transaction(self) -> None:
-        await self._session_op(lib.PM_OP_ABORT)
-
-    async def with_transaction(self, callback: Callable[["AsyncSession"], Awaitable[_T]],
-                               **options: Any) -> _T:
-        """Runs ``await callback(session)`` in a transaction and commits it; an exception
-        aborts the transaction and propagates. (No automatic retry of transient errors: use
-        the blocking :meth:`Session.with_transaction` for that.)"""
-        async with self.start_transaction(**options):
-            return await callback(self)
 
     async def close(self) -> None:
         self.sync.close()
