@@ -811,8 +811,8 @@ impl AsyncPolyMongo {
         }
     }
 
-    async fn run(&self, o: sys::pm_op) -> Result<Completion> {
-        let pending = submit(&self.wrapper, &o)?;
+    /// Waits for a submitted operation; its error, or its completion.
+    async fn finish(pending: Op) -> Result<Completion> {
         let c = pending.await;
         c.check()?;
         Ok(c)
@@ -865,10 +865,13 @@ impl AsyncPolyMongo {
     pub async fn export_file(&self, db: &str, path: impl AsRef<Path>) -> Result<()> {
         let name = call::cstring(db, "database name")?;
         let path = transfer::path_cstring(path.as_ref())?;
-        let mut o = op(sys::PM_OP_EXPORT_FILE);
-        o.name = name.as_ptr();
-        o.path = path.as_ptr();
-        self.run(o).await.map(drop)
+        let pending = {
+            let mut o = op(sys::PM_OP_EXPORT_FILE);
+            o.name = name.as_ptr();
+            o.path = path.as_ptr();
+            submit(&self.wrapper, &o)?
+        };
+        Self::finish(pending).await.map(drop)
     }
 
     /// Imports an NDJSON file into `db`: the async form of [`PolyMongo::import_file`], with its
@@ -896,9 +899,12 @@ impl AsyncPolyMongo {
     /// The whole database in one document: the async form of [`PolyMongo::export_document`].
     pub async fn export_document(&self, db: &str) -> Result<Document> {
         let name = call::cstring(db, "database name")?;
-        let mut o = op(sys::PM_OP_EXPORT_DOCUMENT);
-        o.name = name.as_ptr();
-        let c = self.run(o).await?;
+        let pending = {
+            let mut o = op(sys::PM_OP_EXPORT_DOCUMENT);
+            o.name = name.as_ptr();
+            submit(&self.wrapper, &o)?
+        };
+        let c = Self::finish(pending).await?;
         call::decode(c.doc_bytes())
     }
 
@@ -948,9 +954,12 @@ impl AsyncPolyMongo {
     /// Drops database `db`: the async form of [`PolyMongo::drop_database`].
     pub async fn drop_database(&self, db: &str) -> Result<()> {
         let name = call::cstring(db, "database name")?;
-        let mut o = op(sys::PM_OP_DROP_DATABASE);
-        o.name = name.as_ptr();
-        self.run(o).await.map(drop)
+        let pending = {
+            let mut o = op(sys::PM_OP_DROP_DATABASE);
+            o.name = name.as_ptr();
+            submit(&self.wrapper, &o)?
+        };
+        Self::finish(pending).await.map(drop)
     }
 }
 
@@ -1017,11 +1026,14 @@ impl AsyncSession {
         if self.raw.ptr.is_null() {
             return Err(Error::closed("AsyncSession"));
         }
-        let mut o = op(kind);
-        o.session = self.raw.ptr;
-        o.opts = opts.ptr();
-        o.opts_len = opts.len();
-        self.pending = Some(submit(&self.wrapper, &o)?);
+        let pending = {
+            let mut o = op(kind);
+            o.session = self.raw.ptr;
+            o.opts = opts.ptr();
+            o.opts_len = opts.len();
+            submit(&self.wrapper, &o)?
+        };
+        self.pending = Some(pending);
         let c = std::future::poll_fn(|cx| Pin::new(self.pending.as_mut().expect("submitted")).poll(cx)).await;
         self.pending = None;
         c.check().map(drop)

@@ -444,3 +444,24 @@ fn export_then_import_round_trips_type_exact_under_both_runtimes() {
         });
     }
 }
+
+/// The async forms' futures are `Send` (spawnable on a multi-thread runtime): checked at
+/// compile time.
+#[allow(dead_code)]
+fn futures_are_send(pm: PolyMongo, db: polymongo::AsyncDb, mut s: polymongo::AsyncSession) {
+    fn send<T: Send>(_: T) {}
+    let apm = pm.to_async();
+    send(apm.clone());
+    send(apm.start_session(None, None));
+    send(apm.start_compensating(None));
+    send(apm.export_file("a", "a.ndjson"));
+    send(apm.import_file("a", "a.ndjson", None));
+    send(apm.export_document("a"));
+    send(apm.copy_database("a", "b", None));
+    send(apm.drop_database("a"));
+    send(db.with_session(&s));
+    send(s.start_transaction(None));
+    send(s.commit_transaction());
+    send(s.abort_transaction());
+    send(s.with_transaction(None, None, || async { Ok::<_, polymongo::Error>(()) }));
+}
