@@ -1149,7 +1149,14 @@ fn backoff(attempt: u32) -> Duration {
 /// transaction attempts, which are rare).
 struct Sleep {
     duration: Duration,
-    state: Option<Arc<Mutex<(bool, Option<Waker>)>>>,
+    state: Option<Arc<Mutex<Alarm>>>,
+}
+
+/// Whether the timer fired, and the task to wake when it does.
+#[derive(Default)]
+struct Alarm {
+    fired: bool,
+    waker: Option<Waker>,
 }
 
 impl Sleep {
@@ -1164,14 +1171,14 @@ impl Future for Sleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let duration = self.duration;
         let state = self.state.get_or_insert_with(|| {
-            let state = Arc::new(Mutex::new((false, None::<Waker>)));
+            let state = Arc::new(Mutex::new(Alarm::default()));
             let timer = Arc::clone(&state);
             std::thread::spawn(move || {
                 std::thread::sleep(duration);
                 let waker = {
                     let mut s = timer.lock().unwrap_or_else(|e| e.into_inner());
-                    s.0 = true;
-                    s.1.take()
+                    s.fired = true;
+                    s.waker.take()
                 };
                 if let Some(w) = waker {
                     w.wake();
@@ -1180,10 +1187,10 @@ impl Future for Sleep {
             state
         });
         let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-        if s.0 {
+        if s.fired {
             Poll::Ready(())
         } else {
-            s.1 = Some(cx.waker().clone());
+            s.waker = Some(cx.waker().clone());
             Poll::Pending
         }
     }
