@@ -133,6 +133,29 @@ PM_EXTERN int pm_session_with_transaction(pm_session *session, pm_transaction_fn
                                           void *user_data, const void *opts, size_t opts_len,
                                           int64_t timeout_ms, pm_error *err);
 
+/** pm_session_transaction_labels(): an operation of the current transaction, or its commit,
+ *  failed with the TransientTransactionError label (run the whole transaction again). */
+#define PM_TXN_TRANSIENT 1
+/** pm_session_transaction_labels(): the last commit failed with the
+ *  UnknownTransactionCommitResult label (commit again; never set for MaxTimeMSExpired). */
+#define PM_TXN_UNKNOWN_COMMIT 2
+
+/**
+ * The labels pm_session_with_transaction() retries by, for a binding that runs the
+ * transaction's body itself (an async body, with pm_async_submit()): after the body or the
+ * commit failed, #PM_TXN_TRANSIENT says to run the whole transaction again (abort first, then
+ * start a new one, with a backoff) and #PM_TXN_UNKNOWN_COMMIT to call pm_session_commit()
+ * again, both within the caller's time limit. #PM_TXN_TRANSIENT is cleared when a transaction
+ * starts, #PM_TXN_UNKNOWN_COMMIT when a commit or a transaction starts. No I/O.
+ * @param session The session.
+ * @return A combination of #PM_TXN_TRANSIENT and #PM_TXN_UNKNOWN_COMMIT; 0 for none, for a
+ *         compensating session (which never retries) and when `session` is NULL.
+ * @par Thread-safety
+ * Thread-safe (also while an operation of the session runs on another thread). The session
+ * stays owned by the caller.
+ */
+PM_EXTERN int pm_session_transaction_labels(const pm_session *session);
+
 /* ---- compensating transactions, across any pools and clusters ------------------------------- */
 
 /**

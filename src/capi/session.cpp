@@ -84,6 +84,11 @@ int pm_session_in_transaction(const pm_session *session) {
   return session->impl->in_transaction() ? 1 : 0;
 }
 
+int pm_session_transaction_labels(const pm_session *session) {
+  if (session == nullptr) return 0;
+  return session->impl->transaction_labels();
+}
+
 int pm_session_with_transaction(pm_session *session, pm_transaction_fn fn, void *user_data,
                                 const void *opts, size_t opts_len, int64_t timeout_ms, pm_error *err) {
   int callback_rc = PM_OK;

@@ -232,6 +232,64 @@ TEST_F(Native, WithTransactionRetriesTransientWriteConflicts) {
   pm_session_free(s2);
 }
 
+TEST_F(Native, TransactionLabelsSayWhatWithTransactionWouldRetry) {
+  // What an async binding's with_transaction goes by: a write conflict in a transaction sets
+  // PM_TXN_TRANSIENT until the next transaction starts.
+  EXPECT_EQ(pm_session_transaction_labels(nullptr), 0);
+  Db plain;
+  plain.d = bind_db(m.m, a);
+  insert_json(plain.d, "{\"_id\": \"hot\", \"n\": 0}");
+  pm_session *s1 = nullptr, *s2 = nullptr;
+  pm_error err;
+  ASSERT_EQ(pm_wrapper_start_session(w.w, a.c_str(), nullptr, 0, &s1, &err), PM_OK);
+  ASSERT_EQ(pm_wrapper_start_session(w.w, a.c_str(), nullptr, 0, &s2, &err), PM_OK);
+  EXPECT_EQ(pm_session_transaction_labels(s2), 0);
+  Db d1, d2;
+  d1.d = in(s1, a);
+  d2.d = in(s2, a);
+  ASSERT_EQ(pm_session_start_transaction(s1, nullptr, 0, &err), PM_OK);
+  ASSERT_EQ(pm_db_update_one(d1.d, "{\"_id\": \"hot\"}", PM_JSON, "{\"$inc\": {\"n\": 1}}", PM_JSON, nullptr, 0,
+                             nullptr, &err),
+            PM_OK)
+      << err.message;
+  // Session 1 commits later, on another thread, in case the server waits instead of refusing.
+  std::atomic<bool> tried{false};
+  std::thread committer([&] {
+    wait_until([&] { return tried.load(); }, 2000);  // (a server that waits: commit anyway)
+    pm_error e;
+    EXPECT_EQ(pm_session_commit(s1, &e), PM_OK) << e.message;
+  });
+  ASSERT_EQ(pm_session_start_transaction(s2, nullptr, 0, &err), PM_OK);
+  int rc = pm_db_update_one(d2.d, "{\"_id\": \"hot\"}", PM_JSON, "{\"$inc\": {\"n\": 10}}", PM_JSON, nullptr, 0,
+                            nullptr, &err);
+  tried = true;
+  committer.join();
+  int labels = pm_session_transaction_labels(s2);
+  pm_error e;
+  pm_session_abort(s2, &e);
+  if (rc == PM_OK) {
+    EXPECT_EQ(labels, 0);
+    GTEST_SKIP() << "this server serialised the two transactions instead of reporting a write conflict";
+  }
+  EXPECT_EQ(labels & PM_TXN_TRANSIENT, PM_TXN_TRANSIENT) << pm_code_name(rc) << ": " << err.message;
+  EXPECT_EQ(labels & PM_TXN_UNKNOWN_COMMIT, 0);
+  EXPECT_EQ(pm_session_transaction_labels(s2) & PM_TXN_TRANSIENT, PM_TXN_TRANSIENT) << "kept until a new start";
+  ASSERT_EQ(pm_session_start_transaction(s2, nullptr, 0, &err), PM_OK) << err.message;
+  EXPECT_EQ(pm_session_transaction_labels(s2), 0) << "cleared by the start";
+  EXPECT_EQ(pm_session_abort(s2, &err), PM_OK) << err.message;
+  // A compensating session never retries.
+  pm_session *comp = nullptr;
+  ASSERT_EQ(pm_wrapper_start_compensating(w.w, nullptr, 0, &comp, &err), PM_OK) << err.message;
+  EXPECT_EQ(pm_session_transaction_labels(comp), 0);
+  pm_session_free(comp);
+  pm_db_free(d1.d);
+  d1.d = nullptr;
+  pm_db_free(d2.d);
+  d2.d = nullptr;
+  pm_session_free(s1);
+  pm_session_free(s2);
+}
+
 TEST_F(Native, SessionRefusesDatabasesOfAnotherPoolAndBadOptions) {
   std::string other = unique_db("txn_other");
   const char *names[] = {other.c_str()};

@@ -18,8 +18,13 @@ thread only. Use one client per loop (one per process is normal).
 from __future__ import annotations
 
 import asyncio
+import codecs
+import inspect
+import io
 import json
 import os
+import random
+import signal
 from collections import deque
 from typing import (Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional,
                     Sequence, Tuple, Type, TypeVar, Union, cast)
@@ -410,24 +415,46 @@ class AsyncPolyMongo:
         return cast(AsyncChangeStream, await self._wrapper_op(
             lib.PM_OP_WATCH_CLUSTER, self._stream_decode(codec), doc=p, opts=o))
 
-    async def export_database(self, db: Optional[str], path: Union[str, "os.PathLike[str]"]) -> None:
-        """Writes database ``db`` as NDJSON to the file ``path`` (the async form takes paths
-        only: file objects and callables would run Python on a library thread)."""
-        if not _transfer._is_path(path):
-            raise TypeError("AsyncPolyMongo.export_database takes a path")
-        await self._wrapper_op(lib.PM_OP_EXPORT_FILE, self._status, name=_name(db),
-                               path=_transfer._path(path))
+    async def export_database(self, db: Optional[str], out: Any) -> None:
+        """Writes database ``db`` as NDJSON (the format of :meth:`PolyMongo.export_database`) to
+        ``out``: a path ("-": standard output), a file object opened for writing (text or
+        binary; its ``write`` may be a coroutine function, as with aiofiles), or a callable
+        receiving each line (a str without its newline; may be a coroutine function).
 
-    async def import_database(self, db: Optional[str], path: Union[str, "os.PathLike[str]"], *,
+        The export runs on a library thread and streams through a pipe that the event loop
+        reads (``loop.add_reader``), so no Python runs off the loop and memory does not grow
+        with the database. An exception raised by ``out`` stops the export and is raised here
+        as it was."""
+        if _transfer._is_path(out):
+            await self._wrapper_op(lib.PM_OP_EXPORT_FILE, self._status, name=_name(db),
+                                   path=_transfer._path(out))
+            return
+        sink = _sink(out)
+        await _pipe_export(self, _name(db), sink)
+
+    async def import_database(self, db: Optional[str], src: Any, *,
                               batch_size: Optional[int] = None, stop_on_error: Optional[bool] = None,
                               **options: Any) -> Dict[str, Any]:
-        """Reads the NDJSON file ``path`` into ``db``; returns the import report."""
-        if not _transfer._is_path(path):
-            raise TypeError("AsyncPolyMongo.import_database takes a path")
+        """Reads NDJSON into ``db`` from ``src``: a path ("-": standard input), a file object
+        opened for reading (text or binary; its ``read`` may be a coroutine function), or the
+        content as bytes. Returns the report; refused documents raise :class:`WriteError` and a
+        malformed line :class:`InvalidArgument`, each with the report as ``exc.report``.
+
+        A file object is read on the event loop and streamed through a pipe to the import on a
+        library thread. An exception raised by ``src`` stops the import (what came before it
+        was written, as with the blocking form) and is raised here as it was, with the report
+        as ``exc.report``."""
         opts = _transfer._import_options(batch_size, stop_on_error, options)
-        return cast(Dict[str, Any], await self._wrapper_op(
-            lib.PM_OP_IMPORT_FILE, _report, name=_name(db), path=_transfer._path(path),
-            json_opts=opts))
+        if _transfer._is_path(src):
+            return cast(Dict[str, Any], await self._wrapper_op(
+                lib.PM_OP_IMPORT_FILE, _report, name=_name(db), path=_transfer._path(src),
+                json_opts=opts))
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            src = io.BytesIO(bytes(src))
+        read = getattr(src, "read", None)
+        if not callable(read):
+            raise TypeError("src must be a path, a readable file object or bytes")
+        return await _pipe_import(self, _name(db), read, opts)
 
     async def copy_database(self, from_db: str, to_db: str, *, batch_size: Optional[int] = None,
                             stop_on_error: Optional[bool] = None, **options: Any) -> Dict[str, Any]:
@@ -466,6 +493,206 @@ def _report(c: Any) -> Dict[str, Any]:
         e.report = report  # type: ignore[attr-defined]
         raise e
     return cast(Dict[str, Any], report)
+
+
+# ---- export and import through a pipe -------------------------------------------------------
+# The library's export_file/import_file run on a library thread and open "/dev/fd/<n>": one end
+# of a pipe whose other end the event loop serves. Our end of the library's side stays open until
+# the operation has completed (so that the descriptor number cannot be reused under it).
+_CHUNK = 1 << 16
+# Ends a stream whose source failed: a line no import accepts, so the import stops there
+# instead of taking a cut stream for a whole one.
+_BROKEN = b"\n\x00 the source of this import failed\n"
+
+
+async def _maybe(x: Any) -> Any:
+    return await x if inspect.isawaitable(x) else x
+
+
+def _sink(out: Any) -> Callable[[bytes], Awaitable[None]]:
+    """What export chunks (bytes, whole lines or not) go to, as the blocking form treats
+    ``out`` (binary or text file object, or a callable per line)."""
+    mode = getattr(out, "mode", "")
+    write = getattr(out, "write", None)
+    if callable(write) and (isinstance(out, (io.RawIOBase, io.BufferedIOBase))
+                            or (isinstance(mode, str) and "b" in mode)):
+        async def binary(chunk: bytes) -> None:
+            await _maybe(write(chunk))
+        return binary
+    if callable(write):
+        decoder = codecs.getincrementaldecoder("utf-8")()
+
+        async def text(chunk: bytes) -> None:
+            await _maybe(write(decoder.decode(chunk)))
+        return text
+    if callable(out):
+        rest = bytearray()
+
+        async def lines(chunk: bytes) -> None:
+            rest.extend(chunk)
+            *whole, tail = bytes(rest).split(b"\n")
+            rest[:] = tail
+            for line in whole:
+                await _maybe(out(line.decode("utf-8")))
+        return lines
+    raise TypeError("out must be a path, a writable file object or a callable(line)")
+
+
+def _wait_fd(loop: asyncio.AbstractEventLoop, fd: int, writable: bool,
+             done: "asyncio.Future[Any]") -> "asyncio.Future[None]":
+    """A future set when ``fd`` is ready (or the operation ``done``)."""
+    ready: "asyncio.Future[None]" = loop.create_future()
+
+    def wake(*_: Any) -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    (loop.add_writer if writable else loop.add_reader)(fd, wake)
+    done.add_done_callback(wake)
+
+    def clean(_: Any) -> None:
+        (loop.remove_writer if writable else loop.remove_reader)(fd)
+        done.remove_done_callback(wake)
+
+    ready.add_done_callback(clean)
+    return ready
+
+
+def _sigpipe_ignored() -> bool:
+    return signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN
+
+
+def _drain_later(loop: asyncio.AbstractEventLoop, fd: int, done: "asyncio.Future[Any]") -> None:
+    """Reads and drops what the export still writes into the pipe at ``fd`` until it has
+    completed, then closes ``fd`` (when a closed pipe would not fail its writes)."""
+    def on_readable() -> None:
+        try:
+            while os.read(fd, _CHUNK):
+                pass
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+
+    def finish(_: Any) -> None:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+    loop.add_reader(fd, on_readable)
+    done.add_done_callback(finish)
+
+
+async def _pipe_export(client: "AsyncPolyMongo", name: Any,
+                       sink: Callable[[bytes], Awaitable[None]]) -> None:
+    loop = asyncio.get_running_loop()
+    r, w = os.pipe()
+    try:
+        os.set_blocking(r, False)
+        done = client._wrapper_op(lib.PM_OP_EXPORT_FILE, AsyncPolyMongo._status, name=name,
+                                  path=f"/dev/fd/{w}".encode())
+    except BaseException:
+        os.close(r)
+        os.close(w)
+        raise
+    done.add_done_callback(lambda f: _closed_after(f, w))
+    reader_open = True
+    try:
+        while True:
+            try:
+                chunk = os.read(r, _CHUNK)
+            except BlockingIOError:
+                if done.done():
+                    break  # all of it was read
+                await _wait_fd(loop, r, False, done)
+                continue
+            if not chunk:
+                break  # the end: the export completed and closed our write end too
+            await sink(chunk)
+        reader_open = False
+        os.close(r)
+        await asyncio.shield(done)  # (never cancelled: only its completion closes our end)
+    except BaseException:
+        # The sink failed, or the task was cancelled: the export must stop (a closed pipe
+        # fails its next write) or be drained, never left blocked on a full pipe.
+        if reader_open:
+            if _sigpipe_ignored():
+                os.close(r)
+            else:
+                _drain_later(loop, r, done)
+        try:  # its end, which closes our write end; the first exception is the one raised
+            await asyncio.shield(done)
+        except BaseException:  # noqa: BLE001
+            pass
+        raise
+
+
+async def _pipe_import(client: "AsyncPolyMongo", name: Any, read: Callable[[int], Any],
+                       opts: Any) -> Dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    r, w = os.pipe()
+    try:
+        os.set_blocking(w, False)
+        done = client._wrapper_op(lib.PM_OP_IMPORT_FILE, _report, name=name,
+                                  path=f"/dev/fd/{r}".encode(), json_opts=opts)
+    except BaseException:
+        os.close(r)
+        os.close(w)
+        raise
+    done.add_done_callback(lambda f: _closed_after(f, r))
+
+    async def put(data: bytes) -> bool:
+        """Writes ``data`` into the pipe; False when the import ended before taking it."""
+        view = memoryview(data)
+        while view:
+            if done.done():
+                return False
+            try:
+                view = view[os.write(w, view):]
+            except BlockingIOError:
+                await _wait_fd(loop, w, True, done)
+        return True
+
+    failure: Optional[BaseException] = None
+    try:
+        while True:
+            chunk = await _maybe(read(_CHUNK))
+            if not chunk:
+                break
+            if not await put(chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)):
+                break
+    except BaseException as e:  # the source failed (or the task was cancelled): stop the import
+        failure = e
+        try:
+            if isinstance(e, asyncio.CancelledError):
+                os.write(w, _BROKEN)  # no waiting now: best effort (atomic, or not at all)
+            else:
+                await put(_BROKEN)
+        except BaseException:  # noqa: BLE001 - the first failure is the one raised
+            pass
+    finally:
+        os.close(w)
+    if failure is not None:
+        try:
+            await asyncio.shield(done)
+            report: Optional[Dict[str, Any]] = None
+        except asyncio.CancelledError:
+            raise failure from None
+        except Exception as e:  # noqa: BLE001 - the source's exception is the one raised
+            report = getattr(e, "report", None)
+        try:
+            failure.report = report  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+        raise failure
+    return cast(Dict[str, Any], await asyncio.shield(done))
+
+
+def _closed_after(f: "asyncio.Future[Any]", fd: int) -> None:
+    """The operation using the pipe's other end has completed: close ours, and take its
+    outcome (raised to the awaiter, if any; never reported as unretrieved)."""
+    os.close(fd)
+    if not f.cancelled():
+        f.exception()
 
 
 def _watch_opts(options: Dict[str, Any], codec: CodecOptions[Any]) -> cv.Arg:
@@ -967,13 +1194,66 @@ class AsyncSession:
     async def abort_transaction(self) -> None:
         await self._session_op(lib.PM_OP_ABORT)
 
-    async def with_transaction(self, callback: Callable[["AsyncSession"], Awaitable[_T]],
-                               **options: Any) -> _T:
-        """Runs ``await callback(session)`` in a transaction and commits it; an exception
-        aborts the transaction and propagates. (No automatic retry of transient errors: use
-        the blocking :meth:`Session.with_transaction` for that.)"""
-        async with self.start_transaction(**options):
-            return await callback(self)
+    async def with_transaction(self, callback: Callable[["AsyncSession"], Awaitable[_T]], *,
+                               timeout: Optional[float] = None, **options: Any) -> _T:
+        """Runs ``await callback(session)`` in a transaction and commits it; returns what the
+        callback returned, with the rules of the blocking :meth:`Session.with_transaction`:
+        an exception raised by the callback aborts the transaction and propagates, unless an
+        operation of the session failed with a transient transaction error (a write
+        conflict): then the whole transaction runs again, callback included, after a backoff
+        (5 ms doubling up to 500 ms, with jitter); an unknown commit result retries the
+        commit; both for up to ``timeout`` seconds (default 120). A callback that commits or
+        aborts the transaction itself ends it there."""
+        if not callable(callback):
+            raise TypeError("callback must be callable (it receives the session)")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+            raise TypeError("timeout must be a number of seconds")
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be > 0 seconds")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (120.0 if timeout is None else float(timeout))
+        attempt = 0
+        while True:
+            if attempt:
+                cap = min(0.5, 0.005 * (1 << min(attempt - 1, 7)))
+                await asyncio.sleep(random.uniform(cap / 2, cap))
+            attempt += 1
+            await self._start(dict(options))
+            try:
+                value = await callback(self)
+            except BaseException as e:
+                transient = self._labels() & lib.PM_TXN_TRANSIENT
+                if self.in_transaction:
+                    try:
+                        await self.abort_transaction()
+                    except Exception:  # noqa: BLE001 - the callback's exception matters
+                        pass
+                if transient and isinstance(e, Exception) and loop.time() < deadline:
+                    continue
+                raise
+            if not self.in_transaction:
+                return value  # the callback committed or aborted itself
+            if await self._commit_retrying(loop, deadline):
+                return value
+
+    async def _commit_retrying(self, loop: asyncio.AbstractEventLoop, deadline: float) -> bool:
+        """Commits; True when committed, False to run the whole transaction again."""
+        while True:
+            try:
+                await self.commit_transaction()
+                return True
+            except Exception:
+                labels = self._labels()
+                if labels & lib.PM_TXN_UNKNOWN_COMMIT and loop.time() < deadline:
+                    continue
+                if labels & lib.PM_TXN_TRANSIENT and loop.time() < deadline:
+                    return False
+                raise
+
+    def _labels(self) -> int:
+        """The labels the retries go by (pm_session_transaction_labels)."""
+        with self.sync._h as ptr:
+            return int(lib.pm_session_transaction_labels(ptr))
 
     async def close(self) -> None:
         self.sync.close()

@@ -6,12 +6,21 @@ Each test runs under asyncio's default loop and, when installed, uvloop."""
 from __future__ import annotations
 
 import asyncio
+import datetime
+import io
+import os
 import statistics
 import threading
 import time
+import uuid
 from typing import Any, Awaitable, Callable, List
 
+import pymongo
 import pytest
+from bson import Int64
+from bson.binary import Binary
+from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 
 import polymongo
 from polymongo import AsyncPolyMongo
@@ -21,6 +30,8 @@ try:
     import uvloop
 except ImportError:  # pragma: no cover - uvloop is in requirements-dev
     uvloop = None
+
+WHEN = datetime.datetime(2024, 5, 17, 8, 30, 1, 123000, tzinfo=datetime.timezone.utc)
 
 LOOPS = ["asyncio"] + (["uvloop"] if uvloop is not None else [])
 
@@ -332,3 +343,222 @@ def test_hooks_run_on_the_loop_as_coroutines_or_callables() -> None:
             only_a.unsubscribe()
 
     run("asyncio", main)
+
+
+def _seed_typed(pm: polymongo.PolyMongo, name: str, n: int) -> None:
+    """Documents of every common BSON type (several pipe-fulls of NDJSON), and an index."""
+    people = pm.model("people", indexes=[{"key": {"email": 1}, "unique": True}]).db(name)
+    people.insert_many([{"_id": i, "email": f"p{i}@example.com", "big": Int64(2**40 + i),
+                         "ratio": i / 8, "when": WHEN, "id": uuid.UUID(int=i),
+                         "bin": Binary(bytes([i % 256]) * 3, 128), "tags": ["a", {"n": i}],
+                         "none": None, "ok": i % 2 == 0, "text": "héllo " * 10} for i in range(n)])
+
+
+def _raw(checker: Any, name: str) -> List[bytes]:
+    raw = CodecOptions(document_class=RawBSONDocument)
+    coll = checker[name].get_collection("people", codec_options=raw)
+    return [d.raw for d in coll.find(sort=[("_id", 1)])]
+
+
+def _open_fds() -> int:
+    """Pipe ends this process holds."""
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            n += os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:")
+        except OSError:
+            pass
+    return n
+
+
+class AsyncWriter:
+    """A file-like object whose write is a coroutine (as aiofiles' are)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.mode = "wb"
+
+    async def write(self, b: bytes) -> int:
+        await asyncio.sleep(0)
+        self.data.extend(b)
+        return len(b)
+
+
+class AsyncReader:
+    def __init__(self, data: bytes) -> None:
+        self.data = io.BytesIO(data)
+
+    async def read(self, n: int = -1) -> bytes:
+        await asyncio.sleep(0)
+        return self.data.read(n)
+
+
+@pytest.mark.parametrize("loop_kind", LOOPS)
+def test_export_to_and_import_from_file_objects_type_exact(loop_kind: str, checker: Any) -> None:
+    src = unique_db("pyasync_fsrc")
+    dsts = [unique_db("pyasync_fdst") for _ in range(5)]
+    sync = polymongo.PolyMongo(server_uri())
+    _seed_typed(sync, src, 1500)
+    expected = _raw(checker, src)
+
+    async def main() -> None:
+        fds = _open_fds()  # (with the loop's own)
+        async with AsyncPolyMongo(server_uri()) as pm:
+            binary, text, lines, coro = io.BytesIO(), io.StringIO(), [], AsyncWriter()
+            ticker = Ticker()
+            tick = asyncio.ensure_future(ticker.run())
+            await pm.export_database(src, binary)
+            ticker.stop()
+            await tick
+            await pm.export_database(src, text)
+            await pm.export_database(src, lines.append)
+            await pm.export_database(src, coro)
+            exported = binary.getvalue()
+            assert len(exported) > 4 * 65536, "several pipe-fulls"
+            # (the first line, "meta", has the time of the export)
+            assert text.getvalue().splitlines()[1:] == exported.decode().splitlines()[1:]
+            assert lines[1:] == exported.decode().splitlines()[1:]
+            assert bytes(coro.data).splitlines()[1:] == exported.splitlines()[1:]
+
+            reports = [await pm.import_database(dsts[0], io.BytesIO(exported), batch_size=200),
+                       await pm.import_database(dsts[1], io.StringIO(text.getvalue())),
+                       await pm.import_database(dsts[2], exported),
+                       await pm.import_database(dsts[3], AsyncReader(bytes(coro.data))),
+                       await pm.import_database(dsts[4], io.TextIOWrapper(io.BytesIO(exported),
+                                                                          encoding="utf-8"))]
+            for r in reports:
+                assert r["ok"] is True and r["documents"] == 1500 and r["failures"] == 0, r
+        assert _open_fds() == fds, "every pipe end was closed"
+
+    run(loop_kind, main)
+    for d in dsts:
+        assert _raw(checker, d) == expected, f"{d}: every BSON type, byte for byte"
+        names = {ix["name"]: ix.get("unique", False) for ix in checker[d]["people"].list_indexes()}
+        assert names.get("email_1") is True, names
+        checker.drop_database(d)
+    checker.drop_database(src)
+
+
+@pytest.mark.parametrize("loop_kind", LOOPS)
+def test_failing_or_closed_file_objects_raise_and_lose_nothing(loop_kind: str, checker: Any) -> None:
+    src, dst, again = unique_db("pyasync_bsrc"), unique_db("pyasync_bdst"), unique_db("pyasync_bag")
+    sync = polymongo.PolyMongo(server_uri())
+    _seed_typed(sync, src, 3000)
+    expected = _raw(checker, src)
+    export = io.BytesIO()
+    sync.export_database(src, export)
+
+    class FullDisk(io.RawIOBase):
+        def __init__(self) -> None:
+            self.n = 0
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b: Any) -> int:
+            self.n += 1
+            if self.n > 2:
+                raise OSError(28, "No space left on device")
+            return len(b)
+
+    class Reset(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int = -1) -> bytes:
+            if self.data.tell() > 200_000:
+                raise ConnectionResetError("connection reset by peer")
+            return self.data.read(min(n, 4096))
+
+    async def main() -> None:
+        fds = _open_fds()  # (with the loop's own)
+        async with AsyncPolyMongo(server_uri()) as pm:
+            closed = io.BytesIO()
+            closed.close()
+            with pytest.raises(ValueError, match="closed file"):
+                await pm.export_database(src, closed)
+            with pytest.raises(OSError, match="No space left") as full:
+                await pm.export_database(src, FullDisk())
+            assert full.value.errno == 28
+            with pytest.raises(ValueError, match="closed file"):
+                await pm.import_database(dst, closed)
+            assert checker[dst]["people"].count_documents({}) == 0, "nothing imported"
+            with pytest.raises(ConnectionResetError) as reset:
+                await pm.import_database(dst, Reset(export.getvalue()), batch_size=100)
+            # The import stopped at the failure (what came before was written, as with the
+            # blocking form), and says so.
+            report = reset.value.report  # type: ignore[attr-defined]
+            assert report is not None and report["ok"] is False, report
+            assert 0 < checker[dst]["people"].count_documents({}) < 3000
+            with pytest.raises(TypeError):
+                await pm.import_database(dst, 42)
+            with pytest.raises(TypeError):
+                await pm.export_database(src, 42)
+            # The client goes on working: a whole import after the failures.
+            r = await pm.import_database(again, io.BytesIO(export.getvalue()))
+            assert r["documents"] == 3000
+        assert _open_fds() == fds, "every pipe end was closed"
+
+    run(loop_kind, main)
+    assert _raw(checker, src) == expected, "the source lost nothing"
+    assert _raw(checker, again) == expected
+    for d in (src, dst, again):
+        checker.drop_database(d)
+
+
+
+@pytest.mark.parametrize("loop_kind", LOOPS)
+def test_async_with_transaction_retries_transient_write_conflicts(loop_kind: str) -> None:
+    uri = txn_server_uri()
+    name = unique_db("pyasync_conflict")
+    sync = polymongo.PolyMongo(uri)
+    plain = sync.model("accounts").db(name)
+    plain.insert_one({"_id": "hot", "n": 0})
+    calls: List[int] = []
+    failures: List[BaseException] = []
+    s1 = sync.start_session(name)
+    # Session 1 (blocking, committed by another thread) holds an uncommitted update of "hot";
+    # the async transaction updates it too, meets a write conflict and runs again.
+    s1.start_transaction()
+    plain.with_session(s1).update_one({"_id": "hot"}, {"$inc": {"n": 1}})
+
+    def committer() -> None:
+        try:
+            deadline = time.monotonic() + 10
+            while not calls and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.3)
+            s1.commit_transaction()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            failures.append(e)
+
+    async def main() -> None:
+        async with AsyncPolyMongo(uri, max_pool_size=4) as pm:
+            db = pm.model("accounts").db(name)
+            async with await pm.start_session(name) as s2:
+                bound = db.with_session(s2)
+
+                async def bump(session: Any) -> str:
+                    calls.append(1)
+                    await bound.update_one({"_id": "hot"}, {"$inc": {"n": 10}})
+                    return "bumped"
+
+                assert await s2.with_transaction(bump, timeout=20) == "bumped"
+
+    t = threading.Thread(target=committer)
+    t.start()
+    try:
+        run(loop_kind, main)
+    finally:
+        t.join(30)
+        s1.close()
+    assert failures == []
+    if len(calls) == 1:
+        pytest.skip("this server serialised the two transactions instead of reporting a write conflict")
+    assert len(calls) >= 2, "the conflicting transaction ran again"
+    with pymongo.MongoClient(uri) as other:  # independent of polymongo (the checker is on the main server)
+        assert other[name]["accounts"].find_one({"_id": "hot"})["n"] == 11, "both increments, each once"
+        other.drop_database(name)

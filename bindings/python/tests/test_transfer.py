@@ -161,6 +161,22 @@ def test_exceptions_in_callbacks_stop_the_transfer_and_propagate(pm, checker):
     assert written < 3000, "stopped early"
 
 
+def test_closed_file_objects_raise_and_lose_nothing(pm, checker):
+    src, dst = unique_db("xclosed_src"), unique_db("xclosed_dst")
+    _seed(pm, src, 50)
+    closed = io.BytesIO()
+    closed.close()
+    with pytest.raises(ValueError, match="closed file"):
+        pm.export_database(src, closed)
+    with pytest.raises(ValueError, match="closed file"):
+        pm.import_database(dst, closed)
+    assert dst not in checker.list_database_names(), "nothing imported"
+    # A BytesIO round trip, type-exact, and the source untouched.
+    out = io.BytesIO()
+    pm.export_database(src, out)
+    assert pm.import_database(dst, io.BytesIO(out.getvalue()))["documents"] == 51
+    _same_database(checker, src, dst)
+
 def test_copy_database_in_memory_form_and_drop(uri, checker):
     src, near, away, mem = (unique_db(p) for p in ("xcp_src", "xcp_near", "xcp_away", "xcp_mem"))
     away_uri = second_server_uri()

@@ -4,6 +4,8 @@
 // Regenerate with `cargo run -p polymongo-gen-bindings` (rust/gen-bindings).
 
 pub const PM_ERROR_MESSAGE_SIZE: u32 = 504;
+pub const PM_TXN_TRANSIENT: u32 = 1;
+pub const PM_TXN_UNKNOWN_COMMIT: u32 = 2;
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct pm_wrapper {
@@ -1904,6 +1906,21 @@ unsafe extern "C" {
         opts_len: usize,
         timeout_ms: i64,
         err: *mut pm_error,
+    ) -> ::std::os::raw::c_int;
+    /** The labels pm_session_with_transaction() retries by, for a binding that runs the
+ transaction's body itself (an async body, with pm_async_submit()): after the body or the
+ commit failed, #PM_TXN_TRANSIENT says to run the whole transaction again (abort first, then
+ start a new one, with a backoff) and #PM_TXN_UNKNOWN_COMMIT to call pm_session_commit()
+ again, both within the caller's time limit. #PM_TXN_TRANSIENT is cleared when a transaction
+ starts, #PM_TXN_UNKNOWN_COMMIT when a commit or a transaction starts. No I/O.
+ @param session The session.
+ @return A combination of #PM_TXN_TRANSIENT and #PM_TXN_UNKNOWN_COMMIT; 0 for none, for a
+         compensating session (which never retries) and when `session` is NULL.
+ @par Thread-safety
+ Thread-safe (also while an operation of the session runs on another thread). The session
+ stays owned by the caller.*/
+    pub fn pm_session_transaction_labels(
+        session: *const pm_session,
     ) -> ::std::os::raw::c_int;
     /** Starts a compensating session (see @ref pm_compensating "above"). With the journal, each
  undo record is written before its write to `<journalDb>.polymongo_journal` on the same

@@ -23,14 +23,15 @@
 //! (nothing is sent); one already running finishes on the library's thread and its outcome is
 //! released there. The blocking API stays: [`Db`] is the blocking form of [`AsyncDb`].
 use std::collections::VecDeque;
-use std::ffi::c_void;
+use std::ffi::{c_char, c_void, CString};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::ptr;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use bson::{doc, Bson, Document};
 use futures_core::Stream;
@@ -43,24 +44,44 @@ use crate::bulk::Update;
 use crate::call::{self, Doc};
 use crate::db::Db;
 use crate::error::{Error, ErrorKind, Result};
-use crate::options::{CountOptions, DeleteOptions, FindOptions, InsertOptions, UpdateOptions};
+use crate::options::{
+    CompensatingOptions, CountOptions, DeleteOptions, FindOptions, ImportOptions, InsertOptions, SessionOptions,
+    TransactionOptions, UpdateOptions,
+};
 use crate::result::WriteResult;
+use crate::transfer::{self, ImportReport};
+use crate::wrapper::PolyMongo;
 
 /// Documents per cursor submission (the first batch comes with the query).
 const BATCH: i64 = 101;
 /// One change-stream wait occupies a library thread: short waits, one after the other.
 const STREAM_SLICE_MS: i64 = 200;
 
-/// The wrapper a db belongs to (`pm_db_wrapper`): what submissions and cancellations go to.
-struct WrapperRef(*mut sys::pm_wrapper);
+/// The wrapper that submissions and cancellations go to: a db's own reference
+/// (`pm_db_wrapper`), or the [`PolyMongo`] of an [`AsyncPolyMongo`].
+enum WrapperRef {
+    Owned(*mut sys::pm_wrapper),
+    Client(PolyMongo),
+}
 
 // SAFETY: pm_wrapper is thread-safe (common.h), and freeing it is NULL-safe and final.
 unsafe impl Send for WrapperRef {}
 unsafe impl Sync for WrapperRef {}
 
+impl WrapperRef {
+    fn with<R>(&self, f: impl FnOnce(*mut sys::pm_wrapper) -> Result<R>) -> Result<R> {
+        match self {
+            WrapperRef::Owned(w) => f(*w),
+            WrapperRef::Client(pm) => pm.with(f),
+        }
+    }
+}
+
 impl Drop for WrapperRef {
     fn drop(&mut self) {
-        unsafe { sys::pm_wrapper_free(self.0) }
+        if let WrapperRef::Owned(w) = self {
+            unsafe { sys::pm_wrapper_free(*w) }
+        }
     }
 }
 
@@ -197,7 +218,11 @@ impl Drop for Op {
         if !self.finished {
             // Ends it if it has not started (the callback runs now, on this thread); a running
             // one completes later and its outcome is released with the slot.
-            unsafe { sys::pm_async_cancel(self.wrapper.0, self.id) };
+            // (A closed wrapper cancelled it already.)
+            let _ = self.wrapper.with(|w| {
+                unsafe { sys::pm_async_cancel(w, self.id) };
+                Ok(())
+            });
         }
     }
 }
@@ -207,8 +232,10 @@ fn submit(wrapper: &Arc<WrapperRef>, op: &sys::pm_op) -> Result<Op> {
     let slot: SlotRef = Arc::new(Mutex::new(Slot::default()));
     let user = Arc::into_raw(Arc::clone(&slot)) as *mut c_void;
     let mut id = 0u64;
-    let r = call::ffi(|err| unsafe {
-        sys::pm_async_submit(wrapper.0, op, ptr::null_mut(), Some(on_complete), user, &mut id, err)
+    let r = wrapper.with(|w| {
+        call::ffi(|err| unsafe {
+            sys::pm_async_submit(w, op, ptr::null_mut(), Some(on_complete), user, &mut id, err)
+        })
     });
     if r.is_err() {
         // Refused: nothing will complete, the reference is ours again.
@@ -239,6 +266,8 @@ fn write_outcome(mut c: Completion) -> Result<WriteResult> {
 pub struct AsyncDb<T = Document> {
     db: Db<T>,
     wrapper: Arc<WrapperRef>,
+    /// Bound to an [`AsyncSession`]: its operations must keep the session's order.
+    bound: bool,
 }
 
 impl<T> std::fmt::Debug for AsyncDb<T> {
@@ -261,7 +290,7 @@ impl std::fmt::Debug for AsyncChangeStream {
 
 impl<T> Clone for AsyncDb<T> {
     fn clone(&self) -> Self {
-        AsyncDb { db: self.db.clone(), wrapper: Arc::clone(&self.wrapper) }
+        AsyncDb { db: self.db.clone(), wrapper: Arc::clone(&self.wrapper), bound: self.bound }
     }
 }
 
@@ -269,14 +298,35 @@ impl<T> Db<T> {
     /// The async form of this db: its operations as futures (see [`crate::aio`]). No I/O.
     pub fn to_async(&self) -> Result<AsyncDb<T>> {
         let w = self.with(|db| call::out_ptr(|out, err| unsafe { sys::pm_db_wrapper(db, out, err) }))?;
-        Ok(AsyncDb { db: self.clone(), wrapper: Arc::new(WrapperRef(w)) })
+        Ok(AsyncDb { db: self.clone(), wrapper: Arc::new(WrapperRef::Owned(w)), bound: false })
     }
 }
 
 impl<T> AsyncDb<T> {
     /// The blocking form of this db.
+    ///
+    /// # Panics
+    /// For a db bound to an [`AsyncSession`] ([`AsyncDb::with_session`]): a session runs one
+    /// operation at a time, in the order they were submitted, which a blocking call on
+    /// another thread would break.
     pub fn blocking(&self) -> &Db<T> {
+        assert!(!self.bound, "AsyncDb::blocking: this db is bound to an AsyncSession; use its async operations");
         &self.db
+    }
+
+    /// The same database and model with every operation in `session` (in its transaction
+    /// when one is open): the async form of [`Db::with_session`]. The session's operations
+    /// and those of its bound dbs run one at a time, in the order they were submitted; await
+    /// each before the next (and a cursor's documents before the session's next operation).
+    /// The bound db keeps the session's connection until it is dropped too. No I/O.
+    pub fn with_session(&self, session: &AsyncSession) -> Result<AsyncDb<T>> {
+        let s = session.raw.ptr;
+        if s.is_null() {
+            return Err(Error::closed("AsyncSession"));
+        }
+        let bound =
+            self.db.with(|db| call::out_ptr(|out, err| unsafe { sys::pm_db_with_session(db, s, out, err) }))?;
+        Ok(AsyncDb { db: Db::<Document>::from_raw(bound).typed(), wrapper: Arc::clone(&self.wrapper), bound: true })
     }
 
     /// Submits an operation on this db (its documents are copied before this returns).
@@ -712,5 +762,436 @@ impl Stream for AsyncChangeStream {
 impl Drop for AsyncChangeStream {
     fn drop(&mut self) {
         self.raw.release(self.pending.as_ref());
+    }
+}
+
+/// The async form of [`PolyMongo`]'s own operations (made by [`PolyMongo::to_async`]): native
+/// and compensating sessions, export and import of whole databases. `Send + Sync`, cheap to
+/// clone; its futures are `Send`. Databases' operations are on [`AsyncDb`] ([`Db::to_async`]).
+#[derive(Clone)]
+pub struct AsyncPolyMongo {
+    wrapper: Arc<WrapperRef>,
+}
+
+impl std::fmt::Debug for AsyncPolyMongo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncPolyMongo").finish_non_exhaustive()
+    }
+}
+
+impl PolyMongo {
+    /// The async form of this wrapper (see [`crate::aio`]). No I/O; shares the wrapper.
+    pub fn to_async(&self) -> AsyncPolyMongo {
+        AsyncPolyMongo { wrapper: Arc::new(WrapperRef::Client(self.clone())) }
+    }
+}
+
+/// An optional database name as the C API takes it (NULL: the default database).
+fn db_cstring(db: Option<&str>) -> Result<Option<CString>> {
+    db.map(|d| call::cstring(d, "database name")).transpose()
+}
+
+fn name_ptr(name: &Option<CString>) -> *const c_char {
+    name.as_ref().map_or(ptr::null(), |n| n.as_ptr())
+}
+
+fn report_of(mut c: Completion) -> Result<ImportReport> {
+    let text = std::mem::replace(&mut c.0.text, ptr::null_mut());
+    // SAFETY: NULL or a string the completion owned, now ours to free.
+    let json = unsafe { call::take_string(text) };
+    transfer::report_outcome(c.0.code, &c.0.error, json)
+}
+
+impl AsyncPolyMongo {
+    /// The blocking form.
+    pub fn blocking(&self) -> Option<&PolyMongo> {
+        match &*self.wrapper {
+            WrapperRef::Client(pm) => Some(pm),
+            WrapperRef::Owned(_) => None,
+        }
+    }
+
+    /// Waits for a submitted operation; its error, or its completion.
+    async fn finish(pending: Op) -> Result<Completion> {
+        let c = pending.await;
+        c.check()?;
+        Ok(c)
+    }
+
+    /// Starts a native session on the pool serving `db` (`None`: the default database): the
+    /// async form of [`PolyMongo::start_session`]. It holds one connection until dropped.
+    pub async fn start_session(
+        &self,
+        db: Option<&str>,
+        options: impl Into<Option<SessionOptions>>,
+    ) -> Result<AsyncSession> {
+        let name = db_cstring(db)?;
+        let opts = Doc::opts(options.into())?;
+        let pending = {
+            let mut o = op(sys::PM_OP_START_SESSION);
+            o.name = name_ptr(&name);
+            o.opts = opts.ptr();
+            o.opts_len = opts.len();
+            submit(&self.wrapper, &o)?
+        };
+        let mut c = pending.await;
+        c.check()?;
+        let raw = std::mem::replace(&mut c.0.session, ptr::null_mut());
+        Ok(AsyncSession::new(raw, Arc::clone(&self.wrapper), false))
+    }
+
+    /// Starts a compensating session (transactions across any pools and clusters, made of
+    /// recorded undos): the async form of [`PolyMongo::start_compensating`].
+    pub async fn start_compensating(
+        &self,
+        options: impl Into<Option<CompensatingOptions>>,
+    ) -> Result<AsyncSession> {
+        let opts = Doc::opts(options.into())?;
+        let pending = {
+            let mut o = op(sys::PM_OP_START_COMPENSATING);
+            o.opts = opts.ptr();
+            o.opts_len = opts.len();
+            submit(&self.wrapper, &o)?
+        };
+        let mut c = pending.await;
+        c.check()?;
+        let raw = std::mem::replace(&mut c.0.session, ptr::null_mut());
+        Ok(AsyncSession::new(raw, Arc::clone(&self.wrapper), true))
+    }
+
+    /// Writes database `db` as NDJSON to the file `path` (the format of [`PolyMongo::export`]).
+    /// The export runs on a library thread; a writer of the caller's would have to run there
+    /// too, so the async form takes a path (a FIFO works, for streaming elsewhere).
+    pub async fn export_file(&self, db: &str, path: impl AsRef<Path>) -> Result<()> {
+        let name = call::cstring(db, "database name")?;
+        let path = transfer::path_cstring(path.as_ref())?;
+        let pending = {
+            let mut o = op(sys::PM_OP_EXPORT_FILE);
+            o.name = name.as_ptr();
+            o.path = path.as_ptr();
+            submit(&self.wrapper, &o)?
+        };
+        Self::finish(pending).await.map(drop)
+    }
+
+    /// Imports an NDJSON file into `db`: the async form of [`PolyMongo::import_file`], with its
+    /// report and errors (`ErrorKind::Write` when documents were refused, `InvalidArgument`
+    /// naming a malformed line; the report is then on the error).
+    pub async fn import_file(
+        &self,
+        db: &str,
+        path: impl AsRef<Path>,
+        options: impl Into<Option<ImportOptions>>,
+    ) -> Result<ImportReport> {
+        let name = call::cstring(db, "database name")?;
+        let path = transfer::path_cstring(path.as_ref())?;
+        let opts = transfer::options_json(options.into())?;
+        let pending = {
+            let mut o = op(sys::PM_OP_IMPORT_FILE);
+            o.name = name.as_ptr();
+            o.path = path.as_ptr();
+            o.json = transfer::opt_ptr(&opts);
+            submit(&self.wrapper, &o)?
+        };
+        report_of(pending.await)
+    }
+
+    /// The whole database in one document: the async form of [`PolyMongo::export_document`].
+    pub async fn export_document(&self, db: &str) -> Result<Document> {
+        let name = call::cstring(db, "database name")?;
+        let pending = {
+            let mut o = op(sys::PM_OP_EXPORT_DOCUMENT);
+            o.name = name.as_ptr();
+            submit(&self.wrapper, &o)?
+        };
+        let c = Self::finish(pending).await?;
+        call::decode(c.doc_bytes())
+    }
+
+    /// Imports a document as [`AsyncPolyMongo::export_document`] makes it into `db`: the async
+    /// form of [`PolyMongo::import_document`].
+    pub async fn import_document(
+        &self,
+        db: &str,
+        document: &Document,
+        options: impl Into<Option<ImportOptions>>,
+    ) -> Result<ImportReport> {
+        let name = call::cstring(db, "database name")?;
+        let doc = Doc::new(document, "import document")?;
+        let opts = transfer::options_json(options.into())?;
+        let pending = {
+            let mut o = op(sys::PM_OP_IMPORT_DOCUMENT);
+            o.name = name.as_ptr();
+            o.doc = doc.ptr();
+            o.doc_len = doc.len();
+            o.json = transfer::opt_ptr(&opts);
+            submit(&self.wrapper, &o)?
+        };
+        report_of(pending.await)
+    }
+
+    /// Copies database `from` into `to` (any pool or cluster): the async form of
+    /// [`PolyMongo::copy_database`].
+    pub async fn copy_database(
+        &self,
+        from: &str,
+        to: &str,
+        options: impl Into<Option<ImportOptions>>,
+    ) -> Result<ImportReport> {
+        let from = call::cstring(from, "database name")?;
+        let to = call::cstring(to, "database name")?;
+        let opts = transfer::options_json(options.into())?;
+        let pending = {
+            let mut o = op(sys::PM_OP_COPY_DATABASE);
+            o.name = from.as_ptr();
+            o.path = to.as_ptr();
+            o.json = transfer::opt_ptr(&opts);
+            submit(&self.wrapper, &o)?
+        };
+        report_of(pending.await)
+    }
+
+    /// Drops database `db`: the async form of [`PolyMongo::drop_database`].
+    pub async fn drop_database(&self, db: &str) -> Result<()> {
+        let name = call::cstring(db, "database name")?;
+        let pending = {
+            let mut o = op(sys::PM_OP_DROP_DATABASE);
+            o.name = name.as_ptr();
+            submit(&self.wrapper, &o)?
+        };
+        Self::finish(pending).await.map(drop)
+    }
+}
+
+/// A session whose transaction calls are futures: the async form of [`crate::Session`], made
+/// by [`AsyncPolyMongo::start_session`] or [`AsyncPolyMongo::start_compensating`]. Bind dbs to
+/// it with [`AsyncDb::with_session`]. As in the official driver, its methods take `&mut self`
+/// (one thing at a time) and their futures are `Send`.
+///
+/// ```no_run
+/// # async fn demo(pm: polymongo::PolyMongo) -> polymongo::Result<()> {
+/// use polymongo::doc;
+/// let accounts = pm.model("accounts", None)?;
+/// let mut session = pm.to_async().start_session(Some("bank"), None).await?;
+/// let a = accounts.db("bank")?.to_async()?.with_session(&session)?;
+///
+/// // The callback form: commits when the future returns Ok, aborts on Err; runs the closure
+/// // again on a TransientTransactionError, retries a commit with an unknown result.
+/// session
+///     .with_transaction(None, None, || async {
+///         a.insert_one(doc! {"amount": -10}, None).await?;
+///         a.insert_one(doc! {"amount": 10}, None).await?;
+///         Ok::<_, polymongo::Error>(())
+///     })
+///     .await?;
+///
+/// // The explicit form.
+/// session.start_transaction(None).await?;
+/// a.insert_one(doc! {"amount": -1}, None).await?;
+/// session.abort_transaction().await?;
+/// # Ok(()) }
+/// ```
+///
+/// Dropping it ends the session (aborting an open transaction) once its dbs are dropped too;
+/// an operation of it still running finishes first.
+pub struct AsyncSession {
+    raw: Owned<sys::pm_session>,
+    wrapper: Arc<WrapperRef>,
+    /// The session's last operation, while it runs (kept when its future was dropped, so that
+    /// the next one, and the session's end, wait for it).
+    pending: Option<Op>,
+    compensating: bool,
+}
+
+impl std::fmt::Debug for AsyncSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncSession").field("compensating", &self.compensating).finish_non_exhaustive()
+    }
+}
+
+impl AsyncSession {
+    fn new(ptr: *mut sys::pm_session, wrapper: Arc<WrapperRef>, compensating: bool) -> Self {
+        AsyncSession { raw: Owned { ptr, free: sys::pm_session_free }, wrapper, pending: None, compensating }
+    }
+
+    /// Whether this is a compensating session.
+    pub fn is_compensating(&self) -> bool {
+        self.compensating
+    }
+
+    async fn session_op(&mut self, kind: sys::pm_op_kind, opts: &Doc) -> Result<()> {
+        if let Some(earlier) = self.pending.take() {
+            drop(earlier.await); // a dropped call's operation: let it end first
+        }
+        if self.raw.ptr.is_null() {
+            return Err(Error::closed("AsyncSession"));
+        }
+        let pending = {
+            let mut o = op(kind);
+            o.session = self.raw.ptr;
+            o.opts = opts.ptr();
+            o.opts_len = opts.len();
+            submit(&self.wrapper, &o)?
+        };
+        self.pending = Some(pending);
+        let c = std::future::poll_fn(|cx| Pin::new(self.pending.as_mut().expect("submitted")).poll(cx)).await;
+        self.pending = None;
+        c.check().map(drop)
+    }
+
+    /// Starts a transaction; `options` override the session's defaults (`NotSupported` on a
+    /// server without transactions, before anything is written).
+    pub async fn start_transaction(&mut self, options: impl Into<Option<TransactionOptions>>) -> Result<()> {
+        let opts = Doc::opts(options.into())?;
+        self.session_op(sys::PM_OP_START_TRANSACTION, &opts).await
+    }
+
+    /// Commits the open transaction: its writes become visible together.
+    pub async fn commit_transaction(&mut self) -> Result<()> {
+        self.session_op(sys::PM_OP_COMMIT, &Doc::NONE).await
+    }
+
+    /// Aborts the open transaction: none of its writes remain.
+    pub async fn abort_transaction(&mut self) -> Result<()> {
+        self.session_op(sys::PM_OP_ABORT, &Doc::NONE).await
+    }
+
+    /// The labels the retries go by (`pm_session_transaction_labels`).
+    fn labels(&self) -> i32 {
+        unsafe { sys::pm_session_transaction_labels(self.raw.ptr) }
+    }
+
+    /// Runs `f` in a transaction, with the semantics of the blocking
+    /// [`crate::Session::with_transaction_options`] (the same rules, from the same labels):
+    ///
+    /// - `Ok(value)`: the transaction commits and `Ok(value)` is returned; a commit that fails
+    ///   with `UnknownTransactionCommitResult` is tried again.
+    /// - `Err(e)`: the transaction aborts and `Err(e)` is returned unchanged, unless an
+    ///   operation in the session (or the commit) failed with the `TransientTransactionError`
+    ///   label: then the whole transaction runs again, calling `f` again, after a backoff (5 ms
+    ///   doubling up to 500 ms, with jitter). Retries stop at `timeout` (`None`: 120 s).
+    ///
+    /// `f` makes a new future for each attempt, using dbs bound to this session (made before,
+    /// with [`AsyncDb::with_session`]); await every operation inside it. Errors of the
+    /// library itself (`NotSupported` on a server without transactions, before `f` runs; a
+    /// failed commit) come back as `E::from(polymongo::Error)`. A panic in `f` leaves the
+    /// transaction open: dropping the session aborts it. A compensating session runs `f`
+    /// once: `Ok` keeps the writes, `Err` undoes them.
+    pub async fn with_transaction<R, E, F, Fut>(
+        &mut self,
+        options: impl Into<Option<TransactionOptions>>,
+        timeout: impl Into<Option<Duration>>,
+        mut f: F,
+    ) -> std::result::Result<R, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<R, E>>,
+        E: From<Error>,
+    {
+        let opts = Doc::opts(options.into())?;
+        let deadline = Instant::now() + timeout.into().unwrap_or(Duration::from_secs(120));
+        let time_left = || Instant::now() < deadline;
+        let mut attempt = 0u32;
+        'transaction: loop {
+            if attempt > 0 {
+                Sleep::new(backoff(attempt)).await;
+            }
+            attempt += 1;
+            self.session_op(sys::PM_OP_START_TRANSACTION, &opts).await?;
+            let value = match f().await {
+                Ok(value) => value,
+                Err(e) => {
+                    let transient = self.labels() & sys::PM_TXN_TRANSIENT as i32 != 0;
+                    // The closure's error is the one that matters, not an abort's.
+                    let _ = self.session_op(sys::PM_OP_ABORT, &Doc::NONE).await;
+                    if transient && time_left() {
+                        continue 'transaction;
+                    }
+                    return Err(e);
+                }
+            };
+            loop {
+                match self.session_op(sys::PM_OP_COMMIT, &Doc::NONE).await {
+                    Ok(()) => return Ok(value),
+                    Err(e) => {
+                        let labels = self.labels();
+                        if labels & sys::PM_TXN_UNKNOWN_COMMIT as i32 != 0 && time_left() {
+                            continue;
+                        }
+                        if labels & sys::PM_TXN_TRANSIENT as i32 != 0 && time_left() {
+                            continue 'transaction;
+                        }
+                        return Err(E::from(e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for AsyncSession {
+    fn drop(&mut self) {
+        // Never end the session under an operation still using it.
+        self.raw.release(self.pending.as_ref());
+    }
+}
+
+/// The wait before running a transaction again: 5 ms doubling up to 500 ms, a random point
+/// in its upper half (as `pm_session_with_transaction`).
+fn backoff(attempt: u32) -> Duration {
+    let cap = 500u64.min(5u64 << attempt.saturating_sub(1).min(7));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let jitter = u64::from(nanos) % (cap / 2 + 1);
+    Duration::from_millis(cap / 2 + jitter)
+}
+
+/// A timer that needs no runtime: a short-lived thread wakes the task (only between
+/// transaction attempts, which are rare).
+struct Sleep {
+    duration: Duration,
+    state: Option<Arc<Mutex<Alarm>>>,
+}
+
+/// Whether the timer fired, and the task to wake when it does.
+#[derive(Default)]
+struct Alarm {
+    fired: bool,
+    waker: Option<Waker>,
+}
+
+impl Sleep {
+    fn new(duration: Duration) -> Self {
+        Sleep { duration, state: None }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let duration = self.duration;
+        let state = self.state.get_or_insert_with(|| {
+            let state = Arc::new(Mutex::new(Alarm::default()));
+            let timer = Arc::clone(&state);
+            std::thread::spawn(move || {
+                std::thread::sleep(duration);
+                let waker = {
+                    let mut s = timer.lock().unwrap_or_else(|e| e.into_inner());
+                    s.fired = true;
+                    s.waker.take()
+                };
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            });
+            state
+        });
+        let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.fired {
+            Poll::Ready(())
+        } else {
+            s.waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
     }
 }

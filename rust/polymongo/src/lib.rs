@@ -72,7 +72,7 @@ mod wrapper;
 pub use bson::{self, doc, Bson, Document};
 pub use polymongo_sys as sys;
 
-pub use aio::{AsyncChangeStream, AsyncCursor, AsyncDb};
+pub use aio::{AsyncChangeStream, AsyncCursor, AsyncDb, AsyncPolyMongo, AsyncSession};
 pub use bulk::{DeleteModel, InsertOneModel, ReplaceOneModel, Update, UpdateModel, WriteModel};
 pub use cursor::{Cursor, SessionCursor};
 pub use db::{index_name, Db, SessionDb};

@@ -145,9 +145,15 @@ fn with_report(f: impl FnOnce(*mut *mut c_char, *mut sys::pm_error) -> c_int) ->
     // SAFETY: NULL or a string for us to free; taken before a parked panic resumes.
     let json = unsafe { call::take_string(report) };
     crate::panic::check();
+    report_outcome(rc, &err, json)
+}
+
+/// The outcome of an import-like call from its code, error and report (also for the async
+/// form, whose completion carries the three).
+pub(crate) fn report_outcome(rc: c_int, err: &sys::pm_error, json: Option<String>) -> Result<ImportReport> {
     let report = json.map(ImportReport::parse).transpose();
     if rc < 0 {
-        return Err(Error::from_pm(rc, &err).with_report(report.ok().flatten()));
+        return Err(Error::from_pm(rc, err).with_report(report.ok().flatten()));
     }
     let report =
         report?.ok_or_else(|| Error::new(ErrorKind::Internal, "the library returned no import report"))?;
@@ -161,7 +167,7 @@ fn with_report(f: impl FnOnce(*mut *mut c_char, *mut sys::pm_error) -> c_int) ->
     Ok(report)
 }
 
-fn options_json(options: Option<ImportOptions>) -> Result<Option<CString>> {
+pub(crate) fn options_json(options: Option<ImportOptions>) -> Result<Option<CString>> {
     let Some(options) = options else { return Ok(None) };
     let doc = bson::to_document(&options)
         .map_err(|e| Error::invalid(format!("the import options cannot be encoded: {e}")).with_source(e))?;
@@ -169,11 +175,11 @@ fn options_json(options: Option<ImportOptions>) -> Result<Option<CString>> {
     call::cstring(&json, "import options").map(Some)
 }
 
-fn opt_ptr(s: &Option<CString>) -> *const c_char {
+pub(crate) fn opt_ptr(s: &Option<CString>) -> *const c_char {
     s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())
 }
 
-fn path_cstring(path: &Path) -> Result<CString> {
+pub(crate) fn path_cstring(path: &Path) -> Result<CString> {
     #[cfg(unix)]
     let bytes = {
         use std::os::unix::ffi::OsStrExt;

@@ -61,6 +61,11 @@ class Session {
   virtual void append_to(bson_t *opts) const { (void)opts; }
   // The error an operation on the session failed with (with_transaction retries on some).
   virtual void note_error(const Error &e) { (void)e; }
+  // What with_transaction's retries go by, for a caller that runs the body itself
+  // (pm_session_transaction_labels): kTransientTransaction | kUnknownCommitResult.
+  static constexpr int kTransientTransaction = 1;
+  static constexpr int kUnknownCommitResult = 2;
+  virtual int transaction_labels() const { return 0; }
   // A compensating session makes a bound db's writes itself; nullptr: writes run as usual.
   virtual WriteRecorder *recorder() { return nullptr; }
 };

@@ -170,17 +170,24 @@ void NativeSession::start_transaction(DocView opts) {
   bool ok = mongoc_client_session_start_transaction(session_, t, &error);
   if (t) mongoc_transaction_opts_destroy(t);
   if (!ok) throw Error::from_driver(error, "start a transaction");
-  last_transient_ = false;
+  labels_.store(0, std::memory_order_release);
 }
 
 void NativeSession::commit() {
   check_open();
+  labels_.fetch_and(~kUnknownCommitResult, std::memory_order_acq_rel);
   bson_t reply;
   bson_error_t error;
   bool ok = mongoc_client_session_commit_transaction(session_, &reply, &error);
   Error e = ok ? Error(Code::ok, "") : Error::from_driver(error, "commit", &reply);
   bson_destroy(&reply);
-  if (!ok) throw e;
+  if (!ok) {
+    // 50 (MaxTimeMSExpired): the commit's own time limit ran out; trying again cannot help.
+    int labels = (e.transient_transaction_error() ? kTransientTransaction : 0) |
+                 (e.unknown_commit_result() && e.server_code() != 50 ? kUnknownCommitResult : 0);
+    labels_.fetch_or(labels, std::memory_order_acq_rel);
+    throw e;
+  }
 }
 
 void NativeSession::abort() {
@@ -197,7 +204,9 @@ void NativeSession::append_to(bson_t *opts) const {
   if (!mongoc_client_session_append(session_, opts, &error)) throw Error::from_driver(error, "session");
 }
 
-void NativeSession::note_error(const Error &e) { last_transient_ = last_transient_ || e.transient_transaction_error(); }
+void NativeSession::note_error(const Error &e) {
+  if (e.transient_transaction_error()) labels_.fetch_or(kTransientTransaction, std::memory_order_acq_rel);
+}
 
 bool NativeSession::with_transaction(const std::function<bool()> &body, DocView opts, int64_t timeout_ms) {
   if (timeout_ms <= 0) timeout_ms = 120000;  // the drivers' default
@@ -219,7 +228,7 @@ bool NativeSession::with_transaction(const std::function<bool()> &body, DocView 
     try {
       keep = body();
     } catch (const Error &e) {
-      bool transient = e.transient_transaction_error() || last_transient_;
+      bool transient = e.transient_transaction_error() || (transaction_labels() & kTransientTransaction) != 0;
       if (in_transaction()) {
         try {
           abort();
@@ -230,7 +239,7 @@ bool NativeSession::with_transaction(const std::function<bool()> &body, DocView 
       throw;
     }
     if (!keep) {
-      bool transient = last_transient_;
+      bool transient = (transaction_labels() & kTransientTransaction) != 0;
       if (in_transaction()) abort();
       if (transient && time_left()) continue;  // the body failed on a transient error
       return false;

@@ -6,6 +6,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -48,6 +49,7 @@ class NativeSession final : public Session {
   void append_to(bson_t *opts) const override;
   // The error the last failed operation on this session reported (for with_transaction).
   void note_error(const Error &e) override;
+  int transaction_labels() const override { return labels_.load(std::memory_order_acquire); }
 
  private:
   void check_open() const;
@@ -57,7 +59,11 @@ class NativeSession final : public Session {
   Lease lease_;
   mongoc_client_session_t *session_ = nullptr;
   bool supported_checked_ = false;
-  bool last_transient_ = false;
+  // kTransientTransaction: an operation of the transaction, or its commit, failed with
+  // TransientTransactionError (cleared when a transaction starts); kUnknownCommitResult: the
+  // last commit failed with UnknownTransactionCommitResult (cleared by the next commit or
+  // start). Atomic: read by pm_session_transaction_labels() from any thread.
+  std::atomic<int> labels_{0};
 };
 
 }  // namespace pm::core
