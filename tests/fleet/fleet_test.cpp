@@ -676,6 +676,35 @@ std::set<std::string> written_ids(const std::string &uri, const std::string &t) 
   return out;
 }
 
+size_t ledgers(const std::string &base) { return lines_of(base + "0").size() + lines_of(base + "1").size(); }
+
+// Every acknowledged write of both ledgers is on the target (b), and both writers route there.
+void expect_ledgers_on_b(const std::string &base, const std::string &t) {
+  std::set<std::string> on_b = written_ids(second_uri(), t);
+  for (int i = 0; i < 2; ++i) {
+    auto ledger = lines_of(base + std::to_string(i));
+    size_t missing = 0;
+    for (const auto &id : ledger) missing += on_b.count(id) == 0 ? 1 : 0;
+    EXPECT_EQ(missing, 0u) << "writer " << i << ": acknowledged writes not on the target, of " << ledger.size();
+    std::string route = lines_of(base + std::to_string(i) + ".route").front();
+    EXPECT_TRUE(has(route, "\"directoryCluster\":\"b\"")) << route;
+  }
+}
+
+void stop_writers(const std::string &base, pid_t pids[2]) {
+  std::ofstream(base + ".stop") << "stop";
+  for (int i = 0; i < 2; ++i) {
+    int status = 0;
+    waitpid(pids[i], &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+}
+
+// The writers' ledgers, their routes and the stop file.
+void remove_ledgers(const std::string &base) {
+  for (const char *x : {"0", "1", "0.route", "1.route", ".stop"}) std::remove((base + x).c_str());
+}
+
 // A move refused at once because another mover's lease is live (PM_EMOVING, naming it).
 void expect_leased(pm_wrapper *w, const std::string &t, const std::string &to) {
   pm_error err;
@@ -730,25 +759,8 @@ TEST(Fleet, MoveWhileTwoProcessesWriteLosesNoAcknowledgedWrite) {
   size_t at_flip0 = lines_of(base + "0").size(), at_flip1 = lines_of(base + "1").size();
   ASSERT_TRUE(wait_until([&] { return lines_of(base + "0").size() >= at_flip0 + 50 && lines_of(base + "1").size() >= at_flip1 + 50; }, 20000))
       << "both writers go on after the flip";
-  std::ofstream(base + ".stop") << "stop";
-  for (pid_t pid : pids) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  }
-  std::set<std::string> on_b;
-  for (const std::string &doc : Checker(second_uri()).find_json(t, "items", "{\"w\": {\"$exists\": true}}")) {
-    size_t at = doc.find("\"_id\" : \"");
-    if (at != std::string::npos) on_b.insert(doc.substr(at + 9, doc.find('"', at + 9) - at - 9));
-  }
-  for (int i = 0; i < 2; ++i) {
-    auto ledger = lines_of(base + std::to_string(i));
-    size_t missing = 0;
-    for (const auto &id : ledger) missing += on_b.count(id) == 0 ? 1 : 0;
-    EXPECT_EQ(missing, 0u) << "writer " << i << ": acknowledged writes not on the target, of " << ledger.size();
-    std::string route = lines_of(base + std::to_string(i) + ".route").front();
-    EXPECT_TRUE(has(route, "\"directoryCluster\":\"b\"")) << route;
-  }
+  stop_writers(base, pids);
+  expect_ledgers_on_b(base, t);
   EXPECT_EQ(Checker(server_uri()).count(t, "items"), source_after_flip) << "nothing reached the source after the flip";
   EXPECT_EQ(Checker(second_uri()).count(t, "items", "{\"w\": {\"$exists\": false}}"), 2000);
   EXPECT_TRUE(has(indexes_of(second_uri(), t), "\"n_1\"")) << "indexes moved too";
@@ -772,7 +784,7 @@ TEST(Fleet, MoveWhileTwoProcessesWriteLosesNoAcknowledgedWrite) {
   EXPECT_EQ(pm_wrapper_move_tenant(w.w, t.c_str(), "z", nullptr, &err), PM_EINVAL);
   EXPECT_EQ(pm_wrapper_move_tenant(w.w, unique_db("fleet_nobody").c_str(), "b", nullptr, &err), PM_EINVAL);
   EXPECT_TRUE(has(err.message, "has no entry")) << err.message;
-  for (const char *s : {"0", "1", "0.route", "1.route", ".stop"}) std::remove((base + s).c_str());
+  remove_ledgers(base);
 }
 
 // The mover is killed (SIGKILL) in the fence, copy and verify phases: the next move to the same
@@ -877,29 +889,6 @@ std::string phase_of(const std::string &entry) {
   return at == std::string::npos ? "" : entry.substr(at + 11, entry.find('"', at + 11) - at - 11);
 }
 
-size_t ledgers(const std::string &base) { return lines_of(base + "0").size() + lines_of(base + "1").size(); }
-
-// Every acknowledged write of both ledgers is on the target (b) and none on `source`.
-void expect_ledgers_on_b(const std::string &base, const std::string &t) {
-  std::set<std::string> on_b = written_ids(second_uri(), t);
-  for (int i = 0; i < 2; ++i) {
-    auto ledger = lines_of(base + std::to_string(i));
-    size_t missing = 0;
-    for (const auto &id : ledger) missing += on_b.count(id) == 0 ? 1 : 0;
-    EXPECT_EQ(missing, 0u) << "writer " << i << ": acknowledged writes not on the target, of " << ledger.size();
-    std::string route = lines_of(base + std::to_string(i) + ".route").front();
-    EXPECT_TRUE(has(route, "\"directoryCluster\":\"b\"")) << route;
-  }
-}
-
-void stop_writers(const std::string &base, pid_t pids[2]) {
-  std::ofstream(base + ".stop") << "stop";
-  for (int i = 0; i < 2; ++i) {
-    int status = 0;
-    waitpid(pids[i], &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  }
-}
 }  // namespace
 
 // The source has change streams: the copy runs while two processes write (their writes are
@@ -966,7 +955,7 @@ TEST(Fleet, MoveFromAChangeStreamSourceCatchesUpAndFencesOnlyTheEnd) {
   EXPECT_TRUE(has(indexes_of(second_uri(), t), "\"n_1\"")) << "indexes moved too";
   std::string entry = entry_json_of(c, t);
   EXPECT_TRUE(has(entry, "\"cluster\" : \"b\"") && has(entry, "\"source\" : \"s\"") && !has(entry, "\"move\"")) << entry;
-  for (const char *x : {"0", "1", "0.route", "1.route", ".stop"}) std::remove((base + x).c_str());
+  remove_ledgers(base);
 }
 
 // The mover (another process) is killed (SIGKILL) in the catch-up while two processes write:
@@ -1015,7 +1004,7 @@ TEST(Fleet, MoverKilledInTheCatchUpIsResumedOnceItsLeaseRunsOut) {
   stop_writers(base, pids);
   expect_ledgers_on_b(base, t);
   EXPECT_EQ(Checker(second_uri()).count(t, "items", "{\"w\": {\"$exists\": false}}"), 3000);
-  for (const char *x : {"0", "1", "0.route", "1.route", ".stop"}) std::remove((base + x).c_str());
+  remove_ledgers(base);
 }
 
 // A collection dropped on the source during a catch-up move (seen by the change stream) fails
