@@ -497,15 +497,19 @@ MoveReport Mover::move(const std::string &db, const std::string &to) {
   } catch (...) {
     lease.stop();
     // Lost the lease: the move is another mover's now; leave it to that one.
+    std::optional<TenantEntry> now;
     bool ours = false;
     try {
-      if (auto now = directory_.show(db)) ours = now->move_owner == owner;
+      now = directory_.show(db);
+      ours = now && now->move_owner == owner;
     } catch (const Error &) {
       ours = true;  // the catalog did not answer: the rollback says why it cannot
     }
     if (ours) {
       try {
-        rollback(db);
+        if (!now) now = directory_.show(db);
+        if (!now || now->moving_to.empty()) fail(Code::invalid_argument, "abort: " + db + " has no move in progress");
+        rollback(*now);
       } catch (const Error &rollback) {
         log_->error("move " + db + ": the rollback failed too: " + rollback.what());
       }
@@ -541,21 +545,20 @@ std::string Mover::abort(const std::string &db) {
   std::optional<TenantEntry> e = directory_.show(db);
   if (!e || e->moving_to.empty()) fail(Code::invalid_argument, "abort: " + db + " has no move in progress");
   refuse_if_leased(*e, "abort");
-  return rollback(db);
+  return rollback(*e);
 }
 
-std::string Mover::rollback(const std::string &db) {
-  std::optional<TenantEntry> e = directory_.show(db);
-  if (!e || e->moving_to.empty()) fail(Code::invalid_argument, "abort: " + db + " has no move in progress");
+std::string Mover::rollback(const TenantEntry &e) {
+  const std::string &db = e.db;
   Options holder;
-  std::unique_ptr<Router> target = router_for(e->moving_to, holder);
+  std::unique_ptr<Router> target = router_for(e.moving_to, holder);
   drop_database(*target, db);
   BsonPtr set = make_bson();
   BSON_APPEND_BOOL(set.get(), "fenced", false);
   BsonPtr unset = fields({{"move", ""}});
-  if (!directory_.write_entry(db, e->version, set.get(), unset.get()))
+  if (!directory_.write_entry(db, e.version, set.get(), unset.get()))
     fail(Code::invalid_argument, "abort: the entry of " + db + " changed meanwhile; try again");
-  log_->warn("move " + db + ": rolled back; it stays on " + e->cluster);
+  log_->warn("move " + db + ": rolled back; it stays on " + e.cluster);
   return entry_json(*directory_.show(db));
 }
 

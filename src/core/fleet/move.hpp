@@ -67,7 +67,7 @@ class Mover {
   std::string abort(const std::string &db);
 
  private:
-  std::string rollback(const std::string &db);  // abort() without the lease check
+  std::string rollback(const TenantEntry &e);  // abort() of the move in e, without the lease check
   std::unique_ptr<class Router> router_for(const std::string &cluster, Options &holder) const;
 
   Directory &directory_;
